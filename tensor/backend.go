@@ -1,0 +1,178 @@
+package tensor
+
+// Backend is a device and the ops it runs. Every op has a CPU implementation
+// in this package; the CUDA backend (package kernels) implements the same ops
+// as GPU kernels and is checked against the CPU by the conformance suite
+// (package tensor/conformance).
+//
+// Unless an op says otherwise, float tensors are F32. A GPU backend may also
+// accept BF16 for the inputs of MatMul and for activations; the CPU backend
+// converts BF16 only through Cast. Ops on a device may run asynchronously;
+// ToHost waits for them.
+type Backend interface {
+	// Name is the device name used with --device: "cpu", "cuda".
+	Name() string
+
+	// --- Memory ---
+
+	// New allocates a zero-filled tensor.
+	New(dtype DType, shape ...int) *Tensor
+	// FromHost copies a CPU tensor to this device.
+	FromHost(src *Tensor) *Tensor
+	// ToHost copies a tensor of this device to a new CPU tensor, waiting for
+	// pending work.
+	ToHost(src *Tensor) *Tensor
+	// Slice returns the storage of elements [from, to) of t, sharing memory.
+	Slice(t *Tensor, from, to int) any
+	// Free releases t's storage now (a no-op where the GC owns memory).
+	Free(t *Tensor)
+	// Sync waits until all queued work has finished.
+	Sync() error
+
+	// --- Elementwise ---
+
+	Fill(dst *Tensor, v float32)
+	// Copy copies src into dst: same dtype and element count.
+	Copy(dst, src *Tensor)
+	// Cast converts between F32 and BF16 (round to nearest even), and between
+	// I32 and I64 (values must fit).
+	Cast(dst, src *Tensor)
+	// Add sets dst = a + b; Sub dst = a − b; Mul dst = a ⊙ b (same element counts).
+	Add(dst, a, b *Tensor)
+	Sub(dst, a, b *Tensor)
+	Mul(dst, a, b *Tensor)
+	// Scale sets dst = s·src.
+	Scale(dst, src *Tensor, s float32)
+	// AXPY adds s·src to dst: the accumulation every gradient needs.
+	AXPY(dst, src *Tensor, s float32)
+	// AddRowVector adds v [D] to every row of x [N, D] in place (a bias).
+	AddRowVector(x, v *Tensor)
+
+	// --- Reductions ---
+
+	// SumLastAxis sets dst [N] to the row sums of src [N, D].
+	SumLastAxis(dst, src *Tensor)
+	// MeanLastAxis sets dst [N] to the row means of src [N, D].
+	MeanLastAxis(dst, src *Tensor)
+	// SumRows ADDS the column sums of src [N, D] into dst [D] (a bias gradient).
+	SumRows(dst, src *Tensor)
+	// SumSquares returns Σ x² over all elements, accumulated in float64 (for
+	// gradient-norm clipping). It waits for pending work.
+	SumSquares(x *Tensor) float64
+
+	// --- Activations and normalisation ---
+
+	// Softmax sets dst to softmax over the last axis of src (max-subtracted).
+	Softmax(dst, src *Tensor)
+	// GELU is the exact erf form 0.5·x·(1 + erf(x/√2)).
+	GELU(dst, src *Tensor)
+	// GELUBackward adds dy·GELU'(x) to dx.
+	GELUBackward(dx, x, dy *Tensor)
+	// LayerNorm normalises the rows of x [N, D]: y = (x−μ)/√(σ²+eps)·gamma (+beta).
+	// beta may be nil (no bias). mean and rstd [N] receive μ and 1/√(σ²+eps)
+	// for the backward pass; both may be nil at inference.
+	LayerNorm(y, mean, rstd, x, gamma, beta *Tensor, eps float32)
+	// LayerNormBackward adds the gradients of LayerNorm into dx, dgamma and
+	// dbeta (dbeta may be nil).
+	LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma *Tensor)
+	// GeGLU splits each row of x [N, 2I] into halves u = x[:, :I] and
+	// g = x[:, I:] and sets y [N, I] = GELU(u) ⊙ g: the first half goes through
+	// GELU, the second is the linear multiplier (Hugging Face's chunk order).
+	GeGLU(y, x *Tensor)
+	// GeGLUBackward adds the gradient with respect to x into dx [N, 2I].
+	GeGLUBackward(dx, x, dy *Tensor)
+
+	// --- Positions and attention ---
+
+	// RoPE applies rotary position embeddings (the rotate-half convention) to
+	// src [..., H, d] viewed as rows of H heads of size d, writing dst of the
+	// same shape. pos [rows] (I32) gives each row's position. Only the first
+	// p.Heads heads of a row are rotated (0 means all); the rest are copied, so
+	// a packed QKV [B·S, 3·nh, d] with Heads = 2·nh rotates Q and K and passes
+	// V through: RoPE fused with the QKV split.
+	RoPE(dst, src, pos *Tensor, p RoPEParams)
+	// RoPEBackward adds the gradient with respect to src into dsrc: the
+	// rotation by −φ applied to dy (copied heads pass dy straight through).
+	RoPEBackward(dsrc, dy, pos *Tensor, p RoPEParams)
+	// Attention computes softmax(QKᵀ·scale + mask)·V per head from a packed
+	// qkv [B, S, 3, nh, d] (Q, K, V head-major, as ModernBERT's Wqkv lays them
+	// out) into out [B, S, nh, d], which is [B, S, H] for the output
+	// projection. keyMask [B, S] (I32, 1 = real token, 0 = padding) may be nil.
+	// lse [B, nh, S] receives each query's log-sum-exp for the backward pass
+	// and may be nil at inference. A query that sees no key gets zeros.
+	Attention(out, lse, qkv, keyMask *Tensor, p AttentionParams)
+	// AttentionBackward adds the gradient with respect to qkv into dqkv.
+	AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *Tensor, p AttentionParams)
+
+	// --- Embedding and loss ---
+
+	// Embedding gathers rows: dst[i] = table[ids[i]] for table [V, D], ids [N] (I32).
+	Embedding(dst, table, ids *Tensor)
+	// EmbeddingBackward adds dy[i] into dtable[ids[i]], except for rows whose
+	// id is padIdx (padIdx < 0: none), which get no gradient.
+	EmbeddingBackward(dtable, ids, dy *Tensor, padIdx int)
+	// GatherRows sets dst[m] = src[idx[m]] for src [N, D], idx [M] (I32).
+	GatherRows(dst, src, idx *Tensor)
+	// ScatterAddRows adds src[m] into dst[idx[m]]: GatherRows's backward.
+	ScatterAddRows(dst, src, idx *Tensor)
+	// CrossEntropy sets loss[i] = w[i]·(logsumexp(logits[i]) − logits[i, t[i]])
+	// for logits [N, V], targets [N] (I32), weights [N] (nil: all 1). Rows
+	// whose target is ignoreIndex get loss 0. lse [N] receives the log-sum-exp
+	// for the backward pass (may be nil).
+	CrossEntropy(loss, lse, logits, targets, weights *Tensor, ignoreIndex int32)
+	// CrossEntropyBackward adds scale·w[i]·(softmax(logits[i]) − onehot(t[i]))
+	// into dlogits, using lse from the forward pass.
+	CrossEntropyBackward(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32)
+
+	// --- Matrix multiply ---
+
+	// MatMul sets c = alpha·op(a)·op(b) + beta·c, op(x) = x or xᵀ. Rank-2
+	// operands, or rank-3 with an equal leading batch dimension (b may also be
+	// rank 2 and shared by every batch). beta = 0 overwrites c (NaNs in c
+	// do not leak through).
+	MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32)
+
+	// --- Optimizer ---
+
+	// AdamW updates param in place from grad and the moments m, v (all F32,
+	// same shape), with bias correction for step p.Step (1-based) and
+	// decoupled weight decay.
+	AdamW(param, grad, m, v *Tensor, p AdamWParams)
+}
+
+// RoPEParams configures rotary position embeddings.
+type RoPEParams struct {
+	// Theta is the base: inv_freq[k] = Theta^(−2k/d).
+	Theta float64
+	// Heads is how many leading heads of each row are rotated; 0 means all.
+	Heads int
+}
+
+// AttentionParams configures scaled dot-product attention.
+type AttentionParams struct {
+	// Heads is the number of heads nh; the head size is inferred from qkv.
+	Heads int
+	// Scale multiplies QKᵀ; usually 1/√d.
+	Scale float32
+	// Window is Hugging Face's local_attention: key j is visible from query i
+	// iff |i−j| ≤ Window/2. 0 means global attention.
+	Window int
+}
+
+// Visible reports whether key j is in query i's window.
+func (p AttentionParams) Visible(i, j int) bool {
+	if p.Window <= 0 {
+		return true
+	}
+	d := i - j
+	if d < 0 {
+		d = -d
+	}
+	return d <= p.Window/2
+}
+
+// AdamWParams are the hyper-parameters of one AdamW step.
+type AdamWParams struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+	Step                               int // 1-based, for bias correction
+}

@@ -1,0 +1,125 @@
+package tensor
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// cpuBackend is the reference backend: float32, deterministic, parallel over
+// goroutines. Its storage is plain Go slices, so the garbage collector owns
+// memory and Free only drops references.
+type cpuBackend struct{}
+
+var theCPU Backend = cpuBackend{}
+
+// CPU returns the CPU backend.
+func CPU() Backend { return theCPU }
+
+func (cpuBackend) Name() string { return "cpu" }
+
+func (c cpuBackend) New(dtype DType, shape ...int) *Tensor {
+	n := Numel(shape)
+	var data any
+	switch dtype {
+	case F32:
+		data = make([]float32, n)
+	case BF16:
+		data = make([]uint16, n)
+	case I32:
+		data = make([]int32, n)
+	case I64:
+		data = make([]int64, n)
+	default:
+		panic(fmt.Sprintf("tensor: New with unknown dtype %v", dtype))
+	}
+	return NewTensor(c, dtype, shape, data)
+}
+
+// FromHost on the CPU copies, so the result never aliases the argument.
+func (c cpuBackend) FromHost(src *Tensor) *Tensor {
+	src = src.ToCPU()
+	dst := c.New(src.dtype, src.shape...)
+	c.Copy(dst, src)
+	return dst
+}
+
+func (c cpuBackend) ToHost(src *Tensor) *Tensor { return c.FromHost(src) }
+
+func (cpuBackend) Slice(t *Tensor, from, to int) any {
+	switch s := t.data.(type) {
+	case []float32:
+		return s[from:to:to]
+	case []uint16:
+		return s[from:to:to]
+	case []int32:
+		return s[from:to:to]
+	case []int64:
+		return s[from:to:to]
+	}
+	panic(fmt.Sprintf("tensor: Slice of %v", t))
+}
+
+func (cpuBackend) Free(*Tensor) {}
+func (cpuBackend) Sync() error  { return nil }
+
+func (cpuBackend) Fill(dst *Tensor, v float32) {
+	d := dst.F32()
+	for i := range d {
+		d[i] = v
+	}
+}
+
+func (cpuBackend) Copy(dst, src *Tensor) {
+	if dst.dtype != src.dtype || dst.Numel() != src.Numel() {
+		panic(fmt.Sprintf("tensor: Copy %v <- %v", dst, src))
+	}
+	switch d := dst.data.(type) {
+	case []float32:
+		copy(d, src.data.([]float32))
+	case []uint16:
+		copy(d, src.data.([]uint16))
+	case []int32:
+		copy(d, src.data.([]int32))
+	case []int64:
+		copy(d, src.data.([]int64))
+	}
+}
+
+// parallelFor splits [0, n) into contiguous chunks of at least grain items
+// and runs body on each chunk on its own goroutine. Small n runs inline, so
+// the goroutine cost is only paid where there is work to share.
+func parallelFor(n, grain int, body func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if grain < 1 {
+		grain = 1
+	}
+	if max := (n + grain - 1) / grain; workers > max {
+		workers = max
+	}
+	if workers <= 1 {
+		body(0, n)
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// check panics with the op's name when a shape or dtype precondition fails.
+func check(ok bool, op string, format string, args ...any) {
+	if !ok {
+		panic(fmt.Sprintf("tensor: %s: %s", op, fmt.Sprintf(format, args...)))
+	}
+}
