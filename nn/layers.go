@@ -1,0 +1,138 @@
+package nn
+
+import (
+	"math/rand/v2"
+
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// Param is a trainable tensor with the name it has in a checkpoint (Hugging
+// Face names, so checkpoints interoperate). Its Value is the float32 master
+// copy that the optimizer updates.
+type Param struct {
+	Name string
+	*Var
+	// NoDecay excludes the parameter from weight decay (norms, biases,
+	// embeddings by convention of the caller).
+	NoDecay bool
+}
+
+// NewParam allocates a zero parameter on b.
+func NewParam(b tensor.Backend, name string, shape ...int) *Param {
+	return &Param{Name: name, Var: Leaf(b.New(tensor.F32, shape...))}
+}
+
+// ZeroGrads clears the gradients of params.
+func ZeroGrads(params []*Param) {
+	for _, p := range params {
+		p.ZeroGrad()
+	}
+}
+
+// Linear is y = x·Wᵀ (+ b), W [out, in].
+type Linear struct {
+	W, B *Param // B is nil without bias
+}
+
+// NewLinear makes a zero Linear layer named prefix+".weight" (and ".bias").
+func NewLinear(b tensor.Backend, prefix string, in, out int, bias bool) *Linear {
+	l := &Linear{W: NewParam(b, prefix+".weight", out, in)}
+	if bias {
+		l.B = NewParam(b, prefix+".bias", out)
+		l.B.NoDecay = true
+	}
+	return l
+}
+
+// Forward maps x [N, in] to [N, out].
+func (l *Linear) Forward(tp *Tape, x *Var) *Var {
+	y := tp.Linear(x, l.W.Var)
+	if l.B != nil {
+		y = tp.AddBias(y, l.B.Var)
+	}
+	return y
+}
+
+// Params lists the layer's parameters.
+func (l *Linear) Params() []*Param {
+	if l.B == nil {
+		return []*Param{l.W}
+	}
+	return []*Param{l.W, l.B}
+}
+
+// LayerNorm normalises the last axis; ModernBERT uses it without bias.
+type LayerNorm struct {
+	Weight, Bias *Param // Bias is nil without bias
+	Eps          float32
+}
+
+// NewLayerNorm makes a LayerNorm with weight 1 (and bias 0).
+func NewLayerNorm(b tensor.Backend, prefix string, dim int, eps float32, bias bool) *LayerNorm {
+	ln := &LayerNorm{Weight: NewParam(b, prefix+".weight", dim), Eps: eps}
+	ln.Weight.NoDecay = true
+	b.Fill(ln.Weight.Value, 1)
+	if bias {
+		ln.Bias = NewParam(b, prefix+".bias", dim)
+		ln.Bias.NoDecay = true
+	}
+	return ln
+}
+
+// Forward normalises the rows of x [N, D].
+func (ln *LayerNorm) Forward(tp *Tape, x *Var) *Var {
+	var beta *Var
+	if ln.Bias != nil {
+		beta = ln.Bias.Var
+	}
+	return tp.LayerNorm(x, ln.Weight.Var, beta, ln.Eps)
+}
+
+// Params lists the layer's parameters.
+func (ln *LayerNorm) Params() []*Param {
+	if ln.Bias == nil {
+		return []*Param{ln.Weight}
+	}
+	return []*Param{ln.Weight, ln.Bias}
+}
+
+// Embedding maps ids to rows of a [V, D] table.
+type Embedding struct {
+	Weight *Param
+	PadIdx int // row that gets no gradient; -1 for none
+}
+
+// NewEmbedding makes a zero [vocab, dim] embedding.
+func NewEmbedding(b tensor.Backend, name string, vocab, dim, padIdx int) *Embedding {
+	return &Embedding{Weight: NewParam(b, name, vocab, dim), PadIdx: padIdx}
+}
+
+// Forward looks up ids [N] (I32) and returns [N, D].
+func (e *Embedding) Forward(tp *Tape, ids *tensor.Tensor) *Var {
+	return tp.Embedding(e.Weight.Var, ids, e.PadIdx)
+}
+
+// Dropout zeroes activations with probability P while training, scaling the
+// survivors by 1/(1−P) so the expectation is unchanged. Its random stream is
+// seeded, so a training run is reproducible.
+type Dropout struct {
+	P   float64
+	Rng *rand.Rand
+}
+
+// Forward applies dropout when the tape records (training); inference and
+// P = 0 return x unchanged.
+func (d *Dropout) Forward(tp *Tape, x *Var) *Var {
+	if d == nil || d.P <= 0 || !tp.Recording() {
+		return x
+	}
+	n := x.Value.Numel()
+	mask := make([]float32, n)
+	keep := float32(1 / (1 - d.P))
+	for i := range mask {
+		if d.Rng.Float64() >= d.P {
+			mask[i] = keep
+		}
+	}
+	return tp.dropout(x, tp.B.FromHost(tensor.FromF32(mask, x.Shape()...)))
+}

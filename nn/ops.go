@@ -1,0 +1,228 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// Each op below computes its forward result with one backend call and records
+// a backward step that calls the matching backward kernel. Backward kernels
+// add into gradients, so a Var used twice (a residual stream) simply receives
+// two contributions.
+
+// Reshape returns a view of x with a new shape. Its gradient is a view of x's
+// gradient, so no backward step is needed.
+func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
+	out := &Var{Value: x.Value.Reshape(shape...)}
+	if !tp.off && x.needGrad {
+		out.needGrad = true
+		out.Grad = x.grad().Reshape(shape...)
+	}
+	return out
+}
+
+// Add returns a + b (same element count).
+func (tp *Tape) Add(a, b *Var) *Var {
+	out := tp.newVar(tensor.F32, a.Shape()...)
+	tp.B.Add(out.Value, a.Value, b.Value)
+	return tp.record(out, func() {
+		if a.needGrad {
+			tp.B.AXPY(a.grad(), out.Grad, 1)
+		}
+		if b.needGrad {
+			tp.B.AXPY(b.grad(), out.Grad, 1)
+		}
+	}, a, b)
+}
+
+// Mul returns a ⊙ b (same element count).
+func (tp *Tape) Mul(a, b *Var) *Var {
+	out := tp.newVar(tensor.F32, a.Shape()...)
+	tp.B.Mul(out.Value, a.Value, b.Value)
+	return tp.record(out, func() {
+		tmp := tp.B.New(tensor.F32, a.Shape()...)
+		if a.needGrad {
+			tp.B.Mul(tmp, out.Grad, b.Value)
+			tp.B.AXPY(a.grad(), tmp, 1)
+		}
+		if b.needGrad {
+			tp.B.Mul(tmp, out.Grad, a.Value)
+			tp.B.AXPY(b.grad(), tmp, 1)
+		}
+		tmp.Free()
+	}, a, b)
+}
+
+// Scale returns s·x.
+func (tp *Tape) Scale(x *Var, s float32) *Var {
+	out := tp.newVar(tensor.F32, x.Shape()...)
+	tp.B.Scale(out.Value, x.Value, s)
+	return tp.record(out, func() { tp.B.AXPY(x.grad(), out.Grad, s) }, x)
+}
+
+// Linear returns x·wᵀ for x [N, in] and w [out, in] (PyTorch's layout).
+func (tp *Tape) Linear(x, w *Var) *Var {
+	n, in := x.Value.Dim(0), x.Value.Dim(1)
+	if x.Value.Rank() != 2 || w.Value.Rank() != 2 || w.Value.Dim(1) != in {
+		panic(fmt.Sprintf("nn: Linear x %v, w %v", x.Shape(), w.Shape()))
+	}
+	out := tp.newVar(tensor.F32, n, w.Value.Dim(0))
+	tp.B.MatMul(out.Value, x.Value, w.Value, false, true, 1, 0)
+	return tp.record(out, func() {
+		if x.needGrad { // dx += dy·w
+			tp.B.MatMul(x.grad(), out.Grad, w.Value, false, false, 1, 1)
+		}
+		if w.needGrad { // dw += dyᵀ·x
+			tp.B.MatMul(w.grad(), out.Grad, x.Value, true, false, 1, 1)
+		}
+	}, x, w)
+}
+
+// AddBias returns x + b for x [N, D] and b [D].
+func (tp *Tape) AddBias(x, b *Var) *Var {
+	out := tp.newVar(tensor.F32, x.Shape()...)
+	tp.B.Copy(out.Value, x.Value)
+	tp.B.AddRowVector(out.Value, b.Value)
+	return tp.record(out, func() {
+		if x.needGrad {
+			tp.B.AXPY(x.grad(), out.Grad, 1)
+		}
+		if b.needGrad {
+			tp.B.SumRows(b.grad(), out.Grad)
+		}
+	}, x, b)
+}
+
+// GELU applies the exact (erf) GELU.
+func (tp *Tape) GELU(x *Var) *Var {
+	out := tp.newVar(tensor.F32, x.Shape()...)
+	tp.B.GELU(out.Value, x.Value)
+	return tp.record(out, func() { tp.B.GELUBackward(x.grad(), x.Value, out.Grad) }, x)
+}
+
+// GeGLU maps x [N, 2I] to GELU(x[:, :I]) ⊙ x[:, I:].
+func (tp *Tape) GeGLU(x *Var) *Var {
+	n, twoI := x.Value.Dim(0), x.Value.Dim(1)
+	out := tp.newVar(tensor.F32, n, twoI/2)
+	tp.B.GeGLU(out.Value, x.Value)
+	return tp.record(out, func() { tp.B.GeGLUBackward(x.grad(), x.Value, out.Grad) }, x)
+}
+
+// LayerNorm normalises the rows of x [N, D] with weight gamma [D] and
+// optional bias beta (nil for ModernBERT, which has none).
+func (tp *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
+	n := x.Value.Dim(0)
+	out := tp.newVar(tensor.F32, x.Shape()...)
+	var mean, rstd *tensor.Tensor
+	if !tp.off {
+		mean = tp.B.New(tensor.F32, n)
+		rstd = tp.B.New(tensor.F32, n)
+	}
+	var betaV *tensor.Tensor
+	if beta != nil {
+		betaV = beta.Value
+	}
+	tp.B.LayerNorm(out.Value, mean, rstd, x.Value, gamma.Value, betaV, eps)
+	return tp.record(out, func() {
+		var dx, dgamma, dbeta *tensor.Tensor
+		dx = scratchIfNoGrad(tp.B, x)
+		dgamma = scratchIfNoGrad(tp.B, gamma)
+		if beta != nil {
+			dbeta = scratchIfNoGrad(tp.B, beta)
+		}
+		tp.B.LayerNormBackward(dx, dgamma, dbeta, out.Grad, x.Value, mean, rstd, gamma.Value)
+	}, x, gamma, beta)
+}
+
+// scratchIfNoGrad returns v's gradient, or a throwaway buffer when v needs
+// none: fused backward kernels write all their outputs at once.
+func scratchIfNoGrad(b tensor.Backend, v *Var) *tensor.Tensor {
+	if v.needGrad {
+		return v.grad()
+	}
+	return b.New(tensor.F32, v.Shape()...)
+}
+
+// Embedding looks up rows of table [V, D] for ids [N] (I32). The row padIdx
+// receives no gradient (padIdx < 0: none), as PyTorch's padding_idx.
+func (tp *Tape) Embedding(table *Var, ids *tensor.Tensor, padIdx int) *Var {
+	out := tp.newVar(tensor.F32, ids.Numel(), table.Value.Dim(1))
+	tp.B.Embedding(out.Value, table.Value, ids)
+	return tp.record(out, func() { tp.B.EmbeddingBackward(table.grad(), ids, out.Grad, padIdx) }, table)
+}
+
+// GatherRows selects rows idx [M] (I32) of x [N, D].
+func (tp *Tape) GatherRows(x *Var, idx *tensor.Tensor) *Var {
+	out := tp.newVar(tensor.F32, idx.Numel(), x.Value.Dim(1))
+	tp.B.GatherRows(out.Value, x.Value, idx)
+	return tp.record(out, func() { tp.B.ScatterAddRows(x.grad(), out.Grad, idx) }, x)
+}
+
+// RoPE rotates the leading p.Heads heads of each row of x [rows, H, d] by
+// the row's position pos [rows] (I32).
+func (tp *Tape) RoPE(x *Var, pos *tensor.Tensor, p tensor.RoPEParams) *Var {
+	out := tp.newVar(tensor.F32, x.Shape()...)
+	tp.B.RoPE(out.Value, x.Value, pos, p)
+	return tp.record(out, func() { tp.B.RoPEBackward(x.grad(), out.Grad, pos, p) }, x)
+}
+
+// Attention runs multi-head attention on a packed qkv [B, S, 3, nh, d] and
+// returns [B, S, nh·d]. keyMask [B, S] (I32, 1 = real) may be nil.
+func (tp *Tape) Attention(qkv *Var, keyMask *tensor.Tensor, p tensor.AttentionParams) *Var {
+	s := qkv.Shape()
+	if len(s) != 5 || s[2] != 3 || s[3] != p.Heads {
+		panic(fmt.Sprintf("nn: Attention qkv %v with %d heads", s, p.Heads))
+	}
+	bsz, seq, nh, d := s[0], s[1], s[3], s[4]
+	out := tp.newVar(tensor.F32, bsz, seq, nh*d)
+	var lse *tensor.Tensor
+	if !tp.off {
+		lse = tp.B.New(tensor.F32, bsz, nh, seq)
+	}
+	tp.B.Attention(out.Value.Reshape(bsz, seq, nh, d), lse, qkv.Value, keyMask, p)
+	return tp.record(out, func() {
+		tp.B.AttentionBackward(qkv.grad(), out.Grad.Reshape(bsz, seq, nh, d), qkv.Value,
+			out.Value.Reshape(bsz, seq, nh, d), lse, keyMask, p)
+	}, qkv)
+}
+
+// CrossEntropy returns the scalar Σᵢ wᵢ·CE(logits[i], targets[i]) over rows
+// of logits [N, V]; targets [N] (I32), weights [N] (F32, nil = 1). Rows whose
+// target is ignoreIndex contribute nothing. Callers put the normalisation
+// (1/number of tokens, 1/t, ...) into the weights.
+func (tp *Tape) CrossEntropy(logits *Var, targets, weights *tensor.Tensor, ignoreIndex int32) *Var {
+	n := logits.Value.Dim(0)
+	rowLoss := tp.B.New(tensor.F32, n)
+	lse := tp.B.New(tensor.F32, n)
+	tp.B.CrossEntropy(rowLoss, lse, logits.Value, targets, weights, ignoreIndex)
+	out := tp.newVar(tensor.F32, 1)
+	tp.B.SumLastAxis(out.Value, rowLoss.Reshape(1, n))
+	rowLoss.Free()
+	return tp.record(out, func() {
+		// The loss is a plain sum, so its gradient reaches every row with the
+		// scalar upstream gradient; read it back once.
+		g := out.Grad.ToCPU().F32()[0]
+		tp.B.CrossEntropyBackward(logits.grad(), logits.Value, lse, targets, weights, g, ignoreIndex)
+	}, logits)
+}
+
+// Dropout zeroes each element with probability p and scales the rest by
+// 1/(1−p), using mask drawn from rng by the caller's Dropout layer. p = 0 or
+// inference returns x itself.
+func (tp *Tape) dropout(x *Var, mask *tensor.Tensor) *Var {
+	return tp.Mul(x, Constant(mask))
+}
+
+// Sum returns the scalar sum of all elements of x.
+func (tp *Tape) Sum(x *Var) *Var {
+	n := x.Value.Numel()
+	out := tp.newVar(tensor.F32, 1)
+	tp.B.SumLastAxis(out.Value, x.Value.Reshape(1, n))
+	return tp.record(out, func() {
+		ones := tp.B.New(tensor.F32, x.Shape()...)
+		tp.B.Fill(ones, out.Grad.ToCPU().F32()[0])
+		tp.B.AXPY(x.grad(), ones, 1)
+		ones.Free()
+	}, x)
+}

@@ -1,0 +1,169 @@
+package nn
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/tensor"
+)
+
+func randLeaf(rng *rand.Rand, shape ...int) *Var {
+	n := tensor.Numel(shape)
+	d := make([]float32, n)
+	for i := range d {
+		d[i] = float32(rng.NormFloat64())
+	}
+	return Leaf(tensor.FromF32(d, shape...))
+}
+
+func randIDs(rng *rand.Rand, n, vocab int) *tensor.Tensor {
+	d := make([]int32, n)
+	for i := range d {
+		d[i] = int32(rng.IntN(vocab))
+	}
+	return tensor.FromI32(d, n)
+}
+
+// TestOpGradients checks every op's hand-written backward against finite
+// differences on fresh random inputs of odd sizes.
+func TestOpGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	type tc struct {
+		name   string
+		inputs []*Var
+		f      func(tp *Tape) *Var
+	}
+	var cases []tc
+	add := func(name string, f func(in []*Var) func(tp *Tape) *Var, inputs ...*Var) {
+		cases = append(cases, tc{name, inputs, f(inputs)})
+	}
+	add("Add", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.Add(in[0], in[1]) }
+	}, randLeaf(rng, 3, 5), randLeaf(rng, 3, 5))
+	add("Mul", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.Mul(in[0], in[1]) }
+	}, randLeaf(rng, 7), randLeaf(rng, 7))
+	add("Scale", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.Scale(in[0], -1.7) }
+	}, randLeaf(rng, 2, 3))
+	add("Linear", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.Linear(in[0], in[1]) }
+	}, randLeaf(rng, 5, 7), randLeaf(rng, 3, 7))
+	add("AddBias", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.AddBias(in[0], in[1]) }
+	}, randLeaf(rng, 4, 6), randLeaf(rng, 6))
+	add("GELU", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.GELU(in[0]) }
+	}, randLeaf(rng, 3, 11))
+	add("GeGLU", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.GeGLU(in[0]) }
+	}, randLeaf(rng, 3, 10))
+	add("LayerNorm/no-bias", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.LayerNorm(in[0], in[1], nil, 1e-5) }
+	}, randLeaf(rng, 4, 9), randLeaf(rng, 9))
+	add("LayerNorm/bias", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.LayerNorm(in[0], in[1], in[2], 1e-5) }
+	}, randLeaf(rng, 3, 8), randLeaf(rng, 8), randLeaf(rng, 8))
+	ids := randIDs(rng, 9, 6)
+	add("Embedding", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.Embedding(in[0], ids, -1) }
+	}, randLeaf(rng, 6, 5))
+	rows := tensor.FromI32([]int32{4, 0, 4, 2}, 4)
+	add("GatherRows", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.GatherRows(in[0], rows) }
+	}, randLeaf(rng, 5, 3))
+	pos := randIDs(rng, 6, 50)
+	add("RoPE", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.RoPE(in[0], pos, tensor.RoPEParams{Theta: 10000, Heads: 2}) }
+	}, randLeaf(rng, 6, 3, 8))
+	for _, window := range []int{0, 4} {
+		keyMask := tensor.FromI32([]int32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 2, 6)
+		p := tensor.AttentionParams{Heads: 2, Scale: 0.5, Window: window}
+		add("Attention", func(in []*Var) func(*Tape) *Var {
+			return func(tp *Tape) *Var { return tp.Attention(in[0], keyMask, p) }
+		}, randLeaf(rng, 2, 6, 3, 2, 4))
+	}
+	targets := tensor.FromI32([]int32{3, -100, 0, 6, 2}, 5)
+	weights := tensor.FromF32([]float32{0.5, 1, 2, 0.25, 1.5}, 5)
+	add("CrossEntropy", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.CrossEntropy(in[0], targets, weights, -100) }
+	}, randLeaf(rng, 5, 7))
+	add("Sum", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.Sum(in[0]) }
+	}, randLeaf(rng, 4, 3))
+	add("Reshape∘Linear", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.Linear(tp.Reshape(in[0], 6, 2), in[1]) }
+	}, randLeaf(rng, 3, 4), randLeaf(rng, 5, 2))
+
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.NoError(t, GradCheck(c.inputs, c.f, 1e-2, 2e-3, 1))
+		})
+	}
+}
+
+// A gradient check that cannot fail proves nothing: a wrong backward must be
+// caught.
+func TestGradCheckCatchesWrongBackward(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	x := randLeaf(rng, 4, 3)
+	wrong := func(tp *Tape) *Var {
+		out := tp.newVar(tensor.F32, x.Shape()...)
+		tp.B.Scale(out.Value, x.Value, 2)
+		return tp.record(out, func() { tp.B.AXPY(x.grad(), out.Grad, 2.1) }, x)
+	}
+	require.Error(t, GradCheck([]*Var{x}, wrong, 1e-2, 2e-3, 1))
+}
+
+func TestGradientsAccumulateAcrossUses(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	x := randLeaf(rng, 6)
+	tp := NewTape(tensor.CPU())
+	loss := tp.Sum(tp.Add(x, x)) // d/dx of Σ 2x is 2 everywhere
+	tp.Backward(loss)
+	for _, g := range x.Grad.F32() {
+		require.Equal(t, float32(2), g)
+	}
+	tp.Backward(tp.Sum(tp.Scale(x, 3))) // a second pass adds 3
+	for _, g := range x.Grad.F32() {
+		require.Equal(t, float32(5), g)
+	}
+}
+
+func TestNoGradRecordsNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	x := randLeaf(rng, 2, 3)
+	tp := NoGrad(tensor.CPU())
+	y := tp.GELU(x)
+	require.False(t, y.NeedsGrad())
+	require.Empty(t, tp.steps)
+	require.Panics(t, func() { tp.Backward(tp.Sum(y)) })
+}
+
+func TestDropoutIsSeededAndUnbiased(t *testing.T) {
+	ones := make([]float32, 20000)
+	for i := range ones {
+		ones[i] = 1
+	}
+	x := Leaf(tensor.FromF32(ones, len(ones)))
+	run := func() []float32 {
+		d := &Dropout{P: 0.25, Rng: rand.New(rand.NewPCG(1, 2))}
+		return d.Forward(NewTape(tensor.CPU()), x).Value.F32()
+	}
+	a, b := run(), run()
+	require.Equal(t, a, b, "same seed, same mask")
+	sum, zeros := 0.0, 0
+	for _, v := range a {
+		sum += float64(v)
+		if v == 0 {
+			zeros++
+		}
+	}
+	require.InDelta(t, 1.0, sum/float64(len(a)), 0.03, "mean preserved")
+	require.InDelta(t, 0.25, float64(zeros)/float64(len(a)), 0.02)
+	// Inference leaves values alone.
+	d := &Dropout{P: 0.5, Rng: rand.New(rand.NewPCG(1, 2))}
+	require.Equal(t, x, d.Forward(NoGrad(tensor.CPU()), x))
+}

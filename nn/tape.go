@@ -1,0 +1,68 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// Tape records the backward steps of a forward pass. A Tape with grad
+// disabled (NoGrad) records nothing: the same model code then runs as plain
+// inference without keeping activations alive.
+type Tape struct {
+	B     tensor.Backend
+	steps []func()
+	off   bool
+}
+
+// NewTape starts recording on backend b.
+func NewTape(b tensor.Backend) *Tape { return &Tape{B: b} }
+
+// NoGrad returns a tape that records nothing, for inference.
+func NoGrad(b tensor.Backend) *Tape { return &Tape{B: b, off: true} }
+
+// Recording reports whether backward steps are kept.
+func (tp *Tape) Recording() bool { return !tp.off }
+
+// record keeps a backward step if any input needs a gradient, and marks the
+// output accordingly. It is how every op joins the graph.
+func (tp *Tape) record(out *Var, backward func(), inputs ...*Var) *Var {
+	if tp.off {
+		return out
+	}
+	for _, in := range inputs {
+		if in != nil && in.needGrad {
+			out.needGrad = true
+			tp.steps = append(tp.steps, backward)
+			break
+		}
+	}
+	return out
+}
+
+// Backward computes the gradients of the scalar loss (one element) with
+// respect to every Var that needs one, adding into existing gradients. The
+// tape is emptied, so the activations it held can be freed.
+func (tp *Tape) Backward(loss *Var) {
+	if loss.Value.Numel() != 1 {
+		panic(fmt.Sprintf("nn: Backward from a non-scalar %v", loss.Value))
+	}
+	if !loss.needGrad {
+		panic("nn: Backward from a loss that depends on no parameter")
+	}
+	tp.B.Fill(loss.grad(), 1)
+	for i := len(tp.steps) - 1; i >= 0; i-- {
+		tp.steps[i]()
+		tp.steps[i] = nil
+	}
+	tp.steps = tp.steps[:0]
+}
+
+// Reset drops the recorded steps without running them (after an evaluation
+// pass on a recording tape, say).
+func (tp *Tape) Reset() { tp.steps = tp.steps[:0] }
+
+// newVar allocates an output value on the tape's backend.
+func (tp *Tape) newVar(dtype tensor.DType, shape ...int) *Var {
+	return &Var{Value: tp.B.New(dtype, shape...)}
+}
