@@ -64,8 +64,8 @@ func (t TensorInfo) NumElements() int {
 // File is a parsed safetensors file held in memory. It is safe for concurrent
 // reads. The accessors return fresh slices except Raw, which aliases the file.
 type File struct {
-	path    string            // for error messages; "" after Parse
-	data    []byte            // the data buffer: everything after the header
+	path    string // for error messages; "" after Parse
+	data    []byte // the data buffer: everything after the header
 	tensors map[string]TensorInfo
 	names   []string // sorted
 	meta    map[string]string
