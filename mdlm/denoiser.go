@@ -1,0 +1,24 @@
+package mdlm
+
+import "math/rand/v2"
+
+// Denoiser predicts the clean token at each requested position of a batch of
+// noisy sequences. It is the only thing mdlm needs from a model.
+//
+// Asking for rows instead of the whole sequence matters: with a 50k-token
+// vocabulary the output head dominates the cost of a step, and the samplers
+// and the loss only ever need a small fraction of the positions.
+type Denoiser interface {
+	// Logits returns len(rows)×VocabSize() logits, row-major float32, for ids
+	// (batch×seqLen token ids, row-major), at the flat positions rows
+	// (b*seqLen + s), in the order given.
+	Logits(ids []int32, batch, seqLen int, rows []int32) ([]float32, error)
+	// VocabSize is the number of logits per row.
+	VocabSize() int
+}
+
+// NewRand returns the generator the samplers expect, seeded so that two runs
+// with the same seed draw the same numbers.
+func NewRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}

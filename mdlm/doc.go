@@ -1,0 +1,33 @@
+// Package mdlm is masked discrete diffusion for language: the MDLM training
+// objective, the samplers that turn a canvas of [MASK] tokens into text, and the
+// Monte Carlo likelihood estimate used for multiple-choice evaluation.
+//
+// The forward (noising) process replaces each token independently by [MASK]
+// with probability 1-α(t); the model is trained to predict the clean token at
+// every masked position. Generation runs the process backwards: start from an
+// all-[MASK] answer and commit a few predicted tokens per step until none are
+// left. Committed tokens are never masked again.
+//
+// The package never sees a network. It talks to the model through Denoiser
+// (token ids in, logits at requested positions out), so the same code drives
+// ModernBERT, any other backbone, and the small fake models of the tests.
+// Training is split the same way: Corrupt draws the noise and returns the rows
+// whose logits the loss needs and one weight per row, so that
+//
+//	loss = Σ_i Weights[i] · CE(logits[Rows[i]], Targets[i])
+//
+// and the caller computes the cross-entropies with its own autograd.
+// LossFromLogits evaluates the same sum in float64 from plain logits.
+//
+// Samplers (Generate, Infill, Ancestral) and LogLikelihood are deterministic
+// for a given *rand.Rand seed (math/rand/v2; see NewRand). Gumbel noise is
+// drawn and applied in float64, and argmax ties go to the lowest token id.
+// Every sampler can report its canvas after each step through a TraceFunc;
+// package mdlm/live draws those frames in a terminal.
+//
+// Formulas follow MDLM (arXiv:2406.07524), LLaDA (arXiv:2502.09992) and
+// Fast-dLLM; the defaults follow the PyTorch dLLM framework's BERT-chat
+// recipe (linear schedule, t ~ U[1e-3, 1), 1/t weights, per-token
+// normalisation; 128 new tokens, 128 steps, blocks of 32, temperature 0,
+// low-confidence remasking).
+package mdlm

@@ -1,0 +1,250 @@
+package mdlm
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// IgnoreLabel marks a position that is not supervised (the prompt of an SFT
+// example), as in PyTorch's cross-entropy.
+const IgnoreLabel int32 = -100
+
+// Batch is one training batch of token ids.
+type Batch struct {
+	// IDs holds Size×SeqLen clean token ids, row-major.
+	IDs []int32
+	// Labels holds the target of each position, IgnoreLabel where the position
+	// is not supervised. Nil means every position is supervised with its own
+	// id (pretraining). For SFT the prompt carries IgnoreLabel and the padded
+	// tail carries [PAD], so the model learns to end its answers with padding.
+	Labels []int32
+	// PromptLens gives, per row, how many leading positions are prompt. They
+	// are never masked, whatever their labels say. Nil means no prompt.
+	PromptLens []int
+	// Size is the number of rows; SeqLen the length of each.
+	Size, SeqLen int
+}
+
+// Weighting selects the per-token weight of the cross-entropy.
+type Weighting int
+
+const (
+	// WeightSchedule is the ELBO weight -α'(t)/(1-α(t)) (1/t for linear).
+	WeightSchedule Weighting = iota
+	// WeightUniform weights every masked token by 1.
+	WeightUniform
+)
+
+// Normalization selects what the weighted sum is divided by.
+type Normalization int
+
+const (
+	// NormTokens divides by the number of supervised tokens in the batch.
+	NormTokens Normalization = iota
+	// NormSequences divides each row by its own number of supervised tokens
+	// and averages over the rows (LLaDA's SFT loss).
+	NormSequences
+	// NormBatch divides by the number of rows only.
+	NormBatch
+)
+
+// String returns the CLI spelling.
+func (w Weighting) String() string {
+	switch w {
+	case WeightSchedule:
+		return "schedule"
+	case WeightUniform:
+		return "uniform"
+	}
+	return fmt.Sprintf("Weighting(%d)", int(w))
+}
+
+// String returns the CLI spelling.
+func (n Normalization) String() string {
+	switch n {
+	case NormTokens:
+		return "token"
+	case NormSequences:
+		return "sequence"
+	case NormBatch:
+		return "batch"
+	}
+	return fmt.Sprintf("Normalization(%d)", int(n))
+}
+
+// ParseWeighting reads "schedule" or "uniform".
+func ParseWeighting(name string) (Weighting, error) {
+	for _, w := range []Weighting{WeightSchedule, WeightUniform} {
+		if name == w.String() {
+			return w, nil
+		}
+	}
+	return 0, fmt.Errorf("mdlm: unknown loss weighting %q (want schedule or uniform)", name)
+}
+
+// ParseNormalization reads "token", "sequence" or "batch".
+func ParseNormalization(name string) (Normalization, error) {
+	for _, n := range []Normalization{NormTokens, NormSequences, NormBatch} {
+		if name == n.String() {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("mdlm: unknown loss normalization %q (want token, sequence or batch)", name)
+}
+
+// ObjectiveOptions configures Corrupt. The zero value plus MaskID is the
+// BERT-chat recipe: linear schedule, eps 1e-3, independent times, 1/t
+// weights, normalised by supervised tokens.
+type ObjectiveOptions struct {
+	MaskID        int32
+	Schedule      Schedule // nil: Linear
+	Eps           float64  // 0: DefaultEps
+	Times         TimeSampling
+	Weighting     Weighting
+	Normalization Normalization
+	// FixedTimes, when not nil, gives each row's t instead of drawing it
+	// (evaluation at chosen noise levels). Each must lie in (0, 1].
+	FixedTimes []float64
+}
+
+// Corruption is one draw of the forward process for a batch: what the model
+// reads, and which of its outputs the loss needs.
+type Corruption struct {
+	// Noisy is the model input: Batch.IDs with the chosen tokens replaced by
+	// the mask id.
+	Noisy []int32
+	// Rows are the flat positions (b*SeqLen + s), increasing, of the masked
+	// supervised tokens: the only rows whose logits the loss needs.
+	Rows []int32
+	// Targets are the clean labels at Rows.
+	Targets []int32
+	// Weights are the per-row loss weights, time weighting and normalisation
+	// included: loss = Σ_i Weights[i]·CE_i.
+	Weights []float64
+	// T holds each sequence's diffusion time.
+	T []float64
+	// Supervised counts the supervised positions of the batch (the
+	// denominator of NormTokens).
+	Supervised int
+}
+
+// Corrupt runs the forward process on a batch: it draws one t per row and
+// masks each supervised, non-prompt token with probability 1-α(t). A row may
+// come out with nothing masked (small t); it then adds nothing to the loss,
+// and a batch can have no rows at all, whose loss is 0.
+func Corrupt(b Batch, opts ObjectiveOptions, rng *rand.Rand) (*Corruption, error) {
+	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	sched := opts.Schedule
+	if sched == nil {
+		sched = Linear{}
+	}
+	eps := opts.Eps
+	if eps == 0 {
+		eps = DefaultEps
+	}
+	if !(eps > 0 && eps < 1) {
+		return nil, fmt.Errorf("mdlm: eps %v outside (0, 1)", eps)
+	}
+	times := opts.FixedTimes
+	if times == nil {
+		times = SampleTimes(b.Size, eps, opts.Times, rng)
+	} else {
+		if len(times) != b.Size {
+			return nil, fmt.Errorf("mdlm: %d fixed times for %d rows", len(times), b.Size)
+		}
+		for _, t := range times {
+			if !(t > 0 && t <= 1) {
+				return nil, fmt.Errorf("mdlm: fixed time %v outside (0, 1]", t)
+			}
+		}
+		times = append([]float64(nil), times...)
+	}
+
+	// Count supervision first: the normalisation needs it before any weight
+	// is written.
+	perRow := make([]int, b.Size)
+	total := 0
+	for r := range b.Size {
+		for s := b.promptLen(r); s < b.SeqLen; s++ {
+			if b.label(r, s) != IgnoreLabel {
+				perRow[r]++
+			}
+		}
+		total += perRow[r]
+	}
+
+	c := &Corruption{Noisy: append([]int32(nil), b.IDs...), T: times, Supervised: total}
+	for r := range b.Size {
+		if perRow[r] == 0 {
+			continue
+		}
+		t := times[r]
+		w := 1.0
+		if opts.Weighting == WeightSchedule {
+			w = sched.Weight(t)
+		}
+		switch opts.Normalization {
+		case NormTokens:
+			w /= float64(total)
+		case NormSequences:
+			w /= float64(perRow[r]) * float64(b.Size)
+		case NormBatch:
+			w /= float64(b.Size)
+		default:
+			return nil, fmt.Errorf("mdlm: unknown normalization %d", opts.Normalization)
+		}
+		p := maskProb(sched, t)
+		for s := b.promptLen(r); s < b.SeqLen; s++ {
+			label := b.label(r, s)
+			if label == IgnoreLabel || rng.Float64() >= p {
+				continue
+			}
+			flat := r*b.SeqLen + s
+			c.Noisy[flat] = opts.MaskID
+			c.Rows = append(c.Rows, int32(flat))
+			c.Targets = append(c.Targets, label)
+			c.Weights = append(c.Weights, w)
+		}
+	}
+	return c, nil
+}
+
+func (b *Batch) validate() error {
+	switch {
+	case b.Size <= 0 || b.SeqLen <= 0:
+		return fmt.Errorf("mdlm: batch shape %d×%d", b.Size, b.SeqLen)
+	case len(b.IDs) != b.Size*b.SeqLen:
+		return fmt.Errorf("mdlm: %d ids for a %d×%d batch", len(b.IDs), b.Size, b.SeqLen)
+	case b.Labels != nil && len(b.Labels) != len(b.IDs):
+		return fmt.Errorf("mdlm: %d labels for %d ids", len(b.Labels), len(b.IDs))
+	case b.PromptLens != nil && len(b.PromptLens) != b.Size:
+		return fmt.Errorf("mdlm: %d prompt lengths for %d rows", len(b.PromptLens), b.Size)
+	}
+	for r, p := range b.PromptLens {
+		if p < 0 || p > b.SeqLen {
+			return fmt.Errorf("mdlm: row %d: prompt length %d outside [0, %d]", r, p, b.SeqLen)
+		}
+	}
+	for i, l := range b.Labels {
+		if l < 0 && l != IgnoreLabel {
+			return fmt.Errorf("mdlm: label %d at flat position %d", l, i)
+		}
+	}
+	return nil
+}
+
+func (b *Batch) promptLen(r int) int {
+	if b.PromptLens == nil {
+		return 0
+	}
+	return b.PromptLens[r]
+}
+
+func (b *Batch) label(r, s int) int32 {
+	if b.Labels == nil {
+		return b.IDs[r*b.SeqLen+s]
+	}
+	return b.Labels[r*b.SeqLen+s]
+}
