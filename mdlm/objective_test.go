@@ -289,7 +289,10 @@ func TestLossByHand(t *testing.T) {
 	assert.Equal(t, []int32{0, 2, 2}, c.Noisy)
 	assert.Equal(t, []int32{1, 2}, c.Rows)
 	ln3 := float32(math.Log(3))
-	logits := []float32{0, ln3, 0, /* row 2 */ 0, 0, 0}
+	logits := []float32{
+		0, ln3, 0, // row 1
+		0, 0, 0, // row 2
+	}
 	loss, err := LossFromLogits(logits, c.Targets, c.Weights)
 	require.NoError(t, err)
 	// Row 1: softmax(0, ln3, 0)[1] = 3/5. Row 2: uniform, 1/3. Two supervised tokens.
