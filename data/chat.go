@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -102,7 +103,7 @@ func (r *chatRecord) conversation() (Conversation, error) {
 }
 
 // ValidateConversation checks that a conversation can be trained on: known roles,
-// a system message only first, and the assistant's reply last.
+// a system message only first, a user message, and the assistant's reply last.
 func ValidateConversation(msgs []Message) error {
 	if len(msgs) == 0 {
 		return errors.New("no messages")
@@ -120,6 +121,9 @@ func ValidateConversation(msgs []Message) error {
 	}
 	if last := msgs[len(msgs)-1]; last.Role != RoleAssistant {
 		return fmt.Errorf("the last message is from %q; it must be the assistant's reply", last.Role)
+	}
+	if !slices.ContainsFunc(msgs, func(m Message) bool { return m.Role == RoleUser }) {
+		return errors.New("no user message: nothing to answer")
 	}
 	return nil
 }
