@@ -357,7 +357,7 @@ func TestGradientReachesOnlyMaskedRows(t *testing.T) {
 func TestLossExpectationMatchesIntegral(t *testing.T) {
 	const a, b, eps = 0.7, 0.2, 1e-3
 	const vocab, mask = 4, 3
-	toy := &fakeModel{vocab: vocab, fn: func(seq []int32, pos int) []float32 {
+	toy := &fakeModel{vocab: vocab, quiet: true, fn: func(seq []int32, pos int) []float32 {
 		p := a
 		if seq[1-pos] == mask {
 			p = b
