@@ -332,7 +332,7 @@ const (
 type metaspacePre struct {
 	replacement string
 	scheme      int
-	splitWords      bool
+	splitWords  bool
 }
 
 func (m *metaspacePre) split(_ *encodeState, dst []piece, p piece) []piece {

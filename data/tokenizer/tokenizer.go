@@ -45,7 +45,7 @@ type Tokenizer struct {
 	// the common case, run without intermediate piece lists.
 	gpt2Only bool
 
-	raw    fileJSON           // the sections as loaded, for MarshalJSON
+	raw    fileJSON          // the sections as loaded, for MarshalJSON
 	states chan *encodeState // free list of worker states
 }
 
