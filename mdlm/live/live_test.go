@@ -213,6 +213,7 @@ func TestStatusFitsTheWidth(t *testing.T) {
 		s := status(f, limit)
 		assert.LessOrEqual(t, utf8.RuneCountInString(s), limit, "%q", s)
 	}
-	assert.Equal(t, " 63%  step 40/128  masks 48/128", status(f, 40))
+	assert.Equal(t, " 63%  step 40/128  masks 48/128", status(f, 36), "no room for a bar of 4")
+	assert.Equal(t, "[████░░]  63%  step 40/128  masks 48/128", status(f, 40))
 	assert.Equal(t, "[███████████████████░░░░░░░░░░░]  63%  step 40/128  masks 48/128", status(f, 79))
 }
