@@ -1,0 +1,129 @@
+package conformance
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// attnCase is one attention geometry. mask: "none", "tail" (each sequence
+// padded at the end to a random length), "holes" (random keys padded
+// anywhere, including whole sequences: some queries then see no key).
+type attnCase struct {
+	name        string
+	b, s, nh, d int
+	window      int
+	mask        string
+}
+
+var attnCaseList = []attnCase{
+	{"global, d odd", 2, 11, 2, 5, 0, "none"},
+	{"global, padded, a sequence all padding", 3, 9, 2, 8, 0, "holes"},
+	{"window 4 (|i−j| ≤ 2), S = 37 spans query blocks", 1, 37, 2, 6, 4, "holes"},
+	{"window larger than S", 2, 10, 1, 4, 100, "tail"},
+	{"window 1: each query sees only itself", 1, 9, 2, 3, 1, "holes"},
+	{"window 16, S = 70, 3 heads", 1, 70, 3, 16, 16, "none"},
+	{"ModernBERT head size 64, window 128, S = 150", 2, 150, 2, 64, 128, "tail"},
+}
+
+// draw makes the case's qkv and mask; mask is nil for "none".
+func (e *env) drawAttention(c attnCase) (qkv host, mask []int, g attnGeom) {
+	// q and k with standard deviation 1.4 give scores of standard deviation
+	// about 2 after the 1/√d scaling: peaked but not one-hot softmaxes.
+	qkv = e.normal(1.4, c.b, c.s, 3, c.nh, c.d)
+	switch c.mask {
+	case "tail":
+		mask = make([]int, c.b*c.s)
+		for bi := range c.b {
+			n := 1 + e.rng.IntN(c.s)
+			for j := range n {
+				mask[bi*c.s+j] = 1
+			}
+		}
+	case "holes":
+		mask = make([]int, c.b*c.s)
+		for i := range mask {
+			if e.rng.Float64() < 0.7 {
+				mask[i] = 1
+			}
+		}
+		if c.b > 1 {
+			for j := range c.s { // the second sequence is all padding
+				mask[c.s+j] = 0
+			}
+		}
+	}
+	g = attnGeom{b: c.b, s: c.s, nh: c.nh, d: c.d, scale: 1 / math.Sqrt(float64(c.d)), window: c.window, mask: mask}
+	return qkv, mask, g
+}
+
+func (c attnCase) params() tensor.AttentionParams {
+	return tensor.AttentionParams{Heads: c.nh, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window}
+}
+
+func maskTensor(mask []int, b, s int) *tensor.Tensor {
+	if mask == nil {
+		return nil
+	}
+	return i32s(mask, b, s)
+}
+
+func attentionCases() []testCase {
+	return []testCase{
+		{"Attention", func(e *env) error {
+			var trs []trial
+			for _, c := range attnCaseList {
+				qkv, mask, g := e.drawAttention(c)
+				g.scale = float64(c.params().Scale)
+				out, lse := refAttention(qkv.v, g)
+				mt := maskTensor(mask, c.b, c.s)
+				trs = append(trs, trial{name: c.name, op: "Attention", run: func(b tensor.Backend) []*tensor.Tensor {
+					o, l := poisoned(b, c.b, c.s, c.nh, c.d), poisoned(b, c.b, c.nh, c.s)
+					b.Attention(o, l, up(b, qkv.t), up(b, mt), c.params())
+					return []*tensor.Tensor{o, l}
+				}, outs: []expect{{name: "out", want: out}, {name: "lse", want: lse}}})
+			}
+			// lse may be nil at inference.
+			c := attnCaseList[2]
+			qkv, mask, g := e.drawAttention(c)
+			g.scale = float64(c.params().Scale)
+			out, _ := refAttention(qkv.v, g)
+			mt := maskTensor(mask, c.b, c.s)
+			trs = append(trs, trial{name: "no lse", op: "Attention", run: func(b tensor.Backend) []*tensor.Tensor {
+				o := poisoned(b, c.b, c.s, c.nh, c.d)
+				b.Attention(o, nil, up(b, qkv.t), up(b, mt), c.params())
+				return []*tensor.Tensor{o}
+			}, outs: []expect{{name: "out", want: out}}})
+			return e.collect(trs...)
+		}},
+		{"AttentionBackward", func(e *env) error {
+			var trs []trial
+			for _, c := range attnCaseList {
+				qkv, mask, g := e.drawAttention(c)
+				g.scale = float64(c.params().Scale)
+				dout := e.normal(1, c.b, c.s, c.nh, c.d)
+				out, lse := refAttention(qkv.v, g)
+				var want []float64
+				how := "finite differences"
+				if len(qkv.v) <= 3000 {
+					want = NumericalGradient(projected(dout.v, func(v []float64) []float64 {
+						o, _ := refAttention(v, g)
+						return o
+					}), qkv.v)
+				} else {
+					want, how = refAttentionBackward(qkv.v, dout.v, g), "analytic"
+				}
+				d0 := e.seedGrad(want, c.b, c.s, 3, c.nh, c.d)
+				mt := maskTensor(mask, c.b, c.s)
+				outT, lseT := roundF32(out, c.b, c.s, c.nh, c.d), roundF32(lse, c.b, c.nh, c.s)
+				trs = append(trs, trial{name: fmt.Sprintf("%s (%s)", c.name, how), op: "AttentionBackward", run: func(b tensor.Backend) []*tensor.Tensor {
+					dqkv := up(b, d0.t)
+					b.AttentionBackward(dqkv, up(b, dout.t), up(b, qkv.t), up(b, outT), up(b, lseT), up(b, mt), c.params())
+					return []*tensor.Tensor{dqkv}
+				}, outs: []expect{{name: "dqkv", want: plus(d0.v, want), base: d0.v}}})
+			}
+			return e.collect(trs...)
+		}},
+	}
+}

@@ -1,0 +1,163 @@
+package conformance
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/tensor"
+)
+
+func TestNumericalGradient(t *testing.T) {
+	// f(x) = Σ sin(xᵢ)·xᵢ₊₁ + x₀³ has a gradient we can write down.
+	f := func(x []float64) float64 {
+		s := x[0] * x[0] * x[0]
+		for i := 0; i+1 < len(x); i++ {
+			s += math.Sin(x[i]) * x[i+1]
+		}
+		return s
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := make([]float64, 9)
+	for i := range x {
+		x[i] = 3 * rng.NormFloat64()
+	}
+	want := make([]float64, len(x))
+	want[0] = 3 * x[0] * x[0]
+	for i := 0; i+1 < len(x); i++ {
+		want[i] += math.Cos(x[i]) * x[i+1]
+		want[i+1] += math.Sin(x[i])
+	}
+	before := append([]float64(nil), x...)
+	got := NumericalGradient(f, x)
+	assert.Equal(t, before, x, "x must be restored")
+	for i := range want {
+		assert.InDelta(t, want[i], got[i], 1e-8*math.Max(1, math.Abs(want[i])), "element %d", i)
+	}
+}
+
+// The analytic references used for large shapes must agree with finite
+// differences of the forward references.
+func TestAnalyticReferencesMatchFiniteDifferences(t *testing.T) {
+	e := newEnv(tensor.CPU(), CPUTolerances(), 7, t.Name())
+	tol := 1e-7
+
+	t.Run("LayerNorm", func(t *testing.T) {
+		n, d := 4, 9
+		x, gamma, dy := e.normal(2, n, d), e.normal(1, d), e.normal(1, n, d)
+		for i := range x.v {
+			x.v[i] += 5
+		}
+		dx, dg, db := refLayerNormBackward(dy.v, x.v, gamma.v, d, 1e-5)
+		fwd := func(xv, gv, bv []float64) []float64 { y, _, _ := refLayerNorm(xv, gv, bv, d, 1e-5); return y }
+		beta := make([]float64, d)
+		assertClose(t, NumericalGradient(projected(dy.v, func(v []float64) []float64 { return fwd(v, gamma.v, beta) }), x.v), dx, tol)
+		assertClose(t, NumericalGradient(projected(dy.v, func(v []float64) []float64 { return fwd(x.v, v, beta) }), gamma.v), dg, tol)
+		assertClose(t, NumericalGradient(projected(dy.v, func(v []float64) []float64 { return fwd(x.v, gamma.v, v) }), beta), db, tol)
+	})
+	t.Run("Attention", func(t *testing.T) {
+		for _, c := range []attnCase{
+			{"", 2, 7, 2, 3, 0, "holes"},
+			{"", 1, 12, 1, 4, 6, "tail"},
+			{"", 2, 5, 3, 2, 2, "none"},
+		} {
+			qkv, _, g := e.drawAttention(c)
+			dout := e.normal(1, c.b, c.s, c.nh, c.d)
+			want := NumericalGradient(projected(dout.v, func(v []float64) []float64 { o, _ := refAttention(v, g); return o }), qkv.v)
+			assertClose(t, want, refAttentionBackward(qkv.v, dout.v, g), tol)
+		}
+	})
+	t.Run("CrossEntropy", func(t *testing.T) {
+		c := ceCase{"", 6, 11, 3, 0.3, true}
+		logits, targets, weights := e.drawCE(c)
+		want := NumericalGradient(func(x []float64) float64 {
+			loss, _ := refCrossEntropy(x, targets, weights.v, c.v, int(c.ignore))
+			s := 0.0
+			for _, l := range loss {
+				s += l
+			}
+			return 0.5 * s
+		}, logits.v)
+		assertClose(t, want, refCrossEntropyBackward(logits.v, targets, weights.v, c.v, int(c.ignore), 0.5), tol)
+	})
+}
+
+func assertClose(t *testing.T, want, got []float64, tol float64) {
+	t.Helper()
+	require.NoError(t, compare(got, expect{want: want}, tol))
+}
+
+// Properties of the attention reference that do not depend on its code
+// path: a window of at least 2S is global attention, an all-ones mask is no
+// mask, and a fully padded sequence gives zeros and lse = +Inf.
+func TestRefAttentionProperties(t *testing.T) {
+	e := newEnv(tensor.CPU(), CPUTolerances(), 3, t.Name())
+	c := attnCase{"", 2, 9, 2, 4, 0, "none"}
+	qkv, _, g := e.drawAttention(c)
+	global, lse := refAttention(qkv.v, g)
+	g.window = 18
+	wide, _ := refAttention(qkv.v, g)
+	assert.Equal(t, global, wide)
+	g.window, g.mask = 0, make([]int, 18)
+	for i := range 9 {
+		g.mask[i] = 1
+	}
+	masked, mlse := refAttention(qkv.v, g)
+	assert.Equal(t, global[:9*2*4], masked[:9*2*4], "sequence 0 is all real tokens")
+	assert.Equal(t, lse[:9], mlse[:9])
+	for _, v := range masked[9*2*4:] {
+		assert.Equal(t, 0.0, v)
+	}
+	for _, v := range mlse[2*9:] {
+		assert.True(t, math.IsInf(v, 1))
+	}
+}
+
+// runNamed runs the case called name, or the group name/..., on b and
+// returns their errors.
+func runNamed(b tensor.Backend, name string) []error {
+	var errs []error
+	found := false
+	for _, c := range append(allCases(), bf16MatMulCases()...) {
+		if c.name != name && !strings.HasPrefix(c.name, name+"/") {
+			continue
+		}
+		found = true
+		if err := c.run(newEnv(b, CPUTolerances(), 1, c.name)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !found {
+		panic("no case named " + name)
+	}
+	return errs
+}
+
+// renamed is the CPU backend under another name: the suite then also runs
+// its comparison against the CPU backend, as for a GPU.
+type renamed struct{ tensor.Backend }
+
+func (renamed) Name() string { return "cpu-under-another-name" }
+
+func TestAgainstCPUPathPasses(t *testing.T) {
+	b := renamed{tensor.CPU()}
+	for _, name := range []string{"Add", "Attention", "LayerNormBackward", "Cast", "MatMul"} {
+		assert.Empty(t, runNamed(b, name), name)
+	}
+}
+
+// bf16Adapter adds BF16 MatMul operands to the CPU backend by widening them:
+// a stand-in for a GPU's bf16 GEMM, to exercise RunBF16MatMul.
+type bf16Adapter struct{ renamed }
+
+func (a bf16Adapter) MatMul(c, x, y *tensor.Tensor, transA, transB bool, alpha, beta float32) {
+	a.renamed.MatMul(c, widened(x), widened(y), transA, transB, alpha, beta)
+}
+
+func TestRunBF16MatMul(t *testing.T) {
+	RunBF16MatMul(t, bf16Adapter{renamed{tensor.CPU()}}, CPUTolerances())
+}

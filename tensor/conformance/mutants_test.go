@@ -1,0 +1,211 @@
+package conformance
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// Each mutant is the CPU backend with one plausible bug; the suite must
+// catch every one, which shows that its checks can fail.
+type mutant struct {
+	tensor.Backend
+	bug string
+}
+
+var cpu = tensor.CPU()
+
+func (m mutant) AXPY(dst, src *tensor.Tensor, s float32) {
+	if m.bug == "AXPY overwrites" {
+		cpu.Scale(dst, src, s)
+		return
+	}
+	cpu.AXPY(dst, src, s)
+}
+
+func (m mutant) GELU(dst, src *tensor.Tensor) {
+	if m.bug == "GELU tanh approximation" {
+		y, x := dst.F32(), src.F32()
+		for i, v := range x {
+			u := float64(v)
+			y[i] = float32(0.5 * u * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(u+0.044715*u*u*u))))
+		}
+		return
+	}
+	cpu.GELU(dst, src)
+}
+
+func (m mutant) Softmax(dst, src *tensor.Tensor) {
+	if m.bug == "Softmax skips the last row" {
+		n := src.Dim(0)
+		if n > 1 {
+			cpu.Softmax(dst.Rows(0, n-1), src.Rows(0, n-1))
+			return
+		}
+	}
+	cpu.Softmax(dst, src)
+}
+
+func (m mutant) LayerNorm(y, mean, rstd, x, gamma, beta *tensor.Tensor, eps float32) {
+	if m.bug == "LayerNorm eps 1e-3" {
+		eps = 1e-3
+	}
+	cpu.LayerNorm(y, mean, rstd, x, gamma, beta, eps)
+}
+
+func (m mutant) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma *tensor.Tensor) {
+	if m.bug == "LayerNormBackward drops dbeta" {
+		dbeta = nil
+	}
+	cpu.LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma)
+}
+
+func (m mutant) GeGLU(y, x *tensor.Tensor) {
+	if m.bug == "GeGLU activates the second half" {
+		n, i2 := x.Dim(0), x.Dim(1)
+		sw := cpu.New(tensor.F32, n, i2)
+		xs, ss := x.F32(), sw.F32()
+		for r := range n {
+			copy(ss[r*i2:], xs[r*i2+i2/2:(r+1)*i2])
+			copy(ss[r*i2+i2/2:], xs[r*i2:r*i2+i2/2])
+		}
+		x = sw
+	}
+	cpu.GeGLU(y, x)
+}
+
+func (m mutant) RoPE(dst, src, pos *tensor.Tensor, p tensor.RoPEParams) {
+	if m.bug == "RoPE angle in float64" {
+		// Exact angles instead of Hugging Face's float32 ones: only the
+		// large positions tell.
+		d := src.Dim(-1)
+		heads := src.Dim(-2)
+		rot := p.Heads
+		if rot == 0 {
+			rot = heads
+		}
+		x, y := src.F32(), dst.F32()
+		copy(y, x)
+		for r, ps := range pos.I32() {
+			for h := range rot {
+				for k := range d / 2 {
+					phi := float64(ps) * math.Pow(p.Theta, -2*float64(k)/float64(d))
+					c, s := math.Cos(phi), math.Sin(phi)
+					i := (r*heads+h)*d + k
+					a, b := float64(x[i]), float64(x[i+d/2])
+					y[i], y[i+d/2] = float32(a*c-b*s), float32(b*c+a*s)
+				}
+			}
+		}
+		return
+	}
+	cpu.RoPE(dst, src, pos, p)
+}
+
+func (m mutant) RoPEBackward(dsrc, dy, pos *tensor.Tensor, p tensor.RoPEParams) {
+	if m.bug == "RoPEBackward rotates forward" {
+		tmp := cpu.New(tensor.F32, dy.Shape()...)
+		cpu.RoPE(tmp, dy, pos, p)
+		cpu.AXPY(dsrc, tmp, 1)
+		return
+	}
+	cpu.RoPEBackward(dsrc, dy, pos, p)
+}
+
+func (m mutant) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.AttentionParams) {
+	switch m.bug {
+	case "Attention window off by one":
+		if p.Window > 0 {
+			p.Window += 2
+		}
+	case "Attention ignores the key mask":
+		keyMask = nil
+	}
+	cpu.Attention(out, lse, qkv, keyMask, p)
+}
+
+func (m mutant) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *tensor.Tensor, p tensor.AttentionParams) {
+	if m.bug == "AttentionBackward overwrites" {
+		cpu.Fill(dqkv, 0)
+	}
+	cpu.AttentionBackward(dqkv, dout, qkv, out, lse, keyMask, p)
+}
+
+func (m mutant) EmbeddingBackward(dtable, ids, dy *tensor.Tensor, padIdx int) {
+	if m.bug == "EmbeddingBackward updates the padding row" {
+		padIdx = -1
+	}
+	cpu.EmbeddingBackward(dtable, ids, dy, padIdx)
+}
+
+func (m mutant) CrossEntropy(loss, lse, logits, targets, weights *tensor.Tensor, ignoreIndex int32) {
+	if m.bug == "CrossEntropy ignores weights" {
+		weights = nil
+	}
+	cpu.CrossEntropy(loss, lse, logits, targets, weights, ignoreIndex)
+}
+
+func (m mutant) CrossEntropyBackward(dlogits, logits, lse, targets, weights *tensor.Tensor, scale float32, ignoreIndex int32) {
+	if m.bug == "CrossEntropyBackward ignores the ignore index" {
+		ignoreIndex = math.MinInt32
+		t := cpu.New(tensor.I32, targets.Numel())
+		for i, v := range targets.I32() {
+			t.I32()[i] = max(v, 0) // -100 becomes class 0
+		}
+		targets = t
+	}
+	cpu.CrossEntropyBackward(dlogits, logits, lse, targets, weights, scale, ignoreIndex)
+}
+
+func (m mutant) MatMul(c, a, b *tensor.Tensor, transA, transB bool, alpha, beta float32) {
+	if m.bug == "MatMul ignores beta" {
+		beta = 0
+	}
+	cpu.MatMul(c, a, b, transA, transB, alpha, beta)
+}
+
+func (m mutant) AdamW(param, grad, mm, v *tensor.Tensor, p tensor.AdamWParams) {
+	if m.bug == "AdamW eps inside the square root" {
+		p.Eps = p.Eps * p.Eps
+	}
+	cpu.AdamW(param, grad, mm, v, p)
+}
+
+func (m mutant) Cast(dst, src *tensor.Tensor) {
+	if m.bug == "Cast truncates to BF16" && src.DType() == tensor.F32 && dst.DType() == tensor.BF16 {
+		for i, f := range src.F32() {
+			dst.BF16Bits()[i] = uint16(math.Float32bits(f) >> 16)
+		}
+		return
+	}
+	cpu.Cast(dst, src)
+}
+
+func TestSuiteCatchesBugs(t *testing.T) {
+	for _, c := range []struct{ bug, cases string }{
+		{"AXPY overwrites", "AXPY"},
+		{"GELU tanh approximation", "GELU"},
+		{"Softmax skips the last row", "Softmax"},
+		{"LayerNorm eps 1e-3", "LayerNorm"},
+		{"LayerNormBackward drops dbeta", "LayerNormBackward"},
+		{"GeGLU activates the second half", "GeGLU"},
+		{"RoPE angle in float64", "RoPE"},
+		{"RoPEBackward rotates forward", "RoPEBackward"},
+		{"Attention window off by one", "Attention"},
+		{"Attention ignores the key mask", "Attention"},
+		{"AttentionBackward overwrites", "AttentionBackward"},
+		{"EmbeddingBackward updates the padding row", "EmbeddingBackward"},
+		{"CrossEntropy ignores weights", "CrossEntropy"},
+		{"CrossEntropyBackward ignores the ignore index", "CrossEntropyBackward"},
+		{"MatMul ignores beta", "MatMul"},
+		{"AdamW eps inside the square root", "AdamW"},
+		{"Cast truncates to BF16", "Cast/F32toBF16"},
+	} {
+		t.Run(c.bug, func(t *testing.T) {
+			assert.NotEmpty(t, runNamed(mutant{cpu, c.bug}, c.cases), "the suite did not notice: %s", c.bug)
+		})
+	}
+}

@@ -1,0 +1,129 @@
+package tensor
+
+import "math"
+
+// Cross-entropy over the vocabulary, one row per supervised token. The
+// log-sum-exp subtracts the row maximum and sums the exponentials in float64;
+// the backward recomputes softmax from the saved log-sum-exp instead of
+// storing an [N, V] matrix of probabilities.
+
+// ceDims checks the cross-entropy operands and returns N and V.
+func ceDims(op string, logits, targets, weights, lse *Tensor) (n, v int) {
+	checkF32(op, logits)
+	check(logits.Rank() == 2, op, "logits %v must be [N, V]", logits)
+	n, v = logits.Dim(0), logits.Dim(1)
+	check(targets.dtype == I32 && targets.Numel() == n, op, "targets %v must be I32 [%d] for logits %v", targets, n, logits)
+	if weights != nil {
+		checkF32(op, weights)
+		check(weights.Numel() == n, op, "weights %v must be [%d] for logits %v", weights, n, logits)
+	}
+	if lse != nil {
+		checkF32(op, lse)
+		check(lse.Numel() == n, op, "lse %v must be [%d] for logits %v", lse, n, logits)
+	}
+	return n, v
+}
+
+// ceTarget returns row i's target, or -1 for an ignored row, checking range.
+func ceTarget(op string, t []int32, i, v int, ignore int32) int {
+	if t[i] == ignore {
+		return -1
+	}
+	check(t[i] >= 0 && int(t[i]) < v, op, "target %d of row %d is outside [0, %d) and is not the ignore index %d", t[i], i, v, ignore)
+	return int(t[i])
+}
+
+func (cpuBackend) CrossEntropy(loss, lse, logits, targets, weights *Tensor, ignoreIndex int32) {
+	const op = "CrossEntropy"
+	n, v := ceDims(op, logits, targets, weights, lse)
+	checkF32(op, loss)
+	check(loss.Numel() == n, op, "loss %v must be [%d] for logits %v", loss, n, logits)
+	x, t, ls := logits.F32(), targets.I32(), loss.F32()
+	var ws, lses []float32
+	if weights != nil {
+		ws = weights.F32()
+	}
+	if lse != nil {
+		lses = lse.F32()
+	}
+	for i := range n {
+		ceTarget(op, t, i, v, ignoreIndex)
+	}
+	parallelFor(n, rowGrain(v), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := x[i*v : (i+1)*v]
+			l := logSumExp(row)
+			if lses != nil {
+				lses[i] = float32(l)
+			}
+			tg := ceTarget(op, t, i, v, ignoreIndex)
+			if tg < 0 {
+				ls[i] = 0
+				continue
+			}
+			w := 1.0
+			if ws != nil {
+				w = float64(ws[i])
+			}
+			ls[i] = float32(w * (l - float64(row[tg])))
+		}
+	})
+}
+
+// logSumExp is log Σ exp(x) with the maximum subtracted first, in float64.
+func logSumExp(x []float32) float64 {
+	m := maxF32(x)
+	if math.IsInf(float64(m), 0) {
+		return float64(m) // all −Inf (or some +Inf): the sum is exp(m)
+	}
+	mf := float64(m)
+	var s0, s1 float64
+	i := 0
+	for ; i+2 <= len(x); i += 2 {
+		s0 += expF64(float64(x[i]) - mf)
+		s1 += expF64(float64(x[i+1]) - mf)
+	}
+	if i < len(x) {
+		s0 += expF64(float64(x[i]) - mf)
+	}
+	return mf + math.Log(s0+s1)
+}
+
+func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32) {
+	const op = "CrossEntropyBackward"
+	check(lse != nil, op, "needs lse from the forward pass")
+	n, v := ceDims(op, logits, targets, weights, lse)
+	checkF32(op, dlogits)
+	check(SameShape(dlogits.shape, logits.shape), op, "dlogits %v and logits %v differ in shape", dlogits, logits)
+	x, t, g, ls := logits.F32(), targets.I32(), dlogits.F32(), lse.F32()
+	var ws []float32
+	if weights != nil {
+		ws = weights.F32()
+	}
+	for i := range n {
+		ceTarget(op, t, i, v, ignoreIndex)
+	}
+	parallelFor(n, rowGrain(v), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			tg := ceTarget(op, t, i, v, ignoreIndex)
+			if tg < 0 {
+				continue
+			}
+			a := float64(scale)
+			if ws != nil {
+				a *= float64(ws[i])
+			}
+			if a == 0 {
+				continue
+			}
+			row, grow, l := x[i*v:(i+1)*v], g[i*v:(i+1)*v], float64(ls[i])
+			for j, xv := range row {
+				p := expF64(float64(xv) - l)
+				if j == tg {
+					p-- // the one-hot term, folded in before rounding
+				}
+				grow[j] = float32(float64(grow[j]) + a*p)
+			}
+		}
+	})
+}
