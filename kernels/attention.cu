@@ -1,0 +1,316 @@
+// attention.cu: scaled dot-product attention, flash-attention style, in f32 on
+// the SIMT cores: the correct, plain version that a tensor-core (mma.sync,
+// bf16) kernel is to be checked against later.
+//
+// Layout (backend.go): qkv [B, S, 3, nh, d], so Q, K and V of head h are
+// [S, d] matrices with row stride ld = 3·nh·d; out and dout [B, S, nh, d];
+// lse and dsum [B, nh, S]; mask [B, S] (1 = real key, 0 = padding) or null.
+// Key j is visible from query i iff it is not padding and, when w ≥ 0
+// (w = Window/2), |i − j| ≤ w. A query that sees no key gets out = 0 and
+// lse = +∞, the convention of the CPU reference: the backward's exp(s − lse)
+// is then 0 for it without a special case.
+//
+// Forward: a block of ATTN_BQ queries, one thread each, walks the keys the
+// block can see (a sliding window skips every tile outside
+// [q0 − w, q0 + BQ − 1 + w]) in tiles of ATTN_BK keys held in shared memory,
+// keeping the flash-attention running max m, running sum l and the output
+// accumulator in registers (online softmax, f32 throughout). The softmax is
+// updated key by key: when a score exceeds the running max, l and the
+// accumulator are rescaled, which for typical scores happens a few times per
+// row. (Updating once per tile needs the tile's scores in a register array,
+// and a compiler that does not fully unroll that loop moves it to local
+// memory.)
+//
+// Backward, with P = exp(scale·QKᵀ − lse) and D_i = Σ_c dout[i,c]·out[i,c]:
+//   dV += Pᵀ·dout,  dS = P ⊙ (dout·Vᵀ − D),  dQ += scale·dS·K,  dK += scale·dSᵀ·Q
+// in three kernels: attn_bwd_dsum (D), attn_bwd_dq (one thread per query,
+// walking key tiles) and attn_bwd_dkv (one thread per key, walking query
+// tiles). Each output element has exactly one writer, so there are no
+// atomics and the result is deterministic; the price is computing the scores
+// twice.
+//
+// Head sizes: each kernel is a template on DM ∈ {32, 64, 128} with the real
+// head size d ≤ DM at run time; rows are zero-padded to DM in shared memory,
+// so the padding adds exact zeros. Per-thread rows ("own" rows) are stored
+// with stride DM + 1 so that a warp reading column c of 32 different rows
+// hits 32 different banks; tiles that all threads read together use stride
+// DM (a broadcast). Shared memory is dynamic; the Go wrapper computes the same
+// sizes as the *_smem_floats comments below and raises the kernel's limit
+// when it passes 48 KiB.
+#include "common.cuh"
+
+#define ATTN_BQ 64  // queries per block (one thread each): forward and dq
+#define ATTN_BK 32  // keys per shared-memory tile: forward and dq
+#define ATTN_BKV 64 // keys per block (one thread each): dkv
+#define ATTN_BQT 32 // queries per shared-memory tile: dkv
+
+// Loads rows [r0, r0 + R) of a [S, d] matrix with row stride ld into shared
+// memory with row stride stride, zero-padding rows ≥ rend and columns ≥ d.
+template <int DM>
+__device__ __forceinline__ void load_rows(float *dst, int stride, const float *src, long long ld, int r0, int R, int rend, int d) {
+    for (int e = threadIdx.x; e < R * DM; e += blockDim.x) {
+        int r = e / DM, c = e - r * DM;
+        int g = r0 + r;
+        dst[r * stride + c] = (g < rend && c < d) ? src[(long long)g * ld + c] : 0.0f;
+    }
+}
+
+// forward smem floats: BQ·(DM+1) [Q, own] + 2·BK·DM [K, V tiles] + BK [key ok]
+template <int DM>
+__device__ void attn_fwd(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int d, float scale, int w) {
+    extern __shared__ float smem[];
+    float *Qs = smem;
+    float *Ks = Qs + ATTN_BQ * (DM + 1);
+    float *Vs = Ks + ATTN_BK * DM;
+    float *kok = Vs + ATTN_BK * DM;
+
+    const int tid = threadIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int q0 = blockIdx.x * ATTN_BQ, qi = q0 + tid;
+    const long long ld = 3LL * nh * d;
+    const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
+    const float *Kg = Qg + (long long)nh * d;
+    const float *Vg = Kg + (long long)nh * d;
+
+    load_rows<DM>(Qs, DM + 1, Qg, ld, q0, ATTN_BQ, S, d);
+
+    int kbeg = 0, kend = S; // keys any query of the block may see
+    if (w >= 0) {
+        kbeg = max(0, q0 - w);
+        kend = min(S, q0 + ATTN_BQ + w);
+    }
+    float acc[DM];
+#pragma unroll
+    for (int c = 0; c < DM; ++c) acc[c] = 0.0f;
+    float m = -DLLM_INF, l = 0.0f;
+    const float *q = Qs + tid * (DM + 1);
+
+    for (int k0 = kbeg; k0 < kend; k0 += ATTN_BK) {
+        __syncthreads(); // the previous tile is consumed (and Q is loaded)
+        load_rows<DM>(Ks, DM, Kg, ld, k0, ATTN_BK, kend, d);
+        load_rows<DM>(Vs, DM, Vg, ld, k0, ATTN_BK, kend, d);
+        for (int j = tid; j < ATTN_BK; j += blockDim.x) {
+            int kj = k0 + j;
+            kok[j] = (kj < kend && (mask == 0 || mask[(long long)b * S + kj] != 0)) ? 1.0f : 0.0f;
+        }
+        __syncthreads();
+        if (qi >= S) continue;
+        for (int j = 0; j < ATTN_BK; ++j) {
+            int kj = k0 + j;
+            if (kok[j] == 0.0f || (w >= 0 && abs(qi - kj) > w)) continue;
+            const float *k = Ks + j * DM, *v = Vs + j * DM;
+            float s = 0.0f;
+#pragma unroll 16
+            for (int c = 0; c < DM; ++c) s += q[c] * k[c];
+            s *= scale;
+            if (s > m) { // a new maximum: rescale what was summed so far
+                float corr = expf(m - s); // 0 while m is still −∞
+                l *= corr;
+#pragma unroll
+                for (int c = 0; c < DM; ++c) acc[c] *= corr;
+                m = s;
+            }
+            float p = expf(s - m);
+            l += p;
+#pragma unroll
+            for (int c = 0; c < DM; ++c) acc[c] += p * v[c];
+        }
+    }
+    if (qi < S) {
+        float *o = out + ((long long)b * S + qi) * nh * d + (long long)h * d;
+        float inv = l > 0.0f ? 1.0f / l : 0.0f;
+#pragma unroll
+        for (int c = 0; c < DM; ++c)
+            if (c < d) o[c] = acc[c] * inv;
+        if (lse) lse[((long long)b * nh + h) * S + qi] = l > 0.0f ? m + logf(l) : DLLM_INF;
+    }
+}
+
+// dsum[b, h, i] = Σ_c dout[b, i, h, c]·out[b, i, h, c]: one warp per row of
+// out, rows in [B, S, nh] order.
+extern "C" __global__ void attn_bwd_dsum(float *dsum, const float *dout, const float *out, long long rows, int S, int nh, int d) {
+    long long row = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return; // whole warps leave together: rows are per warp
+    const float *o = out + row * d, *g = dout + row * d;
+    float s = 0.0f;
+    for (int c = lane; c < d; c += 32) s += o[c] * g[c];
+    s = warp_sum(s);
+    if (lane == 0) {
+        int h = (int)(row % nh);
+        long long bs = row / nh; // b·S + i
+        long long b = bs / S, i = bs - b * S;
+        dsum[(b * nh + h) * S + i] = s;
+    }
+}
+
+// dq smem floats: 2·BQ·(DM+1) [Q, dO own] + 2·BK·DM [K, V tiles] + BK [key ok]
+template <int DM>
+__device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask,
+                            int S, int nh, int d, float scale, int w) {
+    extern __shared__ float smem[];
+    float *Qs = smem;
+    float *dOs = Qs + ATTN_BQ * (DM + 1);
+    float *Ks = dOs + ATTN_BQ * (DM + 1);
+    float *Vs = Ks + ATTN_BK * DM;
+    float *kok = Vs + ATTN_BK * DM;
+
+    const int tid = threadIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int q0 = blockIdx.x * ATTN_BQ, qi = q0 + tid;
+    const long long ld = 3LL * nh * d, H = (long long)nh * d;
+    const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
+    const float *Kg = Qg + H;
+    const float *Vg = Kg + H;
+    const float *dOg = dout + (long long)b * S * H + (long long)h * d;
+
+    load_rows<DM>(Qs, DM + 1, Qg, ld, q0, ATTN_BQ, S, d);
+    load_rows<DM>(dOs, DM + 1, dOg, H, q0, ATTN_BQ, S, d);
+    float L = 0.0f, Di = 0.0f;
+    if (qi < S) {
+        L = lse[((long long)b * nh + h) * S + qi];
+        Di = dsum[((long long)b * nh + h) * S + qi];
+    }
+    int kbeg = 0, kend = S;
+    if (w >= 0) {
+        kbeg = max(0, q0 - w);
+        kend = min(S, q0 + ATTN_BQ + w);
+    }
+    float dq[DM];
+#pragma unroll
+    for (int c = 0; c < DM; ++c) dq[c] = 0.0f;
+    const float *q = Qs + tid * (DM + 1), *go = dOs + tid * (DM + 1);
+
+    for (int k0 = kbeg; k0 < kend; k0 += ATTN_BK) {
+        __syncthreads();
+        load_rows<DM>(Ks, DM, Kg, ld, k0, ATTN_BK, kend, d);
+        load_rows<DM>(Vs, DM, Vg, ld, k0, ATTN_BK, kend, d);
+        for (int j = tid; j < ATTN_BK; j += blockDim.x) {
+            int kj = k0 + j;
+            kok[j] = (kj < kend && (mask == 0 || mask[(long long)b * S + kj] != 0)) ? 1.0f : 0.0f;
+        }
+        __syncthreads();
+        if (qi >= S) continue;
+        for (int j = 0; j < ATTN_BK; ++j) {
+            int kj = k0 + j;
+            if (kok[j] == 0.0f || (w >= 0 && abs(qi - kj) > w)) continue;
+            const float *k = Ks + j * DM, *v = Vs + j * DM;
+            float s = 0.0f, dp = 0.0f;
+#pragma unroll 16
+            for (int c = 0; c < DM; ++c) {
+                s += q[c] * k[c];
+                dp += go[c] * v[c];
+            }
+            float p = expf(s * scale - L);
+            float ds = p * (dp - Di);
+#pragma unroll
+            for (int c = 0; c < DM; ++c) dq[c] += ds * k[c];
+        }
+    }
+    if (qi < S) {
+        float *g = dqkv + ((long long)b * S + qi) * ld + (long long)h * d;
+#pragma unroll
+        for (int c = 0; c < DM; ++c)
+            if (c < d) g[c] += scale * dq[c];
+    }
+}
+
+// dkv smem floats: 2·BKV·(DM+1) [K, V own] + 2·BQT·DM [Q, dO tiles] + 2·BQT [lse, dsum]
+template <int DM>
+__device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask,
+                             int S, int nh, int d, float scale, int w) {
+    extern __shared__ float smem[];
+    float *Ks = smem;
+    float *Vs = Ks + ATTN_BKV * (DM + 1);
+    float *Qs = Vs + ATTN_BKV * (DM + 1);
+    float *dOs = Qs + ATTN_BQT * DM;
+    float *Ls = dOs + ATTN_BQT * DM;
+    float *Ds = Ls + ATTN_BQT;
+
+    const int tid = threadIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int k0 = blockIdx.x * ATTN_BKV, kj = k0 + tid;
+    const long long ld = 3LL * nh * d, H = (long long)nh * d;
+    const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
+    const float *Kg = Qg + H;
+    const float *Vg = Kg + H;
+    const float *dOg = dout + (long long)b * S * H + (long long)h * d;
+    const float *Lg = lse + ((long long)b * nh + h) * S;
+    const float *Dg = dsum + ((long long)b * nh + h) * S;
+
+    load_rows<DM>(Ks, DM + 1, Kg, ld, k0, ATTN_BKV, S, d);
+    load_rows<DM>(Vs, DM + 1, Vg, ld, k0, ATTN_BKV, S, d);
+    const bool key_ok = kj < S && (mask == 0 || mask[(long long)b * S + kj] != 0);
+    int qbeg = 0, qend = S; // queries that may see any key of the block
+    if (w >= 0) {
+        qbeg = max(0, k0 - w);
+        qend = min(S, k0 + ATTN_BKV + w);
+    }
+    float dk[DM], dv[DM];
+#pragma unroll
+    for (int c = 0; c < DM; ++c) dk[c] = dv[c] = 0.0f;
+    const float *k = Ks + tid * (DM + 1), *v = Vs + tid * (DM + 1);
+
+    for (int i0 = qbeg; i0 < qend; i0 += ATTN_BQT) {
+        __syncthreads();
+        load_rows<DM>(Qs, DM, Qg, ld, i0, ATTN_BQT, qend, d);
+        load_rows<DM>(dOs, DM, dOg, H, i0, ATTN_BQT, qend, d);
+        for (int r = tid; r < ATTN_BQT; r += blockDim.x) {
+            int qi = i0 + r;
+            Ls[r] = qi < qend ? Lg[qi] : DLLM_INF;
+            Ds[r] = qi < qend ? Dg[qi] : 0.0f;
+        }
+        __syncthreads();
+        if (!key_ok) continue;
+        for (int r = 0; r < ATTN_BQT; ++r) {
+            int qi = i0 + r;
+            if (qi >= qend) break;
+            if (w >= 0 && abs(qi - kj) > w) continue;
+            const float *q = Qs + r * DM, *go = dOs + r * DM;
+            float s = 0.0f, dp = 0.0f;
+#pragma unroll 16
+            for (int c = 0; c < DM; ++c) {
+                s += q[c] * k[c];
+                dp += go[c] * v[c];
+            }
+            float p = expf(s * scale - Ls[r]);
+            float ds = p * (dp - Ds[r]);
+#pragma unroll
+            for (int c = 0; c < DM; ++c) {
+                dv[c] += p * go[c];
+                dk[c] += ds * q[c];
+            }
+        }
+    }
+    if (kj < S) {
+        float *gk = dqkv + ((long long)b * S + kj) * ld + H + (long long)h * d;
+        float *gv = gk + H;
+#pragma unroll
+        for (int c = 0; c < DM; ++c) {
+            if (c < d) {
+                gk[c] += scale * dk[c];
+                gv[c] += dv[c];
+            }
+        }
+    }
+}
+
+// Entry points, one per head-size class. Grids: forward and dq
+// (ceil(S/ATTN_BQ), nh, B); dkv (ceil(S/ATTN_BKV), nh, B); 64 threads.
+#define ATTN_ENTRIES(DM)                                                                                              \
+    extern "C" __global__ void __launch_bounds__(64) attn_fwd_d##DM(float *out, float *lse, const float *qkv,         \
+                                                                    const int *mask, int S, int nh, int d,           \
+                                                                    float scale, int w) {                            \
+        attn_fwd<DM>(out, lse, qkv, mask, S, nh, d, scale, w);                                                        \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(64)                                                                  \
+        attn_bwd_dq_d##DM(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,      \
+                          const int *mask, int S, int nh, int d, float scale, int w) {                                \
+        attn_bwd_dq<DM>(dqkv, dout, qkv, lse, dsum, mask, S, nh, d, scale, w);                                        \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(64)                                                                  \
+        attn_bwd_dkv_d##DM(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,     \
+                           const int *mask, int S, int nh, int d, float scale, int w) {                               \
+        attn_bwd_dkv<DM>(dqkv, dout, qkv, lse, dsum, mask, S, nh, d, scale, w);                                       \
+    }
+
+ATTN_ENTRIES(32)
+ATTN_ENTRIES(64)
+ATTN_ENTRIES(128)

@@ -1,0 +1,141 @@
+// common.cuh: the one header every dllm kernel includes. NVRTC receives it as
+// a named header, so kernels need no CUDA toolkit headers at all (NVRTC 13 has
+// no built-in cuda_bf16.h, and a user may have the driver and NVRTC only).
+//
+// It provides: bfloat16 as raw bits with exact loads and round-to-nearest-even
+// stores, float infinity, GELU and its derivative, warp and block reductions.
+// Every function here is small enough to check by reading.
+#pragma once
+
+// bf16 is a bfloat16 stored as its 16 raw bits: the top half of a float32.
+typedef unsigned short bf16;
+
+// bf16_to_f32 widens exactly: the bits move to the top of a float32.
+__device__ __forceinline__ float bf16_to_f32(bf16 h) {
+    return __uint_as_float(((unsigned int)h) << 16);
+}
+
+// f32_to_bf16 rounds to the nearest bfloat16, ties to even, in one PTX
+// instruction (sm_80+). NaN becomes the canonical quiet NaN.
+__device__ __forceinline__ bf16 f32_to_bf16(float f) {
+    unsigned short r;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
+    return r;
+}
+
+// Infinity without math.h (NVRTC has the device math functions built in, but
+// not the INFINITY macro).
+#define DLLM_INF __int_as_float(0x7f800000)
+
+// gelu_f is the exact GELU 0.5·x·(1 + erf(x/√2)).
+__device__ __forceinline__ float gelu_f(float x) {
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+}
+
+// gelu_grad is GELU'(x) = Φ(x) + x·φ(x): the normal CDF plus x times its density.
+__device__ __forceinline__ float gelu_grad(float x) {
+    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    float pdf = expf(-0.5f * x * x) * 0.39894228040143268f; // 1/√(2π)
+    return cdf + x * pdf;
+}
+
+// Warp reductions over all 32 lanes (the whole warp must be active); every
+// lane gets the result.
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ double warp_sum_d(double v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Block reductions for one-dimensional blocks whose size is a multiple of 32
+// (at most 1024). scratch is __shared__ room for 32 values. Every thread of
+// the block must call them, and every thread gets the result. The leading
+// __syncthreads lets a block call them back to back with one scratch.
+__device__ __forceinline__ float block_sum(float v, float *scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : 0.0f;
+    return warp_sum(v);
+}
+
+__device__ __forceinline__ double block_sum_d(double v, double *scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_sum_d(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : 0.0;
+    return warp_sum_d(v);
+}
+
+__device__ __forceinline__ float block_max(float v, float *scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : -DLLM_INF;
+    return warp_max(v);
+}
+
+// Online log-sum-exp: a pair (m, s) stands for s·e^m, the sum of e^x over the
+// values seen so far with their maximum m factored out. lse_add folds in one
+// value; lse_merge combines two pairs. (−∞, 0) is the empty sum.
+__device__ __forceinline__ void lse_add(float &m, float &s, float x) {
+    if (x == -DLLM_INF) return;
+    if (x > m) {
+        s = s * expf(m - x) + 1.0f; // m = −∞ gives s·0 + 1
+        m = x;
+    } else {
+        s += expf(x - m);
+    }
+}
+
+__device__ __forceinline__ void lse_merge(float &m, float &s, float m2, float s2) {
+    float mx = fmaxf(m, m2);
+    if (mx == -DLLM_INF) return; // both empty
+    s = s * expf(m - mx) + s2 * expf(m2 - mx);
+    m = mx;
+}
+
+// block_lse reduces every thread's pair to the block's log-sum-exp, returned
+// to all threads (−∞ for an empty sum). scratch holds 64 floats.
+__device__ __forceinline__ float block_lse(float m, float s, float *scratch) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+        float s2 = __shfl_xor_sync(0xffffffffu, s, o);
+        lse_merge(m, s, m2, s2);
+    }
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane == 0) {
+        scratch[warp] = m;
+        scratch[32 + warp] = s;
+    }
+    __syncthreads();
+    m = lane < warps ? scratch[lane] : -DLLM_INF;
+    s = lane < warps ? scratch[32 + lane] : 0.0f;
+    for (int o = 16; o > 0; o >>= 1) {
+        float m2 = __shfl_xor_sync(0xffffffffu, m, o);
+        float s2 = __shfl_xor_sync(0xffffffffu, s, o);
+        lse_merge(m, s, m2, s2);
+    }
+    return m == -DLLM_INF ? -DLLM_INF : m + logf(s);
+}
+
+// Grid-stride loop over [0, n) with 64-bit indices.
+#define DLLM_FOR(i, n)                                                          \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+         i += (long long)gridDim.x * blockDim.x)

@@ -1,0 +1,186 @@
+package kernels
+
+import (
+	"math"
+	"unsafe"
+
+	"github.com/dllmgo/dllm/kernels/cu"
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// adamW's scalars, computed as the CPU reference computes them (float64 from
+// the step count, then rounded to float32).
+type adamWScalars struct{ decay, step, bc2Sqrt, w1, w2 float32 }
+
+func adamScalars(p tensor.AdamWParams) adamWScalars {
+	t := float64(p.Step)
+	return adamWScalars{
+		decay:   float32(1 - float64(p.LR)*float64(p.WeightDecay)),
+		step:    float32(float64(p.LR) / (1 - math.Pow(float64(p.Beta1), t))),
+		bc2Sqrt: float32(math.Sqrt(1 - math.Pow(float64(p.Beta2), t))),
+		w1:      float32(1 - float64(p.Beta1)),
+		w2:      float32(1 - float64(p.Beta2)),
+	}
+}
+
+// lastAxis returns rows and the last dimension of t.
+func lastAxis(op string, t *tensor.Tensor) (rows, d int) {
+	check(t.Rank() >= 1, op, "%v has no last axis", t)
+	d = t.Dim(-1)
+	if d == 0 {
+		return t.Numel(), 0
+	}
+	return t.Numel() / d, d
+}
+
+func (b *Backend) rowSum(op string, dst, src *tensor.Tensor, mean bool) {
+	checkF32(op, dst, src)
+	rows, d := lastAxis(op, src)
+	check(dst.Numel() == rows, op, "dst %v must hold one value per row of src %v", dst, src)
+	check(!mean || d > 0, op, "mean of empty rows of %v", src)
+	if rows == 0 {
+		return
+	}
+	if d == 0 {
+		b.Fill(dst, 0)
+		return
+	}
+	divisor := float32(1)
+	if mean {
+		divisor = float32(d)
+	}
+	b.launch("row_sum.cu", "row_sum_f32", rowsGrid(rows), threads, 0,
+		b.ptr(op, dst), b.ptr(op, src), int32(d), divisor)
+}
+
+// SumLastAxis sets dst [N] to the row sums of src [N, D].
+func (b *Backend) SumLastAxis(dst, src *tensor.Tensor) { b.rowSum("SumLastAxis", dst, src, false) }
+
+// MeanLastAxis sets dst [N] to the row means of src [N, D].
+func (b *Backend) MeanLastAxis(dst, src *tensor.Tensor) { b.rowSum("MeanLastAxis", dst, src, true) }
+
+// colBlocks sizes the 32-column × 8-lane grid of the column sums: enough
+// row chunks to fill the device, each chunk at least 64 rows.
+func (b *Backend) colBlocks(rows, d int) cu.Dim3 {
+	x := (d + 31) / 32
+	y := max(1, min((rows+63)/64, (4*max(1, b.dev.SMs)+x-1)/x))
+	return cu.Dim3{X: x, Y: y, Z: 1}
+}
+
+var colThreads = cu.Dim3{X: 32, Y: 8, Z: 1}
+
+// SumRows adds the column sums of src [N, D] into dst [D].
+func (b *Backend) SumRows(dst, src *tensor.Tensor) {
+	const op = "SumRows"
+	checkF32(op, dst, src)
+	rows, d := lastAxis(op, src)
+	check(dst.Numel() == d, op, "dst %v must hold one value per column of src %v", dst, src)
+	if rows == 0 || d == 0 {
+		return
+	}
+	b.launch("col_sum.cu", "col_sum_f32", b.colBlocks(rows, d), colThreads, 0,
+		b.ptr(op, dst), b.ptr(op, src), int64(rows), int32(d))
+}
+
+// SumSquares returns Σ x², accumulated in float64. It waits for queued work.
+func (b *Backend) SumSquares(x *tensor.Tensor) float64 {
+	const op = "SumSquares"
+	checkF32(op, x)
+	n := x.Numel()
+	if n == 0 {
+		return 0
+	}
+	px := b.ptr(op, x)
+	var sum float64
+	grid := b.grid(n)
+	if b.dry != nil {
+		b.dry.launch("sum_squares.cu", "sum_squares_f32", grid, threads, 0, []any{cu.DevicePtr(0), px, int64(n)})
+		return 0
+	}
+	b.do(func(th *cu.Thread) error {
+		if b.scratch == nil {
+			blk, err := b.alloc.get(th, 8)
+			if err != nil {
+				return err
+			}
+			b.scratch = blk
+		}
+		out := b.scratch.ptr
+		if err := th.MemsetD8(out, 0, 8); err != nil {
+			return err
+		}
+		f, err := b.function(th, "sum_squares.cu", "sum_squares_f32", 0)
+		if err != nil {
+			return err
+		}
+		if err := th.LaunchKernel(f, grid, threads, 0, out, px, int64(n)); err != nil {
+			return err
+		}
+		return th.CopyDtoH(unsafe.Pointer(&sum), out, 8)
+	})
+	b.mustBeHealthy(op)
+	return sum
+}
+
+// Softmax sets dst to softmax over the last axis of src.
+func (b *Backend) Softmax(dst, src *tensor.Tensor) {
+	const op = "Softmax"
+	checkF32(op, dst, src)
+	check(tensor.SameShape(dst.Shape(), src.Shape()), op, "dst %v and src %v differ in shape", dst, src)
+	rows, d := lastAxis(op, src)
+	if rows == 0 || d == 0 {
+		return
+	}
+	b.launch("softmax.cu", "softmax_f32", rowsGrid(rows), threads, 0, b.ptr(op, dst), b.ptr(op, src), int32(d))
+}
+
+// LayerNorm normalises the rows of x: y = (x−μ)/√(σ²+eps)·gamma (+beta).
+func (b *Backend) LayerNorm(y, mean, rstd, x, gamma, beta *tensor.Tensor, eps float32) {
+	const op = "LayerNorm"
+	rows, d := b.layerNormDims(op, y, x, gamma, beta, mean, rstd)
+	if rows == 0 {
+		return
+	}
+	b.launch("layernorm.cu", "layernorm_fwd_f32", rowsGrid(rows), threads, 0,
+		b.ptr(op, y), b.ptr(op, mean), b.ptr(op, rstd), b.ptr(op, x), b.ptr(op, gamma), b.ptr(op, beta),
+		int32(d), eps)
+}
+
+func (b *Backend) layerNormDims(op string, y, x, gamma, beta, mean, rstd *tensor.Tensor) (rows, d int) {
+	checkF32(op, y, x, gamma, beta, mean, rstd)
+	check(tensor.SameShape(y.Shape(), x.Shape()), op, "%v and x %v differ in shape", y, x)
+	rows, d = lastAxis(op, x)
+	check(d > 0, op, "x %v has empty rows", x)
+	check(gamma.Numel() == d, op, "gamma %v must have x's last dimension %d", gamma, d)
+	if beta != nil {
+		check(beta.Numel() == d, op, "beta %v must have x's last dimension %d", beta, d)
+	}
+	for _, s := range []*tensor.Tensor{mean, rstd} {
+		if s != nil {
+			check(s.Numel() == rows, op, "mean/rstd %v must hold one value per row of x %v", s, x)
+		}
+	}
+	return rows, d
+}
+
+// LayerNormBackward adds the gradients of LayerNorm into dx, dgamma and
+// dbeta (dbeta may be nil).
+func (b *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma *tensor.Tensor) {
+	const op = "LayerNormBackward"
+	check(mean != nil && rstd != nil, op, "needs mean and rstd from the forward pass")
+	rows, d := b.layerNormDims(op, dx, x, gamma, nil, mean, rstd)
+	checkF32(op, dy, dgamma, dbeta)
+	check(tensor.SameShape(dy.Shape(), x.Shape()), op, "dy %v and x %v differ in shape", dy, x)
+	check(dgamma.Numel() == d, op, "dgamma %v must have x's last dimension %d", dgamma, d)
+	if dbeta != nil {
+		check(dbeta.Numel() == d, op, "dbeta %v must have x's last dimension %d", dbeta, d)
+	}
+	if rows == 0 {
+		return
+	}
+	pdy, px, pm, pr := b.ptr(op, dy), b.ptr(op, x), b.ptr(op, mean), b.ptr(op, rstd)
+	b.launch("layernorm.cu", "layernorm_bwd_dx_f32", rowsGrid(rows), threads, 0,
+		b.ptr(op, dx), pdy, px, pm, pr, b.ptr(op, gamma), int32(d))
+	b.launch("layernorm.cu", "layernorm_bwd_params_f32", b.colBlocks(rows, d), colThreads, 0,
+		b.ptr(op, dgamma), b.ptr(op, dbeta), pdy, px, pm, pr, int64(rows), int32(d))
+}
