@@ -23,7 +23,11 @@ func GradCheck(inputs []*Var, f func(tp *Tape) *Var, step, tol float64, seed uin
 	cpu := tensor.CPU()
 	rng := rand.New(rand.NewPCG(seed, 1))
 
-	// Analytic gradients.
+	// Analytic gradients. Clear old ones first: ops such as Reshape bind
+	// their output's gradient to the input's buffer while recording.
+	for _, in := range inputs {
+		in.Grad = nil
+	}
 	tp := NewTape(cpu)
 	out := f(tp)
 	r := make([]float32, out.Value.Numel())
@@ -31,9 +35,6 @@ func GradCheck(inputs []*Var, f func(tp *Tape) *Var, step, tol float64, seed uin
 		r[i] = float32(rng.NormFloat64())
 	}
 	proj := tp.Sum(tp.Mul(out, Constant(tensor.FromF32(r, out.Shape()...))))
-	for _, in := range inputs {
-		in.Grad = nil
-	}
 	tp.Backward(proj)
 
 	loss := func() float64 {

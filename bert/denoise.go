@@ -1,0 +1,43 @@
+package bert
+
+import (
+	"fmt"
+
+	"github.com/dllmgo/dllm/nn"
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// Logits runs inference on ids (batch×seqLen, row-major) and returns the
+// logits at the flat positions rows, row-major float32. With VocabSize it
+// makes the model an mdlm.Denoiser: the samplers only ever ask for the
+// masked positions of the active block, so only those rows pay for the
+// vocabulary projection.
+func (m *Model) Logits(ids []int32, batch, seqLen int, rows []int32) ([]float32, error) {
+	if len(ids) != batch*seqLen {
+		return nil, fmt.Errorf("bert: %d ids for a %d×%d batch", len(ids), batch, seqLen)
+	}
+	if seqLen > m.Config.MaxPositions && m.Config.MaxPositions > 0 {
+		return nil, fmt.Errorf("bert: sequence of %d tokens exceeds the model's maximum of %d", seqLen, m.Config.MaxPositions)
+	}
+	for _, r := range rows {
+		if r < 0 || int(r) >= len(ids) {
+			return nil, fmt.Errorf("bert: row %d outside the %d×%d batch", r, batch, seqLen)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	for _, id := range ids {
+		if id < 0 || int(id) >= m.Config.VocabSize {
+			return nil, fmt.Errorf("bert: token id %d outside the vocabulary of %d", id, m.Config.VocabSize)
+		}
+	}
+	out := m.Forward(nn.NoGrad(m.b), Input{
+		IDs:  m.b.FromHost(tensor.FromI32(ids, batch, seqLen)),
+		Rows: m.b.FromHost(tensor.FromI32(rows, len(rows))),
+	})
+	return out.Logits.Value.ToCPU().F32(), nil
+}
+
+// VocabSize is the number of logits per position.
+func (m *Model) VocabSize() int { return m.Config.VocabSize }
