@@ -1,0 +1,189 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/train"
+)
+
+// dllm eval scores a chat model on held-out conversations: exact match of
+// the generated final answer, and the diffusion loss.
+func init() {
+	register(&command{
+		name:    "eval",
+		summary: "score a chat model on chat JSONL: exact match of generated answers and held-out diffusion loss",
+		run:     runEval,
+	})
+}
+
+// evalResult is the JSON object eval prints.
+type evalResult struct {
+	ExactMatch float64            `json:"exact_match"`
+	N          int                `json:"n"`
+	Loss       float64            `json:"loss"`
+	PerTask    map[string]taskAcc `json:"per_task,omitempty"`
+	Skipped    int                `json:"skipped,omitempty"`
+}
+
+type taskAcc struct {
+	ExactMatch float64 `json:"exact_match"`
+	N          int     `json:"n"`
+}
+
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("eval", stderr)
+	modelDir := fs.String("model", "", "model folder (required)")
+	dataPath := fs.String("data", "", "chat JSONL; the last assistant message of each line is the reference (required)")
+	limit := fs.Int("limit", 0, "evaluate at most this many conversations (0: all)")
+	batch := fs.Int("batch-size", 16, "prompts answered together")
+	device := fs.String("device", "cpu", "device: cpu or cuda")
+	verbose := fs.Bool("v", false, "print every question, answer and reference to stderr")
+	var sf samplerFlags
+	sf.register(fs)
+	fs.Lookup("max-new-tokens").DefValue = "32"
+	sf.maxNew, sf.steps = 32, 32
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelDir == "" || *dataPath == "" {
+		return badInput("--model and --data are required")
+	}
+	if *batch < 1 {
+		return badInput("--batch-size must be at least 1")
+	}
+	be, err := openDevice(*device)
+	if err != nil {
+		return err
+	}
+	b, err := loadBundle(*modelDir, be)
+	if err != nil {
+		return err
+	}
+	c, err := sf.apply(b.SamplerConfig())
+	if err != nil {
+		return err
+	}
+	convs, _, err := data.LoadChat([]string{*dataPath}, data.LoadOptions{})
+	if err != nil {
+		return badInput("%v", err)
+	}
+	if *limit > 0 && len(convs) > *limit {
+		convs = convs[:*limit]
+	}
+	if len(convs) == 0 {
+		return badInput("%s: no conversations", *dataPath)
+	}
+	res, err := evaluate(b, convs, c, &sf, *batch, verboseWriter(*verbose, stderr))
+	if err != nil {
+		return err
+	}
+	js, _ := json.Marshal(res)
+	fmt.Fprintln(stdout, string(js))
+	return nil
+}
+
+func verboseWriter(on bool, w io.Writer) io.Writer {
+	if on {
+		return w
+	}
+	return nil
+}
+
+// evaluate generates an answer for every conversation's last user turn and
+// compares it with the reference answer; it also measures the diffusion
+// loss of the references.
+func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, sf *samplerFlags, batch int, verbose io.Writer) (*evalResult, error) {
+	type item struct {
+		prompt []int32
+		want   string
+		task   string
+		q      string
+	}
+	maxLen := b.Model.Config.MaxPositions
+	var items []item
+	skipped := 0
+	for _, conv := range convs {
+		msgs := conv.Messages
+		if len(msgs) < 2 || msgs[len(msgs)-1].Role != "assistant" {
+			skipped++
+			continue
+		}
+		p, err := b.Prompt(msgs[:len(msgs)-1])
+		if err != nil || len(p)+c.MaxNewTokens > maxLen {
+			skipped++
+			continue
+		}
+		items = append(items, item{p, strings.TrimSpace(msgs[len(msgs)-1].Content), conv.Task, msgs[len(msgs)-2].Content})
+	}
+	if len(items) == 0 {
+		return nil, badInput("no conversation fits: each needs a final assistant turn and a prompt that leaves room for %d new tokens", c.MaxNewTokens)
+	}
+	// Similar prompt lengths together keep the canvas rectangle small.
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return len(items[order[i]].prompt) < len(items[order[j]].prompt) })
+
+	res := &evalResult{N: len(items), Skipped: skipped, PerTask: map[string]taskAcc{}}
+	correct := 0
+	for lo := 0; lo < len(order); lo += batch {
+		idx := order[lo:min(lo+batch, len(order))]
+		prompts := make([][]int32, len(idx))
+		for k, i := range idx {
+			prompts[k] = items[i].prompt
+		}
+		out, err := sf.sample(b.Model, prompts, c)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range idx {
+			it := items[i]
+			got := strings.TrimSpace(b.Decode(out.Samples[k].Answer))
+			ok := got == it.want
+			if ok {
+				correct++
+			}
+			if it.task != "" {
+				ta := res.PerTask[it.task]
+				ta.N++
+				if ok {
+					ta.ExactMatch++
+				}
+				res.PerTask[it.task] = ta
+			}
+			if verbose != nil {
+				mark := "✗"
+				if ok {
+					mark = "✓"
+				}
+				fmt.Fprintf(verbose, "%s %s\n   got: %s\n  want: %s\n", mark, oneLine(it.q), oneLine(got), oneLine(it.want))
+			}
+		}
+	}
+	res.ExactMatch = float64(correct) / float64(len(items))
+	for k, ta := range res.PerTask {
+		ta.ExactMatch /= float64(ta.N)
+		res.PerTask[k] = ta
+	}
+	if len(res.PerTask) == 0 {
+		res.PerTask = nil
+	}
+
+	ex, _, err := data.BuildSFT(b.Tokenizer, convs, data.SFTConfig{MaxLen: maxLen, PadID: int(b.PadID), Template: b.Template})
+	if err != nil {
+		return nil, err
+	}
+	bs, err := data.SFTBatches(ex, batch, int(b.PadID), 1)
+	if err != nil {
+		return nil, err
+	}
+	res.Loss, err = train.EvalLoss(b.Model, toMDLM(bs), mdlm.ObjectiveOptions{MaskID: b.MaskID}, 1)
+	return res, err
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/dllmgo/dllm/data"
+)
+
+// dllm generate answers one prompt by iterative unmasking.
+func init() {
+	register(&command{
+		name:    "generate",
+		summary: "answer a prompt with a diffusion model (optionally showing the denoising live)",
+		run:     runGenerate,
+	})
+}
+
+func runGenerate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("generate", stderr)
+	modelDir := fs.String("model", "", "model folder (required)")
+	prompt := fs.String("prompt", "", "the user's message (required)")
+	system := fs.String("system", "", "optional system message")
+	raw := fs.Bool("raw", false, "use the prompt as raw text instead of a chat turn")
+	visualize := fs.Bool("visualize", false, "show the canvas being denoised, step by step")
+	device := fs.String("device", "cpu", "device: cpu or cuda")
+	var sf samplerFlags
+	sf.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelDir == "" || *prompt == "" {
+		return badInput("--model and --prompt are required")
+	}
+	be, err := openDevice(*device)
+	if err != nil {
+		return err
+	}
+	b, err := loadBundle(*modelDir, be)
+	if err != nil {
+		return err
+	}
+	c, err := sf.apply(b.SamplerConfig())
+	if err != nil {
+		return err
+	}
+	var ids []int32
+	if *raw {
+		for _, id := range b.Tokenizer.Encode(*prompt, false) {
+			ids = append(ids, int32(id))
+		}
+	} else {
+		var msgs []data.Message
+		if *system != "" {
+			msgs = append(msgs, data.Message{Role: "system", Content: *system})
+		}
+		msgs = append(msgs, data.Message{Role: "user", Content: *prompt})
+		if ids, err = b.Prompt(msgs); err != nil {
+			return badInput("--prompt: %v", err)
+		}
+	}
+	if limit := b.Model.Config.MaxPositions; len(ids)+c.MaxNewTokens > limit {
+		return badInput("--prompt: %d prompt tokens + %d new tokens exceed the model's maximum length of %d",
+			len(ids), c.MaxNewTokens, limit)
+	}
+	view := newLiveView(b, stderr, *visualize)
+	c.Trace = view.trace
+	start := time.Now()
+	out, err := sf.sample(b.Model, [][]int32{ids}, c)
+	view.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, strings.TrimSpace(b.Decode(out.Samples[0].Answer)))
+	fmt.Fprintf(stderr, "%d steps, %d forward passes, %s\n", out.Steps, out.ForwardPasses, time.Since(start).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"flag"
+
+	"github.com/dllmgo/dllm/mdlm"
+)
+
+// samplerFlags are the sampling options shared by generate, chat and eval.
+type samplerFlags struct {
+	maxNew, steps, blockSize int
+	temperature, threshold   float64
+	cfg                      float64
+	remasking, sampler       string
+	stochastic               bool
+	seed                     uint64
+}
+
+func (s *samplerFlags) register(fs *flag.FlagSet) {
+	fs.IntVar(&s.maxNew, "max-new-tokens", mdlm.DefaultMaxNewTokens, "length of the generated region ([MASK]s appended to the prompt)")
+	fs.IntVar(&s.steps, "steps", mdlm.DefaultSteps, "denoising steps over all blocks (fewer steps reveal several tokens per step)")
+	fs.IntVar(&s.blockSize, "block-size", mdlm.DefaultBlockSize, "blocks filled left to right")
+	fs.Float64Var(&s.temperature, "temperature", 0, "0 takes the most likely token; > 0 samples (Gumbel-max in float64)")
+	fs.StringVar(&s.remasking, "remasking", "low_confidence", "which masked positions to reveal each step: low_confidence or random")
+	fs.Float64Var(&s.threshold, "threshold", 0, "> 0: Fast-dLLM parallel decoding, reveal every position at least this confident")
+	fs.Float64Var(&s.cfg, "cfg", 0, "classifier-free guidance scale (0: off)")
+	fs.BoolVar(&s.stochastic, "stochastic-transfer", false, "draw each step's number of revealed tokens instead of rounding its mean")
+	fs.StringVar(&s.sampler, "sampler", "block", "block (LLaDA/dLLM low-confidence remasking) or ancestral (MDLM)")
+	fs.Uint64Var(&s.seed, "seed", 0, "random seed (same seed, same answer)")
+}
+
+// apply fills a sampler configuration from the flags; bad values are usage
+// errors naming the flag.
+func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
+	rm, err := mdlm.ParseRemasking(s.remasking)
+	if err != nil {
+		return c, badInput("--remasking: %v", err)
+	}
+	switch {
+	case s.maxNew <= 0:
+		return c, badInput("--max-new-tokens must be positive, got %d", s.maxNew)
+	case s.steps <= 0:
+		return c, badInput("--steps must be positive, got %d", s.steps)
+	case s.blockSize <= 0:
+		return c, badInput("--block-size must be positive, got %d", s.blockSize)
+	case s.temperature < 0:
+		return c, badInput("--temperature must be >= 0, got %g", s.temperature)
+	case s.threshold < 0 || s.threshold > 1:
+		return c, badInput("--threshold must be in [0, 1], got %g", s.threshold)
+	case s.cfg < 0:
+		return c, badInput("--cfg must be >= 0, got %g", s.cfg)
+	case s.sampler != "block" && s.sampler != "ancestral":
+		return c, badInput("--sampler must be block or ancestral, got %q", s.sampler)
+	}
+	c.MaxNewTokens, c.Steps, c.BlockSize = s.maxNew, s.steps, s.blockSize
+	if c.BlockSize > c.MaxNewTokens {
+		c.BlockSize = c.MaxNewTokens
+	}
+	c.Temperature, c.Remasking, c.Threshold, c.CFGScale = s.temperature, rm, s.threshold, s.cfg
+	c.StochasticTransfer = s.stochastic
+	return c, nil
+}
+
+// sample runs the chosen sampler.
+func (s *samplerFlags) sample(d mdlm.Denoiser, prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) {
+	rng := mdlm.NewRand(s.seed)
+	if s.sampler == "ancestral" {
+		return mdlm.Ancestral(d, prompts, c, rng)
+	}
+	return mdlm.Generate(d, prompts, c, rng)
+}

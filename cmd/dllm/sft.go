@@ -1,0 +1,185 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/train"
+)
+
+// dllm sft teaches a model to answer by masked-diffusion SFT: the prompt is
+// always visible, the answer (and the padding after it) is masked at a
+// random rate and predicted.
+func init() {
+	register(&command{
+		name:    "sft",
+		summary: "fine-tune a model to chat by masked-diffusion SFT on chat JSONL",
+		run:     runSFT,
+	})
+}
+
+func runSFT(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sft", stderr)
+	var f trainFlags
+	dataPaths := fs.String("data", "", "chat JSONL file(s), comma-separated (.gz/.zst read transparently; folders are searched)")
+	samples := fs.Int("samples", 3, "held-out answers printed at each evaluation")
+	f.register(fs, 32, 256)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dataPaths == "" {
+		return badInput("--data is required")
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	be, err := openDevice(f.device)
+	if err != nil {
+		return err
+	}
+
+	convs, stats, err := data.LoadChat(splitList(*dataPaths), data.LoadOptions{SkipBad: f.skipBad})
+	if err != nil {
+		return badInput("%v", err)
+	}
+	if len(convs) < 2 {
+		return badInput("%s: %d conversations; need at least 2 (train and held-out)", *dataPaths, len(convs))
+	}
+	fmt.Fprintf(stderr, "loaded %d conversations%s\n", len(convs), skippedNote(stats.Skipped))
+
+	b, err := f.setup(be, func(yield func(string) bool) {
+		for _, c := range convs {
+			text, err := data.BertChat.Render(c.Messages, false)
+			if err == nil && !yield(text) {
+				return
+			}
+		}
+	}, stderr)
+	if err != nil {
+		return err
+	}
+	trainIdx, heldIdx := data.SplitIndices(len(convs), f.heldOut, f.seed)
+	if len(heldIdx) == 0 {
+		heldIdx, trainIdx = trainIdx[:1], trainIdx[1:]
+	}
+	pick := func(idx []int) []data.Conversation {
+		out := make([]data.Conversation, len(idx))
+		for i, j := range idx {
+			out[i] = convs[j]
+		}
+		return out
+	}
+	sftCfg := data.SFTConfig{MaxLen: f.maxLen, PadID: int(b.PadID), Template: b.Template, Workers: 2}
+	trainEx, tstats, err := data.BuildSFT(b.Tokenizer, pick(trainIdx), sftCfg)
+	if err != nil {
+		return badInput("%s: %v", *dataPaths, err)
+	}
+	heldConvs := pick(heldIdx)
+	heldEx, _, err := data.BuildSFT(b.Tokenizer, heldConvs, sftCfg)
+	if err != nil {
+		return badInput("%s: %v", *dataPaths, err)
+	}
+	if len(trainEx) == 0 {
+		return badInput("%s: every conversation's prompt is longer than --max-length %d", *dataPaths, f.maxLen)
+	}
+	fmt.Fprintf(stderr, "%d training rows (%d dropped: prompt too long, %d truncated), %d held out\n",
+		len(trainEx), tstats.Dropped, tstats.Truncated, len(heldEx))
+
+	obj, err := f.objective(b.MaskID)
+	if err != nil {
+		return err
+	}
+	epoch := func(e int) []mdlm.Batch {
+		bs, _ := data.SFTBatches(trainEx, f.batchSize, int(b.PadID), data.EpochSeed(f.seed, e))
+		return toMDLM(bs)
+	}
+	heldBatches, _ := data.SFTBatches(heldEx, f.batchSize, int(b.PadID), f.seed)
+	perEpoch := len(epoch(0))
+	if f.epochs == 0 && f.steps == 0 {
+		f.epochs = 3
+	}
+	terminal := isTerminal(stderr)
+	opts := f.options(f.steps, perEpoch, obj, stderr, terminal)
+	hooks := train.Hooks{
+		SaveModel: b.Save,
+		AfterEval: func(w io.Writer, step int) { printSamples(w, b, heldConvs, *samples) },
+	}
+	t, err := train.New(b.Model, epoch, toMDLM(heldBatches), opts, hooks)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "model: %s, %d parameters; %d steps of %d×%d-token batches on %s\n",
+		describeModel(b), b.Model.Config.ParamCount(), t.TotalSteps(), f.batchSize*f.gradAccum, f.maxLen, be.Name())
+	if err := runTrainer(t, &f, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "saved the model to %s\n", f.out)
+	return nil
+}
+
+// printSamples answers a few held-out prompts and shows them beside the
+// reference answers.
+func printSamples(w io.Writer, b *train.Bundle, convs []data.Conversation, n int) {
+	c := b.SamplerConfig()
+	c.MaxNewTokens, c.Steps, c.BlockSize = 32, 32, 32
+	for i := 0; i < n && i < len(convs); i++ {
+		msgs := convs[i].Messages
+		prompt, err := b.Prompt(msgs[:len(msgs)-1])
+		if err != nil || len(prompt)+c.MaxNewTokens > b.Model.Config.MaxPositions {
+			continue
+		}
+		out, err := mdlm.Generate(b.Model, [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
+		if err != nil {
+			fmt.Fprintf(w, "  sample %d: %v\n", i, err)
+			continue
+		}
+		got := strings.TrimSpace(b.Decode(out.Samples[0].Answer))
+		want := strings.TrimSpace(msgs[len(msgs)-1].Content)
+		mark := "✗"
+		if got == want {
+			mark = "✓"
+		}
+		fmt.Fprintf(w, "  %s Q: %s\n    A: %s   (reference: %s)\n", mark, oneLine(msgs[len(msgs)-2].Content), oneLine(got), oneLine(want))
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "\n", " ⏎ ")
+	if r := []rune(s); len(r) > 100 {
+		return string(r[:100]) + "…"
+	}
+	return s
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func skippedNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d malformed lines skipped)", n)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func describeModel(b *train.Bundle) string {
+	c := b.Model.Config
+	return fmt.Sprintf("ModernBERT hidden %d, %d layers, %d heads, vocabulary %d", c.HiddenSize, c.NumLayers, c.NumHeads, c.VocabSize)
+}

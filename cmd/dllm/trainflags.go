@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/train"
+)
+
+// trainFlags are the options shared by pretrain and sft.
+type trainFlags struct {
+	out, preset, initDir, tokPath, resume, device string
+	vocabSize                                     int
+	steps, epochs, batchSize, gradAccum, maxLen   int
+	lr, warmup, minLR, weightDecay, clip          float64
+	schedule, weighting, normalization, times     string
+	seed                                          uint64
+	evalEvery, saveEvery, keepLast                int
+	heldOut                                       float64
+	skipBad                                       bool
+}
+
+func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
+	fs.StringVar(&f.out, "out", "", "output folder: the final model, checkpoints/, metrics.jsonl, loss.png (required)")
+	fs.StringVar(&f.preset, "preset", "tiny", "model size when training from scratch: tiny, small, modernbert-base, modernbert-large")
+	fs.StringVar(&f.initDir, "init", "", "start from this Hugging Face ModernBERT folder instead of a preset")
+	fs.StringVar(&f.tokPath, "tokenizer", "", "tokenizer.json to use (default: the --init model's, or train one on the data)")
+	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
+	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder")
+	fs.StringVar(&f.device, "device", "cpu", "device: cpu or cuda")
+	fs.IntVar(&f.steps, "steps", 0, "optimizer steps (0: use --epochs)")
+	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: the preset's default)")
+	fs.IntVar(&f.batchSize, "batch-size", defaultBatch, "sequences per micro-batch")
+	fs.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimizer step")
+	fs.IntVar(&f.maxLen, "max-length", defaultMaxLen, "longest sequence in tokens")
+	fs.Float64Var(&f.lr, "lr", 0, "peak learning rate (0: 1e-3 from scratch, 1e-4 from --init)")
+	fs.Float64Var(&f.warmup, "warmup-ratio", 0.1, "fraction of the steps spent warming up")
+	fs.Float64Var(&f.minLR, "min-lr-ratio", 0, "final learning rate as a fraction of the peak")
+	fs.StringVar(&f.schedule, "schedule", "cosine", "learning-rate schedule: constant, linear or cosine")
+	fs.Float64Var(&f.weightDecay, "weight-decay", 0.01, "AdamW weight decay (not applied to norms, biases, embeddings)")
+	fs.Float64Var(&f.clip, "clip", 1, "gradient clipping by global norm (0: off)")
+	fs.StringVar(&f.weighting, "loss-weight", "schedule", "masked-token weight: schedule (1/t, the ELBO) or uniform")
+	fs.StringVar(&f.normalization, "loss-norm", "token", "loss normalisation: token, sequence or batch")
+	fs.StringVar(&f.times, "time-sampling", "independent", "diffusion times per batch: independent or antithetic")
+	fs.Uint64Var(&f.seed, "seed", 1, "random seed: initialisation, data order, noise")
+	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between held-out evaluations (0: 10 per run)")
+	fs.IntVar(&f.saveEvery, "save-every", 0, "steps between checkpoints (0: 4 per run)")
+	fs.IntVar(&f.keepLast, "keep-last", 2, "checkpoints to keep")
+	fs.Float64Var(&f.heldOut, "held-out", 0.05, "fraction of the data held out for evaluation")
+	fs.BoolVar(&f.skipBad, "skip-bad", false, "skip malformed data lines (counted) instead of stopping")
+}
+
+// validate checks the numeric flags.
+func (f *trainFlags) validate() error {
+	switch {
+	case f.out == "":
+		return badInput("--out is required")
+	case f.steps < 0 || f.epochs < 0:
+		return badInput("--steps and --epochs must be >= 0")
+	case f.batchSize < 1:
+		return badInput("--batch-size must be at least 1, got %d", f.batchSize)
+	case f.gradAccum < 1:
+		return badInput("--grad-accum must be at least 1, got %d", f.gradAccum)
+	case f.maxLen < 8:
+		return badInput("--max-length must be at least 8, got %d", f.maxLen)
+	case f.lr < 0:
+		return badInput("--lr must be positive, got %g", f.lr)
+	case f.heldOut < 0 || f.heldOut >= 1:
+		return badInput("--held-out must be in [0, 1), got %g", f.heldOut)
+	case f.vocabSize < 300:
+		return badInput("--vocab-size must be at least 300 (256 bytes plus merges and specials), got %d", f.vocabSize)
+	case f.initDir != "" && f.resume != "":
+		return badInput("--init and --resume exclude each other: --resume already has weights")
+	}
+	if _, err := bert.Preset(f.preset); err != nil && f.initDir == "" {
+		return badInput("--preset: %v", err)
+	}
+	return nil
+}
+
+func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {
+	w, err := mdlm.ParseWeighting(f.weighting)
+	if err != nil {
+		return mdlm.ObjectiveOptions{}, badInput("--loss-weight: %v", err)
+	}
+	n, err := mdlm.ParseNormalization(f.normalization)
+	if err != nil {
+		return mdlm.ObjectiveOptions{}, badInput("--loss-norm: %v", err)
+	}
+	ts, err := mdlm.ParseTimeSampling(f.times)
+	if err != nil {
+		return mdlm.ObjectiveOptions{}, badInput("--time-sampling: %v", err)
+	}
+	return mdlm.ObjectiveOptions{MaskID: maskID, Weighting: w, Normalization: n, Times: ts}, nil
+}
+
+// setup returns the tokenizer and the model: from --resume's checkpoint, from
+// --init, or fresh from a preset (training a tokenizer on texts when none is
+// given). texts is only called when a tokenizer must be trained.
+func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool), stderr io.Writer) (*train.Bundle, error) {
+	var tok *tokenizer.Tokenizer
+	var err error
+	from := f.initDir
+	if f.resume != "" {
+		if from, err = train.FindCheckpoint(f.resume); err != nil {
+			return nil, badInput("--resume: %v", err)
+		}
+	}
+	switch {
+	case f.tokPath != "":
+		if tok, err = tokenizer.Load(f.tokPath); err != nil {
+			return nil, badInput("%v", err)
+		}
+	case from != "":
+		if tok, err = tokenizer.Load(filepath.Join(from, train.TokenizerFile)); err != nil {
+			return nil, badInput("%v", err)
+		}
+	default:
+		fmt.Fprintf(stderr, "training a byte-level BPE tokenizer (vocabulary %d) on the data...\n", f.vocabSize)
+		if tok, err = tokenizer.Train(texts, tokenizer.TrainConfig{VocabSize: f.vocabSize}); err != nil {
+			return nil, fmt.Errorf("training the tokenizer: %w", err)
+		}
+	}
+	var m *bert.Model
+	if from != "" {
+		if m, err = loadModel(from, be); err != nil {
+			return nil, err
+		}
+	} else {
+		cfg, err := bert.Preset(f.preset)
+		if err != nil {
+			return nil, badInput("--preset: %v", err)
+		}
+		cfg.VocabSize = roundUp(tok.VocabSize(), 8)
+		cfg.MaxPositions = max(cfg.MaxPositions, f.maxLen)
+		sp := tok.Specials()
+		cfg.PadTokenID = sp.Pad
+		cfg.CLSTokenID, cfg.BOSTokenID, cfg.SEPTokenID, cfg.EOSTokenID, cfg.MaskTokenID = sp.Cls, sp.Cls, sp.Sep, sp.Sep, sp.Mask
+		m = bert.New(cfg, be)
+		m.Init(rand.New(rand.NewPCG(f.seed, 0x1234)))
+	}
+	b, err := train.NewBundle(m, tok)
+	if err != nil {
+		return nil, badInput("%v", err)
+	}
+	return b, nil
+}
+
+func (f *trainFlags) options(steps, batchesPerEpoch int, obj mdlm.ObjectiveOptions, progress io.Writer, terminal bool) train.Options {
+	lr := f.lr
+	if lr == 0 {
+		lr = 1e-3
+		if f.initDir != "" {
+			lr = 1e-4
+		}
+	}
+	o := train.Options{
+		Steps: steps, Epochs: f.epochs, GradAccum: f.gradAccum,
+		LR: lr, WarmupRatio: f.warmup, MinLRRatio: f.minLR, Schedule: f.schedule,
+		WeightDecay: f.weightDecay, Clip: f.clip,
+		Seed: f.seed, Objective: obj,
+		EvalEvery: f.evalEvery, SaveEvery: f.saveEvery, KeepLast: f.keepLast,
+		OutDir: f.out, Progress: progress, Terminal: terminal,
+	}
+	total := steps
+	if total == 0 {
+		total = max(max(f.epochs, 1)*batchesPerEpoch/f.gradAccum, 1)
+	}
+	if o.EvalEvery == 0 {
+		o.EvalEvery = max(total/10, 1)
+	}
+	if o.SaveEvery == 0 {
+		o.SaveEvery = max(total/4, 1)
+	}
+	return o
+}
+
+// runTrainer runs t until done or Ctrl-C, resuming first if asked.
+func runTrainer(t *train.Trainer, f *trainFlags, stderr io.Writer) error {
+	if f.resume != "" {
+		dir, err := train.FindCheckpoint(f.resume)
+		if err != nil {
+			return badInput("--resume: %v", err)
+		}
+		if err := t.Resume(dir); err != nil {
+			return badInput("--resume: %v", err)
+		}
+		fmt.Fprintf(stderr, "resumed from %s at step %d\n", dir, t.State().Step)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := t.Run(ctx)
+	if errors.Is(err, train.ErrInterrupted) {
+		fmt.Fprintf(stderr, "\ninterrupted at step %d: checkpoint saved; continue with --resume %s\n", t.State().Step, f.out)
+		return err
+	}
+	return err
+}
+
+func roundUp(n, k int) int { return (n + k - 1) / k * k }
+
+// toMDLM converts padded data batches to the diffusion objective's batches.
+func toMDLM(bs []data.Batch) []mdlm.Batch {
+	out := make([]mdlm.Batch, len(bs))
+	for i, b := range bs {
+		out[i] = mdlm.Batch{IDs: b.InputIDs, Labels: b.Labels, PromptLens: b.PromptLens, Size: b.B, SeqLen: b.S}
+	}
+	return out
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"io"
+	"time"
+
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/mdlm/live"
+	"github.com/dllmgo/dllm/train"
+)
+
+// liveView shows the denoising of an answer when enabled; disabled, its
+// trace is nil and the sampler pays nothing.
+type liveView struct {
+	v     *live.View
+	trace mdlm.TraceFunc
+}
+
+func newLiveView(b *train.Bundle, w io.Writer, enabled bool) *liveView {
+	if !enabled {
+		return &liveView{}
+	}
+	opts := live.Options{}
+	if live.IsTerminal(w) {
+		// A tiny model on a CPU finishes a step in milliseconds: slow the
+		// replay down enough for a person to watch the answer form.
+		opts.Delay = 40 * time.Millisecond
+	}
+	v := live.New(w, func(id int32) string { return b.Tokenizer.DecodeToken(int(id)) }, opts)
+	return &liveView{v: v, trace: v.Frame}
+}
+
+func (l *liveView) done() {
+	if l.v != nil {
+		l.v.Close()
+	}
+}

@@ -1,0 +1,12 @@
+// Package train is the training loop shared by diffusion pretraining and SFT:
+// batches in a deterministic order, the masked-diffusion loss through the
+// model, gradient accumulation and clipping, AdamW with a learning-rate
+// schedule, held-out evaluation, progress on the terminal, a JSONL metrics
+// log, a loss-curve plot, and checkpoints that resume a run exactly.
+//
+// Exact resumption is a design goal, not an accident: the batch order of an
+// epoch is a pure function of (seed, epoch); the noise generator's state is
+// saved with the optimizer's; the CPU backend is deterministic. So the loss
+// curve of an interrupted and resumed run is the curve of the run that was
+// never interrupted.
+package train

@@ -1,0 +1,315 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/nn"
+	"github.com/dllmgo/dllm/optim"
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// Options configure a run. The zero value is not useful; see the CLI for
+// defaults.
+type Options struct {
+	// Steps is the number of optimizer steps. If 0, Epochs passes over the
+	// data are made instead.
+	Steps, Epochs int
+	// GradAccum micro-batches are summed per optimizer step.
+	GradAccum int
+
+	LR, WarmupRatio, MinLRRatio float64
+	Schedule                    string // constant, linear, cosine
+	WeightDecay, Clip           float64
+	Beta1, Beta2, AdamEps       float64
+
+	Seed      uint64
+	Objective mdlm.ObjectiveOptions
+
+	// EvalEvery steps the held-out loss is computed (0: only at the end).
+	EvalEvery int
+	// SaveEvery steps a checkpoint is written (0: only at the end);
+	// KeepLast checkpoints are kept.
+	SaveEvery, KeepLast int
+
+	// OutDir receives checkpoints, metrics.jsonl and loss.png.
+	OutDir string
+	// Progress receives the progress bar or log lines; nil is silent.
+	Progress io.Writer
+	// Terminal draws the progress bar in place instead of printing lines.
+	Terminal bool
+}
+
+// Data yields the training batches of an epoch in order. It must be a pure
+// function of the epoch: that is what makes resumption exact.
+type Data func(epoch int) []mdlm.Batch
+
+// Hooks let the caller add to a run without the trainer knowing about
+// tokenizers or chat templates.
+type Hooks struct {
+	// SaveModel writes the model and everything needed to use it
+	// (tokenizer, templates) into dir.
+	SaveModel func(dir string) error
+	// AfterEval runs after each evaluation (print sample answers, say).
+	AfterEval func(w io.Writer, step int)
+}
+
+// Trainer holds the state of one run.
+type Trainer struct {
+	opts   Options
+	model  *bert.Model
+	params []*nn.Param
+	opt    *optim.AdamW
+	sched  optim.Schedule
+	train  Data
+	eval   []mdlm.Batch
+	hooks  Hooks
+
+	state  State
+	rng    *rand.Rand
+	pcg    *rand.PCG
+	epochB []mdlm.Batch // the current epoch's batches
+	total  int          // total optimizer steps
+	log    *metricsLog
+}
+
+// State is what a checkpoint records besides the weights and the optimizer
+// moments.
+type State struct {
+	Step  int // optimizer steps done
+	Epoch int // current epoch
+	Batch int // next batch index within the epoch
+	// Tokens seen so far (all positions of the batches).
+	Tokens int64
+	// History of losses, for the plot after a resume.
+	TrainLoss []Point
+	EvalLoss  []Point
+	// RNG is the noise generator's state (PCG, binary).
+	RNG []byte
+}
+
+// Point is one value of a curve.
+type Point struct {
+	Step int     `json:"step"`
+	Loss float64 `json:"loss"`
+}
+
+// ErrInterrupted is returned by Run when its context was cancelled; the run
+// was checkpointed first.
+var ErrInterrupted = errors.New("training interrupted")
+
+// New prepares a run over model with training data and held-out batches.
+func New(model *bert.Model, train Data, eval []mdlm.Batch, opts Options, hooks Hooks) (*Trainer, error) {
+	if opts.GradAccum < 1 {
+		opts.GradAccum = 1
+	}
+	if opts.Beta1 == 0 {
+		opts.Beta1, opts.Beta2, opts.AdamEps = 0.9, 0.999, 1e-8
+	}
+	first := train(0)
+	if len(first) == 0 {
+		return nil, errors.New("no training batches")
+	}
+	total := opts.Steps
+	if total <= 0 {
+		epochs := max(opts.Epochs, 1)
+		total = epochs * len(first) / opts.GradAccum
+		if total < 1 {
+			total = 1
+		}
+	}
+	sched, err := optim.NewSchedule(optim.ScheduleConfig{
+		Kind: opts.Schedule, Peak: opts.LR, TotalSteps: total,
+		WarmupRatio: opts.WarmupRatio, MinRatio: opts.MinLRRatio,
+	})
+	if err != nil {
+		return nil, err
+	}
+	params := model.Params()
+	pcg := rand.NewPCG(opts.Seed, opts.Seed^0x5851f42d4c957f2d)
+	t := &Trainer{
+		opts: opts, model: model, params: params,
+		opt:   optim.NewAdamW(params, opts.Beta1, opts.Beta2, opts.AdamEps, opts.WeightDecay),
+		sched: sched, train: train, eval: eval, hooks: hooks,
+		pcg: pcg, rng: rand.New(pcg), epochB: first, total: total,
+	}
+	return t, nil
+}
+
+// TotalSteps is the number of optimizer steps the run makes.
+func (t *Trainer) TotalSteps() int { return t.total }
+
+// State returns the run's progress.
+func (t *Trainer) State() State { return t.state }
+
+// nextBatch returns the next training batch, moving to the next epoch when
+// one is exhausted.
+func (t *Trainer) nextBatch() mdlm.Batch {
+	if t.state.Batch >= len(t.epochB) {
+		t.state.Epoch++
+		t.state.Batch = 0
+		t.epochB = t.train(t.state.Epoch)
+	}
+	b := t.epochB[t.state.Batch]
+	t.state.Batch++
+	return b
+}
+
+// Loss computes the diffusion loss of one batch on the given tape and
+// returns it with the number of rows whose logits were computed. A batch
+// with nothing masked has loss 0 and no graph.
+func Loss(tp *nn.Tape, m *bert.Model, b mdlm.Batch, obj mdlm.ObjectiveOptions, rng *rand.Rand, scale float64) (*nn.Var, *mdlm.Corruption, error) {
+	c, err := mdlm.Corrupt(b, obj, rng)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(c.Rows) == 0 {
+		return nil, c, nil
+	}
+	be := m.Backend()
+	w := make([]float32, len(c.Weights))
+	for i, x := range c.Weights {
+		w[i] = float32(x * scale)
+	}
+	ids := be.FromHost(tensor.FromI32(c.Noisy, b.Size, b.SeqLen))
+	rows := be.FromHost(tensor.FromI32(c.Rows, len(c.Rows)))
+	out := m.Forward(tp, bert.Input{IDs: ids, Rows: rows})
+	targets := be.FromHost(tensor.FromI32(c.Targets, len(c.Targets)))
+	weights := be.FromHost(tensor.FromF32(w, len(w)))
+	return tp.CrossEntropy(out.Logits, targets, weights, mdlm.IgnoreLabel), c, nil
+}
+
+// Step runs one optimizer step (GradAccum micro-batches) and returns the
+// training loss.
+func (t *Trainer) Step() (float64, error) {
+	be := t.model.Backend()
+	var total float64
+	for range t.opts.GradAccum {
+		b := t.nextBatch()
+		t.state.Tokens += int64(b.Size * b.SeqLen)
+		tp := nn.NewTape(be)
+		loss, _, err := Loss(tp, t.model, b, t.opts.Objective, t.rng, 1/float64(t.opts.GradAccum))
+		if err != nil {
+			return 0, err
+		}
+		if loss == nil {
+			continue
+		}
+		total += float64(loss.Value.ToCPU().F32()[0])
+		tp.Backward(loss)
+	}
+	if math.IsNaN(total) || math.IsInf(total, 0) {
+		return total, fmt.Errorf("step %d: loss is %v", t.state.Step+1, total)
+	}
+	optim.ClipGradNorm(t.params, t.opts.Clip)
+	t.opt.Step(t.sched.LR(t.state.Step))
+	nn.ZeroGrads(t.params)
+	t.state.Step++
+	return total, nil
+}
+
+// EvalLoss is the mean diffusion loss over the held-out batches, with noise
+// drawn from a fixed seed so that evaluations are comparable across steps.
+func (t *Trainer) EvalLoss() (float64, error) {
+	return EvalLoss(t.model, t.eval, t.opts.Objective, t.opts.Seed+1)
+}
+
+// EvalLoss is the mean diffusion loss of m over batches, noise seeded by seed.
+func EvalLoss(m *bert.Model, batches []mdlm.Batch, obj mdlm.ObjectiveOptions, seed uint64) (float64, error) {
+	if len(batches) == 0 {
+		return math.NaN(), nil
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))
+	var sum float64
+	for _, b := range batches {
+		loss, _, err := Loss(nn.NoGrad(m.Backend()), m, b, obj, rng, 1)
+		if err != nil {
+			return 0, err
+		}
+		if loss != nil {
+			sum += float64(loss.Value.ToCPU().F32()[0])
+		}
+	}
+	return sum / float64(len(batches)), nil
+}
+
+// Run trains until the step budget is spent or ctx is cancelled, evaluating,
+// logging and checkpointing along the way. On cancellation it saves a
+// checkpoint and returns ErrInterrupted.
+func (t *Trainer) Run(ctx context.Context) error {
+	var err error
+	if t.opts.OutDir != "" {
+		t.log, err = openMetrics(t.opts.OutDir, t.state.Step > 0)
+		if err != nil {
+			return err
+		}
+		defer t.log.Close()
+	}
+	bar := newProgress(t.opts.Progress, t.opts.Terminal, t.total)
+	start, startTokens := time.Now(), t.state.Tokens
+	for t.state.Step < t.total {
+		if ctx.Err() != nil {
+			bar.finish()
+			if err := t.checkpoint(); err != nil {
+				return errors.Join(ErrInterrupted, err)
+			}
+			return ErrInterrupted
+		}
+		loss, err := t.Step()
+		if err != nil {
+			return err
+		}
+		step := t.state.Step
+		t.state.TrainLoss = append(t.state.TrainLoss, Point{step, loss})
+		rate := float64(t.state.Tokens-startTokens) / time.Since(start).Seconds()
+		bar.update(step, loss, rate, t.sched.LR(step-1))
+		t.log.write(map[string]any{"step": step, "loss": loss, "lr": t.sched.LR(step - 1),
+			"tokens": t.state.Tokens, "tokens_per_s": rate})
+
+		last := step == t.total
+		if (t.opts.EvalEvery > 0 && step%t.opts.EvalEvery == 0) || last {
+			if err := t.evaluate(bar); err != nil {
+				return err
+			}
+		}
+		if (t.opts.SaveEvery > 0 && step%t.opts.SaveEvery == 0) || last {
+			if err := t.checkpoint(); err != nil {
+				return err
+			}
+		}
+	}
+	bar.finish()
+	if t.opts.OutDir != "" {
+		if err := t.hooks.SaveModel(t.opts.OutDir); err != nil {
+			return err
+		}
+		return PlotLoss(t.opts.OutDir, t.state.TrainLoss, t.state.EvalLoss)
+	}
+	return nil
+}
+
+func (t *Trainer) evaluate(bar *progress) error {
+	if len(t.eval) == 0 {
+		return nil
+	}
+	l, err := t.EvalLoss()
+	if err != nil {
+		return err
+	}
+	step := t.state.Step
+	t.state.EvalLoss = append(t.state.EvalLoss, Point{step, l})
+	t.log.write(map[string]any{"step": step, "eval_loss": l})
+	bar.message(fmt.Sprintf("step %d: held-out loss %.4f", step, l))
+	if t.hooks.AfterEval != nil && t.opts.Progress != nil {
+		bar.clear()
+		t.hooks.AfterEval(t.opts.Progress, step)
+	}
+	return nil
+}
