@@ -37,16 +37,16 @@ func Ancestral(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (
 		if err != nil {
 			return nil, err
 		}
+		picks, err := pickAll(logits, q.size(), vocab, temp, false, rng)
+		if err != nil {
+			return nil, err
+		}
 		revealed := make([][]int, len(cv.rows))
 		off := 0
 		for i, r := range q.rows {
 			for _, s := range q.pos[i] {
-				tok, _, err := pick(logits[off*vocab:(off+1)*vocab], temp, rng)
-				if err != nil {
-					return nil, err
-				}
+				cv.rows[r][s] = picks[off].tok
 				off++
-				cv.rows[r][s] = tok
 				revealed[r] = append(revealed[r], s)
 			}
 		}

@@ -104,14 +104,15 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 				return nil, err
 			}
 			steps++
+			picks, err := pickAll(logits, q.size(), vocab, c.Temperature, c.Remasking == RandomRemasking, rng)
+			if err != nil {
+				return nil, err
+			}
 			revealed := make([][]int, len(cv.rows))
 			off := 0
 			for i, r := range q.rows {
 				pos := q.pos[i]
-				cands, err := rankCandidates(pos, logits[off*vocab:(off+len(pos))*vocab], vocab, c, rng)
-				if err != nil {
-					return nil, err
-				}
+				cands := rankCandidates(pos, picks[off:off+len(pos)])
 				off += len(pos)
 				k := want[r]
 				if c.Threshold > 0 {

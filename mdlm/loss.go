@@ -41,7 +41,9 @@ func LossFromLogits(logits []float32, targets []int32, weights []float64) (float
 func logSumExp32(x []float32) float64 {
 	m := math.Inf(-1)
 	for _, v := range x {
-		m = math.Max(m, float64(v))
+		if float64(v) > m {
+			m = float64(v)
+		}
 	}
 	if math.IsInf(m, -1) {
 		return m
@@ -57,7 +59,9 @@ func logSumExp32(x []float32) float64 {
 func logSumExp(x []float64) float64 {
 	m := math.Inf(-1)
 	for _, v := range x {
-		m = math.Max(m, v)
+		if v > m {
+			m = v
+		}
 	}
 	if math.IsInf(m, -1) {
 		return m

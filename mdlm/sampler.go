@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // Remasking decides which masked positions of the current block a step
@@ -486,29 +489,102 @@ func (ls *logitSource) eval(cv *canvas, q *request) ([]float64, error) {
 	return out, nil
 }
 
-// pick chooses a token from one row of logits: the argmax (lowest id on ties)
-// at temperature 0, else a sample from softmax(logits/T) by Gumbel-max in
-// float64 (argmax of l/T + G, written as l - T·log(-log U) to avoid the
-// overflow of exp(l)). It returns the token and its noise-free softmax
-// probability, the confidence low-confidence remasking ranks by.
+// pick chooses a token from one row of logits: the argmax (lowest id on
+// ties) at temperature 0, else a sample from softmax(logits/T) by Gumbel-max
+// in float64. The Gumbel-max is written in LLaDA's exponential-race form,
+// argmax_v exp(l_v/T) / E_v with E_v ~ Exp(1) (E = -log U, so this is the
+// argmax of l/T + Gumbel noise), which needs no logarithm per token.
+// It returns the token and its noise-free softmax probability, the
+// confidence low-confidence remasking ranks by.
 func pick(l []float64, temp float64, rng *rand.Rand) (int32, float64, error) {
-	best, bestScore := -1, math.Inf(-1)
+	m := math.Inf(-1)
 	for v, x := range l {
-		if math.IsNaN(x) {
+		if x != x {
 			return 0, 0, fmt.Errorf("mdlm: model returned NaN logit for token %d", v)
 		}
-		score := x
-		if temp > 0 {
-			score = x - temp*math.Log(-math.Log(rng.Float64()))
+		if x > m {
+			m = x
 		}
-		if score > bestScore {
+	}
+	if math.IsInf(m, -1) {
+		return 0, 0, fmt.Errorf("mdlm: every token is suppressed or -inf")
+	}
+	if math.IsInf(m, 1) {
+		return 0, 0, fmt.Errorf("mdlm: model returned +inf logit")
+	}
+	best, sum := -1, 0.0
+	if temp == 0 {
+		for v, x := range l {
+			if best < 0 && x == m {
+				best = v
+			}
+			sum += math.Exp(x - m)
+		}
+		return int32(best), 1 / sum, nil
+	}
+	bestScore := -1.0
+	for v, x := range l {
+		e := math.Exp(x - m)
+		sum += e
+		if temp != 1 {
+			e = math.Exp((x - m) / temp)
+		}
+		if score := e / rng.ExpFloat64(); score > bestScore {
 			best, bestScore = v, score
 		}
 	}
-	if best < 0 {
-		return 0, 0, fmt.Errorf("mdlm: every token is suppressed or -inf")
+	return int32(best), math.Exp(l[best]-m) / sum, nil
+}
+
+// choice is a token picked at one position and the score it is ranked by.
+type choice struct {
+	tok  int32
+	conf float64
+}
+
+// pickAll picks a token for each of the n rows of logits, in parallel: the
+// vocabulary-wide softmax and noise dominate a sampler step on the CPU. Each
+// row draws from its own generator, seeded in row order from rng, so the
+// result does not depend on how the rows are scheduled. randomConf replaces
+// the confidence with a uniform draw (random remasking).
+func pickAll(logits []float64, n, vocab int, temp float64, randomConf bool, rng *rand.Rand) ([]choice, error) {
+	out := make([]choice, n)
+	var seeds [][2]uint64
+	if temp > 0 || randomConf {
+		seeds = make([][2]uint64, n)
+		for i := range seeds {
+			seeds[i] = [2]uint64{rng.Uint64(), rng.Uint64()}
+		}
 	}
-	return int32(best), math.Exp(l[best] - logSumExp(l)), nil
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				var r *rand.Rand
+				if seeds != nil {
+					r = rand.New(rand.NewPCG(seeds[i][0], seeds[i][1]))
+				}
+				tok, conf, err := pick(logits[i*vocab:(i+1)*vocab], temp, r)
+				if randomConf {
+					conf = r.Float64()
+				}
+				out[i], errs[i] = choice{tok, conf}, err
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // transferCounts splits n masks over at most steps steps following the
@@ -552,19 +628,12 @@ type candidate struct {
 	conf float64
 }
 
-// rankCandidates scores the masked positions pos of one row from their
-// logits rows and sorts them best first (ties: lower position first).
-func rankCandidates(pos []int, logits []float64, vocab int, c SamplerConfig, rng *rand.Rand) ([]candidate, error) {
+// rankCandidates pairs the masked positions pos of one row with their
+// choices and sorts them best first (ties: lower position first).
+func rankCandidates(pos []int, picks []choice) []candidate {
 	cands := make([]candidate, len(pos))
 	for i, s := range pos {
-		tok, conf, err := pick(logits[i*vocab:(i+1)*vocab], c.Temperature, rng)
-		if err != nil {
-			return nil, err
-		}
-		if c.Remasking == RandomRemasking {
-			conf = rng.Float64()
-		}
-		cands[i] = candidate{pos: s, tok: tok, conf: conf}
+		cands[i] = candidate{pos: s, tok: picks[i].tok, conf: picks[i].conf}
 	}
 	slices.SortStableFunc(cands, func(a, b candidate) int {
 		switch {
@@ -575,5 +644,5 @@ func rankCandidates(pos []int, logits []float64, vocab int, c SamplerConfig, rng
 		}
 		return a.pos - b.pos
 	})
-	return cands, nil
+	return cands
 }
