@@ -1,7 +1,9 @@
 package mdlm
 
 import (
+	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"testing"
@@ -655,4 +657,79 @@ func TestSamplerConfigErrors(t *testing.T) {
 	}
 	_, err = ParseRemasking("high_confidence")
 	assert.Error(t, err)
+}
+
+// TestPickAllIndependentOfScheduling: per-position generators make the
+// result the same however many threads score the positions.
+func TestPickAllIndependentOfScheduling(t *testing.T) {
+	rng := NewRand(30)
+	const n, vocab = 23, 300
+	logits := make([]float64, n*vocab)
+	for i := range logits {
+		logits[i] = rng.NormFloat64()
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var results [][]choice
+	for _, procs := range []int{1, 2, 7} {
+		runtime.GOMAXPROCS(procs)
+		got, err := pickAll(logits, n, vocab, 0.9, true, NewRand(4))
+		require.NoError(t, err)
+		results = append(results, got)
+	}
+	assert.Equal(t, results[0], results[1])
+	assert.Equal(t, results[0], results[2])
+}
+
+func TestRandomRemasking(t *testing.T) {
+	const vocab, mask, pad = 20, 19, 18
+	conf := func(p int) float64 { return 0.2 + 0.03*float64(p) } // rightmost is most confident
+	orders := map[string]bool{}
+	for seed := range uint64(20) {
+		m := peakedModel(vocab, func(p int) int { return p % 10 }, conf)
+		rec := &recorder{}
+		cfg := SamplerConfig{MaxNewTokens: 8, Steps: 4, BlockSize: 8, Remasking: RandomRemasking, MaskID: mask, PadID: pad, Trace: rec.trace}
+		out, err := Generate(m, [][]int32{{1}}, cfg, NewRand(seed))
+		require.NoError(t, err)
+		var order []int
+		for _, f := range rec.frames[1:] {
+			assert.Len(t, f.Revealed, 2, "8 masks over 4 steps")
+			order = append(order, f.Revealed...)
+		}
+		orders[fmt.Sprint(order)] = true
+		for p := 1; p < 9; p++ {
+			assert.Equal(t, int32(p%10), out.Samples[0].Canvas[p], "tokens are still the model's argmax")
+		}
+	}
+	assert.Greater(t, len(orders), 10, "the order is random, not by confidence")
+}
+
+func TestAncestralStopsAtPad(t *testing.T) {
+	const vocab, mask, pad = 12, 11, 10
+	tok := func(p int) int {
+		if p < 4 {
+			return p
+		}
+		return pad
+	}
+	m := peakedModel(vocab, tok, func(int) float64 { return 0.9 })
+	cfg := SamplerConfig{MaxNewTokens: 40, Steps: 40, MaskID: mask, PadID: pad}
+	out, err := Ancestral(m, [][]int32{{5}}, cfg, NewRand(1))
+	require.NoError(t, err)
+	assert.Equal(t, []int32{1, 2, 3}, out.Samples[0].Answer)
+	assert.True(t, out.Samples[0].Stopped)
+	assert.Less(t, out.Steps, 40, "stops once 1 2 3 [PAD] are committed")
+}
+
+func TestInfillGuidanceMasksGivenTokens(t *testing.T) {
+	const vocab, mask, pad = 10, 9, 8
+	m := peakedModel(vocab, func(p int) int { return p }, func(int) float64 { return 0.5 })
+	text := []int32{1, mask, 3, mask}
+	_, err := Infill(m, [][]int32{text}, SamplerConfig{CFGScale: 1, MaskID: mask, PadID: pad}, NewRand(1))
+	require.NoError(t, err)
+	for _, c := range m.calls {
+		require.Equal(t, 2, c.batch)
+		cond, un := c.ids[:4], c.ids[4:]
+		// Given tokens are hidden; what the sampler committed is kept.
+		assert.Equal(t, []int32{mask, cond[1], mask, cond[3]}, un)
+	}
 }
