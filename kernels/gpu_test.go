@@ -1,0 +1,222 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/tensor/conformance"
+)
+
+// GPU tests. Each skips without a GPU and fails instead with
+// DLLM_REQUIRE_GPU=1 (see requireGPU and conformance.Open).
+
+// TestGPUWarmup compiles every kernel file for the device (or loads it from
+// the cache) and checks that the cache now holds each cubin. It runs first
+// so that a compile error shows up here, with NVRTC's log, rather than as a
+// sticky error in the middle of the conformance suite.
+func TestGPUWarmup(t *testing.T) {
+	b := requireGPU(t)
+	start := time.Now()
+	require.NoError(t, b.Warmup())
+	t.Logf("device %s (%s, %d SMs, %d KiB shared opt-in), driver %d, NVRTC %d.%d (%s); warm-up %v, cache %s",
+		b.dev.Name, b.dev.Arch(), b.dev.SMs, b.dev.MaxSharedOptin>>10, b.dev.DriverVersion,
+		b.comp.nvrtc.Major, b.comp.nvrtc.Minor, b.comp.nvrtc.Path, time.Since(start), b.comp.dir)
+	header, err := source(commonHeader)
+	require.NoError(t, err)
+	for _, f := range SourceFiles() {
+		src, err := source(f)
+		require.NoError(t, err)
+		key := cacheKey(f, src, header, compileOptions(b.comp.arch), b.comp.nvrtc.Major, b.comp.nvrtc.Minor)
+		_, err = os.Stat(filepath.Join(b.comp.dir, key))
+		assert.NoError(t, err, "no cached cubin for %s", f)
+	}
+	require.NoError(t, b.Sync())
+}
+
+// TestConformance is the shared op-by-op suite: float64 references, finite
+// differences for the backward ops, and the CPU backend on the same inputs.
+func TestConformance(t *testing.T) {
+	b := conformance.Open(t, "cuda")
+	conformance.Run(t, b, conformance.CPUTolerances())
+	require.NoError(t, b.Sync())
+}
+
+// TestConformanceBF16MatMul checks bf16 inputs with f32 accumulation.
+func TestConformanceBF16MatMul(t *testing.T) {
+	b := conformance.Open(t, "cuda")
+	conformance.RunBF16MatMul(t, b, conformance.CPUTolerances())
+	require.NoError(t, b.Sync())
+}
+
+// hostRandom is a CPU tensor of N(0, σ²) values.
+func hostRandom(rng *rand.Rand, sigma float64, shape ...int) *tensor.Tensor {
+	h := tensor.CPU().New(tensor.F32, shape...)
+	for i, s := 0, h.F32(); i < len(s); i++ {
+		s[i] = float32(sigma * rng.NormFloat64())
+	}
+	return h
+}
+
+// relErr is ‖got − want‖ / ‖want‖; NaN anywhere in got is an infinite error.
+func relErr(got, want []float32) float64 {
+	var num, den float64
+	for i := range want {
+		if math.IsNaN(float64(got[i])) {
+			return math.Inf(1)
+		}
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(num / max(den, 1e-300))
+}
+
+// TestGPUGeGLUBothForms runs GeGLU at ModernBERT-base's width, where the
+// float4 kernels apply, and through a misaligned view, where the scalar ones
+// do, against the CPU.
+func TestGPUGeGLUBothForms(t *testing.T) {
+	b := requireGPU(t)
+	rng := rand.New(rand.NewPCG(3, 1))
+	const rows, inter = 37, 1152
+	xh := hostRandom(rng, 1.5, rows+1, 2*inter)
+	dyh := hostRandom(rng, 1, rows, inter)
+	x := b.FromHost(xh)
+	dy := b.FromHost(dyh)
+	cpu := tensor.CPU()
+	for _, c := range []struct {
+		name string
+		from int // first row of x: 0 is aligned (float4), a view at row 1 is too (2·1152 floats)
+	}{{"float4", 0}, {"float4 view", 1}} {
+		xs := xh.Rows(c.from, c.from+rows)
+		want := cpu.New(tensor.F32, rows, inter)
+		cpu.GeGLU(want, xs)
+		y := b.New(tensor.F32, rows, inter)
+		b.Fill(y, float32(math.NaN()))
+		b.GeGLU(y, x.Rows(c.from, c.from+rows))
+		assert.Less(t, relErr(b.ToHost(y).F32(), want.F32()), 1e-5, c.name)
+
+		dxWant := hostRandom(rng, 1, rows, 2*inter)
+		dx := b.FromHost(dxWant)
+		cpu.GeGLUBackward(dxWant, xs, dyh)
+		b.GeGLUBackward(dx, x.Rows(c.from, c.from+rows), dy)
+		assert.Less(t, relErr(b.ToHost(dx).F32(), dxWant.F32()), 1e-5, c.name+" backward")
+	}
+	// A view starting one element in: not 16-byte aligned, so the scalar form.
+	flat := b.FromHost(hostRandom(rng, 1, 1+2*8*4))
+	xv := flat.Reshape(-1).Rows(1, 1+2*8*4).Reshape(4, 16)
+	y := b.New(tensor.F32, 4, 8)
+	b.GeGLU(y, xv)
+	want := cpu.New(tensor.F32, 4, 8)
+	cpu.GeGLU(want, b.ToHost(xv))
+	assert.Less(t, relErr(b.ToHost(y).F32(), want.F32()), 1e-5, "misaligned view")
+	require.NoError(t, b.Sync())
+}
+
+// TestGPUAttentionAtScale compares attention with the CPU at a longer
+// sequence than the conformance suite uses, with a window and padding, so
+// that several key tiles, skipped tiles and partial tiles all occur.
+func TestGPUAttentionAtScale(t *testing.T) {
+	b := requireGPU(t)
+	rng := rand.New(rand.NewPCG(3, 2))
+	cpu := tensor.CPU()
+	for _, c := range []struct {
+		d, window int
+	}{{64, 0}, {64, 128}, {32, 0}, {80, 64}} {
+		const bs, s, nh = 2, 300, 4
+		qkvh := hostRandom(rng, 1, bs, s, 3, nh, c.d)
+		mask := make([]int32, bs*s)
+		for i := range mask {
+			mask[i] = 1
+		}
+		for j := 250; j < s; j++ { // the second sequence is padded at the end
+			mask[s+j] = 0
+		}
+		maskh := tensor.FromI32(mask, bs, s)
+		p := tensor.AttentionParams{Heads: nh, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window}
+
+		outW, lseW := cpu.New(tensor.F32, bs, s, nh, c.d), cpu.New(tensor.F32, bs, nh, s)
+		cpu.Attention(outW, lseW, qkvh, maskh, p)
+		qkv, dm := b.FromHost(qkvh), b.FromHost(maskh)
+		out, lse := b.New(tensor.F32, bs, s, nh, c.d), b.New(tensor.F32, bs, nh, s)
+		b.Fill(out, float32(math.NaN()))
+		b.Fill(lse, float32(math.NaN()))
+		b.Attention(out, lse, qkv, dm, p)
+		assert.Less(t, relErr(b.ToHost(out).F32(), outW.F32()), 1e-5, "d=%d window=%d out", c.d, c.window)
+		assert.Less(t, relErr(b.ToHost(lse).F32(), lseW.F32()), 1e-5, "d=%d window=%d lse", c.d, c.window)
+
+		douth := hostRandom(rng, 1, bs, s, nh, c.d)
+		dqkvW := hostRandom(rng, 1, bs, s, 3, nh, c.d)
+		dqkv := b.FromHost(dqkvW)
+		cpu.AttentionBackward(dqkvW, douth, qkvh, outW, lseW, maskh, p)
+		b.AttentionBackward(dqkv, b.FromHost(douth), qkv, out, lse, dm, p)
+		assert.Less(t, relErr(b.ToHost(dqkv).F32(), dqkvW.F32()), 1e-5, "d=%d window=%d dqkv", c.d, c.window)
+	}
+	require.NoError(t, b.Sync())
+}
+
+// TestGPUMatMulBetaZeroIgnoresNaN: with beta = 0, NaNs in c must not leak.
+func TestGPUMatMulBetaZeroIgnoresNaN(t *testing.T) {
+	b := requireGPU(t)
+	rng := rand.New(rand.NewPCG(3, 3))
+	ah, bh := hostRandom(rng, 1, 33, 20), hostRandom(rng, 1, 20, 17)
+	want := tensor.CPU().New(tensor.F32, 33, 17)
+	tensor.CPU().MatMul(want, ah, bh, false, false, 1, 0)
+	c := b.New(tensor.F32, 33, 17)
+	b.Fill(c, float32(math.NaN()))
+	b.MatMul(c, b.FromHost(ah), b.FromHost(bh), false, false, 1, 0)
+	assert.Less(t, relErr(b.ToHost(c).F32(), want.F32()), 1e-5)
+}
+
+// TestGPUGraphReplay records two ops in a graph and replays it twice.
+func TestGPUGraphReplay(t *testing.T) {
+	b := requireGPU(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	xh := hostRandom(rng, 1, 1000)
+	x, acc := b.FromHost(xh), b.New(tensor.F32, 1000)
+	tmp := b.New(tensor.F32, 1000)
+	g, err := b.Capture(func() {
+		b.GELU(tmp, x)
+		b.AXPY(acc, tmp, 1)
+	})
+	require.NoError(t, err)
+	defer g.Destroy()
+	got := b.ToHost(acc).F32()
+	for _, v := range got {
+		require.Zero(t, v, "capture must record, not run")
+	}
+	g.Launch()
+	g.Launch()
+	gelu := tensor.CPU().New(tensor.F32, 1000)
+	tensor.CPU().GELU(gelu, xh)
+	want := make([]float32, 1000)
+	for i, v := range gelu.F32() {
+		want[i] = 2 * v
+	}
+	assert.Less(t, relErr(b.ToHost(acc).F32(), want), 1e-6)
+	require.NoError(t, b.Sync())
+}
+
+// TestGPUAllocatorReuse: a freed block serves the next allocation of its
+// size class, and New zero-fills a reused block.
+func TestGPUAllocatorReuse(t *testing.T) {
+	b := requireGPU(t)
+	x := b.New(tensor.F32, 3000)
+	b.Fill(x, 7)
+	p := b.ptr("test", x)
+	x.Free()
+	y := b.New(tensor.F32, 2900)
+	assert.Equal(t, p, b.ptr("test", y), "the freed block was not reused")
+	for _, v := range b.ToHost(y).F32() {
+		require.Zero(t, v)
+	}
+	y.Free()
+	require.NoError(t, b.Sync())
+}
