@@ -1,0 +1,271 @@
+package mdlm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// request is the set of positions whose logits one step needs.
+type request struct {
+	rows []int   // canvas rows, increasing
+	pos  [][]int // positions per requested row
+}
+
+func (q *request) add(r int, pos []int) {
+	if len(pos) > 0 {
+		q.rows = append(q.rows, r)
+		q.pos = append(q.pos, pos)
+	}
+}
+
+func (q *request) size() int {
+	n := 0
+	for _, p := range q.pos {
+		n += len(p)
+	}
+	return n
+}
+
+// logitSource evaluates the model at requested positions, with guidance and
+// suppression applied, in float64.
+type logitSource struct {
+	d      Denoiser
+	vocab  int
+	maskID int32
+	cfg    float64
+	banned []int32
+	passes int
+}
+
+func newLogitSource(d Denoiser, c SamplerConfig) *logitSource {
+	banned := append([]int32{c.MaskID}, c.SuppressTokens...)
+	return &logitSource{d: d, vocab: d.VocabSize(), maskID: c.MaskID, cfg: c.CFGScale, banned: banned}
+}
+
+// eval returns q.size() rows of vocab logits, in request order. Only the
+// requested canvas rows are sent to the model.
+func (ls *logitSource) eval(cv *canvas, q *request) ([]float64, error) {
+	n := len(q.rows)
+	w := cv.width
+	copies := 1
+	if ls.cfg > 0 {
+		copies = 2
+	}
+	ids := make([]int32, copies*n*w)
+	var flat []int32
+	for i, r := range q.rows {
+		copy(ids[i*w:], cv.rows[r])
+		for _, s := range q.pos[i] {
+			flat = append(flat, int32(i*w+s))
+		}
+	}
+	if copies == 2 {
+		// The unconditional copy: the same canvases with every given token
+		// masked, asked for the same positions.
+		for i, r := range q.rows {
+			un := ids[(n+i)*w : (n+i+1)*w]
+			copy(un, cv.rows[r])
+			for s, g := range cv.given[r] {
+				if g {
+					un[s] = ls.maskID
+				}
+			}
+		}
+		m := len(flat)
+		for j := range m {
+			flat = append(flat, flat[j]+int32(n*w))
+		}
+	}
+	raw, err := ls.d.Logits(ids, copies*n, w, flat)
+	if err != nil {
+		return nil, err
+	}
+	ls.passes += copies
+	if len(raw) != len(flat)*ls.vocab {
+		return nil, fmt.Errorf("mdlm: model returned %d logits for %d rows of %d", len(raw), len(flat), ls.vocab)
+	}
+	m := len(flat) / copies
+	out := make([]float64, m*ls.vocab)
+	if copies == 1 {
+		for i, v := range raw {
+			out[i] = float64(v)
+		}
+	} else {
+		cond, un := raw[:m*ls.vocab], raw[m*ls.vocab:]
+		scale := ls.cfg + 1
+		for i := range out {
+			u := float64(un[i])
+			out[i] = u + scale*(float64(cond[i])-u)
+		}
+	}
+	for i := range m {
+		row := out[i*ls.vocab : (i+1)*ls.vocab]
+		for _, id := range ls.banned {
+			row[id] = math.Inf(-1)
+		}
+	}
+	return out, nil
+}
+
+// pick chooses a token from one row of logits: the argmax (lowest id on
+// ties) at temperature 0, else a sample from softmax(logits/T) by Gumbel-max
+// in float64. The Gumbel-max is written in LLaDA's exponential-race form,
+// argmax_v exp(l_v/T) / E_v with E_v ~ Exp(1) (E = -log U, so this is the
+// argmax of l/T + Gumbel noise), which needs no logarithm per token.
+// It returns the token and its noise-free softmax probability, the
+// confidence low-confidence remasking ranks by.
+func pick(l []float64, temp float64, rng *rand.Rand) (int32, float64, error) {
+	m := math.Inf(-1)
+	for v, x := range l {
+		if x != x {
+			return 0, 0, fmt.Errorf("mdlm: model returned NaN logit for token %d", v)
+		}
+		if x > m {
+			m = x
+		}
+	}
+	if math.IsInf(m, -1) {
+		return 0, 0, fmt.Errorf("mdlm: every token is suppressed or -inf")
+	}
+	if math.IsInf(m, 1) {
+		return 0, 0, fmt.Errorf("mdlm: model returned +inf logit")
+	}
+	best, sum := -1, 0.0
+	if temp == 0 {
+		for v, x := range l {
+			if best < 0 && x == m {
+				best = v
+			}
+			sum += math.Exp(x - m)
+		}
+		return int32(best), 1 / sum, nil
+	}
+	bestScore := -1.0
+	for v, x := range l {
+		e := math.Exp(x - m)
+		sum += e
+		if temp != 1 {
+			e = math.Exp((x - m) / temp)
+		}
+		if score := e / rng.ExpFloat64(); score > bestScore {
+			best, bestScore = v, score
+		}
+	}
+	return int32(best), math.Exp(l[best]-m) / sum, nil
+}
+
+// choice is a token picked at one position and the score it is ranked by.
+type choice struct {
+	tok  int32
+	conf float64
+}
+
+// pickAll picks a token for each of the n rows of logits, in parallel: the
+// vocabulary-wide softmax and noise dominate a sampler step on the CPU. Each
+// row draws from its own generator, seeded in row order from rng, so the
+// result does not depend on how the rows are scheduled. randomConf replaces
+// the confidence with a uniform draw (random remasking).
+func pickAll(logits []float64, n, vocab int, temp float64, randomConf bool, rng *rand.Rand) ([]choice, error) {
+	out := make([]choice, n)
+	var seeds [][2]uint64
+	if temp > 0 || randomConf {
+		seeds = make([][2]uint64, n)
+		for i := range seeds {
+			seeds[i] = [2]uint64{rng.Uint64(), rng.Uint64()}
+		}
+	}
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				var r *rand.Rand
+				if seeds != nil {
+					r = rand.New(rand.NewPCG(seeds[i][0], seeds[i][1]))
+				}
+				tok, conf, err := pick(logits[i*vocab:(i+1)*vocab], temp, r)
+				if randomConf {
+					conf = r.Float64()
+				}
+				out[i], errs[i] = choice{tok, conf}, err
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// transferCounts splits n masks over at most steps steps following the
+// schedule: step j (time t = (steps-j)/steps to s = t - 1/steps) reveals
+// each remaining mask with probability 1 - (1-α(s))/(1-α(t)), rounded
+// half to even or drawn as a binomial. Steps revealing nothing are dropped;
+// the last step reveals everything left.
+func transferCounts(n, steps int, sched Schedule, stochastic bool, rng *rand.Rand) []int {
+	var counts []int
+	left := n
+	for j := 0; j < steps && left > 0; j++ {
+		t := float64(steps-j) / float64(steps)
+		s := float64(steps-j-1) / float64(steps)
+		p := 1 - maskProb(sched, s)/maskProb(sched, t)
+		var k int
+		if stochastic {
+			for range left {
+				if rng.Float64() < p {
+					k++
+				}
+			}
+		} else {
+			k = int(math.RoundToEven(float64(left) * p))
+		}
+		k = min(k, left)
+		if j == steps-1 {
+			k = left
+		}
+		if k > 0 {
+			counts = append(counts, k)
+			left -= k
+		}
+	}
+	return counts
+}
+
+// candidate is a masked position with the token a step would commit there.
+type candidate struct {
+	pos  int
+	tok  int32
+	conf float64
+}
+
+// rankCandidates pairs the masked positions pos of one row with their
+// choices and sorts them best first (ties: lower position first).
+func rankCandidates(pos []int, picks []choice) []candidate {
+	cands := make([]candidate, len(pos))
+	for i, s := range pos {
+		cands[i] = candidate{pos: s, tok: picks[i].tok, conf: picks[i].conf}
+	}
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		switch {
+		case a.conf > b.conf:
+			return -1
+		case a.conf < b.conf:
+			return 1
+		}
+		return a.pos - b.pos
+	})
+	return cands
+}
