@@ -4,7 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 )
+
+// nativeLittleEndian reports whether this machine stores numbers as the format
+// does, so that F32 data can be copied instead of decoded.
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // Decoding and encoding of tensor bytes. The format is little-endian on every
 // host, so these go through encoding/binary rather than reinterpreting memory.
@@ -18,16 +23,21 @@ func DecodeF32(dt DType, raw []byte) ([]float32, error) {
 	out := make([]float32, len(raw)/dt.Size())
 	switch dt {
 	case F32:
+		if nativeLittleEndian {
+			// The stored bytes are the in-memory representation: one copy.
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(out))), len(raw)), raw)
+			break
+		}
 		for i := range out {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}
 	case F16:
 		for i := range out {
-			out[i] = F16ToF32(binary.LittleEndian.Uint16(raw[2*i:]))
+			out[i] = F16ToF32(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
 		}
 	case BF16:
 		for i := range out {
-			out[i] = BF16ToF32(binary.LittleEndian.Uint16(raw[2*i:]))
+			out[i] = math.Float32frombits(uint32(raw[2*i])<<16 | uint32(raw[2*i+1])<<24)
 		}
 	case F64:
 		for i := range out {
