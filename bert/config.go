@@ -559,7 +559,8 @@ func (r *fieldReader) strings(key string) []string {
 // (global_attn_every_n_layers when the layers follow that pattern,
 // global_rope_theta, local_rope_theta) so that transformers 4 reads the same
 // model; transformers 5 lets its own fields win. Floats carry a decimal point
-// because transformers' strict config classes check float fields' types.
+// because transformers' strict config classes check float fields' types. A
+// config that fails Validate is an error, so an unloadable file is never written.
 func (c Config) MarshalJSON() ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err

@@ -75,8 +75,9 @@ type File struct {
 //
 // The whole file is read into memory rather than memory-mapped: reading works the
 // same on every platform, cannot fault later if the file is truncated while in use
-// (a mapped file raises SIGBUS instead), and needs no Close. Loading converts the
-// weights to float32 anyway, so the extra copy is transient. The header is read and
+// (a mapped file raises SIGBUS instead), and needs no Close. The cost is memory
+// equal to the file size while the File is referenced; a model loader converts the
+// weights to its own tensors and drops the File. The header is read and
 // validated first, so a hostile header cannot trigger a large allocation: the only
 // buffers allocated are bounded by the real size of the file.
 func Open(path string) (*File, error) {
