@@ -230,12 +230,12 @@ func LengthGroupedBatches(lengths []int, batchSize int, seed uint64) ([][]int, e
 	if n == 0 {
 		return nil, nil
 	}
-	r := newRNG(seed)
+	r := NewRand(seed)
 	order := make([]int, n)
 	for i := range order {
 		order[i] = i
 	}
-	r.shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 
 	group := batchSize * megaBatches
 	var batches [][]int
@@ -246,7 +246,7 @@ func LengthGroupedBatches(lengths []int, batchSize int, seed uint64) ([][]int, e
 			batches = append(batches, g[s:min(s+batchSize, len(g))])
 		}
 	}
-	r.shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
+	r.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
 
 	longest := 0
 	for k, bt := range batches {

@@ -15,13 +15,18 @@ import (
 // pcgStream is the second PCG word; any fixed odd constant would do.
 const pcgStream = 0x9e3779b97f4a7c15
 
-// rng is a seeded source with an unbiased bounded draw.
-type rng struct{ src *rand.PCG }
+// Rand is a seeded random source whose every draw is fixed by the seed.
+type Rand struct{ src *rand.PCG }
 
-func newRNG(seed uint64) rng { return rng{rand.NewPCG(seed, pcgStream)} }
+// NewRand returns a Rand for seed.
+func NewRand(seed uint64) *Rand { return &Rand{rand.NewPCG(seed, pcgStream)} }
 
-// intn returns a uniform value in [0, n) by Lemire's multiply-and-reject method.
-func (r rng) intn(n int) int {
+// Uint64 returns 64 random bits.
+func (r *Rand) Uint64() uint64 { return r.src.Uint64() }
+
+// IntN returns a uniform value in [0, n), n > 0, by Lemire's multiply-and-reject
+// method.
+func (r *Rand) IntN(n int) int {
 	un := uint64(n)
 	hi, lo := bits.Mul64(r.src.Uint64(), un)
 	if lo < un {
@@ -33,15 +38,15 @@ func (r rng) intn(n int) int {
 	return int(hi)
 }
 
-// shuffle permutes n items with swap (Fisher-Yates).
-func (r rng) shuffle(n int, swap func(i, j int)) {
+// Shuffle permutes n items through swap (Fisher-Yates).
+func (r *Rand) Shuffle(n int, swap func(i, j int)) {
 	for i := n - 1; i > 0; i-- {
-		swap(i, r.intn(i+1))
+		swap(i, r.IntN(i+1))
 	}
 }
 
 // Shuffle permutes n items in place through swap, determined by seed alone.
-func Shuffle(n int, seed uint64, swap func(i, j int)) { newRNG(seed).shuffle(n, swap) }
+func Shuffle(n int, seed uint64, swap func(i, j int)) { NewRand(seed).Shuffle(n, swap) }
 
 // Permutation returns a permutation of 0..n-1 determined by seed alone.
 func Permutation(n int, seed uint64) []int {

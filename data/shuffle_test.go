@@ -54,11 +54,11 @@ func TestPermutationIsUniform(t *testing.T) {
 }
 
 func TestIntnIsUnbiasedAtEdges(t *testing.T) {
-	r := newRNG(9)
+	r := NewRand(9)
 	for _, n := range []int{1, 2, 3, 7, 1 << 40, math.MaxInt} {
 		for range 1000 {
-			v := r.intn(n)
-			require.True(t, v >= 0 && v < n, "intn(%d) = %d", n, v)
+			v := r.IntN(n)
+			require.True(t, v >= 0 && v < n, "IntN(%d) = %d", n, v)
 		}
 	}
 }
