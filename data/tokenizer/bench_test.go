@@ -175,3 +175,15 @@ func BenchmarkEncodeBatchProse(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)/1e6/(b.Elapsed().Seconds()/float64(b.N)), "MB/s")
 }
+
+// BenchmarkLoadGPT2 reads GPT-2's tokenizer.json (50k tokens, 50k merges).
+func BenchmarkLoadGPT2(b *testing.B) {
+	data := readTestdata(b, "gpt2.json.gz")
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := FromJSON(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -367,33 +368,28 @@ func (m *bpe) mergeWithQueue(st *encodeState, syms []int32) []int32 {
 // With a continuing_subword_prefix the merged token drops the right symbol's
 // prefix ("un" + "##do" = "undo"). A pair listed twice keeps its last rank, as
 // HF's map does.
-func parseMerges(raw []any, vocab map[string]int, prefix string) (map[uint64]uint64, error) {
-	merges := make(map[uint64]uint64, len(raw))
-	for rank, item := range raw {
-		var a, b string
-		switch v := item.(type) {
-		case string:
-			if strings.HasPrefix(v, "#version") {
-				continue
+func parseMerges(raw json.RawMessage, vocab map[string]int, prefix string) (map[uint64]uint64, error) {
+	var pairs [][2]string
+	if !isNull(raw) {
+		var legacy []string
+		if err := json.Unmarshal(raw, &legacy); err == nil {
+			for i, line := range legacy {
+				if strings.HasPrefix(line, "#version") {
+					continue
+				}
+				a, b, ok := strings.Cut(line, " ")
+				if !ok {
+					return nil, fmt.Errorf("merge %d %q: want two symbols separated by a space", i, line)
+				}
+				pairs = append(pairs, [2]string{a, b})
 			}
-			left, right, ok := strings.Cut(v, " ")
-			if !ok {
-				return nil, fmt.Errorf("merge %d %q: want two symbols separated by a space", rank, v)
-			}
-			a, b = left, right
-		case []any:
-			if len(v) != 2 {
-				return nil, fmt.Errorf("merge %d: want a pair, got %d items", rank, len(v))
-			}
-			sa, ok1 := v[0].(string)
-			sb, ok2 := v[1].(string)
-			if !ok1 || !ok2 {
-				return nil, fmt.Errorf("merge %d: want a pair of strings", rank)
-			}
-			a, b = sa, sb
-		default:
-			return nil, fmt.Errorf("merge %d: want a string or a pair, got %T", rank, item)
+		} else if err := json.Unmarshal(raw, &pairs); err != nil {
+			return nil, fmt.Errorf("merges: want \"a b\" strings or [\"a\", \"b\"] pairs: %v", err)
 		}
+	}
+	merges := make(map[uint64]uint64, len(pairs))
+	for rank, p := range pairs {
+		a, b := p[0], p[1]
 		ia, ok1 := vocab[a]
 		ib, ok2 := vocab[b]
 		im, ok3 := vocab[a+strings.TrimPrefix(b, prefix)]

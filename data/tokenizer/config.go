@@ -481,10 +481,16 @@ func parseDecoder(raw json.RawMessage) (decoder, error) {
 // parseModel reads the model section. Old files may omit the type; then the
 // fields tell which model it is.
 func parseModel(raw json.RawMessage) (model, error) {
+	switch typ, err := typeOf(raw); {
+	case err != nil:
+		return nil, err
+	case typ != "" && typ != "BPE" && typ != "WordPiece":
+		return nil, errUnsupported("model", typ)
+	}
 	var c struct {
 		Type         string         `json:"type"`
 		Vocab        map[string]int `json:"vocab"`
-		Merges       []any          `json:"merges"`
+		Merges       json.RawMessage `json:"merges"`
 		UnkToken     *string        `json:"unk_token"`
 		Prefix       *string        `json:"continuing_subword_prefix"`
 		Suffix       *string        `json:"end_of_word_suffix"`
@@ -499,7 +505,7 @@ func parseModel(raw json.RawMessage) (model, error) {
 	}
 	if c.Type == "" {
 		switch {
-		case c.Merges != nil:
+		case !isNull(c.Merges):
 			c.Type = "BPE"
 		case c.MaxChars != nil:
 			c.Type = "WordPiece"
