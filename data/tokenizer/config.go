@@ -488,17 +488,17 @@ func parseModel(raw json.RawMessage) (model, error) {
 		return nil, errUnsupported("model", typ)
 	}
 	var c struct {
-		Type         string         `json:"type"`
-		Vocab        map[string]int `json:"vocab"`
+		Type         string          `json:"type"`
+		Vocab        map[string]int  `json:"vocab"`
 		Merges       json.RawMessage `json:"merges"`
-		UnkToken     *string        `json:"unk_token"`
-		Prefix       *string        `json:"continuing_subword_prefix"`
-		Suffix       *string        `json:"end_of_word_suffix"`
-		FuseUnk      bool           `json:"fuse_unk"`
-		ByteFallback bool           `json:"byte_fallback"`
-		IgnoreMerges bool           `json:"ignore_merges"`
-		Dropout      *float64       `json:"dropout"`
-		MaxChars     *int           `json:"max_input_chars_per_word"`
+		UnkToken     *string         `json:"unk_token"`
+		Prefix       *string         `json:"continuing_subword_prefix"`
+		Suffix       *string         `json:"end_of_word_suffix"`
+		FuseUnk      bool            `json:"fuse_unk"`
+		ByteFallback bool            `json:"byte_fallback"`
+		IgnoreMerges bool            `json:"ignore_merges"`
+		Dropout      *float64        `json:"dropout"`
+		MaxChars     *int            `json:"max_input_chars_per_word"`
 	}
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, err
