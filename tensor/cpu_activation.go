@@ -1,17 +1,17 @@
 package tensor
 
 // GELU and GeGLU, the exact erf form (SPEC: hidden_activation "gelu"), with
-// the math in float64 (cpu_math.go) and one rounding to float32 per output.
+// the math in float64 (cpu_math.go, vectorised in cpu_vec.go) and one
+// rounding to float32 per GELU value.
+
+// geluChunk is how many elements a goroutine stages in its scratch buffers.
+const geluChunk = 1024
 
 func (cpuBackend) GELU(dst, src *Tensor) {
 	checkF32("GELU", dst, src)
 	checkSameNumel("GELU", dst, src)
 	y, x := dst.F32(), src.F32()
-	elementwise(len(y), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			y[i] = float32(gelu(float64(x[i])))
-		}
-	})
+	elementwise(len(y), func(lo, hi int) { geluSlice(y[lo:hi], x[lo:hi]) })
 }
 
 func (cpuBackend) GELUBackward(dx, x, dy *Tensor) {
@@ -19,8 +19,13 @@ func (cpuBackend) GELUBackward(dx, x, dy *Tensor) {
 	checkSameNumel("GELUBackward", dx, x, dy)
 	g, xs, d := dx.F32(), x.F32(), dy.F32()
 	elementwise(len(g), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			g[i] = float32(float64(g[i]) + float64(d[i])*geluGrad(float64(xs[i])))
+		val, grad := make([]float32, geluChunk), make([]float32, geluChunk)
+		for c := lo; c < hi; c += geluChunk {
+			e := min(hi, c+geluChunk)
+			geluGradSlice(val[:e-c], grad[:e-c], xs[c:e])
+			for i, dg := range grad[:e-c] {
+				g[c+i] = float32(float64(g[c+i]) + float64(d[c+i])*float64(dg))
+			}
 		}
 	})
 }
@@ -43,8 +48,9 @@ func (cpuBackend) GeGLU(y, x *Tensor) {
 			u := in[2*r*inner : (2*r+1)*inner]
 			g := in[(2*r+1)*inner : (2*r+2)*inner]
 			o := out[r*inner : (r+1)*inner]
-			for j := range o {
-				o[j] = float32(gelu(float64(u[j])) * float64(g[j]))
+			geluSlice(o, u)
+			for j, gj := range g {
+				o[j] *= gj
 			}
 		}
 	})
@@ -57,16 +63,17 @@ func (cpuBackend) GeGLUBackward(dx, x, dy *Tensor) {
 	check(SameShape(dx.shape, x.shape), "GeGLUBackward", "dx %v and x %v differ in shape", dx, x)
 	grad, in, d := dx.F32(), x.F32(), dy.F32()
 	parallelFor(n, rowGrain(inner), func(lo, hi int) {
+		val, slope := make([]float32, inner), make([]float32, inner)
 		for r := lo; r < hi; r++ {
 			u := in[2*r*inner : (2*r+1)*inner]
 			g := in[(2*r+1)*inner : (2*r+2)*inner]
 			du := grad[2*r*inner : (2*r+1)*inner]
 			dg := grad[(2*r+1)*inner : (2*r+2)*inner]
 			dyr := d[r*inner : (r+1)*inner]
+			geluGradSlice(val, slope, u)
 			for j, dyj := range dyr {
-				a, da := geluAndGrad(float64(u[j]))
-				du[j] = float32(float64(du[j]) + float64(dyj)*float64(g[j])*da)
-				dg[j] = float32(float64(dg[j]) + float64(dyj)*a)
+				du[j] = float32(float64(du[j]) + float64(dyj)*float64(g[j])*float64(slope[j]))
+				dg[j] = float32(float64(dg[j]) + float64(dyj)*float64(val[j]))
 			}
 		}
 	})

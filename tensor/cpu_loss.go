@@ -50,9 +50,10 @@ func (cpuBackend) CrossEntropy(loss, lse, logits, targets, weights *Tensor, igno
 		ceTarget(op, t, i, v, ignoreIndex)
 	}
 	parallelFor(n, rowGrain(v), func(lo, hi int) {
+		scratch := make([]float32, v)
 		for i := lo; i < hi; i++ {
 			row := x[i*v : (i+1)*v]
-			l := logSumExp(row)
+			l := logSumExp(row, scratch)
 			if lses != nil {
 				lses[i] = float32(l)
 			}
@@ -70,23 +71,14 @@ func (cpuBackend) CrossEntropy(loss, lse, logits, targets, weights *Tensor, igno
 	})
 }
 
-// logSumExp is log Σ exp(x) with the maximum subtracted first, in float64.
-func logSumExp(x []float32) float64 {
+// logSumExp is log Σ exp(x) with the maximum subtracted first and the sum in
+// float64; scratch (len(x) floats) receives the exponentials.
+func logSumExp(x, scratch []float32) float64 {
 	m := maxF32(x)
 	if math.IsInf(float64(m), 0) {
 		return float64(m) // all −Inf (or some +Inf): the sum is exp(m)
 	}
-	mf := float64(m)
-	var s0, s1 float64
-	i := 0
-	for ; i+2 <= len(x); i += 2 {
-		s0 += expF64(float64(x[i]) - mf)
-		s1 += expF64(float64(x[i+1]) - mf)
-	}
-	if i < len(x) {
-		s0 += expF64(float64(x[i]) - mf)
-	}
-	return mf + math.Log(s0+s1)
+	return float64(m) + math.Log(expSum(scratch, x, float64(m)))
 }
 
 func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32) {
@@ -117,13 +109,11 @@ func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse, targets, weights *T
 				continue
 			}
 			row, grow, l := x[i*v:(i+1)*v], g[i*v:(i+1)*v], float64(ls[i])
-			for j, xv := range row {
-				p := expF64(float64(xv) - l)
-				if j == tg {
-					p-- // the one-hot term, folded in before rounding
-				}
-				grow[j] = float32(float64(grow[j]) + a*p)
-			}
+			// The target's element takes a·(p − 1) in one rounding, so it
+			// is redone from its old value after the row-wide pass.
+			old := grow[tg]
+			addExp(grow, row, l, a)
+			grow[tg] = float32(float64(old) + a*(expF64(float64(row[tg])-l)-1))
 		}
 	})
 }

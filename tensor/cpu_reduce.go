@@ -123,16 +123,9 @@ func softmaxRow(y, x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	m := maxF32(x)
-	sum := 0.0
-	for j, v := range x {
-		e := expF64(float64(v) - float64(m))
-		y[j] = float32(e)
-		sum += e
-	}
-	inv := 1 / sum
-	for j := range y {
-		y[j] = float32(float64(y[j]) * inv)
+	inv := 1 / expSum(y, x, float64(maxF32(x)))
+	for j, e := range y {
+		y[j] = float32(float64(e) * inv)
 	}
 }
 

@@ -1,0 +1,21 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import "golang.org/x/sys/cpu"
+
+// useVec says whether the AVX2+FMA kernels of cpu_vec_amd64.s run; tests
+// switch it off to compare them with the scalar code.
+var useVec = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func expSumAVX2(dst, src *float32, n int, shift float64) float64
+
+//go:noescape
+func addExpAVX2(acc, x *float32, n int, shift, a float64)
+
+//go:noescape
+func geluAVX2(y, x *float32, n int)
+
+//go:noescape
+func geluGradAVX2(val, grad, x *float32, n int)

@@ -1,0 +1,86 @@
+package tensor
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// withScalar runs f with the vector kernels switched off.
+func withScalar(f func()) {
+	saved := useVec
+	useVec = false
+	defer func() { useVec = saved }()
+	f()
+}
+
+// closeF32 reports whether two float32 results agree to within 2 ulp, or
+// are both NaN, or equal infinities.
+func closeF32(a, b float32) bool {
+	if a == b || a != a && b != b {
+		return true
+	}
+	d := math.Abs(float64(a) - float64(b))
+	return d <= 2*math.Abs(float64(a))*0x1p-24 || d < 1e-44
+}
+
+// The vector kernels against the scalar code (and so, through
+// TestScalarMath, against the standard library), on lengths that are not
+// multiples of the vector width and on special values.
+func TestVectorKernelsMatchScalar(t *testing.T) {
+	if !useVec {
+		t.Skip("no AVX2+FMA on this CPU: only the scalar code runs")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	specials := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 88, 89, -88, -104, -746, 709, -709,
+		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 3.4e38, -3.4e38, 30, -30, 5.5, -5.5}
+	for _, n := range []int{1, 3, 4, 7, 8, 9, 31, 1000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * 6)
+		}
+		if n >= len(specials) {
+			copy(x, specials)
+		}
+		for _, shift := range []float64{0, 2.5, -3} {
+			v, s := make([]float32, n), make([]float32, n)
+			sv := expSum(v, x, shift)
+			var ss float64
+			withScalar(func() { ss = expSum(s, x, shift) })
+			for i := range x {
+				require.True(t, closeF32(s[i], v[i]), "expSum n=%d x=%v shift=%v: %v vs %v", n, x[i], shift, v[i], s[i])
+			}
+			if !math.IsNaN(ss) && !math.IsInf(ss, 0) {
+				assert.InDelta(t, ss, sv, 1e-12*math.Abs(ss))
+			}
+
+			ga, gb := make([]float32, n), make([]float32, n)
+			for i := range ga {
+				ga[i] = float32(rng.NormFloat64())
+				gb[i] = ga[i]
+			}
+			addExp(ga, x, shift, 0.3)
+			withScalar(func() { addExp(gb, x, shift, 0.3) })
+			for i := range x {
+				require.True(t, closeF32(ga[i], gb[i]), "addExp n=%d x=%v: %v vs %v", n, x[i], ga[i], gb[i])
+			}
+		}
+		y1, y2 := make([]float32, n), make([]float32, n)
+		geluSlice(y1, x)
+		withScalar(func() { geluSlice(y2, x) })
+		g1, d1 := make([]float32, n), make([]float32, n)
+		g2, d2 := make([]float32, n), make([]float32, n)
+		geluGradSlice(g1, d1, x)
+		withScalar(func() { geluGradSlice(g2, d2, x) })
+		for i := range x {
+			require.True(t, closeF32(y1[i], y2[i]), "gelu(%v): %v vs %v", x[i], y1[i], y2[i])
+			require.True(t, closeF32(g1[i], g2[i]), "gelu in geluGrad(%v): %v vs %v", x[i], g1[i], g2[i])
+			if !math.IsInf(float64(x[i]), 0) { // Inf·φ(Inf) is Inf·0: either answer is noise
+				require.True(t, closeF32(d1[i], d2[i]), "gelu'(%v): %v vs %v", x[i], d1[i], d2[i])
+			}
+		}
+	}
+}
