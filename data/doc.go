@@ -3,7 +3,8 @@
 // The pipeline, in the order the files read:
 //
 //   - template.go: the BERT chat template, rendered natively and also given as the
-//     Jinja text that Hugging Face transformers renders identically.
+//     reference's Jinja text, which Hugging Face transformers renders identically
+//     (checked against jinja2 renderings in testdata/).
 //   - open.go: opening inputs, with .gz and .zst decompressed transparently.
 //   - chat.go: chat datasets in JSONL (the "messages" shape of tulu-3-sft-mixture
 //     and smoltalk, plus instruction/input/output and prompt/response adapters).
@@ -14,7 +15,7 @@
 //   - pack.go: pretraining chunks: documents joined by a separator and cut into
 //     fixed-length rows in which every token is supervised.
 //   - shard.go: a small binary file of token ids, read memory-mapped.
-//   - shuffle.go: deterministic shuffles and train/test splits from a seed.
+//   - shuffle.go: a seeded Rand whose draws never change, shuffles, train/test splits.
 //   - wordnet.go: WordNet glosses turned into "What does X mean?" pairs.
 //
 // The package never imports a tokenizer: it asks for the small Encoder interface,

@@ -276,3 +276,28 @@ func TestSFTBatches(t *testing.T) {
 	}
 	assert.Equal(t, len(exs), rows)
 }
+
+// BenchmarkSFTPipeline measures this package's own cost per token (rendering,
+// labels, grouping, padding) with a trivial encoder.
+func BenchmarkSFTPipeline(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	convs := make([]Conversation, 2000)
+	for i := range convs {
+		convs[i] = Conversation{Messages: randomConversation(rng)}
+	}
+	tokens := 0
+	for b.Loop() {
+		exs, _, err := BuildSFT(byteEncoder{}, convs, SFTConfig{MaxLen: 512, PadID: testPad})
+		if err != nil {
+			b.Fatal(err)
+		}
+		batches, err := SFTBatches(exs, 16, testPad, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, bt := range batches {
+			tokens += bt.B * bt.S
+		}
+	}
+	b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+}
