@@ -155,8 +155,12 @@ type addedVocab struct {
 	tokens    []AddedToken
 	byContent map[string]int
 	byID      map[int]*AddedToken
-	raw       *matcher
-	norm      *matcher
+	// text is what an id decodes to: the content, normalized for tokens
+	// matched after normalization (HF's id_to_token gives "hello" for a
+	// normalized "Hello" under a lowercasing normalizer).
+	text map[int]string
+	raw  *matcher
+	norm *matcher
 }
 
 func newAddedVocab(tokens []AddedToken, n normalizer) *addedVocab {
@@ -164,6 +168,7 @@ func newAddedVocab(tokens []AddedToken, n normalizer) *addedVocab {
 		tokens:    tokens,
 		byContent: make(map[string]int, len(tokens)),
 		byID:      make(map[int]*AddedToken, len(tokens)),
+		text:      make(map[int]string, len(tokens)),
 		raw:       newMatcher(),
 		norm:      newMatcher(),
 	}
@@ -182,6 +187,7 @@ func newAddedVocab(tokens []AddedToken, n normalizer) *addedVocab {
 	for _, t := range order {
 		v.byContent[t.Content] = t.ID
 		v.byID[t.ID] = t
+		v.text[t.ID] = t.Content
 		if !t.Normalized {
 			v.raw.add(t.Content, t)
 			continue
@@ -190,6 +196,7 @@ func newAddedVocab(tokens []AddedToken, n normalizer) *addedVocab {
 		if n != nil {
 			pattern, _ = n.normalize(pattern)
 		}
+		v.text[t.ID] = pattern
 		v.norm.add(pattern, t)
 	}
 	return v

@@ -323,10 +323,11 @@ func (t *Tokenizer) TokenToID(tok string) (int, bool) {
 	return t.model.tokenToID(tok)
 }
 
-// IDToToken returns the token string of an id (added tokens first).
+// IDToToken returns the token string of an id (added tokens first, a
+// normalized added token in its normalized form, as HF gives it).
 func (t *Tokenizer) IDToToken(id int) (string, bool) {
-	if tok, ok := t.added.byID[id]; ok {
-		return tok.Content, true
+	if text, ok := t.added.text[id]; ok {
+		return text, true
 	}
 	return t.model.idToToken(id)
 }

@@ -70,6 +70,9 @@ const cases = [
   '   Hello',
   'Hello<|endoftext|>',
   'snake_case_identifier and CamelCaseIdentifier and kebab-case',
+  'a snake CASE   here, CASE\tsnake. snake',
+  'HELLO Hello hello, say Hello!',
+  'x<mask>y <mask>  z</s>',
 ];
 
 // ---------------------------------------------------------------------------
@@ -267,7 +270,15 @@ function metaspaceStyle(s) {
     if (!(k in vocab)) vocab[k] = Object.keys(vocab).length;
   }
   return tokenizerJSON({
-    added_tokens: [addedToken(0, '<unk>'), addedToken(1, '<pad>'), addedToken(2, '<cls>'), addedToken(3, '<sep>')],
+    added_tokens: [
+      addedToken(0, '<unk>'),
+      addedToken(1, '<pad>'),
+      addedToken(2, '<cls>'),
+      addedToken(3, '<sep>'),
+      // Matched after lowercasing: "HELLO" and "Hello" find it too.
+      addedToken(Object.keys(vocab).length, 'Hello', { special: false, normalized: true }),
+      addedToken(Object.keys(vocab).length + 1, 'say', { special: false, normalized: true, single_word: true, rstrip: true }),
+    ],
     normalizer: {
       type: 'Sequence',
       normalizers: [
