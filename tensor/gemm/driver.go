@@ -117,7 +117,7 @@ func (g *problem) block(kern *kernel, ws *workspace, i0, i1, j0, j1 int) {
 		nb := min(kern.nc, j1-jc)
 		for pc := 0; pc < g.k; pc += kern.kc {
 			kb := min(kern.kc, g.k-pc)
-			packPanels(ws.b, g.b.data, g.b.ld, !g.b.trans, jc, nb, pc, kb, nr)
+			packPanels(ws.b, g.b.data, g.b.ld, !g.b.trans, jc, nb, pc, kb, nr, kern.pack)
 			// The first k block applies the caller's beta; later ones add.
 			beta := g.beta
 			if pc > 0 {
@@ -125,7 +125,7 @@ func (g *problem) block(kern *kernel, ws *workspace, i0, i1, j0, j1 int) {
 			}
 			for ic := i0; ic < i1; ic += kern.mc {
 				mb := min(kern.mc, i1-ic)
-				packPanels(ws.a, g.a.data, g.a.ld, g.a.trans, ic, mb, pc, kb, mr)
+				packPanels(ws.a, g.a.data, g.a.ld, g.a.trans, ic, mb, pc, kb, mr, kern.pack)
 				for jr := 0; jr < nb; jr += nr {
 					bp := ws.b[jr*kb:]
 					for ir := 0; ir < mb; ir += mr {
@@ -178,11 +178,13 @@ func getWorkspace(kern *kernel) *workspace {
 	if ws == nil {
 		ws = &workspace{}
 	}
-	if len(ws.a) < na {
-		ws.a = alignedFloats(na)
+	// packTransposedAVX2 may store a few floats past a block's last panel.
+	const slack = 16
+	if len(ws.a) < na+slack {
+		ws.a = alignedFloats(na + slack)
 	}
-	if len(ws.b) < nb {
-		ws.b = alignedFloats(nb)
+	if len(ws.b) < nb+slack {
+		ws.b = alignedFloats(nb + slack)
 	}
 	if len(ws.tile) < nt {
 		ws.tile = alignedFloats(nt)

@@ -30,6 +30,7 @@ type kernel struct {
 	// the mc×kc block of A streams from L2, and the kc×nc block of B fits L3.
 	mc, kc, nc int
 	tile       tileFunc
+	pack       packers // the assembly kernels bring vector packing loops
 }
 
 // genericKernel is portable Go; its 4×4 tile keeps 16 sums in registers on
@@ -37,7 +38,7 @@ type kernel struct {
 var genericKernel = &kernel{
 	name: Generic, mr: 4, nr: 4,
 	mc: 128, kc: 256, nc: 2048,
-	tile: tileGeneric,
+	tile: tileGeneric, pack: goPackers,
 }
 
 // kernels lists the kernels this CPU supports, fastest first. The amd64 build

@@ -13,28 +13,58 @@ package gemm
 // (element (q, p) is data[q·ld+p]: op(A) without transA, op(B) with transB)
 // each panel is a small transpose: w source rows are read side by side.
 
+// packers are the two inner loops of packing, which the assembly kernels
+// replace with vector code: transpose is packTransposed (one panel of rows ≤ w
+// elements from a source whose rows are the panel's elements), copyGroups is
+// copyGroups.
+type packers struct {
+	transpose  func(panel, data []float32, ld, q0, rows, p0, kb, w int)
+	copyGroups func(dst, src []float32, ld, n, w int)
+}
+
+var goPackers = packers{transpose: packTransposed, copyGroups: copyGroups}
+
 // packPanels packs the nq×kb block at (q0, p0) into dst in panels of w.
 // dst must hold ⌈nq/w⌉·w·kb floats.
-func packPanels(dst, data []float32, ld int, kMajor bool, q0, nq, p0, kb, w int) {
+func packPanels(dst, data []float32, ld int, kMajor bool, q0, nq, p0, kb, w int, pk packers) {
+	if kMajor {
+		packContiguous(dst, data, ld, q0, nq, p0, kb, w, pk.copyGroups)
+		return
+	}
 	for t := 0; t*w < nq; t++ {
 		panel := dst[t*w*kb : (t+1)*w*kb]
-		rows := min(w, nq-t*w)
-		if kMajor {
-			packContiguous(panel, data, ld, q0+t*w, rows, p0, kb, w)
-		} else {
-			packTransposed(panel, data, ld, q0+t*w, rows, p0, kb, w)
+		pk.transpose(panel, data, ld, q0+t*w, min(w, nq-t*w), p0, kb, w)
+	}
+}
+
+// packContiguous packs from a k-major source, where panel t's group p is
+// data[(p0+p)·ld+q0+t·w : +w]. It walks the source eight rows (k steps) at a
+// time, which reads memory nearly in order, and deals each row slice out to
+// the panels in runs of eight groups, which keeps the writes together too.
+func packContiguous(dst, data []float32, ld, q0, nq, p0, kb, w int, copyGroups func(dst, src []float32, ld, n, w int)) {
+	const rowsPerPass = 8
+	full := nq / w // panels without padding
+	rem := nq - full*w
+	for pb := 0; pb < kb; pb += rowsPerPass {
+		pe := min(pb+rowsPerPass, kb)
+		for t := range full {
+			copyGroups(dst[(t*kb+pb)*w:], data[(p0+pb)*ld+q0+t*w:], ld, pe-pb, w)
+		}
+		if rem > 0 {
+			for p := pb; p < pe; p++ {
+				group := dst[(full*kb+p)*w:][:w]
+				copy(group, data[(p0+p)*ld+q0+full*w:][:rem])
+				clear(group[rem:])
+			}
 		}
 	}
 }
 
-// packContiguous fills one panel from a k-major source: group p is
-// data[(p0+p)·ld+q0 : +rows], then w-rows zeros.
-func packContiguous(panel, data []float32, ld, q0, rows, p0, kb, w int) {
-	for p := 0; p < kb; p++ {
-		group := panel[p*w : (p+1)*w]
-		src := data[(p0+p)*ld+q0:]
-		copy(group[:rows], src[:rows])
-		clear(group[rows:])
+// copyGroups copies n groups of w floats, group i from src[i·ld:] to
+// dst[i·w:].
+func copyGroups(dst, src []float32, ld, n, w int) {
+	for i := range n {
+		copy(dst[i*w:(i+1)*w], src[i*ld:i*ld+w])
 	}
 }
 

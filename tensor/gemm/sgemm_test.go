@@ -93,11 +93,12 @@ func checkProduct(t *testing.T, got matrix, want, scale []float64, k int) {
 }
 
 // withSmallBlocks returns a copy of kern whose cache blocks are a few tiles,
-// and kc odd, so that small products cross every block boundary and the
-// kernels' unrolled loops run their tail.
+// so that small products cross every block boundary. kc = 11 is odd and not
+// a multiple of 8, so the kernels' unrolled k loops and the 8-wide vector
+// transposes of packing both run their tails.
 func withSmallBlocks(kern *kernel) *kernel {
 	small := *kern
-	small.mc, small.kc, small.nc = 2*kern.mr, 7, 3*kern.nr
+	small.mc, small.kc, small.nc = 2*kern.mr, 11, 3*kern.nr
 	return &small
 }
 
