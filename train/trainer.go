@@ -39,6 +39,11 @@ type Options struct {
 	// KeepLast checkpoints are kept.
 	SaveEvery, KeepLast int
 
+	// TimeBudget, if positive, replaces Steps/Epochs: after a few timed
+	// steps the total is set so that the run takes about this long (the
+	// schedule is stretched to match). Such a run is not exactly resumable.
+	TimeBudget time.Duration
+
 	// OutDir receives checkpoints, metrics.jsonl and loss.png.
 	OutDir string
 	// Progress receives the progress bar or log lines; nil is silent.
@@ -254,7 +259,15 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}
 	bar := newProgress(t.opts.Progress, t.opts.Terminal, t.total)
 	start, startTokens := time.Now(), t.state.Tokens
+	calibrated := t.opts.TimeBudget <= 0
 	for t.state.Step < t.total {
+		if !calibrated && t.state.Step == calibrationSteps {
+			calibrated = true
+			if err := t.fitBudget(time.Since(start)); err != nil {
+				return err
+			}
+			bar.total = t.total
+		}
 		if ctx.Err() != nil {
 			bar.finish()
 			if err := t.checkpoint(); err != nil {
@@ -291,6 +304,34 @@ func (t *Trainer) Run(ctx context.Context) error {
 			return err
 		}
 		return PlotLoss(t.opts.OutDir, t.state.TrainLoss, t.state.EvalLoss)
+	}
+	return nil
+}
+
+// calibrationSteps are timed before a time-budgeted run fixes its length.
+const calibrationSteps = 10
+
+// fitBudget sets the total number of steps from the time the first steps
+// took, leaving a tenth of the budget for evaluations and checkpoints.
+func (t *Trainer) fitBudget(elapsed time.Duration) error {
+	per := elapsed / calibrationSteps
+	total := max(int(0.9*float64(t.opts.TimeBudget)/float64(per)), calibrationSteps+1)
+	sched, err := optim.NewSchedule(optim.ScheduleConfig{
+		Kind: t.opts.Schedule, Peak: t.opts.LR, TotalSteps: total,
+		WarmupRatio: t.opts.WarmupRatio, MinRatio: t.opts.MinLRRatio,
+	})
+	if err != nil {
+		return err
+	}
+	t.total, t.sched = total, sched
+	if t.opts.EvalEvery > 0 {
+		t.opts.EvalEvery = max(total/10, 1)
+	}
+	if t.opts.SaveEvery > 0 {
+		t.opts.SaveEvery = max(total/4, 1)
+	}
+	if t.opts.Progress != nil {
+		fmt.Fprintf(t.opts.Progress, "%s per step: %d steps fit the %s budget\n", per.Round(time.Millisecond), total, t.opts.TimeBudget)
 	}
 	return nil
 }

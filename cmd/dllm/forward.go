@@ -103,7 +103,7 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 }
 
 type forwardBatch struct {
-	b, s               int
+	b, s              int
 	ids, mask, labels []int32
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 )
 
@@ -68,6 +69,16 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 var errHelp = errors.New("help requested")
 
 func main() {
+	// DLLM_CPUPROFILE=file profiles any command (go tool pprof reads it).
+	if path := os.Getenv("DLLM_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			code := run(os.Args[1:], os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

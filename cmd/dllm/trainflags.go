@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/data"
@@ -30,6 +31,7 @@ type trainFlags struct {
 	seed                                          uint64
 	evalEvery, saveEvery, keepLast                int
 	heldOut                                       float64
+	budget                                        time.Duration
 	skipBad                                       bool
 }
 
@@ -42,6 +44,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder")
 	fs.StringVar(&f.device, "device", "cpu", "device: cpu or cuda")
 	fs.IntVar(&f.steps, "steps", 0, "optimizer steps (0: use --epochs)")
+	fs.DurationVar(&f.budget, "time-budget", 0, "train for about this long (e.g. 4m) instead of --steps/--epochs")
 	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: the preset's default)")
 	fs.IntVar(&f.batchSize, "batch-size", defaultBatch, "sequences per micro-batch")
 	fs.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimizer step")
@@ -54,7 +57,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.Float64Var(&f.clip, "clip", 1, "gradient clipping by global norm (0: off)")
 	fs.StringVar(&f.weighting, "loss-weight", "schedule", "masked-token weight: schedule (1/t, the ELBO) or uniform")
 	fs.StringVar(&f.normalization, "loss-norm", "token", "loss normalisation: token, sequence or batch")
-	fs.StringVar(&f.times, "time-sampling", "independent", "diffusion times per batch: independent or antithetic")
+	fs.StringVar(&f.times, "time-sampling", "uniform", "diffusion times per batch: uniform, stratified or antithetic")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed: initialisation, data order, noise")
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between held-out evaluations (0: 10 per run)")
 	fs.IntVar(&f.saveEvery, "save-every", 0, "steps between checkpoints (0: 4 per run)")
@@ -68,6 +71,8 @@ func (f *trainFlags) validate() error {
 	switch {
 	case f.out == "":
 		return badInput("--out is required")
+	case f.budget < 0:
+		return badInput("--time-budget must be positive, got %s", f.budget)
 	case f.steps < 0 || f.epochs < 0:
 		return badInput("--steps and --epochs must be >= 0")
 	case f.batchSize < 1:
@@ -173,7 +178,7 @@ func (f *trainFlags) options(steps, batchesPerEpoch int, obj mdlm.ObjectiveOptio
 		WeightDecay: f.weightDecay, Clip: f.clip,
 		Seed: f.seed, Objective: obj,
 		EvalEvery: f.evalEvery, SaveEvery: f.saveEvery, KeepLast: f.keepLast,
-		OutDir: f.out, Progress: progress, Terminal: terminal,
+		OutDir: f.out, Progress: progress, Terminal: terminal, TimeBudget: f.budget,
 	}
 	total := steps
 	if total == 0 {

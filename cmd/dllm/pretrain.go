@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/train"
+)
+
+// dllm pretrain trains a model by masked diffusion on plain text: documents
+// are concatenated and cut into fixed-length rows, every token supervised.
+func init() {
+	register(&command{
+		name:    "pretrain",
+		summary: "train a model by masked diffusion (MDLM) on plain-text corpora",
+		run:     runPretrain,
+	})
+}
+
+func runPretrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("pretrain", stderr)
+	var f trainFlags
+	dataPaths := fs.String("data", "", "text files or folders, comma-separated (.txt .md .jsonl with {\"text\"}, .gz/.zst read transparently)")
+	f.register(fs, 16, 128)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dataPaths == "" {
+		return badInput("--data is required")
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	be, err := openDevice(f.device)
+	if err != nil {
+		return err
+	}
+	var docs []string
+	stats, err := data.EachDocument(splitList(*dataPaths), data.LoadOptions{SkipBad: f.skipBad}, func(d data.Document) error {
+		docs = append(docs, d.Text)
+		return nil
+	})
+	if err != nil {
+		return badInput("%v", err)
+	}
+	if len(docs) == 0 {
+		return badInput("%s: no text found", *dataPaths)
+	}
+	fmt.Fprintf(stderr, "read %d documents from %d files%s\n", len(docs), stats.Files, skippedNote(stats.Skipped))
+
+	b, err := f.setup(be, func(yield func(string) bool) {
+		for _, d := range docs {
+			if !yield(d) {
+				return
+			}
+		}
+	}, stderr)
+	if err != nil {
+		return err
+	}
+	// Documents are joined by [PAD], the reference's end-of-sequence for
+	// BERT, so the model also learns where texts end.
+	ids := b.Tokenizer.EncodeBatch(docs, false)
+	rows := data.Pack(ids, f.maxLen, int(b.PadID))
+	if len(rows) < 2 {
+		return badInput("%s: only %d rows of %d tokens; need more text or a smaller --max-length", *dataPaths, len(rows), f.maxLen)
+	}
+	trainIdx, heldIdx := data.SplitIndices(len(rows), f.heldOut, f.seed)
+	if len(heldIdx) == 0 {
+		heldIdx, trainIdx = trainIdx[:1], trainIdx[1:]
+	}
+	batches := func(idx []int, seed uint64) []mdlm.Batch {
+		perm := data.Permutation(len(idx), seed)
+		var out []data.Batch
+		for lo := 0; lo < len(perm); lo += f.batchSize {
+			var rs [][]int32
+			for _, k := range perm[lo:min(lo+f.batchSize, len(perm))] {
+				rs = append(rs, rows[idx[k]])
+			}
+			out = append(out, data.PretrainBatch(rs))
+		}
+		return toMDLM(out)
+	}
+	fmt.Fprintf(stderr, "%d training rows of %d tokens, %d held out\n", len(trainIdx), f.maxLen, len(heldIdx))
+	obj, err := f.objective(b.MaskID)
+	if err != nil {
+		return err
+	}
+	epoch := func(e int) []mdlm.Batch { return batches(trainIdx, data.EpochSeed(f.seed, e)) }
+	if f.epochs == 0 && f.steps == 0 {
+		f.epochs = 1
+	}
+	opts := f.options(f.steps, len(epoch(0)), obj, stderr, isTerminal(stderr))
+	t, err := train.New(b.Model, epoch, batches(heldIdx, f.seed), opts, train.Hooks{SaveModel: b.Save})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "model: %s, %d parameters; %d steps on %s\n", describeModel(b), b.Model.Config.ParamCount(), t.TotalSteps(), be.Name())
+	if err := runTrainer(t, &f, stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "saved the model to %s\n", f.out)
+	return nil
+}
