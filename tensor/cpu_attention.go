@@ -222,6 +222,7 @@ func hideMasked(vis []float32, mask []int32, j0 int) {
 // and dV have a fixed order.
 func (cpuBackend) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *Tensor, p AttentionParams) {
 	const op = "AttentionBackward"
+	check(lse != nil, op, "needs lse from the forward pass")
 	a := attnDims(op, out, qkv, keyMask, p)
 	checkF32(op, dqkv, dout, lse)
 	check(dqkv.Numel() == qkv.Numel(), op, "dqkv %v and qkv %v differ in element count", dqkv, qkv)

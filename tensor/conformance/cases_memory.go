@@ -63,6 +63,18 @@ func memoryCases() []testCase {
 				}, outs: []expect{{name: "parent", want: filled(x.v, 5, 15, 0.5), exact: true}}},
 			)
 		}},
+		{"SyncFree", func(e *env) error {
+			return safely(func() error {
+				t := e.b.FromHost(e.normal(1, 5, 3).t)
+				e.b.Fill(t, 1)
+				if err := e.b.Sync(); err != nil {
+					return fmt.Errorf("Sync after Fill: %v", err)
+				}
+				t.Free()
+				t.Free() // a second Free is a no-op
+				return e.b.Sync()
+			})
+		}},
 		{"Fill", func(e *env) error {
 			return e.check(trial{name: "[7,1001]", op: "Fill", run: func(b tensor.Backend) []*tensor.Tensor {
 				t := poisoned(b, 7, 1001)
