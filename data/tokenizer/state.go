@@ -23,9 +23,11 @@ type encodeState struct {
 	arena []int
 }
 
-// cacheWords bounds the word cache. When it is full it is emptied and refills
-// with the words in use now; a few MB per worker.
-const cacheWords = 1 << 15
+// cacheWords bounds the word cache (HF's holds 10k words and then stops
+// adding). When it is full it is emptied and refills with the words in use
+// now. 64k words cover the working vocabulary of most corpora in a few MB per
+// worker.
+const cacheWords = 1 << 16
 
 func newEncodeState() *encodeState {
 	return &encodeState{cache: make(map[string]uint64, 1024)}

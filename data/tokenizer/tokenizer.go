@@ -78,7 +78,7 @@ func FromJSON(data []byte) (*Tokenizer, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
-	t := &Tokenizer{raw: f, states: make(chan *encodeState, 2*runtime.GOMAXPROCS(0))}
+	t := &Tokenizer{raw: f, states: make(chan *encodeState, runtime.GOMAXPROCS(0))}
 	var err error
 	if isNull(f.Model) {
 		return nil, errors.New("tokenizer.json: no model")
