@@ -29,6 +29,22 @@ import (
 // its slices of out, lse and dqkv, so the results are identical for any
 // GOMAXPROCS.
 
+// serialGEMM runs one product on the calling goroutine: attention already
+// runs one task per goroutine.
+var serialGEMM = gemm.Config{Threads: 1}
+
+// attnShape is the geometry of one Attention call.
+type attnShape struct {
+	b, s, nh, d int
+	w           int // half window: key j visible from i iff |i−j| ≤ w; -1 = global
+}
+
+// h is the hidden size nh·d, the row stride of out.
+func (a attnShape) h() int { return a.nh * a.d }
+
+// ld is the row stride of Q, K and V inside the packed qkv.
+func (a attnShape) ld() int { return 3 * a.h() }
+
 // The number of queries per block: big enough for the GEMM micro-kernel to
 // run at speed and to repack K and V rarely, small enough that a sliding
 // window wastes little work on keys outside it (a block of 64 queries with
@@ -46,22 +62,6 @@ func (a attnShape) block() int {
 	}
 	return attnBlockLocal
 }
-
-// serialGEMM runs one product on the calling goroutine: attention already
-// runs one task per goroutine.
-var serialGEMM = gemm.Config{Threads: 1}
-
-// attnShape is the geometry of one Attention call.
-type attnShape struct {
-	b, s, nh, d int
-	w           int // half window: key j visible from i iff |i−j| ≤ w; -1 = global
-}
-
-// h is the hidden size nh·d, the row stride of out.
-func (a attnShape) h() int { return a.nh * a.d }
-
-// ld is the row stride of Q, K and V inside the packed qkv.
-func (a attnShape) ld() int { return 3 * a.h() }
 
 // keyRange returns the keys [j0, j1) that any query of [i0, i1) may see.
 func (a attnShape) keyRange(i0, i1 int) (j0, j1 int) {
