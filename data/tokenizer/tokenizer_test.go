@@ -274,3 +274,35 @@ func readTestdata(t testing.TB, file string) []byte {
 	require.NoError(t, err)
 	return data
 }
+
+// Arbitrary bytes, invalid UTF-8 included, never make a tokenizer panic, and
+// byte-level BPE without a normalizer gives every byte back.
+func TestRandomBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const alphabet = " aZ'[]<>|\n\t\xc3\xa9\xe6\x97\xa5"
+	inputs := make([]string, 300)
+	for i := range inputs {
+		b := make([]byte, rng.IntN(40))
+		for k := range b {
+			if rng.IntN(3) == 0 {
+				b[k] = byte(rng.IntN(256))
+			} else {
+				b[k] = alphabet[rng.IntN(len(alphabet))]
+			}
+		}
+		inputs[i] = string(b)
+	}
+	for _, name := range parityTokenizers(t) {
+		exp, tok := loadExpected(t, name)
+		for _, s := range inputs {
+			ids := tok.Encode(s, true)
+			for _, id := range ids {
+				require.True(t, id >= 0 && id < tok.VocabSize(), "%s: id %d of %q", exp.Tokenizer, id, s)
+			}
+			tok.Decode(ids, true)
+			if name == "gpt2" {
+				require.Equal(t, string(appendLossyUTF8(nil, []byte(s))), tok.Decode(ids, false), "%q", s)
+			}
+		}
+	}
+}
