@@ -484,7 +484,7 @@ func parseModel(raw json.RawMessage) (model, error) {
 	switch typ, err := typeOf(raw); {
 	case err != nil:
 		return nil, err
-	case typ != "" && typ != "BPE" && typ != "WordPiece":
+	case typ != "" && typ != "BPE" && typ != "WordPiece" && typ != "WordLevel":
 		return nil, errUnsupported("model", typ)
 	}
 	var c struct {
@@ -550,6 +550,13 @@ func parseModel(raw json.RawMessage) (model, error) {
 		if c.MaxChars != nil {
 			m.maxChars = *c.MaxChars
 		}
+		if m.vocab == nil {
+			m.vocab = map[string]int{}
+		}
+		m.idToTok = buildIDToToken(m.vocab)
+		return m, nil
+	case "WordLevel":
+		m := &wordLevel{vocab: c.Vocab, unkToken: str(c.UnkToken, "<unk>")}
 		if m.vocab == nil {
 			m.vocab = map[string]int{}
 		}

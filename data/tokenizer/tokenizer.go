@@ -383,7 +383,7 @@ func (t *Tokenizer) Specials() Specials {
 	}
 }
 
-// ModelType names the model: "BPE" or "WordPiece".
+// ModelType names the model: "BPE", "WordPiece" or "WordLevel".
 func (t *Tokenizer) ModelType() string { return t.model.typeName() }
 
 // Truncation returns a copy of the truncation settings, or nil.

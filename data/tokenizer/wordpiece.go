@@ -74,3 +74,39 @@ func (m *wordPiece) tokenize(st *encodeState, word string, dst []int) []int {
 	}
 	return dst
 }
+
+// wordLevel maps each word to its id, or to the unknown token.
+type wordLevel struct {
+	vocab    map[string]int
+	idToTok  []string
+	unkToken string
+}
+
+func (m *wordLevel) typeName() string { return "WordLevel" }
+
+func (m *wordLevel) tokenToID(tok string) (int, bool) {
+	id, ok := m.vocab[tok]
+	return id, ok
+}
+
+func (m *wordLevel) idToToken(id int) (string, bool) {
+	if id < 0 || id >= len(m.idToTok) || m.idToTok[id] == "" {
+		return "", false
+	}
+	return m.idToTok[id], true
+}
+
+func (m *wordLevel) vocabSize() int { return len(m.idToTok) }
+
+func (m *wordLevel) tokenize(_ *encodeState, word string, dst []int) []int {
+	if word == "" {
+		return dst
+	}
+	if id, ok := m.vocab[word]; ok {
+		return append(dst, id)
+	}
+	if id, ok := m.vocab[m.unkToken]; ok {
+		return append(dst, id)
+	}
+	return dst // HF fails here: the vocabulary lacks its unknown token
+}

@@ -351,6 +351,17 @@ function bertCased(b) {
   return t;
 }
 
+// wordLevel maps whole words (BERT's vocabulary) to ids: NFD + Lowercase,
+// Whitespace split, a BPEDecoder-free join, and a CharDelimiterSplit first.
+function wordLevel(b) {
+  return tokenizerJSON({
+    added_tokens: [addedToken(100, '[UNK]'), addedToken(0, '[PAD]')],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'NFD' }, { type: 'Lowercase' }] },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'CharDelimiterSplit', delimiter: '_' }, { type: 'Whitespace' }] },
+    model: { type: 'WordLevel', vocab: b.model.vocab, unk_token: '[UNK]' },
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Expected outputs.
 
@@ -418,6 +429,7 @@ async function main() {
   };
   const bertUncased = readJSON('bert-base-uncased.json.gz');
   built['bert-cased-style.json.gz'] = bertCased(JSON.parse(bertUncased));
+  built['wordlevel-style.json.gz'] = wordLevel(JSON.parse(bertUncased));
   for (const [file, value] of Object.entries(built)) writeJSON(file, value, file.endsWith('.gz'));
 
   const all = Object.keys(built).concat(['bert-base-uncased.json.gz']);
