@@ -362,6 +362,124 @@ function wordLevel(b) {
   });
 }
 
+// piecesStyle runs the remaining split behaviours over WordLevel (unknown
+// pieces become [UNK], so the ids still show where the cuts fall).
+function piecesStyle(b) {
+  return tokenizerJSON({
+    added_tokens: [addedToken(100, '[UNK]'), addedToken(0, '[PAD]')],
+    normalizer: { type: 'Lowercase' },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { String: ' ' }, behavior: 'MergedWithPrevious', invert: false },
+        { type: 'Split', pattern: { Regex: '\\s+' }, behavior: 'Removed', invert: false },
+        { type: 'Digits', individual_digits: false },
+        { type: 'Punctuation', behavior: 'MergedWithNext' },
+        { type: 'Split', pattern: { Regex: '[aeiou]+' }, behavior: 'Contiguous', invert: true },
+      ],
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordLevel', vocab: b.model.vocab, unk_token: '[UNK]' },
+  });
+}
+
+// learnBPE learns merges from words given as symbol arrays with counts: the
+// most frequent adjacent pair (seen at least twice) is merged, n times.
+function learnBPE(words, n) {
+  const ws = [...words.values()];
+  const merges = [];
+  for (let m = 0; m < n; m++) {
+    const counts = new Map();
+    for (const w of ws)
+      for (let i = 0; i + 1 < w.syms.length; i++) {
+        const k = w.syms[i] + '\u0000' + w.syms[i + 1];
+        counts.set(k, (counts.get(k) || 0) + w.count);
+      }
+    let best = null;
+    let bestCount = 1;
+    for (const [k, c] of counts) if (c > bestCount || (c === bestCount && best !== null && k < best)) [best, bestCount] = [k, c];
+    if (best === null) break;
+    const [a, b] = best.split('\u0000');
+    merges.push([a, b]);
+    for (const w of ws) {
+      const out = [];
+      for (let i = 0; i < w.syms.length; i++) {
+        if (i + 1 < w.syms.length && w.syms[i] === a && w.syms[i + 1] === b) {
+          out.push(a + b);
+          i++;
+        } else out.push(w.syms[i]);
+      }
+      w.syms = out;
+    }
+  }
+  return merges;
+}
+
+// clipStyle is CLIP's shape: a word-final suffix "</w>" in a byte-level BPE
+// (so no raw-byte shortcut), Split with invert, NFC + Replace + Lowercase,
+// BPEDecoder. Its merges are learned here from the test strings and a
+// paragraph, through HF's own normalizer and pre-tokenizer.
+function clipStyle() {
+  const suffix = '</w>';
+  const parts = {
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }],
+    },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        {
+          type: 'Split',
+          pattern: { Regex: "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+" },
+          behavior: 'Removed',
+          invert: true,
+        },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+  };
+  const probe = Tokenizer.fromString(JSON.stringify(tokenizerJSON(Object.assign({}, parts, { model: bpeModel({ a: 0 }, []) }))));
+  const corpus = cases.concat(Array(20).fill(
+    'The quick brown fox jumps over the lazy dog. The dog sleeps; the fox runs away into the forest, ' +
+      "and nobody knows where it's gone. Numbers like 1984 and 2024 appear, as do words such as running, jumped, happily.",
+  ));
+  const words = new Map();
+  for (const text of corpus) {
+    const normalized = probe.getNormalizer().normalizeString(text);
+    for (const [piece] of probe.getPreTokenizer().preTokenizeString(normalized)) {
+      const chars = [...piece];
+      if (chars.length === 0) continue;
+      chars[chars.length - 1] += suffix;
+      const key = chars.join(' ');
+      if (!words.has(key)) words.set(key, { syms: chars, count: 0 });
+      words.get(key).count++;
+    }
+  }
+  const vocab = { '<|startoftext|>': 0, '<|endoftext|>': 1 };
+  const add = (t) => {
+    if (!(t in vocab)) vocab[t] = Object.keys(vocab).length;
+  };
+  for (const c of readGPT2Alphabet()) add(c);
+  for (const c of readGPT2Alphabet()) add(c + suffix);
+  const merges = learnBPE(words, 600);
+  for (const [a, b] of merges) add(a + b);
+  return tokenizerJSON(
+    Object.assign(parts, {
+      added_tokens: [addedToken(0, '<|startoftext|>', { normalized: true }), addedToken(1, '<|endoftext|>')],
+      post_processor: { type: 'RobertaProcessing', sep: ['<|endoftext|>', 1], cls: ['<|startoftext|>', 0], trim_offsets: false, add_prefix_space: false },
+      decoder: { type: 'BPEDecoder', suffix },
+      model: bpeModel(vocab, merges, { end_of_word_suffix: suffix, unk_token: '<|endoftext|>' }),
+    }),
+  );
+}
+
+// readGPT2Alphabet returns the 256 byte-level characters in GPT-2's order.
+function readGPT2Alphabet() {
+  const g = readGPT2();
+  return vocabInIdOrder(g.encoder).slice(0, 256).map(([t]) => t);
+}
+
 // ---------------------------------------------------------------------------
 // Expected outputs.
 
@@ -430,6 +548,8 @@ async function main() {
   const bertUncased = readJSON('bert-base-uncased.json.gz');
   built['bert-cased-style.json.gz'] = bertCased(JSON.parse(bertUncased));
   built['wordlevel-style.json.gz'] = wordLevel(JSON.parse(bertUncased));
+  built['pieces-style.json.gz'] = piecesStyle(JSON.parse(bertUncased));
+  built['clip-style.json'] = clipStyle();
   for (const [file, value] of Object.entries(built)) writeJSON(file, value, file.endsWith('.gz'));
 
   const all = Object.keys(built).concat(['bert-base-uncased.json.gz']);
