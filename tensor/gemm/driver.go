@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -9,7 +10,18 @@ import (
 // a goroutine of its own: about 10 µs of kernel time.
 const minWorkPerThread = 1 << 18
 
+// maxPackedB caps the floats of B packed at once (k rows × a column block):
+// 32 MiB. Wider products are done a column block at a time.
+const maxPackedB = 8 << 20
+
 // run computes the product with kern on up to threads goroutines.
+//
+// The columns of C are done in blocks of nc (fewer when k is large, to cap
+// the packed B). For each block, the goroutines first pack all of its B
+// together, then take tasks from a shared counter: a task is a band of rows
+// and a range of the block's columns, run over all of k with its own packed
+// A blocks. Taking tasks rather than being handed a fixed share keeps both
+// cores busy when one of them is also running something else.
 func (g *problem) run(kern *kernel, threads int) {
 	if g.m == 0 || g.n == 0 {
 		return
@@ -18,19 +30,109 @@ func (g *problem) run(kern *kernel, threads int) {
 		g.scaleC()
 		return
 	}
+	mr, nr := kern.mr, kern.nr
 	work := g.m * g.n * g.k
 	threads = max(1, min(threads, work/minWorkPerThread))
-	rows, cols := split(threads, g.m, g.n, g.k, kern)
-	parallel(rows*cols, func(t int) {
-		i0, i1 := share(g.m, kern.mr, rows, t/cols)
-		j0, j1 := share(g.n, kern.nr, cols, t%cols)
-		if i0 == i1 || j0 == j1 {
-			return
+	nc := max(nr, min(kern.nc, maxPackedB/g.k/nr*nr))
+	rows, cols := split(threads, g.m, min(g.n, nc), g.k, kern)
+	// Each goroutine's rows are cut in bands of about mc, so that there are a
+	// few tasks per goroutine to share out.
+	bands := min(ceilDiv(g.m, mr), rows*ceilDiv(ceilDiv(g.m, rows), kern.mc))
+
+	packed := getPackedB(g.k * ceilDiv(nc, nr) * nr)
+	defer packedBlocks.Put(packed)
+	kBlocks := ceilDiv(g.k, kern.kc)
+	for jc := 0; jc < g.n; jc += nc {
+		nb := min(nc, g.n-jc)
+		panels := ceilDiv(nb, nr)
+		// Pack B[:, jc:jc+nb]: for each k block, all its panels, shared out
+		// in chunks of panels. (The assembly kernels' panels are a multiple
+		// of 8 wide, so packTransposedAVX2 never stores past a panel here,
+		// into a chunk another goroutine packs.)
+		chunks := min(panels, 4*threads)
+		var nextPack atomic.Int64
+		parallel(threads, func(int) {
+			for {
+				u := int(nextPack.Add(1) - 1)
+				if u >= kBlocks*chunks {
+					return
+				}
+				pb, chunk := u/chunks, u%chunks
+				pc, kb := pb*kern.kc, min(kern.kc, g.k-pb*kern.kc)
+				t0, t1 := share(panels, 1, chunks, chunk)
+				q0, q1 := t0*nr, min(nb, t1*nr)
+				dst := packed.data[pc*panels*nr+t0*kb*nr:]
+				packPanels(dst, g.b.data, g.b.ld, !g.b.trans, jc+q0, q1-q0, pc, kb, nr, kern.pack)
+			}
+		})
+		// Multiply: tasks are (row band, column range) pairs.
+		var nextTask atomic.Int64
+		parallel(threads, func(int) {
+			ws := getWorkspace(kern)
+			defer workspaces.Put(ws)
+			for {
+				u := int(nextTask.Add(1) - 1)
+				if u >= bands*cols {
+					return
+				}
+				i0, i1 := share(g.m, mr, bands, u/cols)
+				t0, t1 := share(panels, 1, cols, u%cols)
+				if i0 < i1 && t0 < t1 {
+					g.task(kern, ws, packed.data, panels, i0, i1, jc, t0, t1, nb)
+				}
+			}
+		})
+	}
+}
+
+// task computes rows [i0, i1) of C and panels [t0, t1) of the column block
+// that starts at jc and is nb wide, whose B is packed in packed (panels
+// panels per k block).
+func (g *problem) task(kern *kernel, ws *workspace, packed []float32, panels, i0, i1, jc, t0, t1, nb int) {
+	mr, nr := kern.mr, kern.nr
+	for pc := 0; pc < g.k; pc += kern.kc {
+		kb := min(kern.kc, g.k-pc)
+		blockB := packed[pc*panels*nr:]
+		// The first k block applies the caller's beta; later ones add.
+		beta := g.beta
+		if pc > 0 {
+			beta = 1
 		}
-		ws := getWorkspace(kern)
-		g.block(kern, ws, i0, i1, j0, j1)
-		workspaces.Put(ws)
-	})
+		for ic := i0; ic < i1; ic += kern.mc {
+			mb := min(kern.mc, i1-ic)
+			packPanels(ws.a, g.a.data, g.a.ld, g.a.trans, ic, mb, pc, kb, mr, kern.pack)
+			for t := t0; t < t1; t++ {
+				jr := t * nr
+				bp := blockB[t*kb*nr:]
+				cols := min(nr, nb-jr)
+				for ir := 0; ir < mb; ir += mr {
+					ap := ws.a[ir*kb:]
+					c := g.c[(ic+ir)*g.ldc+jc+jr:]
+					if rows := min(mr, mb-ir); rows < mr || cols < nr {
+						g.edgeTile(kern, ws.tile, kb, ap, bp, c, rows, cols, beta)
+						continue
+					}
+					kern.tile(kb, ap, bp, c, g.ldc, g.alpha, beta)
+				}
+			}
+		}
+	}
+}
+
+// edgeTile computes a tile that sticks out of C: the kernel runs on a full
+// scratch tile holding the valid part of C, and only that part is copied
+// back. The arithmetic is the kernel's, so edge and inner tiles round alike.
+func (g *problem) edgeTile(kern *kernel, tile []float32, kb int, ap, bp, c []float32, rows, cols int, beta float32) {
+	nr := kern.nr
+	if beta != 0 {
+		for i := range rows {
+			copy(tile[i*nr:i*nr+cols], c[i*g.ldc:i*g.ldc+cols])
+		}
+	}
+	kern.tile(kb, ap, bp, tile, nr, g.alpha, beta)
+	for i := range rows {
+		copy(c[i*g.ldc:i*g.ldc+cols], tile[i*nr:i*nr+cols])
+	}
 }
 
 // scaleC sets C = beta·C (C = 0 when beta is 0, whatever C held).
@@ -62,12 +164,12 @@ func parallel(n int, f func(t int)) {
 	wg.Wait()
 }
 
-// split chooses how to cut C into rows×cols rectangles, one per goroutine,
-// with rows·cols = threads. Each goroutine packs the A rows and B columns of
-// its rectangle, so cutting along m repacks B and cutting along n repacks A;
-// the choice minimises the slowest goroutine's cost: its tiles' multiply-adds
-// plus its packing, counting a packed float as 16 multiply-adds (the kernels
-// do about that many in the time a float is copied).
+// split chooses how to share C between goroutines: as rows×cols rectangles,
+// rows·cols = threads. Every rectangle packs the A rows it multiplies, so
+// cutting along n packs A more than once; B is packed once whatever the cut.
+// The choice minimises the largest rectangle's cost: its tiles' multiply-adds
+// plus its packing of A, counting a packed float as 16 multiply-adds (the
+// kernels do about that many in the time a float is copied).
 func split(threads, m, n, k int, kern *kernel) (rows, cols int) {
 	const packCost = 16
 	mPanels, nPanels := ceilDiv(m, kern.mr), ceilDiv(n, kern.nr)
@@ -82,7 +184,7 @@ func split(threads, m, n, k int, kern *kernel) (rows, cols int) {
 		}
 		mMax := ceilDiv(mPanels, r) * kern.mr
 		nMax := ceilDiv(nPanels, c) * kern.nr
-		cost := mMax*nMax*k + packCost*k*(mMax*ceilDiv(nMax, kern.nc)+nMax)
+		cost := mMax*nMax*k + packCost*k*mMax
 		if best < 0 || cost < best {
 			best, rows, cols = cost, r, c
 		}
@@ -109,82 +211,45 @@ func share(n, unit, parts, t int) (lo, hi int) {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// block computes rows [i0, i1) and columns [j0, j1) of C with the loops of
-// doc.go.
-func (g *problem) block(kern *kernel, ws *workspace, i0, i1, j0, j1 int) {
-	mr, nr := kern.mr, kern.nr
-	for jc := j0; jc < j1; jc += kern.nc {
-		nb := min(kern.nc, j1-jc)
-		for pc := 0; pc < g.k; pc += kern.kc {
-			kb := min(kern.kc, g.k-pc)
-			packPanels(ws.b, g.b.data, g.b.ld, !g.b.trans, jc, nb, pc, kb, nr, kern.pack)
-			// The first k block applies the caller's beta; later ones add.
-			beta := g.beta
-			if pc > 0 {
-				beta = 1
-			}
-			for ic := i0; ic < i1; ic += kern.mc {
-				mb := min(kern.mc, i1-ic)
-				packPanels(ws.a, g.a.data, g.a.ld, g.a.trans, ic, mb, pc, kb, mr, kern.pack)
-				for jr := 0; jr < nb; jr += nr {
-					bp := ws.b[jr*kb:]
-					for ir := 0; ir < mb; ir += mr {
-						ap := ws.a[ir*kb:]
-						c := g.c[(ic+ir)*g.ldc+jc+jr:]
-						rows, cols := min(mr, mb-ir), min(nr, nb-jr)
-						if rows == mr && cols == nr {
-							kern.tile(kb, ap, bp, c, g.ldc, g.alpha, beta)
-							continue
-						}
-						g.edgeTile(kern, ws.tile, kb, ap, bp, c, rows, cols, beta)
-					}
-				}
-			}
-		}
+// packedB is a buffer for packed B, recycled between calls through
+// packedBlocks: it is megabytes, too much to allocate per product.
+type packedB struct{ data []float32 }
+
+var packedBlocks sync.Pool
+
+// getPackedB returns a buffer of at least n floats plus the slack that
+// packTransposedAVX2 may store past a block's last panel.
+func getPackedB(n int) *packedB {
+	const slack = 16
+	b, _ := packedBlocks.Get().(*packedB)
+	if b == nil {
+		b = new(packedB)
 	}
+	if len(b.data) < n+slack {
+		b.data = alignedFloats(n + slack)
+	}
+	return b
 }
 
-// edgeTile computes a tile that sticks out of C: the kernel runs on a full
-// scratch tile holding the valid part of C, and only that part is copied
-// back. The arithmetic is the kernel's, so edge and inner tiles round alike.
-func (g *problem) edgeTile(kern *kernel, tile []float32, kb int, ap, bp, c []float32, rows, cols int, beta float32) {
-	nr := kern.nr
-	if beta != 0 {
-		for i := range rows {
-			copy(tile[i*nr:i*nr+cols], c[i*g.ldc:i*g.ldc+cols])
-		}
-	}
-	kern.tile(kb, ap, bp, tile, nr, g.alpha, beta)
-	for i := range rows {
-		copy(c[i*g.ldc:i*g.ldc+cols], tile[i*nr:i*nr+cols])
-	}
-}
-
-// workspace holds one goroutine's packed blocks and scratch tile.
+// workspace holds one goroutine's packed A block and scratch tile.
 type workspace struct {
-	a, b, tile []float32
+	a, tile []float32
 }
 
-// workspaces recycles workspaces between calls: the packed B block alone is
-// a few MiB, too much to allocate per product.
+// workspaces recycles workspaces between calls.
 var workspaces sync.Pool
 
 // getWorkspace returns a workspace big enough for kern's blocks.
 func getWorkspace(kern *kernel) *workspace {
-	na := ceilDiv(kern.mc, kern.mr) * kern.mr * kern.kc
-	nb := ceilDiv(kern.nc, kern.nr) * kern.nr * kern.kc
+	const slack = 16 // see getPackedB
+	na := ceilDiv(kern.mc, kern.mr)*kern.mr*kern.kc + slack
 	nt := kern.mr * kern.nr
 	ws, _ := workspaces.Get().(*workspace)
 	if ws == nil {
 		ws = &workspace{}
 	}
-	// packTransposedAVX2 may store a few floats past a block's last panel.
-	const slack = 16
-	if len(ws.a) < na+slack {
-		ws.a = alignedFloats(na + slack)
-	}
-	if len(ws.b) < nb+slack {
-		ws.b = alignedFloats(nb + slack)
+	if len(ws.a) < na {
+		ws.a = alignedFloats(na)
 	}
 	if len(ws.tile) < nt {
 		ws.tile = alignedFloats(nt)

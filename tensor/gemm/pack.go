@@ -16,7 +16,8 @@ package gemm
 // packers are the two inner loops of packing, which the assembly kernels
 // replace with vector code: transpose is packTransposed (one panel of rows ≤ w
 // elements from a source whose rows are the panel's elements), copyGroups is
-// copyGroups.
+// copyGroups. When w is not a multiple of 8, the vector transpose may store
+// up to 8 floats past the panel, which must be free or packed after it.
 type packers struct {
 	transpose  func(panel, data []float32, ld, q0, rows, p0, kb, w int)
 	copyGroups func(dst, src []float32, ld, n, w int)

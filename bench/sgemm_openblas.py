@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Time numpy's float32 matmul (OpenBLAS sgemm when numpy is linked to it) on
+the shapes of tensor/gemm's BenchmarkMatMul, and print lines in Go benchmark
+format so the two can be read side by side:
+
+    BenchmarkMatMul/openblas/1024x1024x1024   20   5213000 ns/op   206.0 GFLOP/s
+
+Shapes are M x K x N: C[M,N] = A[M,K] @ B[K,N]; "-NT" reads B transposed
+(stored [N,K]), "-TN" reads A transposed (stored [K,M]), as in the Go names.
+
+Usage (Debian: apt-get install python3-numpy libopenblas0-pthread
+python3-threadpoolctl):
+
+    env -u OPENBLAS_CORETYPE python3 bench/sgemm_openblas.py [--threads N] [--trials T]
+
+OPENBLAS_CORETYPE, when set, forces OpenBLAS's kernel choice; unset it to get
+the kernel it picks for this CPU. The header reports which BLAS numpy loaded
+and the kernel (threadpoolctl's "architecture") when threadpoolctl is there.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+SHAPES = [
+    # (M, K, N, transA, transB)
+    (1024, 1024, 1024, False, False),
+    (2048, 256, 768, False, False),
+    (2048, 768, 256, False, False),
+    (2048, 256, 4096, False, False),
+    (2048, 4096, 256, False, False),
+    (1024, 1024, 1024, False, True),
+    (1024, 1024, 1024, True, False),
+    (2048, 256, 768, False, True),
+    (256, 2048, 768, True, False),
+]
+
+
+def name(m, k, n, ta, tb):
+    s = f"{m}x{k}x{n}"
+    if ta and tb:
+        s += "-TT"
+    elif ta:
+        s += "-TN"
+    elif tb:
+        s += "-NT"
+    return s
+
+
+def describe_blas(threads):
+    """Print what BLAS numpy uses; return a threadpoolctl limiter or None."""
+    print(f"# numpy {np.__version__}, python {sys.version.split()[0]}")
+    print(f"# OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    try:
+        import threadpoolctl
+    except ImportError:
+        print("# threadpoolctl not installed: BLAS kernel and thread count not reported")
+        return None
+    for info in threadpoolctl.threadpool_info():
+        if info.get("user_api") == "blas":
+            print(
+                "# blas: {internal_api} {version} kernel={architecture} "
+                "threads={num_threads} ({filepath})".format(
+                    **{k: info.get(k) for k in
+                       ("internal_api", "version", "architecture", "num_threads", "filepath")}))
+    if threads:
+        return threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
+    return None
+
+
+def bench(m, k, n, ta, tb, trials, min_time, rng):
+    a = rng.uniform(-1, 1, (k, m) if ta else (m, k)).astype(np.float32)
+    b = rng.uniform(-1, 1, (n, k) if tb else (k, n)).astype(np.float32)
+    a_op = a.T if ta else a
+    b_op = b.T if tb else b
+    c = np.empty((m, n), dtype=np.float32)
+    np.matmul(a_op, b_op, out=c)  # warm up, and size the runs
+    iters = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            np.matmul(a_op, b_op, out=c)
+        if time.perf_counter() - t0 >= min_time / 4 or iters > 1 << 20:
+            break
+        iters *= 2
+    per_op = []
+    for _ in range(trials):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            np.matmul(a_op, b_op, out=c)
+        per_op.append((time.perf_counter() - t0) / iters)
+    return iters, per_op
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=0, help="BLAS threads (0: the library's default)")
+    ap.add_argument("--trials", type=int, default=5, help="timed trials per shape; best and median are printed")
+    ap.add_argument("--min-time", type=float, default=1.0, help="seconds per trial, roughly")
+    args = ap.parse_args()
+    limiter = describe_blas(args.threads)
+    rng = np.random.default_rng(1)
+    for m, k, n, ta, tb in SHAPES:
+        iters, per_op = bench(m, k, n, ta, tb, args.trials, args.min_time, rng)
+        flops = 2.0 * m * n * k
+        best, med = min(per_op), statistics.median(per_op)
+        print(f"BenchmarkMatMul/openblas/{name(m, k, n, ta, tb):24s}\t{iters:8d}\t"
+              f"{best * 1e9:14.0f} ns/op\t{flops / best / 1e9:10.2f} GFLOP/s\t"
+              f"# median {flops / med / 1e9:.2f} GFLOP/s over {args.trials} trials", flush=True)
+    if limiter is not None:
+        limiter.restore_original_limits()
+
+
+if __name__ == "__main__":
+    main()
