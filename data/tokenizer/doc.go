@@ -24,4 +24,25 @@
 // Train builds a byte-level BPE tokenizer with BERT-style specials from raw
 // text; its output is a tokenizer.json that Hugging Face loads and encodes the
 // same way.
+//
+// Use:
+//
+//	tok, err := tokenizer.Load("tokenizer.json")
+//	ids := tok.Encode("The answer is [MASK].", true) // [CLS] ... [SEP]
+//	text := tok.Decode(ids, true)                     // specials skipped
+//	mask := tok.Specials().Mask
+//
+// Supported components (anything else is an error naming the type): models
+// BPE, WordPiece, WordLevel; normalizers NFC, NFD, NFKC, NFKD, Lowercase,
+// Strip, StripAccents, BertNormalizer, Replace, Prepend, ByteLevel, Sequence;
+// pre-tokenizers ByteLevel, BertPreTokenizer, Whitespace, WhitespaceSplit,
+// Punctuation, Digits, Split, CharDelimiterSplit, Metaspace, Sequence;
+// post-processors TemplateProcessing, BertProcessing, RobertaProcessing,
+// ByteLevel, Sequence; decoders ByteLevel, WordPiece, Metaspace, BPEDecoder,
+// Replace, Strip, Fuse, ByteFallback, Sequence. Regexes are Oniguruma's
+// syntax as HF reads it, run by Go's regexp; the one lookahead real files use
+// (\s+(?!\S)) is emulated, other lookarounds are rejected.
+//
+// Parity with HF is tested on a dozen tokenizer.json files (testdata) against
+// outputs recorded with HF's library (tools/tokenizer-parity).
 package tokenizer
