@@ -29,9 +29,11 @@
 // serves every other architecture and the purego build tag. A Config can force
 // a kernel, which is how the tests cover all of them on one machine.
 //
-// Work is split across goroutines (GOMAXPROCS by default, see SetThreads) by
-// cutting C into one rectangle per goroutine along panel boundaries; each
-// goroutine packs its own panels. Every element of C is summed over k in the
-// same order whatever the thread count, so results are bit-for-bit
-// reproducible.
+// Work is split across goroutines (GOMAXPROCS by default, see SetThreads).
+// For each column block of C they first pack its B together, then take tasks
+// from a shared counter: a band of rows (and, when C is short and wide, a
+// range of columns), multiplied over all of k with the goroutine's own packed
+// A. Bands and ranges start on panel boundaries, and every element of C is
+// summed over k in the same order whichever goroutine computes it, so results
+// are bit-for-bit the same for any thread count.
 package gemm

@@ -7,8 +7,9 @@ import (
 )
 
 // minWorkPerThread is the smallest share of a product, in multiply-adds, worth
-// a goroutine of its own: about 10 µs of kernel time.
-const minWorkPerThread = 1 << 18
+// a goroutine of its own: about 10 µs of kernel time. (A variable so that
+// tests can run small products on many goroutines.)
+var minWorkPerThread = 1 << 18
 
 // maxPackedB caps the floats of B packed at once (k rows × a column block):
 // 32 MiB. Wider products are done a column block at a time.

@@ -95,9 +95,10 @@ func (cfg Config) SgemmStrided(transA, transB bool, m, n, k int, alpha float32, 
 		}
 		return
 	}
-	// Many products: each goroutine runs a contiguous share of them alone.
-	parallel(threads, func(t int) {
-		for i := t * batch / threads; i < (t+1)*batch/threads; i++ {
+	// Many products: each goroutine takes whole products, one at a time.
+	var next atomic.Int64
+	parallel(threads, func(int) {
+		for i := int(next.Add(1) - 1); i < batch; i = int(next.Add(1) - 1) {
 			item(i, 1)
 		}
 	})

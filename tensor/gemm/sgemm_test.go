@@ -200,6 +200,28 @@ func TestLargeBlocks(t *testing.T) {
 	}
 }
 
+// TestParallelTasks runs small products on many goroutines, so that rows
+// are cut in bands and, for short wide C, columns in ranges.
+func TestParallelTasks(t *testing.T) {
+	defer func(old int) { minWorkPerThread = old }(minWorkPerThread)
+	minWorkPerThread = 1
+	for _, name := range Kernels() {
+		kern := withSmallBlocks(lookup(name))
+		for _, tc := range []gemmCase{
+			{m: 3, n: 301, k: 20, alpha: 1, beta: 0.5},
+			{m: 40, n: 90, k: 33, alpha: -1, beta: 0, pad: 1},
+			{m: 200, n: 5, k: 12, alpha: 2, beta: 1},
+		} {
+			for _, threads := range []int{2, 3, 5} {
+				t.Run(fmt.Sprintf("%s/%s/threads=%d", name, tc, threads), func(t *testing.T) {
+					rng := rand.New(rand.NewPCG(7, uint64(threads)))
+					runCase(t, rng, kern, threads, false, false, tc)
+				})
+			}
+		}
+	}
+}
+
 // TestSgemmDefault checks the exported entry point with the default kernel.
 func TestSgemmDefault(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
@@ -216,19 +238,21 @@ func TestSgemmDefault(t *testing.T) {
 // in which an element is summed.
 func TestThreadsDoNotChangeResults(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
-	m, n, k := 150, 170, 300
-	a, b := randomMatrix(rng, k, m, 0), randomMatrix(rng, k, n, 0)
-	c0 := randomMatrix(rng, m, n, 0)
-	for _, name := range Kernels() {
-		var first []float32
-		for _, threads := range []int{1, 2, 3, 4, 7} {
-			c := append([]float32(nil), c0.data...)
-			Config{Kernel: name, Threads: threads}.Sgemm(true, false, m, n, k, 1, a.data, m, b.data, n, 0.5, c, n)
-			if first == nil {
-				first = c
-				continue
+	for _, shape := range [][3]int{{150, 170, 300}, {9, 700, 40}} {
+		m, n, k := shape[0], shape[1], shape[2]
+		a, b := randomMatrix(rng, k, m, 0), randomMatrix(rng, k, n, 0)
+		c0 := randomMatrix(rng, m, n, 0)
+		for _, name := range Kernels() {
+			var first []float32
+			for _, threads := range []int{1, 2, 3, 4, 7} {
+				c := append([]float32(nil), c0.data...)
+				Config{Kernel: name, Threads: threads}.Sgemm(true, false, m, n, k, 1, a.data, m, b.data, n, 0.5, c, n)
+				if first == nil {
+					first = c
+					continue
+				}
+				require.Equal(t, first, c, "kernel %s, %dx%dx%d: %d threads differ from 1 thread", name, m, k, n, threads)
 			}
-			require.Equal(t, first, c, "kernel %s, %d threads differ from 1 thread", name, threads)
 		}
 	}
 }
