@@ -15,7 +15,12 @@ type decoder interface {
 // chainPos says whether the tokens start and end the decoded text. A few
 // decoders treat the first or last token specially; DecodeToken renders a
 // token as if it stood in the middle of a text.
-type chainPos struct{ start, end bool }
+type chainPos struct {
+	start, end bool
+	// fused: an earlier decoder joined the tokens into one text, so the
+	// first and last tokens now are the text's edges.
+	fused bool
+}
 
 // byteLevelDecoder maps every character back to its byte and reads the bytes
 // as UTF-8, replacing invalid sequences as Rust's from_utf8_lossy does. A
@@ -138,16 +143,25 @@ type stripDecoder struct {
 	start, stop int
 }
 
-func (d stripDecoder) decodeChain(tokens []string, _ chainPos) []string {
+func (d stripDecoder) decodeChain(tokens []string, at chainPos) []string {
+	// After a fuse, stripping the one text's edges only makes sense where
+	// they are the decoded text's edges (Llama's "strip the prepended space").
+	start, stop := d.start, d.stop
+	if at.fused && !at.start {
+		start = 0
+	}
+	if at.fused && !at.end {
+		stop = 0
+	}
 	out := make([]string, len(tokens))
 	for i, tok := range tokens {
 		chars := []rune(tok)
 		lo := 0
-		for lo < d.start && lo < len(chars) && chars[lo] == d.content {
+		for lo < start && lo < len(chars) && chars[lo] == d.content {
 			lo++
 		}
 		hi := len(chars)
-		for k := 0; k < d.stop && hi > lo && chars[hi-1] == d.content; k++ {
+		for k := 0; k < stop && hi > lo && chars[hi-1] == d.content; k++ {
 			hi--
 		}
 		out[i] = string(chars[lo:hi])
@@ -200,6 +214,10 @@ type sequenceDecoder []decoder
 func (seq sequenceDecoder) decodeChain(tokens []string, at chainPos) []string {
 	for _, d := range seq {
 		tokens = d.decodeChain(tokens, at)
+		switch d.(type) {
+		case fuseDecoder, byteLevelDecoder:
+			at.fused = true
+		}
 	}
 	return tokens
 }

@@ -191,8 +191,16 @@ func TestDecodeToken(t *testing.T) {
 	assert.Equal(t, "ing", wp.DecodeToken(ing))
 	assert.Equal(t, " hello", wp.DecodeToken(hello))
 
+	llama := loadTestdata(t, "llama-style.json")
+	the, ok := llama.TokenToID("▁the")
+	require.True(t, ok)
+	assert.Equal(t, " the", llama.DecodeToken(the), "Strip after Fuse only trims the text's start")
+	a, _ := llama.TokenToID("<0x41>")
+	assert.Equal(t, "A", llama.DecodeToken(a))
+	assert.Equal(t, "the", llama.Decode([]int{the}, false))
+
 	sp := loadTestdata(t, "metaspace-style.json")
-	the, ok := sp.TokenToID("▁the")
+	the, ok = sp.TokenToID("▁the")
 	require.True(t, ok)
 	assert.Equal(t, " the", sp.DecodeToken(the))
 }
