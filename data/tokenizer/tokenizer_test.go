@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -315,4 +316,27 @@ func TestRandomBytes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzSplitGPT2 checks the hand-written scanner against the regex on any
+// input (go test -fuzz FuzzSplitGPT2 ./data/tokenizer); the seeds run as a
+// plain test.
+func FuzzSplitGPT2(f *testing.F) {
+	re, err := compileOnig(`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`)
+	require.NoError(f, err)
+	for _, s := range []string{"", "Hello world", "a   b", "x  ", "I'm", " 's", "\n\nA", "\u00a0\u3000x", "1 2  3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			t.Skip("Go's regexp reads invalid UTF-8 differently; HF never sees it")
+		}
+		var want []int
+		for _, sp := range re.spans(nil, s) {
+			want = append(want, sp.end)
+		}
+		if got := splitGPT2(nil, s); !slices.Equal(got, want) {
+			t.Fatalf("%q: scanner %v, regex %v", s, got, want)
+		}
+	})
 }
