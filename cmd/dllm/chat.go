@@ -34,6 +34,9 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *modelDir == "" {
 		return badInput("--model is required")
 	}

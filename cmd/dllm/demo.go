@@ -43,6 +43,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	lvl, err := synth.ParseLevel(*level)
 	if err != nil {
 		return badInput("--level: %v", err)

@@ -51,6 +51,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *modelDir == "" || *dataPath == "" {
 		return badInput("--model and --data are required")
 	}

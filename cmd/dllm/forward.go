@@ -36,6 +36,9 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *modelDir == "" || *batchPath == "" || *outPath == "" {
 		return badInput("--model, --batch and --out are required")
 	}

@@ -31,6 +31,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *modelDir == "" || *prompt == "" {
 		return badInput("--model and --prompt are required")
 	}

@@ -55,13 +55,27 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args and maps flag errors to usageError; -h gives errHelp.
+// parseFlags parses args and maps flag errors to usageError, reported as one
+// line; -h prints the flags and gives errHelp.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	fs.SetOutput(io.Discard) // the flag package would print the whole usage on any error
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return errHelp
 		}
 		return usageError{err}
+	}
+	return nil
+}
+
+// noArgs rejects positional arguments for commands that take only flags.
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return badInput("unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
 	return nil
 }

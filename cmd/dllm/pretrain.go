@@ -27,6 +27,9 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *dataPaths == "" {
 		return badInput("--data is required")
 	}

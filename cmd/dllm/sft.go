@@ -33,6 +33,9 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
 	if *dataPaths == "" {
 		return badInput("--data is required")
 	}
