@@ -64,6 +64,8 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	}
 
 	out := bufio.NewWriter(stdout)
+	// Lines before a bad one are answered: flush them even when stopping early.
+	defer out.Flush()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false) // keep "<s>" readable
 	sc := bufio.NewScanner(in)

@@ -96,8 +96,11 @@ func TestTokenizeBadInput(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			args := append([]string{"tokenize", "--tokenizer", tokenizeFixture}, c.args...)
-			code, _, errOut := runTokenizeCmd(t, c.input, args...)
+			code, out, errOut := runTokenizeCmd(t, c.input, args...)
 			assert.Equal(t, 2, code)
+			if c.name == "not a string" {
+				assert.Equal(t, 1, strings.Count(out, "\n"), "the good first line is answered")
+			}
 			assert.Contains(t, errOut, c.want)
 			assert.Equal(t, 1, strings.Count(errOut, "\n"), "one line: %q", errOut)
 		})
