@@ -39,6 +39,7 @@ func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
 	vocab := fs.Int("vocab-size", 8192, "vocabulary size, including the 5 special tokens and the 256 byte symbols")
 	minFreq := fs.Int("min-frequency", 2, "merge only pairs seen at least this often")
 	out := fs.String("out", "tokenizer.json", "output `file` (written atomically)")
+	isolate := fs.Bool("isolate-spaces", false, "make every space its own token (a word is then one token wherever it stands)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: dllm tokenizer train --data PATH [--data PATH ...] --vocab-size N --out tokenizer.json")
 		fmt.Fprintln(stderr, "\nLearns byte-level BPE (NFC, GPT-2 pre-tokenizer) with [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0..4")
@@ -77,7 +78,7 @@ func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	tok, err := tokenizer.Train(lines, tokenizer.TrainConfig{VocabSize: *vocab, MinFrequency: *minFreq})
+	tok, err := tokenizer.Train(lines, tokenizer.TrainConfig{VocabSize: *vocab, MinFrequency: *minFreq, IsolateSpaces: *isolate})
 	if readErr != nil {
 		return readErr
 	}

@@ -32,7 +32,7 @@ type trainFlags struct {
 	evalEvery, saveEvery, keepLast                int
 	heldOut                                       float64
 	budget                                        time.Duration
-	skipBad                                       bool
+	skipBad, isolateSpaces                        bool
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
@@ -41,6 +41,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.StringVar(&f.initDir, "init", "", "start from this Hugging Face ModernBERT folder instead of a preset")
 	fs.StringVar(&f.tokPath, "tokenizer", "", "tokenizer.json to use (default: the --init model's, or train one on the data)")
 	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
+	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
 	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder")
 	fs.StringVar(&f.device, "device", "cpu", "device: cpu or cuda")
 	fs.IntVar(&f.steps, "steps", 0, "optimizer steps (0: use --epochs)")
@@ -135,7 +136,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 		}
 	default:
 		fmt.Fprintf(stderr, "training a byte-level BPE tokenizer (vocabulary %d) on the data...\n", f.vocabSize)
-		if tok, err = tokenizer.Train(texts, tokenizer.TrainConfig{VocabSize: f.vocabSize}); err != nil {
+		if tok, err = tokenizer.Train(texts, tokenizer.TrainConfig{VocabSize: f.vocabSize, IsolateSpaces: f.isolateSpaces}); err != nil {
 			return nil, fmt.Errorf("training the tokenizer: %w", err)
 		}
 	}

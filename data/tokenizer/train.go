@@ -36,6 +36,13 @@ type TrainConfig struct {
 	// as in ModernBERT), and "[CLS]" and "[SEP]", when present, frame every
 	// encoded text.
 	Specials []string
+	// IsolateSpaces makes every space its own token, so that a word is the
+	// same token wherever it stands: "[Answer]\ncloud" and "the cloud" share
+	// "cloud". GPT-2's rule glues a space to the next word, which gives a
+	// model two unrelated tokens per word to learn; a large model learns the
+	// pairs from data, a tiny one trained for minutes does not. The file gets
+	// HF's Sequence[Split(" ", Isolated), ByteLevel] pre-tokenizer.
+	IsolateSpaces bool
 }
 
 // Train learns a byte-level BPE tokenizer from texts, ModernBERT-style: NFC,
@@ -64,13 +71,13 @@ func Train(texts iter.Seq[string], cfg TrainConfig) (*Tokenizer, error) {
 		}
 		seen[s] = true
 	}
-	counts := countWords(texts)
+	counts := countWords(texts, cfg.IsolateSpaces)
 	if len(counts) == 0 {
 		return nil, errors.New("no text to train on")
 	}
 	tr := newTrainer(specials, counts)
 	tr.run(cfg.VocabSize, int64(cfg.MinFrequency))
-	data, err := tr.tokenizerJSON(specials)
+	data, err := tr.tokenizerJSON(specials, cfg.IsolateSpaces)
 	if err != nil {
 		return nil, err
 	}
@@ -78,8 +85,9 @@ func Train(texts iter.Seq[string], cfg TrainConfig) (*Tokenizer, error) {
 }
 
 // countWords normalizes and pre-tokenizes texts on all cores and counts the
-// words (as raw bytes).
-func countWords(texts iter.Seq[string]) map[string]int64 {
+// words (as raw bytes). With isolate, spaces are split off first, as the
+// Split pre-tokenizer does before ByteLevel.
+func countWords(texts iter.Seq[string], isolate bool) map[string]int64 {
 	workers := runtime.GOMAXPROCS(0)
 	batches := make(chan []string, workers)
 	partial := make([]map[string]int64, workers)
@@ -93,15 +101,17 @@ func countWords(texts iter.Seq[string]) map[string]int64 {
 			for batch := range batches {
 				for _, text := range batch {
 					text = norm.NFC.String(text)
-					ends = splitGPT2(ends[:0], text)
-					start := 0
-					for _, end := range ends {
-						word := text[start:end]
-						if _, ok := counts[word]; !ok {
-							word = strings.Clone(word)
+					for _, part := range splitSpaces(text, isolate) {
+						ends = splitGPT2(ends[:0], part)
+						start := 0
+						for _, end := range ends {
+							word := part[start:end]
+							if _, ok := counts[word]; !ok {
+								word = strings.Clone(word)
+							}
+							counts[word]++
+							start = end
 						}
-						counts[word]++
-						start = end
 					}
 				}
 			}
@@ -126,6 +136,30 @@ func countWords(texts iter.Seq[string]) map[string]int64 {
 		}
 	}
 	return total
+}
+
+// splitSpaces cuts text into pieces with each " " a piece of its own (HF's
+// Split with behaviour Isolated), or returns the text whole.
+func splitSpaces(text string, isolate bool) []string {
+	if !isolate || !strings.Contains(text, " ") {
+		return []string{text}
+	}
+	var parts []string
+	for {
+		i := strings.IndexByte(text, ' ')
+		if i < 0 {
+			break
+		}
+		if i > 0 {
+			parts = append(parts, text[:i])
+		}
+		parts = append(parts, " ")
+		text = text[i+1:]
+	}
+	if text != "" {
+		parts = append(parts, text)
+	}
+	return parts
 }
 
 type trainWord struct {
@@ -302,7 +336,7 @@ func (q *pairQueue) Pop() any {
 }
 
 // tokenizerJSON writes the trained tokenizer in HF's format.
-func (tr *trainer) tokenizerJSON(specials []string) ([]byte, error) {
+func (tr *trainer) tokenizerJSON(specials []string, isolateSpaces bool) ([]byte, error) {
 	type added struct {
 		ID         int    `json:"id"`
 		Content    string `json:"content"`
@@ -336,6 +370,11 @@ func (tr *trainer) tokenizerJSON(specials []string) ([]byte, error) {
 		pair = append(pair, piece{"SpecialToken": map[string]any{"id": "[SEP]", "type_id": 1}})
 	}
 	byteLevel := map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
+	var preTokenizer any = byteLevel
+	if isolateSpaces {
+		split := map[string]any{"type": "Split", "pattern": map[string]string{"String": " "}, "behavior": "Isolated", "invert": false}
+		preTokenizer = map[string]any{"type": "Sequence", "pretokenizers": []any{split, byteLevel}}
+	}
 
 	// The vocabulary in id order, which Go's map encoding would not keep.
 	var vocab bytes.Buffer
@@ -382,6 +421,6 @@ func (tr *trainer) tokenizerJSON(specials []string) ([]byte, error) {
 		PostProcessor any     `json:"post_processor"`
 		Decoder       any     `json:"decoder"`
 		Model         any     `json:"model"`
-	}{"1.0", nil, nil, addedTokens, map[string]string{"type": "NFC"}, byteLevel, post, byteLevel, model}
+	}{"1.0", nil, nil, addedTokens, map[string]string{"type": "NFC"}, preTokenizer, post, byteLevel, model}
 	return json.Marshal(file)
 }
