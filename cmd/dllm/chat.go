@@ -37,6 +37,9 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
 	if *modelDir == "" {
 		return badInput("--model is required")
 	}

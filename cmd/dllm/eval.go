@@ -54,6 +54,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
 	if *modelDir == "" || *dataPath == "" {
 		return badInput("--model and --data are required")
 	}

@@ -34,6 +34,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if err := sf.validate(); err != nil {
+		return err
+	}
 	if *modelDir == "" || *prompt == "" {
 		return badInput("--model and --prompt are required")
 	}

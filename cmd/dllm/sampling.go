@@ -61,6 +61,12 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 	return c, nil
 }
 
+// validate checks the flags before anything is loaded.
+func (s *samplerFlags) validate() error {
+	_, err := s.apply(mdlm.SamplerConfig{})
+	return err
+}
+
 // sample runs the chosen sampler.
 func (s *samplerFlags) sample(d mdlm.Denoiser, prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) {
 	rng := mdlm.NewRand(s.seed)

@@ -17,6 +17,7 @@ import (
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/optim"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/train"
 )
@@ -94,7 +95,11 @@ func (f *trainFlags) validate() error {
 	if _, err := bert.Preset(f.preset); err != nil && f.initDir == "" {
 		return badInput("--preset: %v", err)
 	}
-	return nil
+	if _, err := optim.NewSchedule(optim.ScheduleConfig{Kind: f.schedule, Peak: 1, TotalSteps: 1}); err != nil {
+		return badInput("--schedule: %v", err)
+	}
+	_, err := f.objective(0)
+	return err
 }
 
 func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {
@@ -125,6 +130,12 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 			return nil, badInput("--resume: %v", err)
 		}
 	}
+	var m *bert.Model
+	if from != "" {
+		if m, err = loadModel(from, be); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case f.tokPath != "":
 		if tok, err = tokenizer.Load(f.tokPath); err != nil {
@@ -140,12 +151,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 			return nil, fmt.Errorf("training the tokenizer: %w", err)
 		}
 	}
-	var m *bert.Model
-	if from != "" {
-		if m, err = loadModel(from, be); err != nil {
-			return nil, err
-		}
-	} else {
+	if m == nil {
 		cfg, err := bert.Preset(f.preset)
 		if err != nil {
 			return nil, badInput("--preset: %v", err)

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// writeChat writes n copy-task conversations as chat JSONL.
+func writeChat(t *testing.T, path string, n int) {
+	t.Helper()
+	words := strings.Fields("apple river stone cloud green night lamp bread fox tree")
+	var b strings.Builder
+	for i := range n {
+		w := fmt.Sprintf("%s %s", words[i%len(words)], words[(i/len(words))%len(words)])
+		line, _ := json.Marshal(map[string]any{"task": "copy", "messages": []map[string]string{
+			{"role": "user", "content": "Repeat: " + w}, {"role": "assistant", "content": w}}})
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+}
+
+// TestSFTGenerateEvalChat drives the main job through the CLI on a small
+// run: sft writes a complete model folder, and generate, eval and chat use
+// it. Learning itself is checked in package train; this checks the wiring.
+func TestSFTGenerateEvalChat(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "chat.jsonl")
+	writeChat(t, data, 120)
+	out := filepath.Join(dir, "model")
+	code, stdout, stderr := runCLI("sft", "--data", data, "--out", out, "--steps", "6", "--batch-size", "8",
+		"--vocab-size", "300", "--eval-every", "3", "--samples", "1", "--held-out", "0.1")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "saved the model")
+	require.Contains(t, stderr, "held-out loss")
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+		"metrics.jsonl", "loss.png", "checkpoints"} {
+		_, err := os.Stat(filepath.Join(out, f))
+		require.NoError(t, err, f)
+	}
+	var tc map[string]any
+	js, _ := os.ReadFile(filepath.Join(out, "tokenizer_config.json"))
+	require.NoError(t, json.Unmarshal(js, &tc))
+	require.Contains(t, tc["chat_template"], "[Answer]")
+
+	code, stdout, stderr = runCLI("generate", "--model", out, "--prompt", "Repeat: fox tree", "--max-new-tokens", "8", "--steps", "8", "--block-size", "8")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "forward passes")
+
+	code, stdout, stderr = runCLI("eval", "--model", out, "--data", data, "--limit", "10", "--max-new-tokens", "8", "--steps", "4")
+	require.Equal(t, 0, code, stderr)
+	var res evalResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+	require.Equal(t, 10, res.N)
+	require.Contains(t, res.PerTask, "copy")
+	require.Greater(t, res.Loss, 0.0)
+
+	var chatOut strings.Builder
+	err := runChat([]string{"--model", out, "--max-new-tokens", "8", "--steps", "4", "--block-size", "8", "--visualize=false"},
+		strings.NewReader("Repeat: fox tree\n/steps 2\n/reset\n/bogus\nRepeat: lamp\n/exit\n"), &chatOut, &chatOut)
+	require.NoError(t, err)
+	require.Equal(t, 2, strings.Count(chatOut.String(), "bot> "), chatOut.String())
+	require.Contains(t, chatOut.String(), "(new chat)")
+	require.Contains(t, chatOut.String(), "unknown command /bogus")
+
+	// Resume continues the run to a larger step count from its checkpoint.
+	code, _, stderr = runCLI("sft", "--data", data, "--out", out, "--steps", "8", "--batch-size", "8", "--resume", out, "--held-out", "0.1")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "resumed from")
+}
+
+func TestTrainingBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.jsonl")
+	writeChat(t, good, 20)
+	bad := filepath.Join(dir, "bad.jsonl")
+	require.NoError(t, os.WriteFile(bad, []byte(`{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"yo"}]}`+"\n{not json\n"), 0o644))
+	noWeights := filepath.Join(dir, "noweights")
+	require.NoError(t, os.MkdirAll(noWeights, 0o755))
+	cfg, _ := os.ReadFile(filepath.Join(fixture, "config.json"))
+	require.NoError(t, os.WriteFile(filepath.Join(noWeights, "config.json"), cfg, 0o644))
+	out := filepath.Join(dir, "out")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing data", []string{"sft", "--data", filepath.Join(dir, "nope.jsonl"), "--out", out}, "nope.jsonl"},
+		{"malformed line", []string{"sft", "--data", bad, "--out", out}, "bad.jsonl:2"},
+		{"unknown preset", []string{"sft", "--data", good, "--out", out, "--preset", "huge"}, "huge"},
+		{"bad schedule", []string{"sft", "--data", good, "--out", out, "--schedule", "zigzag", "--steps", "1"}, "zigzag"},
+		{"no out", []string{"sft", "--data", good}, "--out"},
+		{"init without weights", []string{"sft", "--data", good, "--out", out, "--init", noWeights}, "noweights"},
+		{"pretrain missing data", []string{"pretrain", "--data", filepath.Join(dir, "none.txt"), "--out", out}, "none.txt"},
+		{"generate without model", []string{"generate", "--model", filepath.Join(dir, "none"), "--prompt", "hi"}, "none"},
+		{"generate model without tokenizer", []string{"generate", "--model", fixture, "--prompt", "hi"}, "tokenizer.json"},
+		{"eval bad temperature", []string{"eval", "--model", fixture, "--data", good, "--temperature", "-1"}, "--temperature"},
+		{"eval model without tokenizer", []string{"eval", "--model", fixture, "--data", good}, "tokenizer.json"},
+		{"stray argument", []string{"sft", "extra"}, "extra"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCLI(c.args...)
+			require.Equal(t, 2, code, stderr)
+			require.Contains(t, stderr, c.want)
+			var errLines []string
+			for _, l := range strings.Split(stderr, "\n") {
+				if strings.HasPrefix(l, "dllm ") {
+					errLines = append(errLines, l)
+				}
+			}
+			require.Len(t, errLines, 1, "one error line: %q", stderr)
+			require.Contains(t, errLines[0], c.want)
+			_, err := os.Stat(out)
+			require.True(t, os.IsNotExist(err), "nothing may be written")
+		})
+	}
+}
+
+// A prompt longer than the model's maximum is refused with a clear error.
+func TestGeneratePromptTooLong(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "chat.jsonl")
+	writeChat(t, data, 40)
+	out := filepath.Join(dir, "model")
+	code, _, stderr := runCLI("sft", "--data", data, "--out", out, "--steps", "1", "--batch-size", "4", "--vocab-size", "300", "--samples", "0")
+	require.Equal(t, 0, code, stderr)
+	long := strings.Repeat("apple river ", 400)
+	code, _, stderr = runCLI("generate", "--model", out, "--prompt", long)
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "maximum length")
+}
