@@ -3,7 +3,7 @@
 the shapes of tensor/gemm's BenchmarkMatMul, and print lines in Go benchmark
 format so the two can be read side by side:
 
-    BenchmarkMatMul/openblas/1024x1024x1024   20   5213000 ns/op   206.0 GFLOP/s
+    BenchmarkMatMul/openblas/1024x1024x1024   20   5213000 ns/op   206.0 GFLOP/s   103.0 GFLOP/cpu-s
 
 Shapes are M x K x N: C[M,N] = A[M,K] @ B[K,N]; "-NT" reads B transposed
 (stored [N,K]), "-TN" reads A transposed (stored [K,M]), as in the Go names.
@@ -16,6 +16,12 @@ python3-threadpoolctl):
 OPENBLAS_CORETYPE, when set, forces OpenBLAS's kernel choice; unset it to get
 the kernel it picks for this CPU. The header reports which BLAS numpy loaded
 and the kernel (threadpoolctl's "architecture") when threadpoolctl is there.
+
+GFLOP/s is from wall time (best trial); GFLOP/cpu-s is from the process's CPU
+time over the same trial, as the Go benchmark reports it. OpenBLAS's idle
+threads spin while they wait, which counts as CPU time, so with several
+threads its GFLOP/cpu-s understates how well the busy cores are used; with
+--threads 1 the two measure the same thing.
 """
 
 import argparse
@@ -52,14 +58,18 @@ def name(m, k, n, ta, tb):
 
 
 def describe_blas(threads):
-    """Print what BLAS numpy uses; return a threadpoolctl limiter or None."""
+    """Limit the BLAS threads if asked, and print what BLAS numpy uses.
+    Returns the threadpoolctl limiter, or None."""
     print(f"# numpy {np.__version__}, python {sys.version.split()[0]}")
     print(f"# OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     try:
         import threadpoolctl
     except ImportError:
-        print("# threadpoolctl not installed: BLAS kernel and thread count not reported")
+        print("# threadpoolctl not installed: BLAS kernel and thread count not reported, --threads ignored")
         return None
+    limiter = None
+    if threads:
+        limiter = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
     for info in threadpoolctl.threadpool_info():
         if info.get("user_api") == "blas":
             print(
@@ -67,9 +77,7 @@ def describe_blas(threads):
                 "threads={num_threads} ({filepath})".format(
                     **{k: info.get(k) for k in
                        ("internal_api", "version", "architecture", "num_threads", "filepath")}))
-    if threads:
-        return threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-    return None
+    return limiter
 
 
 def bench(m, k, n, ta, tb, trials, min_time, rng):
@@ -87,12 +95,12 @@ def bench(m, k, n, ta, tb, trials, min_time, rng):
         if time.perf_counter() - t0 >= min_time / 4 or iters > 1 << 20:
             break
         iters *= 2
-    per_op = []
+    per_op = []  # (wall seconds, CPU seconds) per product, for each trial
     for _ in range(trials):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(iters):
             np.matmul(a_op, b_op, out=c)
-        per_op.append((time.perf_counter() - t0) / iters)
+        per_op.append(((time.perf_counter() - t0) / iters, (time.process_time() - c0) / iters))
     return iters, per_op
 
 
@@ -107,9 +115,11 @@ def main():
     for m, k, n, ta, tb in SHAPES:
         iters, per_op = bench(m, k, n, ta, tb, args.trials, args.min_time, rng)
         flops = 2.0 * m * n * k
-        best, med = min(per_op), statistics.median(per_op)
+        best, best_cpu = min(per_op)
+        med = statistics.median(wall for wall, _ in per_op)
         print(f"BenchmarkMatMul/openblas/{name(m, k, n, ta, tb):24s}\t{iters:8d}\t"
               f"{best * 1e9:14.0f} ns/op\t{flops / best / 1e9:10.2f} GFLOP/s\t"
+              f"{flops / best_cpu / 1e9:10.2f} GFLOP/cpu-s\t"
               f"# median {flops / med / 1e9:.2f} GFLOP/s over {args.trials} trials", flush=True)
     if limiter is not None:
         limiter.restore_original_limits()

@@ -50,6 +50,11 @@ var benchTransposedShapes = []benchShape{
 // BenchmarkMatMul reports GFLOP/s (2·M·N·K per product). f32 is Sgemm as the
 // rest of dllm calls it (fastest kernel, GOMAXPROCS threads); avx512, avx2 and
 // go force one kernel; gonum is gonum's pure-Go Sgemm on the same inputs.
+//
+// On Linux it also reports GFLOP/cpu-s: the flops over the CPU time of all
+// the process's threads. On a quiet machine that is GFLOP/s divided by the
+// cores in use; on a machine shared with other work, where wall-clock numbers
+// swing with the load, it still measures how well each core is used.
 func BenchmarkMatMul(b *testing.B) {
 	for _, s := range append(benchShapes, benchTransposedShapes...) {
 		b.Run("f32/"+s.String(), func(b *testing.B) { benchSgemm(b, s, Config{}.Sgemm) })
@@ -95,11 +100,24 @@ func benchSgemm(b *testing.B, s benchShape, sgemm sgemmFunc) {
 	if s.transB {
 		ldb = s.k
 	}
-	for b.Loop() {
+	reportFlops(b, 2*float64(s.m)*float64(s.n)*float64(s.k), func() {
 		sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bm, ldb, 0, c, s.n)
+	})
+}
+
+// reportFlops runs f in a benchmark loop and reports GFLOP/s and, where the
+// process CPU time can be read, GFLOP/cpu-s.
+func reportFlops(b *testing.B, flopsPerOp float64, f func()) {
+	cpu0 := processCPU()
+	for b.Loop() {
+		f()
 	}
-	flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
+	cpu := processCPU() - cpu0
+	flops := flopsPerOp * float64(b.N)
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu > 0 {
+		b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+	}
 }
 
 // BenchmarkKernelTile times the micro-kernels alone on packed panels that sit
@@ -118,11 +136,30 @@ func BenchmarkKernelTile(b *testing.B) {
 			for i := range bp {
 				bp[i] = float32(i%5) - 2
 			}
-			for b.Loop() {
-				kern.tile(kc, a, bp, c, kern.nr, 1, 1)
-			}
-			flops := 2 * float64(kern.mr*kern.nr*kc) * float64(b.N)
-			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			reportFlops(b, 2*float64(kern.mr*kern.nr*kc), func() {
+				kern.tile(kc, a, bp, c, kern.nr, 1, 0)
+			})
 		})
 	}
+}
+
+// BenchmarkSgemmStrided times a batch of small products shaped like
+// attention scores (batch 8 × 4 heads, sequence 256, head size 64):
+// S = Q·Kᵀ, 256x64x256 each with B read transposed.
+func BenchmarkSgemmStrided(b *testing.B) {
+	const batch, m, k, n = 32, 256, 64, 256
+	rng := rand.New(rand.NewPCG(1, 3))
+	random := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.Float64()*2 - 1)
+		}
+		return x
+	}
+	q, kt, s := random(batch*m*k), random(batch*n*k), random(batch*m*n)
+	b.Run(fmt.Sprintf("f32/%dx%dx%dx%d-NT", batch, m, k, n), func(b *testing.B) {
+		reportFlops(b, 2*float64(batch*m*n*k), func() {
+			SgemmStrided(false, true, m, n, k, 0.125, q, k, m*k, kt, k, n*k, 0, s, n, m*n, batch)
+		})
+	})
 }
