@@ -22,7 +22,7 @@ test: fmt-check vet
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./tensor/... ./bench/...
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./tensor/... ./data/... ./bench/...
 
 demo: build
 	./bin/dllm demo
