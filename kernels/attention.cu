@@ -58,7 +58,7 @@ __device__ __forceinline__ void load_rows(float *dst, int stride, const float *s
 // forward smem floats: BQ·(DM+1) [Q, own] + 2·BK·DM [K, V tiles] + BK [key ok]
 template <int DM>
 __device__ void attn_fwd(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int d, float scale, int w) {
-    extern __shared__ float smem[];
+    DLLM_DYNAMIC_SHARED(float, smem);
     float *Qs = smem;
     float *Ks = Qs + ATTN_BQ * (DM + 1);
     float *Vs = Ks + ATTN_BK * DM;
@@ -147,7 +147,7 @@ extern "C" __global__ void attn_bwd_dsum(float *dsum, const float *dout, const f
 template <int DM>
 __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask,
                             int S, int nh, int d, float scale, int w) {
-    extern __shared__ float smem[];
+    DLLM_DYNAMIC_SHARED(float, smem);
     float *Qs = smem;
     float *dOs = Qs + ATTN_BQ * (DM + 1);
     float *Ks = dOs + ATTN_BQ * (DM + 1);
@@ -217,7 +217,7 @@ __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, co
 template <int DM>
 __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask,
                              int S, int nh, int d, float scale, int w) {
-    extern __shared__ float smem[];
+    DLLM_DYNAMIC_SHARED(float, smem);
     float *Ks = smem;
     float *Vs = Ks + ATTN_BKV * (DM + 1);
     float *Qs = Vs + ATTN_BKV * (DM + 1);

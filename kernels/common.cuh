@@ -18,10 +18,22 @@ __device__ __forceinline__ float bf16_to_f32(bf16 h) {
 // f32_to_bf16 rounds to the nearest bfloat16, ties to even, in one PTX
 // instruction (sm_80+). NaN becomes the canonical quiet NaN.
 __device__ __forceinline__ bf16 f32_to_bf16(float f) {
+#ifdef DLLM_EMULATE
+    return dllm_emu_f32_to_bf16(f); // the CPU emulator of the tests (testdata/emu)
+#else
     unsigned short r;
     asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
     return r;
+#endif
 }
+
+// DLLM_DYNAMIC_SHARED declares the block's dynamic shared memory (the size
+// given at launch) as an array of T.
+#ifdef DLLM_EMULATE
+#define DLLM_DYNAMIC_SHARED(T, name) T *name = (T *)dllm_emu_dynamic_shared()
+#else
+#define DLLM_DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#endif
 
 // Infinity without math.h (NVRTC has the device math functions built in, but
 // not the INFINITY macro).

@@ -65,12 +65,20 @@ func hostRandom(rng *rand.Rand, sigma float64, shape ...int) *tensor.Tensor {
 	return h
 }
 
-// relErr is ‖got − want‖ / ‖want‖; NaN anywhere in got is an infinite error.
+// relErr is ‖got − want‖ / ‖want‖ over the finite elements of want; NaN in
+// got, or an infinite want that got does not match exactly, is an infinite
+// error.
 func relErr(got, want []float32) float64 {
 	var num, den float64
 	for i := range want {
 		if math.IsNaN(float64(got[i])) {
 			return math.Inf(1)
+		}
+		if math.IsInf(float64(want[i]), 0) {
+			if got[i] != want[i] {
+				return math.Inf(1)
+			}
+			continue
 		}
 		d := float64(got[i]) - float64(want[i])
 		num += d * d
