@@ -138,6 +138,9 @@ func (g *problem) edgeTile(kern *kernel, tile []float32, kb int, ap, bp, c []flo
 
 // scaleC sets C = beta·C (C = 0 when beta is 0, whatever C held).
 func (g *problem) scaleC() {
+	if g.beta == 1 {
+		return
+	}
 	for i := range g.m {
 		row := g.c[i*g.ldc : i*g.ldc+g.n]
 		if g.beta == 0 {

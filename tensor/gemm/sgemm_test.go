@@ -292,6 +292,8 @@ func TestScaleOnly(t *testing.T) {
 	assert.Equal(t, []float32{3, 6, 9, 12}, c)
 	Sgemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, -1, c, 2)
 	assert.Equal(t, []float32{-3, -6, -9, -12}, c)
+	Sgemm(false, false, 2, 2, 2, 0, a, 2, b, 2, 1, c, 2)
+	assert.Equal(t, []float32{-3, -6, -9, -12}, c)
 	c = []float32{nan, 1, nan, 1}
 	Sgemm(true, true, 2, 2, 0, 1, nil, 2, nil, 1, 0, c, 2)
 	assert.Equal(t, []float32{0, 0, 0, 0}, c)
