@@ -4,8 +4,8 @@
 # ratio ours/PyTorch for the forward pass and the training step. Both use 2
 # threads by default; the ratio is what to compare across machines.
 #
-#   bench/run-cpu-reference.sh              # 3 timed steps each
-#   STEPS=5 THREADS=2 bench/run-cpu-reference.sh
+#   bench/run-cpu-reference.sh              # 3 timed steps each, 2 threads
+#   STEPS=5 THREADS=1 bench/run-cpu-reference.sh
 #   PYTHON=/path/to/python3 bench/run-cpu-reference.sh
 #
 # PyTorch on Debian: apt-get install python3-torch python3-numpy.
@@ -32,8 +32,10 @@ fi
 model=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
 echo "# machine: $(nproc) CPUs, ${model:-unknown CPU}; load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 
-ours=$(GOMAXPROCS=$THREADS CGO_ENABLED=0 go test -run '^$' -bench '^BenchmarkModernBERT$' -benchtime "${STEPS}x" ./bench | tee /dev/stderr)
-theirs=$("$python" bench/modernbert_torch.py --threads "$THREADS" --steps "$STEPS" | tee /dev/stderr)
+ours=$(GOMAXPROCS=$THREADS CGO_ENABLED=0 go test -run '^$' -bench '^BenchmarkModernBERT$' -benchtime "${STEPS}x" ./bench)
+echo "$ours"
+theirs=$("$python" bench/modernbert_torch.py --threads "$THREADS" --steps "$STEPS")
+echo "$theirs"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 
 # metric LINES NAME UNIT prints the number before UNIT on the line naming NAME.
@@ -42,20 +44,26 @@ metric() {
 }
 
 echo
-printf '%-11s %12s %12s %12s %12s %8s\n' what 'ours ms' 'torch ms' 'ours tok/s' 'torch tok/s' ratio
+echo "# ratio = PyTorch's / ours: above 1 we are faster. mean: from the mean step; best: from the fastest step;"
+echo "# cpu: from CPU time per step, the steadiest on a busy machine with THREADS=1 (with more threads PyTorch's"
+echo "# spinning OpenMP workers count too)."
+printf '%-11s %9s %9s %9s %9s %9s %9s %7s %7s %7s\n' what 'ours ms' 'torch ms' 'ours min' 'torch min' 'ours cpu' 'torch cpu' mean best cpu
 status=0
 for what in forward train-step; do
-	o_ms=$(metric "$ours" "BenchmarkModernBERT/$what" ms/step)
-	t_ms=$(metric "$theirs" "^torch/$what " ms/step)
-	o_tps=$(metric "$ours" "BenchmarkModernBERT/$what" tokens/s)
-	t_tps=$(metric "$theirs" "^torch/$what " tokens/s)
-	if [[ -z $o_ms || -z $t_ms ]]; then
-		echo "run-cpu-reference: no $what result from one of the runs" >&2
-		status=1
-		continue
-	fi
-	# ratio > 1: we are faster (throughput ours / PyTorch's).
-	awk -v w="$what" -v o="$o_ms" -v t="$t_ms" -v ot="$o_tps" -v tt="$t_tps" \
-		'BEGIN { printf "%-11s %12.1f %12.1f %12.0f %12.0f %7.2fx\n", w, o, t, ot, tt, t / o }'
+	args=()
+	for unit in ms/step min-ms/step cpu-ms/step; do
+		args+=("$(metric "$ours" "BenchmarkModernBERT/$what" $unit)" "$(metric "$theirs" "^torch/$what " $unit)")
+	done
+	for a in "${args[@]}"; do
+		if [[ -z $a ]]; then
+			echo "run-cpu-reference: a $what result is missing" >&2
+			status=1
+			continue 2
+		fi
+	done
+	awk -v w="$what" 'BEGIN {
+		printf "%-11s %9.1f %9.1f %9.1f %9.1f %9.1f %9.1f %6.2fx %6.2fx %6.2fx\n", w,
+			ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[2] / ARGV[1], ARGV[4] / ARGV[3], ARGV[6] / ARGV[5]
+	}' "${args[@]}"
 done
 exit $status
