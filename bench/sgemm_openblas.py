@@ -9,9 +9,14 @@ Shapes are M x K x N: C[M,N] = A[M,K] @ B[K,N]; "-NT" reads B transposed
 (stored [N,K]), "-TN" reads A transposed (stored [K,M]), as in the Go names.
 
 Usage (Debian: apt-get install python3-numpy libopenblas0-pthread
-python3-threadpoolctl):
+python3-threadpoolctl; python3-numpy alone brings the slow reference BLAS):
 
     env -u OPENBLAS_CORETYPE python3 bench/sgemm_openblas.py [--threads N] [--trials T]
+    env -u OPENBLAS_CORETYPE python3 bench/sgemm_openblas.py --compare 5
+
+--compare R runs R rounds, each the Go benchmarks (go test -bench, from the
+repository root) then this one, alternating so that both see the same load,
+and prints per shape the best and median of each column and the ratios.
 
 OPENBLAS_CORETYPE, when set, forces OpenBLAS's kernel choice; unset it to get
 the kernel it picks for this CPU. The header reports which BLAS numpy loaded
@@ -25,8 +30,11 @@ threads its GFLOP/cpu-s understates how well the busy cores are used; with
 """
 
 import argparse
+import collections
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -104,23 +112,76 @@ def bench(m, k, n, ta, tb, trials, min_time, rng):
     return iters, per_op
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--threads", type=int, default=0, help="BLAS threads (0: the library's default)")
-    ap.add_argument("--trials", type=int, default=5, help="timed trials per shape; best and median are printed")
-    ap.add_argument("--min-time", type=float, default=1.0, help="seconds per trial, roughly")
-    args = ap.parse_args()
-    limiter = describe_blas(args.threads)
-    rng = np.random.default_rng(1)
+def run_openblas(args, rng, out):
+    """Time every shape once per trial; print and collect GFLOP/s."""
     for m, k, n, ta, tb in SHAPES:
         iters, per_op = bench(m, k, n, ta, tb, args.trials, args.min_time, rng)
         flops = 2.0 * m * n * k
         best, best_cpu = min(per_op)
         med = statistics.median(wall for wall, _ in per_op)
-        print(f"BenchmarkMatMul/openblas/{name(m, k, n, ta, tb):24s}\t{iters:8d}\t"
+        shape = name(m, k, n, ta, tb)
+        out[("openblas", shape)].extend(flops / wall / 1e9 for wall, _ in per_op)
+        print(f"BenchmarkMatMul/openblas/{shape:24s}\t{iters:8d}\t"
               f"{best * 1e9:14.0f} ns/op\t{flops / best / 1e9:10.2f} GFLOP/s\t"
               f"{flops / best_cpu / 1e9:10.2f} GFLOP/cpu-s\t"
               f"# median {flops / med / 1e9:.2f} GFLOP/s over {args.trials} trials", flush=True)
+
+
+GO_LINE = re.compile(r"^BenchmarkMatMul/(\w+)/(\S+?)(?:-\d+)?\s.*?([\d.]+) GFLOP/s")
+
+
+def run_go(args, out):
+    """Run the Go benchmarks once; print their lines and collect GFLOP/s."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    cmd = ["go", "test", "-run", "^$", "-bench", "MatMul/(f32|avx512|avx2|gonum)/",
+           "-benchtime", f"{args.min_time}s", "./tensor/gemm"]
+    env = dict(os.environ, CGO_ENABLED="0")
+    res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=True)
+    for line in res.stdout.splitlines():
+        mt = GO_LINE.match(line)
+        if mt:
+            print(line, flush=True)
+            out[(mt.group(1), mt.group(2))].append(float(mt.group(3)))
+
+
+def print_table(out):
+    cols = ["f32", "avx512", "avx2", "gonum", "openblas"]
+    shapes = []
+    for _, shape in out:
+        if shape not in shapes:
+            shapes.append(shape)
+    print("\n# GFLOP/s, best (median) of the rounds; ratios of the bests")
+    print(f"{'shape MxKxN':22s}" + "".join(f"{c:>16s}" for c in cols) + "  f32/openblas  f32/gonum")
+    for shape in shapes:
+        row = f"{shape:22s}"
+        for c in cols:
+            v = out.get((c, shape))
+            row += f"{max(v):8.1f} ({statistics.median(v):5.1f})" if v else f"{'-':>16s}"
+        f32, ob, gn = (out.get((c, shape)) for c in ("f32", "openblas", "gonum"))
+        row += f"  {max(f32) / max(ob):12.2f}" if f32 and ob else f"  {'-':>12s}"
+        row += f"  {max(f32) / max(gn):9.2f}" if f32 and gn else ""
+        print(row)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, default=0, help="BLAS threads (0: the library's default)")
+    ap.add_argument("--trials", type=int, default=5, help="timed trials per shape; best and median are printed")
+    ap.add_argument("--min-time", type=float, default=1.0, help="seconds per trial, roughly")
+    ap.add_argument("--compare", type=int, default=0, metavar="R",
+                    help="alternate R rounds of the Go benchmarks and this one, then print a table")
+    args = ap.parse_args()
+    limiter = describe_blas(args.threads)
+    rng = np.random.default_rng(1)
+    out = collections.defaultdict(list)
+    if args.compare:
+        args.trials = 1
+        for _ in range(args.compare):
+            run_go(args, out)
+            run_openblas(args, rng, out)
+        print_table(out)
+    else:
+        run_openblas(args, rng, out)
     if limiter is not None:
         limiter.restore_original_limits()
 
