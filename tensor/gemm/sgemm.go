@@ -85,7 +85,7 @@ func (cfg Config) SgemmStrided(transA, transB bool, m, n, k int, alpha float32, 
 	kern, threads := lookup(cfg.Kernel), cfg.threads()
 	item := func(i int, threads int) {
 		gi := g
-		gi.a.data, gi.b.data, gi.c = a[i*strideA:], b[i*strideB:], c[i*strideC:]
+		gi.a.data, gi.b.data, gi.c = tail(a, i*strideA), tail(b, i*strideB), tail(c, i*strideC)
 		gi.run(kern, threads)
 	}
 	if batch < threads {
@@ -104,8 +104,9 @@ func (cfg Config) SgemmStrided(transA, transB bool, m, n, k int, alpha float32, 
 	})
 }
 
-// tail returns s[off:], or an empty slice when off is past the end, so that
-// the length check reports the shortfall instead of slicing panicking.
+// tail returns s[off:], or an empty slice when off is past the end: the
+// length check then reports the shortfall instead of slicing panicking, and
+// products that read nothing (k = 0, alpha = 0, empty C) accept short slices.
 func tail(s []float32, off int) []float32 {
 	if off > len(s) {
 		return nil

@@ -298,6 +298,10 @@ func TestScaleOnly(t *testing.T) {
 	Sgemm(true, true, 2, 2, 0, 1, nil, 2, nil, 1, 0, c, 2)
 	assert.Equal(t, []float32{0, 0, 0, 0}, c)
 	Sgemm(false, false, 0, 5, 5, 1, nil, 5, nil, 5, 0, nil, 5)
+	c = []float32{1, 2, 3, 4, 5, 6}
+	SgemmStrided(false, false, 1, 2, 0, 1, nil, 1, 7, nil, 2, 7, 2, c, 2, 2, 3)
+	assert.Equal(t, []float32{2, 4, 6, 8, 10, 12}, c)
+	SgemmStrided(false, false, 0, 2, 3, 1, nil, 3, 7, nil, 2, 7, 2, nil, 2, 2, 3)
 }
 
 func TestSetThreads(t *testing.T) {
