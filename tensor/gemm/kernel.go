@@ -27,7 +27,8 @@ type kernel struct {
 	name   Kernel
 	mr, nr int // tile shape
 	// Cache blocks (see doc.go): a kc×nr panel of B should stay in L1 while
-	// the mc×kc block of A streams from L2, and the kc×nc block of B fits L3.
+	// the mc×kc block of A streams past it from L2; nc columns of B are
+	// packed at a time (fewer when k is large, see maxPackedB).
 	mc, kc, nc int
 	tile       tileFunc
 	pack       packers // the assembly kernels bring vector packing loops
@@ -41,11 +42,11 @@ var genericKernel = &kernel{
 	tile: tileGeneric, pack: goPackers,
 }
 
-// kernels lists the kernels this CPU supports, fastest first. The amd64 build
-// adds the assembly kernels in an init function.
+// kernels lists the kernels this CPU supports, preferred first. The amd64
+// build adds the assembly kernels in an init function.
 var kernels = []*kernel{genericKernel}
 
-// Kernels returns the kernels this CPU supports, fastest first.
+// Kernels returns the kernels this CPU supports, the one Auto picks first.
 func Kernels() []Kernel {
 	names := make([]Kernel, len(kernels))
 	for i, k := range kernels {

@@ -5,7 +5,9 @@ package gemm
 // dimensions q (the panel dimension: rows of op(A), columns of op(B)) and p
 // (the shared k dimension): a block of nq×kb elements becomes ⌈nq/w⌉ panels,
 // and panel t is kb groups of w floats, group p holding elements
-// (q0+t·w+i, p0+p) for i < w, zero-padded past nq.
+// (q0+t·w+i, p0+p) for i < w, zero-padded past nq. (The padding only meets
+// the rows or columns of edge tiles that are thrown away; zeros keep stale
+// data out of the arithmetic all the same.)
 //
 // How the source is laid out decides the copy loop. When the stored rows run
 // along k (kMajor: element (q, p) is data[p·ld+q]), each group is a contiguous
