@@ -163,6 +163,7 @@ func TestKernelsMatchFloat64(t *testing.T) {
 		{m: 67, n: 131, k: 17, alpha: 1, beta: 1, pad: 2},
 		{m: 97, n: 65, k: 400, alpha: 2, beta: 0},
 	}
+	t.Logf("kernels on this CPU: %v", Kernels())
 	for _, name := range Kernels() {
 		for _, blocks := range []string{"blocks", "smallblocks"} {
 			kern := lookup(name)
