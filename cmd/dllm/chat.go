@@ -43,15 +43,7 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *modelDir == "" {
 		return badInput("--model is required")
 	}
-	be, err := openDevice(*device)
-	if err != nil {
-		return err
-	}
-	b, err := loadBundle(*modelDir, be)
-	if err != nil {
-		return err
-	}
-	c, err := sf.apply(b.SamplerConfig())
+	b, c, err := sf.openModel(*modelDir, *device)
 	if err != nil {
 		return err
 	}

@@ -63,15 +63,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *batch < 1 {
 		return badInput("--batch-size must be at least 1")
 	}
-	be, err := openDevice(*device)
-	if err != nil {
-		return err
-	}
-	b, err := loadBundle(*modelDir, be)
-	if err != nil {
-		return err
-	}
-	c, err := sf.apply(b.SamplerConfig())
+	b, c, err := sf.openModel(*modelDir, *device)
 	if err != nil {
 		return err
 	}

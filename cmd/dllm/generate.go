@@ -40,15 +40,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *modelDir == "" || *prompt == "" {
 		return badInput("--model and --prompt are required")
 	}
-	be, err := openDevice(*device)
-	if err != nil {
-		return err
-	}
-	b, err := loadBundle(*modelDir, be)
-	if err != nil {
-		return err
-	}
-	c, err := sf.apply(b.SamplerConfig())
+	b, c, err := sf.openModel(*modelDir, *device)
 	if err != nil {
 		return err
 	}

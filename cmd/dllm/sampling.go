@@ -4,6 +4,7 @@ import (
 	"flag"
 
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/train"
 )
 
 // samplerFlags are the sampling options shared by generate, chat and eval.
@@ -65,6 +66,21 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 func (s *samplerFlags) validate() error {
 	_, err := s.apply(mdlm.SamplerConfig{})
 	return err
+}
+
+// openModel loads a chat model folder on a device and returns it with the
+// sampler configuration these flags give.
+func (s *samplerFlags) openModel(dir, device string) (*train.Bundle, mdlm.SamplerConfig, error) {
+	be, err := openDevice(device)
+	if err != nil {
+		return nil, mdlm.SamplerConfig{}, err
+	}
+	b, err := loadBundle(dir, be)
+	if err != nil {
+		return nil, mdlm.SamplerConfig{}, err
+	}
+	c, err := s.apply(b.SamplerConfig())
+	return b, c, err
 }
 
 // sample runs the chosen sampler.
