@@ -40,7 +40,7 @@ func (g *problem) run(kern *kernel, threads int) {
 	// few tasks per goroutine to share out.
 	bands := min(ceilDiv(g.m, mr), rows*ceilDiv(ceilDiv(g.m, rows), kern.mc))
 
-	packed := getPackedB(g.k * ceilDiv(nc, nr) * nr)
+	packed := getPackedB(g.k * ceilDiv(min(nc, g.n), nr) * nr)
 	defer packedBlocks.Put(packed)
 	kBlocks := ceilDiv(g.k, kern.kc)
 	for jc := 0; jc < g.n; jc += nc {
@@ -69,7 +69,7 @@ func (g *problem) run(kern *kernel, threads int) {
 		// Multiply: tasks are (row band, column range) pairs.
 		var nextTask atomic.Int64
 		parallel(threads, func(int) {
-			ws := getWorkspace(kern)
+			ws := getWorkspace(kern, g.m, g.k)
 			defer workspaces.Put(ws)
 			for {
 				u := int(nextTask.Add(1) - 1)
@@ -243,10 +243,13 @@ type workspace struct {
 // workspaces recycles workspaces between calls.
 var workspaces sync.Pool
 
-// getWorkspace returns a workspace big enough for kern's blocks.
-func getWorkspace(kern *kernel) *workspace {
+// getWorkspace returns a workspace big enough for kern's blocks of A in an
+// m×k product. (Buffers are sized to the product, not to the largest block,
+// so that small products stay cheap when a garbage collection has emptied
+// the pool.)
+func getWorkspace(kern *kernel, m, k int) *workspace {
 	const slack = 16 // see getPackedB
-	na := ceilDiv(kern.mc, kern.mr)*kern.mr*kern.kc + slack
+	na := ceilDiv(min(kern.mc, m), kern.mr)*kern.mr*min(kern.kc, k) + slack
 	nt := kern.mr * kern.nr
 	ws, _ := workspaces.Get().(*workspace)
 	if ws == nil {

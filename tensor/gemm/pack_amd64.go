@@ -48,16 +48,11 @@ func packTransposedAVX2(panel, data []float32, ld, q0, rows, p0, kb, w int) {
 		}
 		transpose8(&panel[:cap(panel)][g*8], w, &ptrs, kb8)
 	}
-	// Columns past the last multiple of 8, then the padding rows.
+	// Columns past the last multiple of 8.
 	for p := kb8; p < kb; p++ {
 		group := panel[p*w : (p+1)*w]
 		for i := range rows {
 			group[i] = data[(q0+i)*ld+p0+p]
-		}
-	}
-	if rows < w {
-		for p := range kb {
-			clear(panel[p*w+rows : (p+1)*w])
 		}
 	}
 }
