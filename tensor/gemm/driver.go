@@ -40,49 +40,95 @@ func (g *problem) run(kern *kernel, threads int) {
 	// few tasks per goroutine to share out.
 	bands := min(ceilDiv(g.m, mr), rows*ceilDiv(ceilDiv(g.m, rows), kern.mc))
 
-	packed := getPackedB(g.k * ceilDiv(min(nc, g.n), nr) * nr)
-	defer packedBlocks.Put(packed)
-	kBlocks := ceilDiv(g.k, kern.kc)
+	job := getJob(g.k * ceilDiv(min(nc, g.n), nr) * nr)
+	defer jobs.Put(job)
+	job.g, job.kern = *g, kern // a copy: a pointer would move g to the heap
+	job.bands, job.cols = bands, cols
+	job.kBlocks = ceilDiv(g.k, kern.kc)
 	for jc := 0; jc < g.n; jc += nc {
-		nb := min(nc, g.n-jc)
-		panels := ceilDiv(nb, nr)
-		// Pack B[:, jc:jc+nb]: for each k block, all its panels, shared out
-		// in chunks of panels. (The assembly kernels' panels are a multiple
-		// of 8 wide, so packTransposedAVX2 never stores past a panel here,
-		// into a chunk another goroutine packs.)
-		chunks := min(panels, 4*threads)
-		var nextPack atomic.Int64
-		parallel(threads, func(int) {
-			for {
-				u := int(nextPack.Add(1) - 1)
-				if u >= kBlocks*chunks {
-					return
-				}
-				pb, chunk := u/chunks, u%chunks
-				pc, kb := pb*kern.kc, min(kern.kc, g.k-pb*kern.kc)
-				t0, t1 := share(panels, 1, chunks, chunk)
-				q0, q1 := t0*nr, min(nb, t1*nr)
-				dst := packed.data[pc*panels*nr+t0*kb*nr:]
-				packPanels(dst, g.b.data, g.b.ld, !g.b.trans, jc+q0, q1-q0, pc, kb, nr, kern.pack)
-			}
-		})
-		// Multiply: tasks are (row band, column range) pairs.
-		var nextTask atomic.Int64
-		parallel(threads, func(int) {
-			ws := getWorkspace(kern, g.m, g.k)
-			defer workspaces.Put(ws)
-			for {
-				u := int(nextTask.Add(1) - 1)
-				if u >= bands*cols {
-					return
-				}
-				i0, i1 := share(g.m, mr, bands, u/cols)
-				t0, t1 := share(panels, 1, cols, u%cols)
-				if i0 < i1 && t0 < t1 {
-					g.task(kern, ws, packed.data, panels, i0, i1, jc, t0, t1, nb)
-				}
-			}
-		})
+		job.jc, job.nb = jc, min(nc, g.n-jc)
+		job.panels = ceilDiv(job.nb, nr)
+		job.chunks = min(job.panels, 4*threads)
+		job.nextPack.Store(0)
+		job.nextTask.Store(0)
+		if threads == 1 {
+			job.packB()
+			job.multiply()
+			continue
+		}
+		parallel(threads, func(int) { job.packB() })
+		parallel(threads, func(int) { job.multiply() })
+	}
+	job.g, job.kern = problem{}, nil // let the pool hold no caller's slices
+}
+
+// job is the work on one column block of C, which goroutines share by taking
+// units from its counters. Jobs are recycled, with their packed B buffer
+// (megabytes, too much to allocate per product), through the jobs pool.
+type job struct {
+	g    problem
+	kern *kernel
+	// packed holds B[:, jc:jc+nb] in panels: for each k block in turn, its
+	// panels panels.
+	packed         []float32
+	jc, nb, panels int
+	// Packing units are (k block, chunk of panels) pairs, kBlocks·chunks.
+	kBlocks, chunks int
+	// Tasks are (row band, column range) pairs, bands·cols.
+	bands, cols        int
+	nextPack, nextTask atomic.Int64
+}
+
+var jobs sync.Pool
+
+// getJob returns a job whose packed buffer holds n floats plus the slack
+// that packTransposedAVX2 may store past a block's last panel.
+func getJob(n int) *job {
+	const slack = 16
+	j, _ := jobs.Get().(*job)
+	if j == nil {
+		j = new(job)
+	}
+	if len(j.packed) < n+slack {
+		j.packed = alignedFloats(n + slack)
+	}
+	return j
+}
+
+// packB packs units of B until none are left. (The assembly kernels' panels
+// are a multiple of 8 wide, so packTransposedAVX2 never stores past a panel
+// here, into a chunk another goroutine packs.)
+func (j *job) packB() {
+	g, kern, nr := &j.g, j.kern, j.kern.nr
+	for {
+		u := int(j.nextPack.Add(1) - 1)
+		if u >= j.kBlocks*j.chunks {
+			return
+		}
+		pb, chunk := u/j.chunks, u%j.chunks
+		pc, kb := pb*kern.kc, min(kern.kc, g.k-pb*kern.kc)
+		t0, t1 := share(j.panels, 1, j.chunks, chunk)
+		q0, q1 := t0*nr, min(j.nb, t1*nr)
+		dst := j.packed[pc*j.panels*nr+t0*kb*nr:]
+		packPanels(dst, g.b.data, g.b.ld, !g.b.trans, j.jc+q0, q1-q0, pc, kb, nr, kern.pack)
+	}
+}
+
+// multiply runs tasks until none are left.
+func (j *job) multiply() {
+	g, kern := &j.g, j.kern
+	ws := getWorkspace(kern, g.m, g.k)
+	defer workspaces.Put(ws)
+	for {
+		u := int(j.nextTask.Add(1) - 1)
+		if u >= j.bands*j.cols {
+			return
+		}
+		i0, i1 := share(g.m, kern.mr, j.bands, u/j.cols)
+		t0, t1 := share(j.panels, 1, j.cols, u%j.cols)
+		if i0 < i1 && t0 < t1 {
+			g.task(kern, ws, j.packed, j.panels, i0, i1, j.jc, t0, t1, j.nb)
+		}
 	}
 }
 
@@ -215,26 +261,6 @@ func share(n, unit, parts, t int) (lo, hi int) {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// packedB is a buffer for packed B, recycled between calls through
-// packedBlocks: it is megabytes, too much to allocate per product.
-type packedB struct{ data []float32 }
-
-var packedBlocks sync.Pool
-
-// getPackedB returns a buffer of at least n floats plus the slack that
-// packTransposedAVX2 may store past a block's last panel.
-func getPackedB(n int) *packedB {
-	const slack = 16
-	b, _ := packedBlocks.Get().(*packedB)
-	if b == nil {
-		b = new(packedB)
-	}
-	if len(b.data) < n+slack {
-		b.data = alignedFloats(n + slack)
-	}
-	return b
-}
-
 // workspace holds one goroutine's packed A block and scratch tile.
 type workspace struct {
 	a, tile []float32
@@ -248,7 +274,7 @@ var workspaces sync.Pool
 // so that small products stay cheap when a garbage collection has emptied
 // the pool.)
 func getWorkspace(kern *kernel, m, k int) *workspace {
-	const slack = 16 // see getPackedB
+	const slack = 16 // see getJob
 	na := ceilDiv(min(kern.mc, m), kern.mr)*kern.mr*min(kern.kc, k) + slack
 	nt := kern.mr * kern.nr
 	ws, _ := workspaces.Get().(*workspace)
