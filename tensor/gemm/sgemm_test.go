@@ -258,6 +258,29 @@ func TestThreadsDoNotChangeResults(t *testing.T) {
 	}
 }
 
+// TestConcurrentCalls runs products from several goroutines at once, as the
+// CPU attention does with serial products, and checks each against the same
+// product run alone.
+func TestConcurrentCalls(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	const calls = 8
+	m, n, k := 67, 90, 130 // big enough for 2 goroutines
+	var as, bs, want, got [calls][]float32
+	for i := range calls {
+		as[i], bs[i] = randomMatrix(rng, m, k, 0).data, randomMatrix(rng, k, n, 0).data
+		want[i], got[i] = make([]float32, m*n), make([]float32, m*n)
+		Config{Threads: 1}.Sgemm(false, false, m, n, k, 1, as[i], k, bs[i], n, 0, want[i], n)
+	}
+	parallel(calls, func(i int) {
+		for range 20 {
+			Config{Threads: 1 + i%3}.Sgemm(false, false, m, n, k, 1, as[i], k, bs[i], n, 0, got[i], n)
+		}
+	})
+	for i := range calls {
+		require.Equal(t, want[i], got[i], "call %d", i)
+	}
+}
+
 // TestSgemmStrided compares each product of a batch with a lone Sgemm, for a
 // batch smaller than the thread count (products run one after another) and a
 // larger one (products run side by side), and a shared B (strideB 0).
