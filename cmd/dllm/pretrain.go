@@ -100,7 +100,13 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "model: %s, %d parameters; %d steps on %s\n", describeModel(b), b.Model.Config.ParamCount(), t.TotalSteps(), be.Name())
+	fmt.Fprintf(stderr, "model: %s, %d parameters, on %s\n", describeModel(b), b.Model.Config.ParamCount(), be.Name())
+	if f.budget <= 0 {
+		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
+	}
+	if f.budget > 0 {
+		fmt.Fprintf(stderr, "training for about %s: the number of steps is set after timing the first ones\n", f.budget)
+	}
 	if err := runTrainer(t, &f, stderr); err != nil {
 		return err
 	}

@@ -117,8 +117,14 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "model: %s, %d parameters; %d steps of %d×%d-token batches on %s\n",
-		describeModel(b), b.Model.Config.ParamCount(), t.TotalSteps(), f.batchSize*f.gradAccum, f.maxLen, be.Name())
+	fmt.Fprintf(stderr, "model: %s, %d parameters; batches of %d conversations on %s\n",
+		describeModel(b), b.Model.Config.ParamCount(), f.batchSize*f.gradAccum, be.Name())
+	if f.budget <= 0 {
+		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
+	}
+	if f.budget > 0 {
+		fmt.Fprintf(stderr, "training for about %s: the number of steps is set after timing the first ones\n", f.budget)
+	}
 	if err := runTrainer(t, &f, stderr); err != nil {
 		return err
 	}

@@ -136,3 +136,24 @@ func TestGeneratePromptTooLong(t *testing.T) {
 	require.Equal(t, 2, code, stderr)
 	require.Contains(t, stderr, "maximum length")
 }
+
+// TestPretrain runs MDLM pretraining on a small text folder (a .txt and a
+// gzipped .txt) and samples from the result as raw text.
+func TestPretrain(t *testing.T) {
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "corpus")
+	require.NoError(t, os.MkdirAll(corpus, 0o755))
+	var text strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&text, "The %d river runs past the stone mill and the green hill. ", i)
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(corpus, "a.txt"), []byte(text.String()), 0o644))
+	out := filepath.Join(dir, "model")
+	code, stdout, stderr := runCLI("pretrain", "--data", corpus, "--out", out, "--steps", "4", "--batch-size", "4",
+		"--max-length", "32", "--vocab-size", "320", "--eval-every", "2")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "saved the model")
+	require.Contains(t, stderr, "training rows of 32 tokens")
+	code, _, stderr = runCLI("generate", "--model", out, "--raw", "--prompt", "The 7 river", "--max-new-tokens", "8", "--steps", "8", "--block-size", "8")
+	require.Equal(t, 0, code, stderr)
+}
