@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,8 +17,9 @@ import (
 
 // Files of a model directory besides the weights and config.
 const (
-	TokenizerFile       = "tokenizer.json"
-	TokenizerConfigFile = "tokenizer_config.json"
+	TokenizerFile        = "tokenizer.json"
+	TokenizerConfigFile  = "tokenizer_config.json"
+	GenerationConfigFile = "generation_config.json"
 )
 
 // Bundle is everything needed to use a chat model: the network, its
@@ -32,6 +34,27 @@ type Bundle struct {
 	MaskID, PadID int32
 	// Stops are the token sequences of the end-of-turn marker.
 	Stops [][]int32
+	// Generation holds the model's default canvas sizes
+	// (generation_config.json); zero fields take the chat defaults.
+	Generation Generation
+}
+
+// Generation is the sampling default a model carries. A model trained on
+// short answers has never seen a long run of [PAD] after an answer, so a
+// canvas far longer than its answers degrades what it writes; sft records
+// a size that fits the training answers.
+type Generation struct {
+	MaxNewTokens int `json:"max_new_tokens,omitempty"`
+	Steps        int `json:"steps,omitempty"`
+	BlockSize    int `json:"block_size,omitempty"`
+}
+
+// GenerationFor returns sampling defaults for answers of at most longest
+// tokens: the canvas rounded up to a multiple of 8 with a little room,
+// capped at the chat default of 128, one step per token.
+func GenerationFor(longest int) Generation {
+	n := min((longest+4+7)/8*8, mdlm.DefaultMaxNewTokens)
+	return Generation{MaxNewTokens: n, Steps: n, BlockSize: min(n, mdlm.DefaultBlockSize)}
 }
 
 // tokenizerConfig is the subset of Hugging Face's tokenizer_config.json
@@ -98,6 +121,15 @@ func LoadBundle(dir string, be tensor.Backend) (*Bundle, error) {
 			}
 		}
 	}
+	genPath := filepath.Join(dir, GenerationConfigFile)
+	if js, err := os.ReadFile(genPath); err == nil {
+		if err := json.Unmarshal(js, &b.Generation); err != nil {
+			return nil, fmt.Errorf("%s: %v", genPath, err)
+		}
+		if g := b.Generation; g.MaxNewTokens < 0 || g.Steps < 0 || g.BlockSize < 0 {
+			return nil, fmt.Errorf("%s: negative sizes", genPath)
+		}
+	}
 	return b, nil
 }
 
@@ -123,11 +155,21 @@ func (b *Bundle) Save(dir string) error {
 			*s.dst = s.name
 		}
 	}
-	js, err := json.MarshalIndent(tc, "", "  ")
+	if err := writeJSON(filepath.Join(dir, TokenizerConfigFile), tc); err != nil {
+		return err
+	}
+	if b.Generation != (Generation{}) {
+		return writeJSON(filepath.Join(dir, GenerationConfigFile), b.Generation)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	js, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(filepath.Join(dir, TokenizerConfigFile), append(js, '\n'), 0o644)
+	return atomicfile.WriteBytes(path, append(js, '\n'), 0o644)
 }
 
 // Prompt renders a conversation that ends with a user turn, plus the
@@ -143,6 +185,11 @@ func (b *Bundle) Prompt(messages []data.Message) ([]int32, error) {
 // SamplerConfig returns the chat defaults with this model's special tokens.
 func (b *Bundle) SamplerConfig() mdlm.SamplerConfig {
 	c := mdlm.DefaultSamplerConfig(b.MaskID, b.PadID)
+	if g := b.Generation; g.MaxNewTokens > 0 {
+		c.MaxNewTokens = g.MaxNewTokens
+		c.Steps = cmp.Or(g.Steps, g.MaxNewTokens)
+		c.BlockSize = min(cmp.Or(g.BlockSize, mdlm.DefaultBlockSize), g.MaxNewTokens)
+	}
 	c.StopSequences = b.Stops
 	c.SuppressTokens = b.specialsToSuppress()
 	return c

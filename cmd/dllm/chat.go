@@ -40,6 +40,7 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := sf.validate(); err != nil {
 		return err
 	}
+	sf.noteSet(fs)
 	if *modelDir == "" {
 		return badInput("--model is required")
 	}

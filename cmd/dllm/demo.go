@@ -107,8 +107,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c := b.SamplerConfig()
-	c.MaxNewTokens, c.Steps, c.BlockSize = 32, 32, 32
+	c := b.SamplerConfig() // sized by sft to the training answers
 	convs := make([]data.Conversation, len(testEx))
 	for i, ex := range testEx {
 		convs[i] = data.Conversation{Messages: ex.Messages(), Task: ex.Task}

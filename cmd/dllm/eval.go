@@ -46,8 +46,6 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	verbose := fs.Bool("v", false, "print every question, answer and reference to stderr")
 	var sf samplerFlags
 	sf.register(fs)
-	fs.Lookup("max-new-tokens").DefValue = "32"
-	sf.maxNew, sf.steps = 32, 32
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -57,6 +55,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := sf.validate(); err != nil {
 		return err
 	}
+	sf.noteSet(fs)
 	if *modelDir == "" || *dataPath == "" {
 		return badInput("--model and --data are required")
 	}

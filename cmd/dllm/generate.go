@@ -37,6 +37,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err := sf.validate(); err != nil {
 		return err
 	}
+	sf.noteSet(fs)
 	if *modelDir == "" || *prompt == "" {
 		return badInput("--model and --prompt are required")
 	}

@@ -15,6 +15,15 @@ type samplerFlags struct {
 	remasking, sampler       string
 	stochastic               bool
 	seed                     uint64
+	// set records which flags the user gave, so that a model's own
+	// defaults (generation_config.json) apply to the others.
+	set map[string]bool
+}
+
+// noteSet remembers the flags given on the command line.
+func (s *samplerFlags) noteSet(fs *flag.FlagSet) {
+	s.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { s.set[f.Name] = true })
 }
 
 func (s *samplerFlags) register(fs *flag.FlagSet) {
@@ -53,7 +62,16 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 	case s.sampler != "block" && s.sampler != "ancestral":
 		return c, badInput("--sampler must be block or ancestral, got %q", s.sampler)
 	}
-	c.MaxNewTokens, c.Steps, c.BlockSize = s.maxNew, s.steps, s.blockSize
+	// Sizes the user did not give keep the model's defaults.
+	if s.set["max-new-tokens"] || c.MaxNewTokens == 0 {
+		c.MaxNewTokens = s.maxNew
+	}
+	if s.set["steps"] || c.Steps == 0 {
+		c.Steps = s.steps
+	}
+	if s.set["block-size"] || c.BlockSize == 0 {
+		c.BlockSize = s.blockSize
+	}
 	if c.BlockSize > c.MaxNewTokens {
 		c.BlockSize = c.MaxNewTokens
 	}

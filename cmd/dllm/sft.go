@@ -94,6 +94,14 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "%d training rows (%d dropped: prompt too long, %d truncated), %d held out\n",
 		len(trainEx), tstats.Dropped, tstats.Truncated, len(heldEx))
 
+	// The model's default canvas fits the longest training answer; see
+	// train.Generation for why a much longer one hurts a small model.
+	longest := 0
+	for _, ex := range trainEx {
+		longest = max(longest, len(ex.InputIDs)-ex.PromptLen)
+	}
+	b.Generation = train.GenerationFor(longest)
+
 	obj, err := f.objective(b.MaskID)
 	if err != nil {
 		return err
@@ -136,7 +144,6 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 // reference answers.
 func printSamples(w io.Writer, b *train.Bundle, convs []data.Conversation, n int) {
 	c := b.SamplerConfig()
-	c.MaxNewTokens, c.Steps, c.BlockSize = 32, 32, 32
 	for i := 0; i < n && i < len(convs); i++ {
 		msgs := convs[i].Messages
 		prompt, err := b.Prompt(msgs[:len(msgs)-1])

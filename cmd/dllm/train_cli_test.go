@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/train"
 )
 
 // writeChat writes n copy-task conversations as chat JSONL.
@@ -48,6 +51,15 @@ func TestSFTGenerateEvalChat(t *testing.T) {
 	js, _ := os.ReadFile(filepath.Join(out, "tokenizer_config.json"))
 	require.NoError(t, json.Unmarshal(js, &tc))
 	require.Contains(t, tc["chat_template"], "[Answer]")
+	// The model's default canvas fits its training answers ("w w" plus the
+	// closing "\n[/Answer]\n\n"): a few tokens, rounded up to 8 or 16.
+	var gen train.Generation
+	js, _ = os.ReadFile(filepath.Join(out, "generation_config.json"))
+	require.NoError(t, json.Unmarshal(js, &gen))
+	require.True(t, gen.MaxNewTokens >= 8 && gen.MaxNewTokens <= 32, "%+v", gen)
+	b, err := train.LoadBundle(out, tensor.CPU())
+	require.NoError(t, err)
+	require.Equal(t, gen.MaxNewTokens, b.SamplerConfig().MaxNewTokens)
 
 	code, stdout, stderr = runCLI("generate", "--model", out, "--prompt", "Repeat: fox tree", "--max-new-tokens", "8", "--steps", "8", "--block-size", "8")
 	require.Equal(t, 0, code, stderr)
@@ -62,7 +74,7 @@ func TestSFTGenerateEvalChat(t *testing.T) {
 	require.Greater(t, res.Loss, 0.0)
 
 	var chatOut strings.Builder
-	err := runChat([]string{"--model", out, "--max-new-tokens", "8", "--steps", "4", "--block-size", "8", "--visualize=false"},
+	err = runChat([]string{"--model", out, "--max-new-tokens", "8", "--steps", "4", "--block-size", "8", "--visualize=false"},
 		strings.NewReader("Repeat: fox tree\n/steps 2\n/reset\n/bogus\nRepeat: lamp\n/exit\n"), &chatOut, &chatOut)
 	require.NoError(t, err)
 	require.Equal(t, 2, strings.Count(chatOut.String(), "bot> "), chatOut.String())
