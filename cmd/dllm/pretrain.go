@@ -24,19 +24,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	var f trainFlags
 	dataPaths := fs.String("data", "", "text files or folders, comma-separated (.txt .md .jsonl with {\"text\"}, .gz/.zst read transparently)")
 	f.register(fs, 16, 128)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	if *dataPaths == "" {
-		return badInput("--data is required")
-	}
-	if err := f.validate(); err != nil {
-		return err
-	}
-	be, err := openDevice(f.device)
+	be, err := f.parse(fs, args, func() bool { return *dataPaths != "" })
 	if err != nil {
 		return err
 	}
@@ -104,12 +92,5 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if f.budget <= 0 {
 		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
 	}
-	if f.budget > 0 {
-		fmt.Fprintf(stderr, "training for about %s: the number of steps is set after timing the first ones\n", f.budget)
-	}
-	if err := runTrainer(t, &f, stderr); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "saved the model to %s\n", f.out)
-	return nil
+	return runTrainer(t, &f, stdout, stderr)
 }

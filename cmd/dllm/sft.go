@@ -30,19 +30,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	dataPaths := fs.String("data", "", "chat JSONL file(s), comma-separated (.gz/.zst read transparently; folders are searched)")
 	samples := fs.Int("samples", 3, "held-out answers printed at each evaluation")
 	f.register(fs, 32, 256)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
-		return err
-	}
-	if *dataPaths == "" {
-		return badInput("--data is required")
-	}
-	if err := f.validate(); err != nil {
-		return err
-	}
-	be, err := openDevice(f.device)
+	be, err := f.parse(fs, args, func() bool { return *dataPaths != "" })
 	if err != nil {
 		return err
 	}
@@ -130,14 +118,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if f.budget <= 0 {
 		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
 	}
-	if f.budget > 0 {
-		fmt.Fprintf(stderr, "training for about %s: the number of steps is set after timing the first ones\n", f.budget)
-	}
-	if err := runTrainer(t, &f, stderr); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "saved the model to %s\n", f.out)
-	return nil
+	return runTrainer(t, &f, stdout, stderr)
 }
 
 // printSamples answers a few held-out prompts and shows them beside the

@@ -68,6 +68,25 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "skip malformed data lines (counted) instead of stopping")
 }
 
+// parse reads the command line of a training command, checks it and opens
+// the device. hasData reports whether --data was given (read by the caller
+// after parsing, hence a func).
+func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool) (tensor.Backend, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := noArgs(fs); err != nil {
+		return nil, err
+	}
+	if !hasData() {
+		return nil, badInput("--data is required")
+	}
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	return openDevice(f.device)
+}
+
 // validate checks the numeric flags.
 func (f *trainFlags) validate() error {
 	switch {
@@ -201,7 +220,10 @@ func (f *trainFlags) options(steps, batchesPerEpoch int, obj mdlm.ObjectiveOptio
 }
 
 // runTrainer runs t until done or Ctrl-C, resuming first if asked.
-func runTrainer(t *train.Trainer, f *trainFlags, stderr io.Writer) error {
+func runTrainer(t *train.Trainer, f *trainFlags, stdout, stderr io.Writer) error {
+	if f.budget > 0 {
+		fmt.Fprintf(stderr, "training for about %s: the number of steps is set after timing the first ones\n", f.budget)
+	}
 	if f.resume != "" {
 		dir, err := train.FindCheckpoint(f.resume)
 		if err != nil {
@@ -218,6 +240,9 @@ func runTrainer(t *train.Trainer, f *trainFlags, stderr io.Writer) error {
 	if errors.Is(err, train.ErrInterrupted) {
 		fmt.Fprintf(stderr, "\ninterrupted at step %d: checkpoint saved; continue with --resume %s\n", t.State().Step, f.out)
 		return err
+	}
+	if err == nil {
+		fmt.Fprintf(stdout, "saved the model to %s\n", f.out)
 	}
 	return err
 }
