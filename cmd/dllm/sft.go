@@ -109,7 +109,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 		SaveModel: b.Save,
 		AfterEval: func(w io.Writer, step int) { printSamples(w, b, heldConvs, *samples) },
 	}
-	t, err := train.New(b.Model, epoch, toMDLM(heldBatches), opts, hooks)
+	t, err := train.New(b.Model, epoch, f.evalSet(toMDLM(heldBatches)), opts, hooks)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ type trainFlags struct {
 	lr, warmup, minLR, weightDecay, clip          float64
 	schedule, weighting, normalization, times     string
 	seed                                          uint64
-	evalEvery, saveEvery, keepLast                int
+	evalEvery, saveEvery, keepLast, evalBatches   int
 	heldOut                                       float64
 	budget                                        time.Duration
 	skipBad, isolateSpaces                        bool
@@ -65,6 +65,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.IntVar(&f.saveEvery, "save-every", 0, "steps between checkpoints (0: 4 per run)")
 	fs.IntVar(&f.keepLast, "keep-last", 2, "checkpoints to keep")
 	fs.Float64Var(&f.heldOut, "held-out", 0.05, "fraction of the data held out for evaluation")
+	fs.IntVar(&f.evalBatches, "eval-batches", 16, "held-out batches scored at each evaluation (0: all)")
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "skip malformed data lines (counted) instead of stopping")
 }
 
@@ -248,6 +249,16 @@ func runTrainer(t *train.Trainer, f *trainFlags, stdout, stderr io.Writer) error
 }
 
 func roundUp(n, k int) int { return (n + k - 1) / k * k }
+
+// evalSet keeps the first --eval-batches held-out batches: on a large
+// corpus, scoring all of 5% would cost more than the training between
+// evaluations.
+func (f *trainFlags) evalSet(bs []mdlm.Batch) []mdlm.Batch {
+	if f.evalBatches > 0 && len(bs) > f.evalBatches {
+		return bs[:f.evalBatches]
+	}
+	return bs
+}
 
 // toMDLM converts padded data batches to the diffusion objective's batches.
 func toMDLM(bs []data.Batch) []mdlm.Batch {
