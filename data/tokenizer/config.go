@@ -139,21 +139,8 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		// strip_accents: null means "as lowercase".
 		return bertNormalizer{or(c.CleanText, true), or(c.ChineseChars, true), or(c.StripAccents, lower), lower}, nil
 	case "Sequence":
-		var c struct {
-			Normalizers []json.RawMessage `json:"normalizers"`
-		}
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, err
-		}
-		var seq sequenceNormalizer
-		for _, r := range c.Normalizers {
-			n, err := parseNormalizer(r)
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, n)
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, "normalizers", parseNormalizer)
+		return sequenceNormalizer(seq), err
 	}
 	return nil, errUnsupported("normalizer", typ)
 }
@@ -386,21 +373,8 @@ func parsePostProcessor(raw json.RawMessage) (postProcessor, error) {
 		}
 		return t, nil
 	case "Sequence":
-		var c struct {
-			Processors []json.RawMessage `json:"processors"`
-		}
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, err
-		}
-		var seq sequenceProcessor
-		for _, r := range c.Processors {
-			p, err := parsePostProcessor(r)
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, p)
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, "processors", parsePostProcessor)
+		return sequenceProcessor(seq), err
 	}
 	return nil, errUnsupported("post-processor", typ)
 }
@@ -459,23 +433,35 @@ func parseDecoder(raw json.RawMessage) (decoder, error) {
 	case "ByteFallback":
 		return byteFallbackDecoder{}, nil
 	case "Sequence":
-		var c struct {
-			Decoders []json.RawMessage `json:"decoders"`
-		}
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, err
-		}
-		var seq sequenceDecoder
-		for _, r := range c.Decoders {
-			d, err := parseDecoder(r)
-			if err != nil {
-				return nil, err
-			}
-			seq = append(seq, d)
-		}
-		return seq, nil
+		seq, err := parseSequence(raw, "decoders", parseDecoder)
+		return sequenceDecoder(seq), err
 	}
 	return nil, errUnsupported("decoder", typ)
+}
+
+// parseSequence reads the list under key of a Sequence component, parsing
+// each element with parse: normalizers, post-processors and decoders nest
+// the same way.
+func parseSequence[T any](raw json.RawMessage, key string, parse func(json.RawMessage) (T, error)) ([]T, error) {
+	var c map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, err
+	}
+	var elems []json.RawMessage
+	if list, ok := c[key]; ok {
+		if err := json.Unmarshal(list, &elems); err != nil {
+			return nil, fmt.Errorf("Sequence %s: %w", key, err)
+		}
+	}
+	out := make([]T, 0, len(elems))
+	for _, r := range elems {
+		x, err := parse(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }
 
 // parseModel reads the model section. Old files may omit the type; then the
