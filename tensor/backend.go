@@ -99,7 +99,9 @@ type Backend interface {
 	// out) into out [B, S, nh, d], which is [B, S, H] for the output
 	// projection. keyMask [B, S] (I32, 1 = real token, 0 = padding) may be nil.
 	// lse [B, nh, S] receives each query's log-sum-exp for the backward pass
-	// and may be nil at inference. A query that sees no key gets zeros.
+	// and may be nil at inference; it is the natural log of the scaled
+	// scores. A query that sees no key gets zeros and lse = +Inf (as
+	// FlashAttention does), so its backward is zero too.
 	Attention(out, lse, qkv, keyMask *Tensor, p AttentionParams)
 	// AttentionBackward adds the gradient with respect to qkv into dqkv.
 	AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *Tensor, p AttentionParams)
