@@ -27,6 +27,9 @@ func (p *progress) update(step int, loss, tokensPerSec, lr float64) {
 	if p.w == nil {
 		return
 	}
+	if p.total <= 0 {
+		return // a time-budgeted run before its length is known
+	}
 	elapsed := time.Since(p.start)
 	eta := time.Duration(float64(elapsed) / float64(max(step, 1)) * float64(p.total-step))
 	if p.terminal {

@@ -258,6 +258,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 		defer t.log.Close()
 	}
 	bar := newProgress(t.opts.Progress, t.opts.Terminal, t.total)
+	if t.opts.TimeBudget > 0 && t.state.Step < calibrationSteps {
+		bar.total = 0 // unknown until the first steps are timed
+	}
 	start, startTokens := time.Now(), t.state.Tokens
 	calibrated := t.opts.TimeBudget <= 0
 	for t.state.Step < t.total {
