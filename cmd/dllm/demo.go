@@ -94,7 +94,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	modelDir := filepath.Join(*out, "model")
 	sftArgs := []string{"--data", trainPath, "--out", modelDir, "--preset", "tiny", "--vocab-size", "512",
 		"--time-budget", budget.String(), "--held-out", "0.02", "--samples", "2", "--max-length", "96",
-		"--seed", fmt.Sprint(*seed), "--keep-last", "1"}
+		"--seed", fmt.Sprint(*seed), "--keep-last", "1", "--batch-size", "32"}
 	fmt.Fprintf(stdout, "$ dllm sft %s\n", strings.Join(sftArgs, " "))
 	if err := runSFT(sftArgs, io.Discard, stdout); err != nil {
 		return err

@@ -29,7 +29,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	var f trainFlags
 	dataPaths := fs.String("data", "", "chat JSONL file(s), comma-separated (.gz/.zst read transparently; folders are searched)")
 	samples := fs.Int("samples", 3, "held-out answers printed at each evaluation")
-	f.register(fs, 32, 256)
+	f.register(fs, 16, 256)
 	be, err := f.parse(fs, args, func() bool { return *dataPaths != "" })
 	if err != nil {
 		return err
@@ -101,7 +101,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	heldBatches, _ := data.SFTBatches(heldEx, f.batchSize, int(b.PadID), f.seed)
 	perEpoch := len(epoch(0))
 	if f.epochs == 0 && f.steps == 0 {
-		f.epochs = 3
+		f.epochs = 10 // the reference's SFT recipe
 	}
 	terminal := isTerminal(stderr)
 	opts := f.options(f.steps, perEpoch, obj, stderr, terminal)
