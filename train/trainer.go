@@ -33,9 +33,11 @@ type Options struct {
 	Seed      uint64
 	Objective mdlm.ObjectiveOptions
 
-	// EvalEvery steps the held-out loss is computed (0: only at the end).
+	// EvalEvery steps the held-out loss is computed (0: ten times a run,
+	// and always at the end).
 	EvalEvery int
-	// SaveEvery steps a checkpoint is written (0: only at the end);
+	// SaveEvery steps a checkpoint is written (0: four times a run, and
+	// always at the end);
 	// KeepLast checkpoints are kept.
 	SaveEvery, KeepLast int
 
@@ -82,7 +84,9 @@ type Trainer struct {
 	pcg    *rand.PCG
 	epochB []mdlm.Batch // the current epoch's batches
 	total  int          // total optimizer steps
-	log    *metricsLog
+	// evalAuto and saveAuto mark intervals derived from total.
+	evalAuto, saveAuto bool
+	log                *metricsLog
 }
 
 // State is what a checkpoint records besides the weights and the optimizer
@@ -140,12 +144,25 @@ func New(model *bert.Model, train Data, eval []mdlm.Batch, opts Options, hooks H
 	params := model.Params()
 	pcg := rand.NewPCG(opts.Seed, opts.Seed^0x5851f42d4c957f2d)
 	t := &Trainer{
+		evalAuto: opts.EvalEvery == 0, saveAuto: opts.SaveEvery == 0,
 		opts: opts, model: model, params: params,
 		opt:   optim.NewAdamW(params, opts.Beta1, opts.Beta2, opts.AdamEps, opts.WeightDecay),
 		sched: sched, train: train, eval: eval, hooks: hooks,
 		pcg: pcg, rng: rand.New(pcg), epochB: first, total: total,
 	}
+	t.setIntervals()
 	return t, nil
+}
+
+// setIntervals gives the intervals left at 0 their share of the run's
+// steps; it runs again when a time budget fixes the run's length.
+func (t *Trainer) setIntervals() {
+	if t.evalAuto {
+		t.opts.EvalEvery = max(t.total/10, 1)
+	}
+	if t.saveAuto {
+		t.opts.SaveEvery = max(t.total/4, 1)
+	}
 }
 
 // TotalSteps is the number of optimizer steps the run makes.
@@ -327,12 +344,7 @@ func (t *Trainer) fitBudget(elapsed time.Duration) error {
 		return err
 	}
 	t.total, t.sched = total, sched
-	if t.opts.EvalEvery > 0 {
-		t.opts.EvalEvery = max(total/10, 1)
-	}
-	if t.opts.SaveEvery > 0 {
-		t.opts.SaveEvery = max(total/4, 1)
-	}
+	t.setIntervals()
 	if t.opts.Progress != nil {
 		fmt.Fprintf(t.opts.Progress, "%s per step: %d steps fit the %s budget\n", per.Round(time.Millisecond), total, t.opts.TimeBudget)
 	}

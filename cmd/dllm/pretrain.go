@@ -83,7 +83,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if f.epochs == 0 && f.steps == 0 {
 		f.epochs = 1
 	}
-	opts := f.options(f.steps, len(epoch(0)), obj, stderr, isTerminal(stderr))
+	opts := f.options(f.steps, obj, stderr, isTerminal(stderr))
 	t, err := train.New(b.Model, epoch, f.evalSet(batches(heldIdx, f.seed)), opts, train.Hooks{SaveModel: b.Save})
 	if err != nil {
 		return err

@@ -99,12 +99,11 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 		return toMDLM(bs)
 	}
 	heldBatches, _ := data.SFTBatches(heldEx, f.batchSize, int(b.PadID), f.seed)
-	perEpoch := len(epoch(0))
 	if f.epochs == 0 && f.steps == 0 {
 		f.epochs = 10 // the reference's SFT recipe
 	}
 	terminal := isTerminal(stderr)
-	opts := f.options(f.steps, perEpoch, obj, stderr, terminal)
+	opts := f.options(f.steps, obj, stderr, terminal)
 	hooks := train.Hooks{
 		SaveModel: b.Save,
 		AfterEval: func(w io.Writer, step int) { printSamples(w, b, heldConvs, *samples) },

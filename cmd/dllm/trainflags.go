@@ -191,7 +191,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 	return b, nil
 }
 
-func (f *trainFlags) options(steps, batchesPerEpoch int, obj mdlm.ObjectiveOptions, progress io.Writer, terminal bool) train.Options {
+func (f *trainFlags) options(steps int, obj mdlm.ObjectiveOptions, progress io.Writer, terminal bool) train.Options {
 	lr := f.lr
 	if lr == 0 {
 		lr = 1e-3
@@ -206,16 +206,6 @@ func (f *trainFlags) options(steps, batchesPerEpoch int, obj mdlm.ObjectiveOptio
 		Seed: f.seed, Objective: obj,
 		EvalEvery: f.evalEvery, SaveEvery: f.saveEvery, KeepLast: f.keepLast,
 		OutDir: f.out, Progress: progress, Terminal: terminal, TimeBudget: f.budget,
-	}
-	total := steps
-	if total == 0 {
-		total = max(max(f.epochs, 1)*batchesPerEpoch/f.gradAccum, 1)
-	}
-	if o.EvalEvery == 0 {
-		o.EvalEvery = max(total/10, 1)
-	}
-	if o.SaveEvery == 0 {
-		o.SaveEvery = max(total/4, 1)
 	}
 	return o
 }
