@@ -134,5 +134,5 @@ func (d *Dropout) Forward(tp *Tape, x *Var) *Var {
 			mask[i] = keep
 		}
 	}
-	return tp.dropout(x, tp.B.FromHost(tensor.FromF32(mask, x.Shape()...)))
+	return tp.Mul(x, Constant(tp.B.FromHost(tensor.FromF32(mask, x.Shape()...))))
 }

@@ -207,13 +207,6 @@ func (tp *Tape) CrossEntropy(logits *Var, targets, weights *tensor.Tensor, ignor
 	}, logits)
 }
 
-// Dropout zeroes each element with probability p and scales the rest by
-// 1/(1−p), using mask drawn from rng by the caller's Dropout layer. p = 0 or
-// inference returns x itself.
-func (tp *Tape) dropout(x *Var, mask *tensor.Tensor) *Var {
-	return tp.Mul(x, Constant(mask))
-}
-
 // Sum returns the scalar sum of all elements of x.
 func (tp *Tape) Sum(x *Var) *Var {
 	n := x.Value.Numel()
