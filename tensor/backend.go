@@ -5,10 +5,11 @@ package tensor
 // as GPU kernels and is checked against the CPU by the conformance suite
 // (package tensor/conformance).
 //
-// Unless an op says otherwise, float tensors are F32. A GPU backend may also
-// accept BF16 for the inputs of MatMul and for activations; the CPU backend
-// converts BF16 only through Cast. Ops on a device may run asynchronously;
-// ToHost waits for them.
+// Unless an op says otherwise, float tensors are F32. Every backend accepts
+// BF16 for the inputs a and b of MatMul (see there); a GPU backend may also
+// take BF16 activations elsewhere, while the CPU backend converts BF16 only
+// through Cast and MatMul. Ops on a device may run asynchronously; ToHost
+// waits for them.
 type Backend interface {
 	// Name is the device name used with --device: "cpu", "cuda".
 	Name() string
@@ -132,6 +133,13 @@ type Backend interface {
 	// operands, or rank-3 with an equal leading batch dimension (b may also be
 	// rank 2 and shared by every batch). beta = 0 overwrites c (NaNs in c
 	// do not leak through).
+	//
+	// a and b are both F32, or both BF16 with an F32 c: mixed precision, the
+	// products formed from the bf16 values and summed in f32, as a GPU's bf16
+	// GEMM does. The CPU backend widens BF16 operands to F32 exactly and runs
+	// its F32 path, so its result equals the F32 product of the widened
+	// values bit for bit (it also takes one BF16 and one F32 operand; the
+	// CUDA backend does not, and may also write a BF16 c).
 	MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float32)
 
 	// --- Optimizer ---

@@ -19,6 +19,15 @@ func TestCPUConformance(t *testing.T) {
 	conformance.Run(t, tensor.CPU(), conformance.CPUTolerances())
 }
 
+// TestCPUConformanceBF16MatMul runs the bf16-operand MatMul cases. The CPU
+// widens bf16 exactly, so its only error is the f32 accumulation's: it must
+// meet its F32 bound, far inside the 2e-2 a GPU's bf16 GEMM is allowed.
+func TestCPUConformanceBF16MatMul(t *testing.T) {
+	tol := conformance.CPUTolerances()
+	tol.BF16 = tol.F32
+	conformance.RunBF16MatMul(t, tensor.CPU(), tol)
+}
+
 var cpu = tensor.CPU()
 
 func randF32(rng *rand.Rand, shape ...int) *tensor.Tensor {

@@ -201,6 +201,7 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		{"CrossEntropy ignores weights", "CrossEntropy"},
 		{"CrossEntropyBackward ignores the ignore index", "CrossEntropyBackward"},
 		{"MatMul ignores beta", "MatMul"},
+		{"MatMul ignores beta", "MatMulBF16"},
 		{"AdamW eps inside the square root", "AdamW"},
 		{"Cast truncates to BF16", "Cast/F32toBF16"},
 	} {
