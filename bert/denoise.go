@@ -11,10 +11,14 @@ import (
 // logits at the flat positions rows, row-major float32. With VocabSize it
 // makes the model an mdlm.Denoiser: the samplers only ever ask for the
 // masked positions of the active block, so only those rows pay for the
-// vocabulary projection.
-func (m *Model) Logits(ids []int32, batch, seqLen int, rows []int32) ([]float32, error) {
+// vocabulary projection. keyMask (batch×seqLen, 1 = real token, 0 =
+// padding) becomes the attention's key mask; nil attends to every position.
+func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([]float32, error) {
 	if len(ids) != batch*seqLen {
 		return nil, fmt.Errorf("bert: %d ids for a %d×%d batch", len(ids), batch, seqLen)
+	}
+	if keyMask != nil && len(keyMask) != len(ids) {
+		return nil, fmt.Errorf("bert: key mask of %d flags for a %d×%d batch", len(keyMask), batch, seqLen)
 	}
 	if seqLen > m.Config.MaxPositions && m.Config.MaxPositions > 0 {
 		return nil, fmt.Errorf("bert: sequence of %d tokens exceeds the model's maximum of %d", seqLen, m.Config.MaxPositions)
@@ -32,10 +36,14 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, rows []int32) ([]float32,
 			return nil, fmt.Errorf("bert: token id %d outside the vocabulary of %d", id, m.Config.VocabSize)
 		}
 	}
-	out := m.Forward(nn.NoGrad(m.b), Input{
+	in := Input{
 		IDs:  m.b.FromHost(tensor.FromI32(ids, batch, seqLen)),
 		Rows: m.b.FromHost(tensor.FromI32(rows, len(rows))),
-	})
+	}
+	if keyMask != nil {
+		in.KeyMask = m.b.FromHost(tensor.FromI32(keyMask, batch, seqLen))
+	}
+	out := m.Forward(nn.NoGrad(m.b), in)
 	return out.Logits.Value.ToCPU().F32(), nil
 }
 

@@ -13,7 +13,7 @@ type tableModel struct {
 }
 
 func (m *tableModel) VocabSize() int { return m.vocab }
-func (m *tableModel) Logits(ids []int32, batch, seqLen int, rows []int32) ([]float32, error) {
+func (m *tableModel) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([]float32, error) {
 	out := make([]float32, 0, len(rows)*m.vocab)
 	for _, r := range rows {
 		out = append(out, m.rows[int(r)%seqLen%len(m.rows)]...)

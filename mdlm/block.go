@@ -16,7 +16,8 @@ import (
 //
 // Rows of a batch may have different prompt lengths: each row's blocks start
 // at its own prompt's end, and shorter rows are padded on the right with
-// PadID. Each row picks its own top-k.
+// PadID, which the model is told not to attend to. Each row picks its own
+// top-k.
 func Generate(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (*Output, error) {
 	c, err := c.withDefaults(d.VocabSize())
 	if err != nil {

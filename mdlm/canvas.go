@@ -6,7 +6,10 @@ import (
 )
 
 // canvas is the batch being denoised. Each row is padded with PadID to a
-// common width; a row's generated region is [lo, hi).
+// common width; a row's generated region is [lo, hi). Everything before hi is
+// the row's own text (prompt, given tokens, masks and what was generated in
+// their place), everything from hi on is padding that the model is told to
+// ignore (keyMask).
 type canvas struct {
 	rows     [][]int32
 	width    int
@@ -90,6 +93,34 @@ func newInfillCanvas(texts [][]int32, c SamplerConfig) (*canvas, error) {
 	}
 	cv.done = make([]bool, len(texts))
 	return cv, nil
+}
+
+// keyMask returns the attention key mask for sending rows to the model,
+// repeated copies times (the guided and the unguided copy): 1 for each
+// position before the row's hi, 0 for the padding after it. Padding is told
+// apart by position, not by id: a [PAD] the model generated inside the
+// region is part of the answer and stays visible, as it is when the row is
+// sampled alone. When none of the rows is padded the mask would be all ones
+// and keyMask returns nil, so a single prompt takes the mask-free path.
+func (cv *canvas) keyMask(rows []int, copies int) []int32 {
+	padded := false
+	for _, r := range rows {
+		padded = padded || cv.hi[r] < cv.width
+	}
+	if !padded {
+		return nil
+	}
+	w, n := cv.width, len(rows)
+	mask := make([]int32, copies*n*w)
+	for i, r := range rows {
+		for s := range cv.hi[r] {
+			mask[i*w+s] = 1
+		}
+	}
+	for c := 1; c < copies; c++ {
+		copy(mask[c*n*w:], mask[:n*w])
+	}
+	return mask
 }
 
 // masksIn lists the masked positions of row r in [lo, hi).

@@ -12,7 +12,13 @@ type Denoiser interface {
 	// Logits returns len(rows)×VocabSize() logits, row-major float32, for ids
 	// (batch×seqLen token ids, row-major), at the flat positions rows
 	// (b*seqLen + s), in the order given.
-	Logits(ids []int32, batch, seqLen int, rows []int32) ([]float32, error)
+	//
+	// keyMask is nil when no sequence is padded. Otherwise it holds
+	// batch×seqLen flags, 1 for a real token and 0 for padding, and no
+	// position may attend to the padding: the samplers pad prompts of
+	// different lengths to one width, and a row's answer must not depend on
+	// what else is in its batch.
+	Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([]float32, error)
 	// VocabSize is the number of logits per row.
 	VocabSize() int
 }

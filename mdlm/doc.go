@@ -11,6 +11,9 @@
 // The package never sees a network. It talks to the model through Denoiser
 // (token ids in, logits at requested positions out), so the same code drives
 // ModernBERT, any other backbone, and the small fake models of the tests.
+// Prompts of different lengths share a canvas padded on the right; the
+// padding is handed to the model as a key mask, so a row's result does not
+// depend on the rest of its batch.
 // Training is split the same way: Corrupt draws the noise and returns the rows
 // whose logits the loss needs and one weight per row, so that
 //

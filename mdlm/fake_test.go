@@ -9,6 +9,7 @@ import (
 type call struct {
 	ids           []int32
 	batch, seqLen int
+	keyMask       []int32 // nil: no padding
 	rows          []int32
 }
 
@@ -25,12 +26,15 @@ type fakeModel struct {
 
 func (m *fakeModel) VocabSize() int { return m.vocab }
 
-func (m *fakeModel) Logits(ids []int32, batch, seqLen int, rows []int32) ([]float32, error) {
+func (m *fakeModel) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([]float32, error) {
 	if len(ids) != batch*seqLen {
 		return nil, fmt.Errorf("fake: %d ids for %d×%d", len(ids), batch, seqLen)
 	}
+	if keyMask != nil && len(keyMask) != batch*seqLen {
+		return nil, fmt.Errorf("fake: key mask of %d for %d×%d", len(keyMask), batch, seqLen)
+	}
 	if !m.quiet {
-		m.calls = append(m.calls, call{slices.Clone(ids), batch, seqLen, slices.Clone(rows)})
+		m.calls = append(m.calls, call{slices.Clone(ids), batch, seqLen, slices.Clone(keyMask), slices.Clone(rows)})
 	}
 	out := make([]float32, 0, len(rows)*m.vocab)
 	for _, r := range rows {

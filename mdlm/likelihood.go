@@ -91,6 +91,7 @@ func LogLikelihood(d Denoiser, prompt, continuation []int32, opts LikelihoodOpti
 				}
 			}
 			cv.rows = append(cv.rows, row)
+			cv.hi = append(cv.hi, len(seq)) // no padding: every row is the whole sequence
 			cv.given = append(cv.given, given)
 			q.add(i, pos)
 		}

@@ -385,7 +385,7 @@ func TestLossExpectationMatchesIntegral(t *testing.T) {
 			for range batches {
 				c, err := Corrupt(Batch{IDs: ids, Size: rows, SeqLen: 2}, ObjectiveOptions{MaskID: mask, Schedule: sched, Times: TimeStratified}, rng)
 				require.NoError(t, err)
-				logits, err := toy.Logits(c.Noisy, rows, 2, c.Rows)
+				logits, err := toy.Logits(c.Noisy, rows, 2, nil, c.Rows)
 				require.NoError(t, err)
 				l, err := LossFromLogits(logits, c.Targets, c.Weights)
 				require.NoError(t, err)

@@ -81,7 +81,7 @@ func (ls *logitSource) eval(cv *canvas, q *request) ([]float64, error) {
 			flat = append(flat, flat[j]+int32(n*w))
 		}
 	}
-	raw, err := ls.d.Logits(ids, copies*n, w, flat)
+	raw, err := ls.d.Logits(ids, copies*n, w, cv.keyMask(q.rows, copies), flat)
 	if err != nil {
 		return nil, err
 	}

@@ -176,7 +176,7 @@ func TestWithSampler(t *testing.T) {
 type constModel struct{ vocab int }
 
 func (m *constModel) VocabSize() int { return m.vocab }
-func (m *constModel) Logits(ids []int32, batch, seqLen int, rows []int32) ([]float32, error) {
+func (m *constModel) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([]float32, error) {
 	out := make([]float32, len(rows)*m.vocab)
 	for i, r := range rows {
 		s := int(r) % seqLen
