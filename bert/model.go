@@ -128,7 +128,9 @@ type Output struct {
 }
 
 // Forward runs the model. With a recording tape it keeps what the backward
-// pass needs; with nn.NoGrad it is plain inference.
+// pass needs; with nn.NoGrad it is plain inference. The tape's Precision
+// decides the arithmetic of every projection, the tied decoder included
+// (nn.PrecisionBF16: bf16 operands, f32 accumulation).
 func (m *Model) Forward(tp *nn.Tape, in Input) Output {
 	cfg := m.Config
 	if in.IDs.Rank() != 2 {

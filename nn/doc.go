@@ -10,4 +10,20 @@
 //
 // Every op's backward is checked against finite differences (see gradcheck.go
 // and the float64 conformance suite of tensor/conformance for the kernels).
+//
+// # Mixed precision
+//
+// Parameters are float32 master copies, and so are gradients and optimizer
+// moments. A tape's Precision field decides how its matrix products run:
+//
+//	tp := nn.NewTape(b)
+//	tp.Precision = nn.PrecisionBF16 // autocast the Linear layers
+//
+// Under PrecisionBF16, Linear rounds its input and weight to bfloat16 and
+// multiplies them with f32 accumulation; the backward rounds the output
+// gradient to bf16 and adds f32 products into the f32 gradients, as PyTorch's
+// autocast does. Everything else (norms, attention, softmax, losses, bias
+// additions) stays float32, and bf16's 8 exponent bits need no loss scaling.
+// This is what a GPU wants; on the CPU the bf16 operands are widened back to
+// f32, which costs time and only reproduces the rounding.
 package nn

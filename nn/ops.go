@@ -61,13 +61,19 @@ func (tp *Tape) Scale(x *Var, s float32) *Var {
 	return tp.record(out, func() { tp.B.AXPY(x.grad(), out.Grad, s) }, x)
 }
 
-// Linear returns x·wᵀ for x [N, in] and w [out, in] (PyTorch's layout).
+// Linear returns x·wᵀ for x [N, in] and w [out, in] (PyTorch's layout), in
+// the tape's Precision: F32, or bf16 operands with f32 accumulation (see
+// linearBF16). It is the only matrix product of the ops, so the precision
+// of a whole model is decided here.
 func (tp *Tape) Linear(x, w *Var) *Var {
 	n, in := x.Value.Dim(0), x.Value.Dim(1)
 	if x.Value.Rank() != 2 || w.Value.Rank() != 2 || w.Value.Dim(1) != in {
 		panic(fmt.Sprintf("nn: Linear x %v, w %v", x.Shape(), w.Shape()))
 	}
 	out := tp.newVar(tensor.F32, n, w.Value.Dim(0))
+	if tp.Precision == PrecisionBF16 {
+		return tp.linearBF16(out, x, w)
+	}
 	tp.B.MatMul(out.Value, x.Value, w.Value, false, true, 1, 0)
 	return tp.record(out, func() {
 		if x.needGrad { // dx += dy·w

@@ -10,9 +10,12 @@ import (
 // disabled (NoGrad) records nothing: the same model code then runs as plain
 // inference without keeping activations alive.
 type Tape struct {
-	B     tensor.Backend
-	steps []func()
-	off   bool
+	B tensor.Backend
+	// Precision is the arithmetic of the matrix products recorded on this
+	// tape (Linear); the zero value is PrecisionF32.
+	Precision Precision
+	steps     []func()
+	off       bool
 }
 
 // NewTape starts recording on backend b.
