@@ -32,6 +32,12 @@ type Options struct {
 
 	Seed      uint64
 	Objective mdlm.ObjectiveOptions
+	// Precision is the arithmetic of the model's matrix products, in
+	// training and in the held-out evaluation: nn.PrecisionF32 (the zero
+	// value) or nn.PrecisionBF16, the mixed precision a GPU wants (bf16
+	// operands, f32 accumulation, f32 master weights). On the CPU bf16 is
+	// slower: it widens the operands back to f32.
+	Precision nn.Precision
 
 	// EvalEvery steps the held-out loss is computed (0: ten times a run,
 	// and always at the end).
@@ -217,6 +223,7 @@ func (t *Trainer) Step() (float64, error) {
 		b := t.nextBatch()
 		t.state.Tokens += int64(b.Size * b.SeqLen)
 		tp := nn.NewTape(be)
+		tp.Precision = t.opts.Precision
 		loss, _, err := Loss(tp, t.model, b, t.opts.Objective, t.rng, 1/float64(t.opts.GradAccum))
 		if err != nil {
 			return 0, err
@@ -238,20 +245,28 @@ func (t *Trainer) Step() (float64, error) {
 }
 
 // EvalLoss is the mean diffusion loss over the held-out batches, with noise
-// drawn from a fixed seed so that evaluations are comparable across steps.
+// drawn from a fixed seed so that evaluations are comparable across steps,
+// in the run's precision.
 func (t *Trainer) EvalLoss() (float64, error) {
-	return EvalLoss(t.model, t.eval, t.opts.Objective, t.opts.Seed+1)
+	return evalLoss(t.model, t.eval, t.opts.Objective, t.opts.Seed+1, t.opts.Precision)
 }
 
-// EvalLoss is the mean diffusion loss of m over batches, noise seeded by seed.
+// EvalLoss is the mean diffusion loss of m over batches, noise seeded by
+// seed, computed in f32.
 func EvalLoss(m *bert.Model, batches []mdlm.Batch, obj mdlm.ObjectiveOptions, seed uint64) (float64, error) {
+	return evalLoss(m, batches, obj, seed, nn.PrecisionF32)
+}
+
+func evalLoss(m *bert.Model, batches []mdlm.Batch, obj mdlm.ObjectiveOptions, seed uint64, prec nn.Precision) (float64, error) {
 	if len(batches) == 0 {
 		return math.NaN(), nil
 	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))
 	var sum float64
 	for _, b := range batches {
-		loss, _, err := Loss(nn.NoGrad(m.Backend()), m, b, obj, rng, 1)
+		tp := nn.NoGrad(m.Backend())
+		tp.Precision = prec
+		loss, _, err := Loss(tp, m, b, obj, rng, 1)
 		if err != nil {
 			return 0, err
 		}

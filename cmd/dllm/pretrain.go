@@ -88,7 +88,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "model: %s, %d parameters, on %s\n", describeModel(b), b.Model.Config.ParamCount(), be.Name())
+	fmt.Fprintf(stderr, "model: %s, %d parameters, on %s\n", describeModel(b), b.Model.Config.ParamCount(), f.onDevice(be))
 	if f.budget <= 0 {
 		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
 	}

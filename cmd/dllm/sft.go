@@ -113,7 +113,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "model: %s, %d parameters; batches of %d conversations on %s\n",
-		describeModel(b), b.Model.Config.ParamCount(), f.batchSize*f.gradAccum, be.Name())
+		describeModel(b), b.Model.Config.ParamCount(), f.batchSize*f.gradAccum, f.onDevice(be))
 	if f.budget <= 0 {
 		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
 	}

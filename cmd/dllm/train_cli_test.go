@@ -115,6 +115,8 @@ func TestTrainingBadInput(t *testing.T) {
 		{"eval bad temperature", []string{"eval", "--model", fixture, "--data", good, "--temperature", "-1"}, "--temperature"},
 		{"eval model without tokenizer", []string{"eval", "--model", fixture, "--data", good}, "tokenizer.json"},
 		{"stray argument", []string{"sft", "extra"}, "extra"},
+		{"bad precision", []string{"sft", "--data", good, "--out", out, "--precision", "fp16"}, "--precision"},
+		{"pretrain bad precision", []string{"pretrain", "--data", good, "--out", out, "--precision", "BF16"}, `"BF16"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -150,7 +152,8 @@ func TestGeneratePromptTooLong(t *testing.T) {
 }
 
 // TestPretrain runs MDLM pretraining on a small text folder (a .txt and a
-// gzipped .txt) and samples from the result as raw text.
+// gzipped .txt), in bf16 mixed precision, and samples from the result as
+// raw text.
 func TestPretrain(t *testing.T) {
 	dir := t.TempDir()
 	corpus := filepath.Join(dir, "corpus")
@@ -162,9 +165,10 @@ func TestPretrain(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(corpus, "a.txt"), []byte(text.String()), 0o644))
 	out := filepath.Join(dir, "model")
 	code, stdout, stderr := runCLI("pretrain", "--data", corpus, "--out", out, "--steps", "4", "--batch-size", "4",
-		"--max-length", "32", "--vocab-size", "320", "--eval-every", "2")
+		"--max-length", "32", "--vocab-size", "320", "--eval-every", "2", "--precision", "bf16")
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "saved the model")
+	require.Contains(t, stderr, "on cpu in bf16 mixed precision")
 	require.Contains(t, stderr, "training rows of 32 tokens")
 	code, _, stderr = runCLI("generate", "--model", out, "--raw", "--prompt", "The 7 river", "--max-new-tokens", "8", "--steps", "8", "--block-size", "8")
 	require.Equal(t, 0, code, stderr)

@@ -17,6 +17,7 @@ import (
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/train"
@@ -29,6 +30,8 @@ type trainFlags struct {
 	steps, epochs, batchSize, gradAccum, maxLen   int
 	lr, warmup, minLR, weightDecay, clip          float64
 	schedule, weighting, normalization, times     string
+	precision                                     string
+	prec                                          nn.Precision // --precision, parsed by validate
 	seed                                          uint64
 	evalEvery, saveEvery, keepLast, evalBatches   int
 	heldOut                                       float64
@@ -45,6 +48,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
 	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder")
 	fs.StringVar(&f.device, "device", "cpu", "device: cpu or cuda")
+	fs.StringVar(&f.precision, "precision", "f32", "matrix products: f32, or bf16 (mixed precision: bf16 operands, f32 sums and master weights; what a GPU wants, slower on cpu)")
 	fs.IntVar(&f.steps, "steps", 0, "optimizer steps (0: use --epochs)")
 	fs.DurationVar(&f.budget, "time-budget", 0, "train for about this long (e.g. 4m) instead of --steps/--epochs")
 	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: 10 for sft, as the reference, 1 for pretrain)")
@@ -118,7 +122,11 @@ func (f *trainFlags) validate() error {
 	if _, err := optim.NewSchedule(optim.ScheduleConfig{Kind: f.schedule, Peak: 1, TotalSteps: 1}); err != nil {
 		return badInput("--schedule: %v", err)
 	}
-	_, err := f.objective(0)
+	var err error
+	if f.prec, err = nn.ParsePrecision(f.precision); err != nil {
+		return badInput("--precision: %v", err)
+	}
+	_, err = f.objective(0)
 	return err
 }
 
@@ -203,11 +211,20 @@ func (f *trainFlags) options(steps int, obj mdlm.ObjectiveOptions, progress io.W
 		Steps: steps, Epochs: f.epochs, GradAccum: f.gradAccum,
 		LR: lr, WarmupRatio: f.warmup, MinLRRatio: f.minLR, Schedule: f.schedule,
 		WeightDecay: f.weightDecay, Clip: f.clip,
-		Seed: f.seed, Objective: obj,
+		Seed: f.seed, Objective: obj, Precision: f.prec,
 		EvalEvery: f.evalEvery, SaveEvery: f.saveEvery, KeepLast: f.keepLast,
 		OutDir: f.out, Progress: progress, Terminal: terminal, TimeBudget: f.budget,
 	}
 	return o
+}
+
+// onDevice names the device for the status line, with the precision when
+// it is not plain f32.
+func (f *trainFlags) onDevice(be tensor.Backend) string {
+	if f.prec == nn.PrecisionF32 {
+		return be.Name()
+	}
+	return fmt.Sprintf("%s in %s mixed precision", be.Name(), f.prec)
 }
 
 // runTrainer runs t until done or Ctrl-C, resuming first if asked.
