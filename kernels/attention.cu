@@ -126,14 +126,19 @@ __device__ void attn_fwd(float *out, float *lse, const float *qkv, const int *ma
 }
 
 // dsum[b, h, i] = Σ_c dout[b, i, h, c]·out[b, i, h, c]: one warp per row of
-// out, rows in [B, S, nh] order.
-extern "C" __global__ void attn_bwd_dsum(float *dsum, const float *dout, const float *out, long long rows, int S, int nh, int d) {
+// out, rows in [B, S, nh] order. With round_dout set, dout is rounded to bf16
+// first, as the tensor-core kernels (attention_mma.cu) round it for dP: then
+// D and the row of dP it is subtracted from carry the same rounding, and the
+// difference dP − D, which cancels heavily where the softmax is peaked, does
+// not amplify it.
+extern "C" __global__ void attn_bwd_dsum(float *dsum, const float *dout, const float *out, long long rows, int S, int nh, int d,
+                                         int round_dout) {
     long long row = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
     if (row >= rows) return; // whole warps leave together: rows are per warp
     const float *o = out + row * d, *g = dout + row * d;
     float s = 0.0f;
-    for (int c = lane; c < d; c += 32) s += o[c] * g[c];
+    for (int c = lane; c < d; c += 32) s += o[c] * (round_dout ? bf16_to_f32(f32_to_bf16(g[c])) : g[c]);
     s = warp_sum(s);
     if (lane == 0) {
         int h = (int)(row % nh);

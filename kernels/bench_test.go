@@ -161,23 +161,29 @@ func BenchmarkAttention(tb *testing.B) {
 	local := full
 	local.Window = 128
 	flops := func(keys float64) float64 { return 4 * benchB * benchNH * benchS * keys * benchD } // QKᵀ and PV
-	for _, c := range []struct {
-		name string
-		p    tensor.AttentionParams
-		keys float64
-	}{{"fwd full", full, benchS}, {"fwd window128", local, 129}} {
-		tb.Run(c.name, func(tb *testing.B) {
-			sec := timeOp(tb, b, func() { b.Attention(out, lse, qkv, nil, c.p) })
-			tb.ReportMetric(flops(c.keys)/sec/1e12, "TFLOP/s")
+	// f32: attention.cu on the SIMT cores; bf16: attention_mma.cu on the
+	// tensor cores. PERF.md's SDPA numbers are bf16.
+	for _, prec := range []string{"f32", "bf16"} {
+		full, local := full, local
+		full.BF16, local.BF16 = prec == "bf16", prec == "bf16"
+		for _, c := range []struct {
+			name string
+			p    tensor.AttentionParams
+			keys float64
+		}{{"fwd full", full, benchS}, {"fwd window128", local, 129}} {
+			tb.Run(prec+" "+c.name, func(tb *testing.B) {
+				sec := timeOp(tb, b, func() { b.Attention(out, lse, qkv, nil, c.p) })
+				tb.ReportMetric(flops(c.keys)/sec/1e12, "TFLOP/s")
+			})
+		}
+		tb.Run(prec+" fwd+bwd full", func(tb *testing.B) {
+			sec := timeOp(tb, b, func() {
+				b.Attention(out, lse, qkv, nil, full)
+				b.AttentionBackward(dqkv, dout, qkv, out, lse, nil, full)
+			})
+			tb.ReportMetric(3.5*flops(benchS)/sec/1e12, "TFLOP/s") // fwd 1×, bwd 2.5× (scores recomputed twice)
 		})
 	}
-	tb.Run("fwd+bwd full", func(tb *testing.B) {
-		sec := timeOp(tb, b, func() {
-			b.Attention(out, lse, qkv, nil, full)
-			b.AttentionBackward(dqkv, dout, qkv, out, lse, nil, full)
-		})
-		tb.ReportMetric(3.5*flops(benchS)/sec/1e12, "TFLOP/s") // fwd 1×, bwd 2.5× (scores recomputed twice)
-	})
 }
 
 func BenchmarkMatMul(tb *testing.B) {

@@ -3,7 +3,8 @@
 // no built-in cuda_bf16.h, and a user may have the driver and NVRTC only).
 //
 // It provides: bfloat16 as raw bits with exact loads and round-to-nearest-even
-// stores, float infinity, GELU and its derivative, warp and block reductions.
+// stores, the bf16 tensor-core multiply (mma.sync), float infinity, GELU and
+// its derivative, warp and block reductions.
 // Every function here is small enough to check by reading.
 #pragma once
 
@@ -24,6 +25,28 @@ __device__ __forceinline__ bf16 f32_to_bf16(float f) {
     unsigned short r;
     asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
     return r;
+#endif
+}
+
+// pack_bf16x2 rounds two floats into one 32-bit register of two bf16, lo in
+// the low half: the operand format of the tensor-core instructions.
+__device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
+    return (unsigned)f32_to_bf16(lo) | ((unsigned)f32_to_bf16(hi) << 16);
+}
+
+// mma_bf16_16816 is one warp-wide tensor-core step, c += a·b, with a a 16×16
+// and b a 16×8 bf16 matrix and c a 16×8 f32 accumulator, each spread over the
+// 32 lanes' registers as the PTX ISA's "Matrix Fragments for mma.m16n8k16"
+// lays them out (attention_mma.cu spells the layout out). Every lane of the
+// warp must execute it together.
+__device__ __forceinline__ void mma_bf16_16816(float (&c)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+#ifdef DLLM_EMULATE
+    dllm_emu_mma_bf16_16816(c, a, b);
+#else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
 }
 

@@ -66,6 +66,9 @@ func runEveryOp(b *Backend) {
 		b.Attention(out, lse, qkv, mask, p)
 		b.Attention(out, nil, qkv, nil, tensor.AttentionParams{Heads: nh, Scale: 0.1})
 		b.AttentionBackward(f32(bs, s, 3, nh, d), f32(bs, s, nh, d), qkv, out, lse, mask, p)
+		p.BF16 = true // the tensor-core kernels
+		b.Attention(out, lse, qkv, mask, p)
+		b.AttentionBackward(f32(bs, s, 3, nh, d), f32(bs, s, nh, d), qkv, out, lse, mask, p)
 	}
 
 	table, ids := f32(11, 4), i32(6)
@@ -140,11 +143,17 @@ func TestDryAttentionShared(t *testing.T) {
 		p := tensor.AttentionParams{Heads: 2, Scale: 1}
 		b.Attention(out, lse, qkv, nil, p)
 		b.AttentionBackward(b.New(tensor.F32, 1, 10, 3, 2, c.d), b.New(tensor.F32, 1, 10, 2, c.d), qkv, out, lse, nil, p)
-		dm := c.dm
+		p.BF16 = true
+		b.Attention(out, lse, qkv, nil, p)
+		b.AttentionBackward(b.New(tensor.F32, 1, 10, 3, 2, c.d), b.New(tensor.F32, 1, 10, 2, c.d), qkv, out, lse, nil, p)
+		dm, row := c.dm, c.dm/2+4 // row: words per bf16 row of a tensor-core tile
 		want := map[string]int{
 			"attn_fwd":     4 * (64*(dm+1) + 2*32*dm + 32),
 			"attn_bwd_dq":  4 * (2*64*(dm+1) + 2*32*dm + 32),
 			"attn_bwd_dkv": 4 * (2*64*(dm+1) + 2*32*dm + 2*32),
+			"attn_mma_fwd": 4 * (2*64*row + dm*(64/2+4) + 64),
+			"attn_mma_dq":  4 * (4*64*row + dm*(64/2+4) + 64),
+			"attn_mma_dkv": 4 * (2*64*row + 2*32*row + 2*dm*(32/2+4) + 2*32),
 		}
 		seen := 0
 		for _, l := range b.dry.launches {
@@ -155,7 +164,7 @@ func TestDryAttentionShared(t *testing.T) {
 				}
 			}
 		}
-		assert.Equal(t, 3, seen, "d=%d: launches %v", c.d, b.dry.launches)
+		assert.Equal(t, 6, seen, "d=%d: launches %v", c.d, b.dry.launches)
 	}
 	assert.Panics(t, func() {
 		b := newDryBackend(h100)

@@ -56,6 +56,15 @@ func TestConformanceBF16MatMul(t *testing.T) {
 	require.NoError(t, b.Sync())
 }
 
+// TestConformanceBF16Attention checks the tensor-core attention kernels
+// (AttentionParams.BF16) against the float64 references and the CPU at bf16
+// tolerance.
+func TestConformanceBF16Attention(t *testing.T) {
+	b := conformance.Open(t, "cuda")
+	conformance.RunBF16Attention(t, b, conformance.CPUTolerances())
+	require.NoError(t, b.Sync())
+}
+
 // hostRandom is a CPU tensor of N(0, σ²) values.
 func hostRandom(rng *rand.Rand, sigma float64, shape ...int) *tensor.Tensor {
 	h := tensor.CPU().New(tensor.F32, shape...)
@@ -137,7 +146,12 @@ func TestGPUAttentionAtScale(t *testing.T) {
 	cpu := tensor.CPU()
 	for _, c := range []struct {
 		d, window int
-	}{{64, 0}, {64, 128}, {32, 0}, {80, 64}} {
+		bf16      bool
+	}{{64, 0, false}, {64, 128, false}, {32, 0, false}, {80, 64, false}, {64, 0, true}, {64, 128, true}, {32, 0, true}, {80, 64, true}, {128, 0, true}} {
+		tol := 1e-5 // f32 kernels; the tensor-core ones round their operands to bf16
+		if c.bf16 {
+			tol = 2e-2
+		}
 		const bs, s, nh = 2, 300, 4
 		qkvh := hostRandom(rng, 1, bs, s, 3, nh, c.d)
 		mask := make([]int32, bs*s)
@@ -148,7 +162,7 @@ func TestGPUAttentionAtScale(t *testing.T) {
 			mask[s+j] = 0
 		}
 		maskh := tensor.FromI32(mask, bs, s)
-		p := tensor.AttentionParams{Heads: nh, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window}
+		p := tensor.AttentionParams{Heads: nh, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window, BF16: c.bf16}
 
 		outW, lseW := cpu.New(tensor.F32, bs, s, nh, c.d), cpu.New(tensor.F32, bs, nh, s)
 		cpu.Attention(outW, lseW, qkvh, maskh, p)
@@ -157,15 +171,15 @@ func TestGPUAttentionAtScale(t *testing.T) {
 		b.Fill(out, float32(math.NaN()))
 		b.Fill(lse, float32(math.NaN()))
 		b.Attention(out, lse, qkv, dm, p)
-		assert.Less(t, relErr(b.ToHost(out).F32(), outW.F32()), 1e-5, "d=%d window=%d out", c.d, c.window)
-		assert.Less(t, relErr(b.ToHost(lse).F32(), lseW.F32()), 1e-5, "d=%d window=%d lse", c.d, c.window)
+		assert.Less(t, relErr(b.ToHost(out).F32(), outW.F32()), tol, "d=%d window=%d bf16=%v out", c.d, c.window, c.bf16)
+		assert.Less(t, relErr(b.ToHost(lse).F32(), lseW.F32()), tol, "d=%d window=%d bf16=%v lse", c.d, c.window, c.bf16)
 
 		douth := hostRandom(rng, 1, bs, s, nh, c.d)
 		dqkvW := hostRandom(rng, 1, bs, s, 3, nh, c.d)
 		dqkv := b.FromHost(dqkvW)
 		cpu.AttentionBackward(dqkvW, douth, qkvh, outW, lseW, maskh, p)
 		b.AttentionBackward(dqkv, b.FromHost(douth), qkv, out, lse, dm, p)
-		assert.Less(t, relErr(b.ToHost(dqkv).F32(), dqkvW.F32()), 1e-5, "d=%d window=%d dqkv", c.d, c.window)
+		assert.Less(t, relErr(b.ToHost(dqkv).F32(), dqkvW.F32()), tol, "d=%d window=%d bf16=%v dqkv", c.d, c.window, c.bf16)
 	}
 	require.NoError(t, b.Sync())
 }

@@ -120,6 +120,28 @@ func attnDims(op string, out, qkv, keyMask *tensor.Tensor, p tensor.AttentionPar
 	return attnShape{b: bsz, s: s, nh: p.Heads, d: d, w: w, dm: dm}
 }
 
+// Tile sizes of attention_mma.cu (the tensor-core kernels, p.BF16): 64 rows
+// per block in 4 warps, key tiles of 64 (forward, dq) and query tiles of 32
+// (dkv); shared tiles hold bf16 pairs in rows of dm/2 + 4 words, or
+// transposed in rows of tile/2 + 4 words.
+const (
+	mmaRows = 64
+	mmaBK   = 64
+	mmaBQ   = 32
+)
+
+var mmaThreads = cu.Dim3{X: 128, Y: 1, Z: 1}
+
+func (a attnShape) mmaFwdShared() int {
+	return 4 * (2*mmaRows*(a.dm/2+4) + a.dm*(mmaBK/2+4) + mmaBK)
+}
+func (a attnShape) mmaDqShared() int {
+	return 4 * (4*mmaRows*(a.dm/2+4) + a.dm*(mmaBK/2+4) + mmaBK)
+}
+func (a attnShape) mmaDkvShared() int {
+	return 4 * (2*mmaRows*(a.dm/2+4) + 2*mmaBQ*(a.dm/2+4) + 2*a.dm*(mmaBQ/2+4) + 2*mmaBQ)
+}
+
 func (a attnShape) fwdShared() int { return 4 * (attnBQ*(a.dm+1) + 2*attnBK*a.dm + attnBK) }
 func (a attnShape) dqShared() int  { return 4 * (2*attnBQ*(a.dm+1) + 2*attnBK*a.dm + attnBK) }
 func (a attnShape) dkvShared() int { return 4 * (2*attnBKV*(a.dm+1) + 2*attnBQT*a.dm + 2*attnBQT) }
@@ -141,7 +163,9 @@ func (a attnShape) scalars(scale float32) []any {
 
 var attnThreads = cu.Dim3{X: 64, Y: 1, Z: 1}
 
-// Attention computes softmax(QKᵀ·scale + mask)·V per head from a packed qkv.
+// Attention computes softmax(QKᵀ·scale + mask)·V per head from a packed qkv:
+// on the tensor cores in bf16 when p.BF16 is set (attention_mma.cu), else in
+// f32 (attention.cu).
 func (b *Backend) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.AttentionParams) {
 	const op = "Attention"
 	a := attnDims(op, out, qkv, keyMask, p)
@@ -152,8 +176,13 @@ func (b *Backend) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.Atte
 	if a.b*a.s == 0 {
 		return
 	}
-	grid := cu.Dim3{X: (a.s + attnBQ - 1) / attnBQ, Y: a.nh, Z: a.b}
 	args := append([]any{b.ptr(op, out), b.ptr(op, lse), b.ptr(op, qkv), b.ptr(op, keyMask)}, a.scalars(p.Scale)...)
+	if p.BF16 {
+		grid := cu.Dim3{X: (a.s + mmaRows - 1) / mmaRows, Y: a.nh, Z: a.b}
+		b.launch("attention_mma.cu", a.entry("attn_mma_fwd"), grid, mmaThreads, a.mmaFwdShared(), args...)
+		return
+	}
+	grid := cu.Dim3{X: (a.s + attnBQ - 1) / attnBQ, Y: a.nh, Z: a.b}
 	b.launch("attention.cu", a.entry("attn_fwd"), grid, attnThreads, a.fwdShared(), args...)
 }
 
@@ -174,10 +203,24 @@ func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *tensor.T
 	rows := a.b * a.s * a.nh
 	pd, pdo, po, px, pl, pm, pdx := b.ptr(op, dsum), b.ptr(op, dout), b.ptr(op, out), b.ptr(op, qkv), b.ptr(op, lse), b.ptr(op, keyMask), b.ptr(op, dqkv)
 	b.launch("attention.cu", "attn_bwd_dsum", cu.Dim3{X: (rows*32 + 255) / 256, Y: 1, Z: 1}, threads, 0,
-		pd, pdo, po, int64(rows), int32(a.s), int32(a.nh), int32(a.d))
+		pd, pdo, po, int64(rows), int32(a.s), int32(a.nh), int32(a.d), boolArg(p.BF16))
 	grads := append([]any{pdx, pdo, px, pl, pd, pm}, a.scalars(p.Scale)...)
+	if p.BF16 {
+		grid := cu.Dim3{X: (a.s + mmaRows - 1) / mmaRows, Y: a.nh, Z: a.b}
+		b.launch("attention_mma.cu", a.entry("attn_mma_dq"), grid, mmaThreads, a.mmaDqShared(), grads...)
+		b.launch("attention_mma.cu", a.entry("attn_mma_dkv"), grid, mmaThreads, a.mmaDkvShared(), grads...)
+		return
+	}
 	b.launch("attention.cu", a.entry("attn_bwd_dq"), cu.Dim3{X: (a.s + attnBQ - 1) / attnBQ, Y: a.nh, Z: a.b},
 		attnThreads, a.dqShared(), grads...)
 	b.launch("attention.cu", a.entry("attn_bwd_dkv"), cu.Dim3{X: (a.s + attnBKV - 1) / attnBKV, Y: a.nh, Z: a.b},
 		attnThreads, a.dkvShared(), grads...)
+}
+
+// boolArg is a C int flag.
+func boolArg(v bool) int32 {
+	if v {
+		return 1
+	}
+	return 0
 }

@@ -37,6 +37,11 @@ var kernelEntries = map[string][]string{
 		"attn_fwd_d64", "attn_bwd_dq_d64", "attn_bwd_dkv_d64",
 		"attn_fwd_d128", "attn_bwd_dq_d128", "attn_bwd_dkv_d128",
 	},
+	"attention_mma.cu": {
+		"attn_mma_fwd_d32", "attn_mma_dq_d32", "attn_mma_dkv_d32",
+		"attn_mma_fwd_d64", "attn_mma_dq_d64", "attn_mma_dkv_d64",
+		"attn_mma_fwd_d128", "attn_mma_dq_d128", "attn_mma_dkv_d128",
+	},
 	"embedding.cu":     {"gather_rows_f32", "scatter_add_rows_f32"},
 	"cross_entropy.cu": {"cross_entropy_fwd_f32", "cross_entropy_bwd_f32"},
 	"adamw.cu":         {"adamw_f32"},

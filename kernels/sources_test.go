@@ -28,8 +28,9 @@ const (
 
 var (
 	entryRE = regexp.MustCompile(`extern "C" __global__ void (?:__launch_bounds__\(\d+\) )?(\w+?)(##DM)?\s*\(([^)]*)\)`)
-	// The head-size classes ATTN_ENTRIES is instantiated with.
-	instRE = regexp.MustCompile(`(?m)^ATTN_ENTRIES\((\d+)\)`)
+	// The head-size classes ATTN_ENTRIES and ATTN_MMA_ENTRIES are
+	// instantiated with.
+	instRE = regexp.MustCompile(`(?m)^ATTN_(?:MMA_)?ENTRIES\((\d+)\)`)
 )
 
 // kernelSignatures parses every extern "C" kernel of a source into its

@@ -22,8 +22,10 @@
 // Under PrecisionBF16, Linear rounds its input and weight to bfloat16 and
 // multiplies them with f32 accumulation; the backward rounds the output
 // gradient to bf16 and adds f32 products into the f32 gradients, as PyTorch's
-// autocast does. Everything else (norms, attention, softmax, losses, bias
-// additions) stays float32, and bf16's 8 exponent bits need no loss scaling.
+// autocast does. Attention is asked for bf16 too (AttentionParams.BF16): the
+// CUDA backend then runs its tensor-core kernels, the CPU stays float32.
+// Everything else (norms, softmax, losses, bias additions) stays float32, and
+// bf16's 8 exponent bits need no loss scaling.
 // This is what a GPU wants; on the CPU the bf16 operands are widened back to
 // f32, which costs time and only reproduces the rounding.
 package nn

@@ -181,6 +181,9 @@ func (tp *Tape) Attention(qkv *Var, keyMask *tensor.Tensor, p tensor.AttentionPa
 		panic(fmt.Sprintf("nn: Attention qkv %v with %d heads", s, p.Heads))
 	}
 	bsz, seq, nh, d := s[0], s[1], s[3], s[4]
+	if tp.Precision == PrecisionBF16 {
+		p.BF16 = true // a backend with bf16 attention kernels may use them
+	}
 	out := tp.newVar(tensor.F32, bsz, seq, nh*d)
 	var lse *tensor.Tensor
 	if !tp.off {

@@ -186,3 +186,44 @@ func TestLinearBF16NoGrad(t *testing.T) {
 	want, _, _ := linearWithGrads(PrecisionBF16, x.Value, w.Value, make([]float32, 15))
 	require.Equal(t, want, y.Value.F32())
 }
+
+// attentionRecorder is the CPU backend, remembering the AttentionParams its
+// attention ops were called with.
+type attentionRecorder struct {
+	tensor.Backend
+	fwd, bwd []tensor.AttentionParams
+}
+
+func (r *attentionRecorder) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.AttentionParams) {
+	r.fwd = append(r.fwd, p)
+	r.Backend.Attention(out, lse, qkv, keyMask, p)
+}
+
+func (r *attentionRecorder) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *tensor.Tensor, p tensor.AttentionParams) {
+	r.bwd = append(r.bwd, p)
+	r.Backend.AttentionBackward(dqkv, dout, qkv, out, lse, keyMask, p)
+}
+
+// TestAttentionFollowsThePrecision: under PrecisionBF16 the tape asks the
+// backend for bf16 attention, forward and backward; under f32 it does not.
+func TestAttentionFollowsThePrecision(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, prec := range []Precision{PrecisionF32, PrecisionBF16} {
+		r := &attentionRecorder{Backend: tensor.CPU()}
+		tp := NewTape(r)
+		tp.Precision = prec
+		x := tensor.CPU().New(tensor.F32, 1, 5, 3, 2, 4)
+		for i, s := 0, x.F32(); i < len(s); i++ {
+			s[i] = float32(rng.NormFloat64())
+		}
+		qkv := Leaf(x)
+		loss := tp.Sum(tp.Attention(qkv, nil, tensor.AttentionParams{Heads: 2, Scale: 0.5}))
+		tp.Backward(loss)
+		require.Len(t, r.fwd, 1)
+		require.Len(t, r.bwd, 1)
+		want := prec == PrecisionBF16
+		assert.Equal(t, want, r.fwd[0].BF16, "%v forward", prec)
+		assert.Equal(t, want, r.bwd[0].BF16, "%v backward", prec)
+		assert.Equal(t, 2, r.fwd[0].Heads)
+	}
+}

@@ -167,6 +167,12 @@ type AttentionParams struct {
 	// Window is Hugging Face's local_attention: key j is visible from query i
 	// iff |i−j| ≤ Window/2. 0 means global attention.
 	Window int
+	// BF16 lets a backend compute in bfloat16 with f32 accumulation, as
+	// mixed-precision training does: the CUDA backend then runs its
+	// tensor-core kernels, which round Q, K, V, dO and the probabilities to
+	// bf16 (relative errors of about 1e-2). The CPU backend ignores it and
+	// computes in f32.
+	BF16 bool
 }
 
 // Visible reports whether key j is in query i's window.

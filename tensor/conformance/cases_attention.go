@@ -58,8 +58,8 @@ func (e *env) drawAttention(c attnCase) (qkv host, mask []int, g attnGeom) {
 	return qkv, mask, g
 }
 
-func (c attnCase) params() tensor.AttentionParams {
-	return tensor.AttentionParams{Heads: c.nh, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window}
+func (c attnCase) params(bf16 bool) tensor.AttentionParams {
+	return tensor.AttentionParams{Heads: c.nh, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window, BF16: bf16}
 }
 
 func maskTensor(mask []int, b, s int) *tensor.Tensor {
@@ -69,39 +69,49 @@ func maskTensor(mask []int, b, s int) *tensor.Tensor {
 	return i32s(mask, b, s)
 }
 
-func attentionCases() []testCase {
+func attentionCases() []testCase { return attentionChecks("") }
+
+// bf16AttentionCases are the same checks with AttentionParams.BF16 set; their
+// ops are named AttentionBF16 and AttentionBackwardBF16, bounded by tol.BF16.
+func bf16AttentionCases() []testCase { return attentionChecks("BF16") }
+
+// attentionChecks builds the attention cases; suffix "BF16" sets
+// AttentionParams.BF16 and names the ops (and so their tolerance) after it.
+func attentionChecks(suffix string) []testCase {
+	bf16 := suffix == "BF16"
+	fwd, bwd := "Attention"+suffix, "AttentionBackward"+suffix
 	return []testCase{
-		{"Attention", func(e *env) error {
+		{fwd, func(e *env) error {
 			var trs []trial
 			for _, c := range attnCaseList {
 				qkv, mask, g := e.drawAttention(c)
-				g.scale = float64(c.params().Scale)
+				g.scale = float64(c.params(bf16).Scale)
 				out, lse := refAttention(qkv.v, g)
 				mt := maskTensor(mask, c.b, c.s)
-				trs = append(trs, trial{name: c.name, op: "Attention", run: func(b tensor.Backend) []*tensor.Tensor {
+				trs = append(trs, trial{name: c.name, op: fwd, run: func(b tensor.Backend) []*tensor.Tensor {
 					o, l := poisoned(b, c.b, c.s, c.nh, c.d), poisoned(b, c.b, c.nh, c.s)
-					b.Attention(o, l, up(b, qkv.t), up(b, mt), c.params())
+					b.Attention(o, l, up(b, qkv.t), up(b, mt), c.params(bf16))
 					return []*tensor.Tensor{o, l}
 				}, outs: []expect{{name: "out", want: out}, {name: "lse", want: lse}}})
 			}
 			// lse may be nil at inference.
 			c := attnCaseList[2]
 			qkv, mask, g := e.drawAttention(c)
-			g.scale = float64(c.params().Scale)
+			g.scale = float64(c.params(bf16).Scale)
 			out, _ := refAttention(qkv.v, g)
 			mt := maskTensor(mask, c.b, c.s)
-			trs = append(trs, trial{name: "no lse", op: "Attention", run: func(b tensor.Backend) []*tensor.Tensor {
+			trs = append(trs, trial{name: "no lse", op: fwd, run: func(b tensor.Backend) []*tensor.Tensor {
 				o := poisoned(b, c.b, c.s, c.nh, c.d)
-				b.Attention(o, nil, up(b, qkv.t), up(b, mt), c.params())
+				b.Attention(o, nil, up(b, qkv.t), up(b, mt), c.params(bf16))
 				return []*tensor.Tensor{o}
 			}, outs: []expect{{name: "out", want: out}}})
 			return e.collect(trs...)
 		}},
-		{"AttentionBackward", func(e *env) error {
+		{bwd, func(e *env) error {
 			var trs []trial
 			for _, c := range attnCaseList {
 				qkv, mask, g := e.drawAttention(c)
-				g.scale = float64(c.params().Scale)
+				g.scale = float64(c.params(bf16).Scale)
 				dout := e.normal(1, c.b, c.s, c.nh, c.d)
 				out, lse := refAttention(qkv.v, g)
 				var want []float64
@@ -117,9 +127,9 @@ func attentionCases() []testCase {
 				d0 := e.seedGrad(want, c.b, c.s, 3, c.nh, c.d)
 				mt := maskTensor(mask, c.b, c.s)
 				outT, lseT := roundF32(out, c.b, c.s, c.nh, c.d), roundF32(lse, c.b, c.nh, c.s)
-				trs = append(trs, trial{name: fmt.Sprintf("%s (%s)", c.name, how), op: "AttentionBackward", run: func(b tensor.Backend) []*tensor.Tensor {
+				trs = append(trs, trial{name: fmt.Sprintf("%s (%s)", c.name, how), op: bwd, run: func(b tensor.Backend) []*tensor.Tensor {
 					dqkv := up(b, d0.t)
-					b.AttentionBackward(dqkv, up(b, dout.t), up(b, qkv.t), up(b, outT), up(b, lseT), up(b, mt), c.params())
+					b.AttentionBackward(dqkv, up(b, dout.t), up(b, qkv.t), up(b, outT), up(b, lseT), up(b, mt), c.params(bf16))
 					return []*tensor.Tensor{dqkv}
 				}, outs: []expect{{name: "dqkv", want: plus(d0.v, want), base: d0.v}}})
 			}

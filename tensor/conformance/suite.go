@@ -21,7 +21,8 @@ import (
 type Tolerances struct {
 	// F32 bounds every op on F32 data unless PerOp names it.
 	F32 float64
-	// BF16 bounds MatMul with BF16 operands (RunBF16MatMul).
+	// BF16 bounds MatMul with BF16 operands (RunBF16MatMul) and attention
+	// computed in bf16 (RunBF16Attention).
 	BF16 float64
 	// PerOp overrides F32 for some ops, keyed by Backend method name
 	// ("Attention", "AttentionBackward", "MatMul", ...): a GPU that computes
@@ -38,7 +39,8 @@ func (tol Tolerances) forOp(op string) float64 {
 	if v, ok := tol.PerOp[op]; ok {
 		return v
 	}
-	if op == "MatMulBF16" {
+	switch op {
+	case "MatMulBF16", "AttentionBF16", "AttentionBackwardBF16":
 		return tol.BF16
 	}
 	return tol.F32
@@ -74,6 +76,14 @@ func Run(t *testing.T, b tensor.Backend, tol Tolerances) {
 // its F32 bound here too.
 func RunBF16MatMul(t *testing.T, b tensor.Backend, tol Tolerances) {
 	runCases(t, b, tol, bf16MatMulCases())
+}
+
+// RunBF16Attention runs the attention checks with AttentionParams.BF16 set,
+// for a backend that then computes attention in bf16 with f32 accumulation
+// (the CUDA tensor-core kernels); tol.BF16 bounds them, against the float64
+// reference of the unrounded inputs and against the CPU's f32 result.
+func RunBF16Attention(t *testing.T, b tensor.Backend, tol Tolerances) {
+	runCases(t, b, tol, bf16AttentionCases())
 }
 
 func runCases(t *testing.T, b tensor.Backend, tol Tolerances, cs []testCase) {

@@ -80,6 +80,7 @@ struct BlockState {
     std::unique_ptr<std::barrier<>> bar;
     std::vector<std::unique_ptr<std::barrier<>>> warpBar;
     std::vector<std::array<double, 32>> exch;
+    std::vector<std::array<uint32_t, 32 * 6>> frags; // per warp: each lane's mma operands
     std::vector<unsigned char> dyn;
 };
 thread_local BlockState *tBlock;
@@ -99,6 +100,37 @@ template <class T> static T shfl_xor(T v, int o) {
     return r;
 }
 static inline float __shfl_xor_sync(unsigned, float v, int o) { return shfl_xor(v, o); }
+
+// dllm_emu_mma_bf16_16816 is mma.sync.m16n8k16.row.col.f32.bf16.bf16.f32:
+// every lane posts its A and B registers, then computes its own four C
+// elements from the whole warp's, with the fragment layouts of the PTX ISA
+// (lane = 4g + t; A reg (r/8) + 2·(k/8) of lane 4·(r%8) + (k%8)/2; B reg k/8
+// of lane 4n + (k%8)/2; C element i at row g + 8·(i/2), column 2t + i%2; the
+// odd index in the high half). The products of bf16 values are exact in
+// double; the sum is rounded to float once, as a tensor core's f32 result
+// is at least as accurate as that.
+static inline float emu_bf16(uint32_t w, int high) { return __uint_as_float((high ? w >> 16 : w & 0xffffu) << 16); }
+static void dllm_emu_mma_bf16_16816(float (&c)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    auto &x = tBlock->frags[tWarp];
+    auto &bar = *tBlock->warpBar[tWarp];
+    for (int i = 0; i < 4; ++i) x[tLane * 6 + i] = a[i];
+    x[tLane * 6 + 4] = b[0];
+    x[tLane * 6 + 5] = b[1];
+    bar.arrive_and_wait();
+    auto A = [&](int r, int k) { return emu_bf16(x[(4 * (r % 8) + (k % 8) / 2) * 6 + r / 8 + 2 * (k / 8)], k & 1); };
+    auto B = [&](int k, int n) { return emu_bf16(x[(4 * n + (k % 8) / 2) * 6 + 4 + k / 8], k & 1); };
+    const int g = tLane / 4, t = tLane % 4;
+    float r[4];
+    for (int i = 0; i < 4; ++i) {
+        int row = g + 8 * (i / 2), col = 2 * t + i % 2;
+        double acc = 0;
+        for (int k = 0; k < 16; ++k) acc += (double)A(row, k) * (double)B(k, col);
+        r[i] = (float)((double)c[i] + acc);
+    }
+    bar.arrive_and_wait(); // every lane has read the operands before any posts new ones
+    for (int i = 0; i < 4; ++i) c[i] = r[i];
+}
+
 static inline double __shfl_xor_sync(unsigned, double v, int o) { return shfl_xor(v, o); }
 
 static inline float atomicAdd(float *p, float v) {
@@ -208,6 +240,7 @@ static void runKernel(const Kernel &k, dim3_ grid, dim3_ block, int shmem, void 
                 for (int w = 0; w < nw; ++w)
                     st.warpBar.push_back(std::make_unique<std::barrier<>>(std::min(32, nt - 32 * w)));
                 st.exch.resize(nw);
+                st.frags.resize(nw);
                 st.dyn.assign((size_t)shmem + 16, 0xff); // NaN bytes: unwritten shared memory shows up
                 std::function<void(int)> job = [&](int t) {
                     tBlock = &st;

@@ -1,0 +1,485 @@
+// attention_mma.cu: flash attention on the tensor cores, in bf16 with f32
+// accumulation (mma.sync.m16n8k16, sm_80 and newer). The contract is that of
+// attention.cu, read it first: packed qkv [B, S, 3, nh, d], key j visible
+// from query i iff it is not padding and, when w ≥ 0, |i − j| ≤ w; a query
+// that sees no key gets out = 0 and lse = +∞. The math is the same too; what
+// differs is who multiplies. attention.cu stays as the f32 reference this
+// kernel is checked against, and as the exact path.
+//
+// Precision: Q, K, V and dO are rounded to bf16 as they enter shared memory,
+// and the probabilities P and the score gradients dS are rounded to bf16
+// before they multiply again. Every sum, the softmax statistics (running
+// max, running sum, lse), D = rowsum(dO ⊙ O) and every output are f32.
+//
+// The instruction. One warp computes C += A·B with A 16×16 (rows × the
+// reduction index), B 16×8 (reduction × columns) and C 16×8. Its operands
+// live spread over the warp's registers; with lane = 4g + t (g = lane/4,
+// t = lane%4), the PTX ISA ("Matrix Fragments for mma.m16n8k16") puts
+//   A: a[0] = row g,   k 2t, 2t+1      a[1] = row g+8, k 2t, 2t+1
+//      a[2] = row g,   k 2t+8, 2t+9    a[3] = row g+8, k 2t+8, 2t+9
+//   B: b[0] = k 2t, 2t+1, column g     b[1] = k 2t+8, 2t+9, column g
+//   C: c[0], c[1] = row g, columns 2t, 2t+1;  c[2], c[3] = row g+8, same columns
+// (two bf16 per 32-bit register, the lower index in the low half). Two C
+// tiles side by side, 16 rows × 16 columns, hold exactly the elements of an
+// A fragment, in the same registers: the scores computed by one product
+// become the left operand of the next without leaving the thread. That is
+// the flash-attention-2 register trick, and why the softmax below works on
+// c[0..3] directly.
+//
+// Work split: a block is 4 warps, 64 rows (queries for the forward and dq
+// kernels, keys for dkv), 16 rows per warp. The other side streams through
+// shared memory in tiles. As in attention.cu, dq and dkv are separate
+// kernels with one writer per output element: no atomics, deterministic.
+//
+// Shared memory holds bf16 pairs as 32-bit words, in two arrangements:
+//   rows:       element (r, c) at word r·(DM/2 + 4) + c/2 — a matrix whose
+//               reduction index runs along its rows (Q, K, V, dO when the
+//               product contracts over the features);
+//   transposed: element (r, c) at word c·(R/2 + 4) + r/2 — the same tile
+//               when the product contracts over its rows (V in P·V, K in
+//               dS·K, Q in dSᵀ·Q, dO in Pᵀ·dO).
+// Either way a fragment load reads, for lane (g, t), word t of row g: the
+// 4-word padding puts the 32 lanes in 32 different banks.
+#include "common.cuh"
+
+#define MMA_ROWS 64 // rows per block: 4 warps × 16
+#define MMA_BK 64   // keys per shared tile: forward and dq
+#define MMA_BQ 32   // queries per shared tile: dkv
+
+// frag_a loads the A fragment of rows [r0, r0+16) and reduction indices
+// [k0, k0+16) of a row-arranged tile with row stride ldw words.
+__device__ __forceinline__ void frag_a(unsigned (&a)[4], const unsigned *s, int ldw, int r0, int k0) {
+    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const unsigned *p = s + (r0 + g) * ldw + (k0 >> 1) + t;
+    a[0] = p[0];
+    a[1] = p[8 * ldw];
+    a[2] = p[4];
+    a[3] = p[8 * ldw + 4];
+}
+
+// frag_b loads the B fragment of columns [n0, n0+8) and reduction indices
+// [k0, k0+16) from a tile that stores each column of B as a row (Bᵀ row-major).
+__device__ __forceinline__ void frag_b(unsigned (&b)[2], const unsigned *s, int ldw, int n0, int k0) {
+    const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+    const unsigned *p = s + (n0 + g) * ldw + (k0 >> 1) + t;
+    b[0] = p[0];
+    b[1] = p[4];
+}
+
+// frag_of_c turns two adjacent 16×8 accumulator tiles (columns [0, 8) and
+// [8, 16) of a 16×16 block) into the A fragment of that block, in bf16.
+__device__ __forceinline__ void frag_of_c(unsigned (&a)[4], const float (&lo)[4], const float (&hi)[4]) {
+    a[0] = pack_bf16x2(lo[0], lo[1]);
+    a[1] = pack_bf16x2(lo[2], lo[3]);
+    a[2] = pack_bf16x2(hi[0], hi[1]);
+    a[3] = pack_bf16x2(hi[2], hi[3]);
+}
+
+// tile_rows stores rows [r0, r0+R) of a global f32 matrix (row stride ld) as
+// a row-arranged bf16 tile of DM columns; rows ≥ rend and columns ≥ d are 0.
+template <int DM>
+__device__ void tile_rows(unsigned *s, const float *src, long long ld, int r0, int R, int rend, int d) {
+    constexpr int W = DM / 2, LDW = DM / 2 + 4;
+    for (int e = threadIdx.x; e < R * W; e += blockDim.x) {
+        int r = e / W, c = 2 * (e - r * W), row = r0 + r;
+        float x0 = 0.0f, x1 = 0.0f;
+        if (row < rend) {
+            const float *p = src + (long long)row * ld;
+            if (c < d) x0 = p[c];
+            if (c + 1 < d) x1 = p[c + 1];
+        }
+        s[r * LDW + (c >> 1)] = pack_bf16x2(x0, x1);
+    }
+}
+
+// tile_cols stores the same rows transposed (R even): word (c, r/2) holds
+// rows r and r+1 of column c. Neighbouring threads read neighbouring columns
+// of global memory.
+template <int DM, int R>
+__device__ void tile_cols(unsigned *s, const float *src, long long ld, int r0, int rend, int d) {
+    constexpr int LDW = R / 2 + 4;
+    for (int e = threadIdx.x; e < (R / 2) * DM; e += blockDim.x) {
+        int rp = e / DM, c = e - rp * DM, row = r0 + 2 * rp;
+        float x0 = (row < rend && c < d) ? src[(long long)row * ld + c] : 0.0f;
+        float x1 = (row + 1 < rend && c < d) ? src[(long long)(row + 1) * ld + c] : 0.0f;
+        s[c * LDW + rp] = pack_bf16x2(x0, x1);
+    }
+}
+
+__device__ __forceinline__ bool in_window(int i, int j, int w) { return w < 0 || abs(i - j) <= w; }
+
+// key_flags marks, for a tile of R keys from k0, which may be seen at all:
+// inside [0, kend) and not padding.
+__device__ __forceinline__ void key_flags(unsigned *ok, const int *mask, long long base, int k0, int R, int kend) {
+    for (int j = threadIdx.x; j < R; j += blockDim.x) {
+        int kj = k0 + j;
+        ok[j] = kj < kend && (mask == 0 || mask[base + kj] != 0);
+    }
+}
+
+// The rows of a 16-row warp tile and a tile of N columns from c0 that are
+// entirely outside each other's windows (or whose rows start past S) are
+// skipped by the whole warp, so mma.sync stays convergent.
+__device__ __forceinline__ bool warp_skips(int r0, int S, int c0, int N, int w) {
+    return r0 >= S || (w >= 0 && (c0 > r0 + 15 + w || c0 + N - 1 < r0 - w));
+}
+
+// forward smem words: 64·(DM/2+4) [Q] + 64·(DM/2+4) [K] + DM·(64/2+4) [Vᵀ] + 64 [key ok]
+template <int DM>
+__device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int d, float scale, int w) {
+    constexpr int LDR = DM / 2 + 4, LDT = MMA_BK / 2 + 4, KS = DM / 16, NT = MMA_BK / 8, DT = DM / 8;
+    DLLM_DYNAMIC_SHARED(unsigned, smem);
+    unsigned *Qs = smem, *Ks = Qs + MMA_ROWS * LDR, *Vt = Ks + MMA_BK * LDR, *kok = Vt + DM * LDT;
+
+    const int warp = threadIdx.x >> 5, t = threadIdx.x & 3, g = (threadIdx.x & 31) >> 2;
+    const int h = blockIdx.y, b = blockIdx.z, q0 = blockIdx.x * MMA_ROWS, r0 = q0 + 16 * warp;
+    const long long ld = 3LL * nh * d;
+    const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
+    const float *Kg = Qg + (long long)nh * d;
+    const float *Vg = Kg + (long long)nh * d;
+
+    tile_rows<DM>(Qs, Qg, ld, q0, MMA_ROWS, S, d);
+    __syncthreads();
+    unsigned qa[KS][4]; // the warp's queries stay in registers
+#pragma unroll
+    for (int ks = 0; ks < KS; ++ks) frag_a(qa[ks], Qs, LDR, 16 * warp, 16 * ks);
+
+    int kbeg = 0, kend = S;
+    if (w >= 0) {
+        kbeg = max(0, q0 - w);
+        kend = min(S, q0 + MMA_ROWS + w);
+    }
+    const int row[2] = {r0 + g, r0 + g + 8}; // this thread's two query rows
+    float o[DT][4];
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+    float m[2] = {-DLLM_INF, -DLLM_INF}, l[2] = {0.0f, 0.0f}; // l: this thread's part of the row sum
+
+    for (int k0 = kbeg; k0 < kend; k0 += MMA_BK) {
+        __syncthreads(); // the previous tile is consumed
+        tile_rows<DM>(Ks, Kg, ld, k0, MMA_BK, kend, d);
+        tile_cols<DM, MMA_BK>(Vt, Vg, ld, k0, kend, d);
+        key_flags(kok, mask, (long long)b * S, k0, MMA_BK, kend);
+        __syncthreads();
+        if (warp_skips(r0, S, k0, MMA_BK, w)) continue;
+
+        // S = Q·Kᵀ for 16 queries × 64 keys.
+        float s[NT][4];
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+            for (int ks = 0; ks < KS; ++ks) {
+                unsigned kb[2];
+                frag_b(kb, Ks, LDR, 8 * nt, 16 * ks);
+                mma_bf16_16816(s[nt], qa[ks], kb);
+            }
+        }
+        // Scale, mask, and each row's maximum over the tile (a row's 64
+        // scores are spread over the 4 lanes of its group).
+        float mx[2] = {-DLLM_INF, -DLLM_INF};
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                int j = 8 * nt + 2 * t + (i & 1);
+                bool ok = kok[j] && in_window(row[i >> 1], k0 + j, w);
+                float v = ok ? s[nt][i] * scale : -DLLM_INF;
+                s[nt][i] = v;
+                mx[i >> 1] = fmaxf(mx[i >> 1], v);
+            }
+        float base[2];
+#pragma unroll
+        for (int hh = 0; hh < 2; ++hh) {
+            mx[hh] = fmaxf(mx[hh], __shfl_xor_sync(0xffffffffu, mx[hh], 1));
+            mx[hh] = fmaxf(mx[hh], __shfl_xor_sync(0xffffffffu, mx[hh], 2));
+            float mn = fmaxf(m[hh], mx[hh]);
+            base[hh] = mn == -DLLM_INF ? 0.0f : mn; // nothing seen yet: every p is 0
+            float corr = expf(m[hh] - base[hh]);    // 0 while m is −∞
+            l[hh] *= corr;
+#pragma unroll
+            for (int dt = 0; dt < DT; ++dt) {
+                o[dt][2 * hh] *= corr;
+                o[dt][2 * hh + 1] *= corr;
+            }
+            m[hh] = mn;
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                float p = expf(s[nt][i] - base[i >> 1]);
+                s[nt][i] = p;
+                l[i >> 1] += p;
+            }
+        // O += P·V, 16 keys at a time.
+#pragma unroll
+        for (int kk = 0; kk < MMA_BK / 16; ++kk) {
+            unsigned pa[4];
+            frag_of_c(pa, s[2 * kk], s[2 * kk + 1]);
+#pragma unroll
+            for (int dt = 0; dt < DT; ++dt) {
+                unsigned vb[2];
+                frag_b(vb, Vt, LDT, 8 * dt, 16 * kk);
+                mma_bf16_16816(o[dt], pa, vb);
+            }
+        }
+    }
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+        l[hh] += __shfl_xor_sync(0xffffffffu, l[hh], 1);
+        l[hh] += __shfl_xor_sync(0xffffffffu, l[hh], 2);
+        if (row[hh] >= S) continue;
+        float inv = l[hh] > 0.0f ? 1.0f / l[hh] : 0.0f;
+        float *orow = out + ((long long)b * S + row[hh]) * nh * d + (long long)h * d;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                int c = 8 * dt + 2 * t + i;
+                if (c < d) orow[c] = o[dt][2 * hh + i] * inv;
+            }
+        if (lse && t == 0) lse[((long long)b * nh + h) * S + row[hh]] = l[hh] > 0.0f ? m[hh] + logf(l[hh]) : DLLM_INF;
+    }
+}
+
+// dq smem words: 4·64·(DM/2+4) [Q, dO, K, V] + DM·(64/2+4) [Kᵀ] + 64 [key ok]
+//
+// P = exp(scale·Q·Kᵀ − lse), dP = dO·Vᵀ, dS = P ⊙ (dP − D), dQ += scale·dS·K.
+template <int DM>
+__device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
+                            const int *mask, int S, int nh, int d, float scale, int w) {
+    constexpr int LDR = DM / 2 + 4, LDT = MMA_BK / 2 + 4, KS = DM / 16, NT = MMA_BK / 8, DT = DM / 8;
+    DLLM_DYNAMIC_SHARED(unsigned, smem);
+    unsigned *Qs = smem, *dOs = Qs + MMA_ROWS * LDR, *Ks = dOs + MMA_ROWS * LDR, *Vs = Ks + MMA_BK * LDR;
+    unsigned *Kt = Vs + MMA_BK * LDR, *kok = Kt + DM * LDT;
+
+    const int warp = threadIdx.x >> 5, t = threadIdx.x & 3, g = (threadIdx.x & 31) >> 2;
+    const int h = blockIdx.y, b = blockIdx.z, q0 = blockIdx.x * MMA_ROWS, r0 = q0 + 16 * warp;
+    const long long ld = 3LL * nh * d, H = (long long)nh * d;
+    const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
+    const float *Kg = Qg + H;
+    const float *Vg = Kg + H;
+    const float *dOg = dout + (long long)b * S * H + (long long)h * d;
+
+    tile_rows<DM>(Qs, Qg, ld, q0, MMA_ROWS, S, d);
+    tile_rows<DM>(dOs, dOg, H, q0, MMA_ROWS, S, d);
+    const int row[2] = {r0 + g, r0 + g + 8};
+    float L[2], Di[2];
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+        long long at = ((long long)b * nh + h) * S + row[hh];
+        L[hh] = row[hh] < S ? lse[at] : DLLM_INF;
+        Di[hh] = row[hh] < S ? dsum[at] : 0.0f;
+    }
+    int kbeg = 0, kend = S;
+    if (w >= 0) {
+        kbeg = max(0, q0 - w);
+        kend = min(S, q0 + MMA_ROWS + w);
+    }
+    float dq[DT][4];
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt) dq[dt][0] = dq[dt][1] = dq[dt][2] = dq[dt][3] = 0.0f;
+
+    for (int k0 = kbeg; k0 < kend; k0 += MMA_BK) {
+        __syncthreads();
+        tile_rows<DM>(Ks, Kg, ld, k0, MMA_BK, kend, d);
+        tile_rows<DM>(Vs, Vg, ld, k0, MMA_BK, kend, d);
+        tile_cols<DM, MMA_BK>(Kt, Kg, ld, k0, kend, d);
+        key_flags(kok, mask, (long long)b * S, k0, MMA_BK, kend);
+        __syncthreads();
+        if (warp_skips(r0, S, k0, MMA_BK, w)) continue;
+
+        float s[NT][4], dp[NT][4];
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) s[nt][i] = dp[nt][i] = 0.0f;
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks) {
+            unsigned qa[4], da[4];
+            frag_a(qa, Qs, LDR, 16 * warp, 16 * ks);
+            frag_a(da, dOs, LDR, 16 * warp, 16 * ks);
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+                unsigned kb[2], vb[2];
+                frag_b(kb, Ks, LDR, 8 * nt, 16 * ks);
+                frag_b(vb, Vs, LDR, 8 * nt, 16 * ks);
+                mma_bf16_16816(s[nt], qa, kb);
+                mma_bf16_16816(dp[nt], da, vb);
+            }
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                int j = 8 * nt + 2 * t + (i & 1), hh = i >> 1;
+                bool ok = kok[j] && in_window(row[hh], k0 + j, w);
+                float p = ok ? expf(s[nt][i] * scale - L[hh]) : 0.0f;
+                s[nt][i] = p * (dp[nt][i] - Di[hh]); // dS
+            }
+#pragma unroll
+        for (int kk = 0; kk < MMA_BK / 16; ++kk) {
+            unsigned sa[4];
+            frag_of_c(sa, s[2 * kk], s[2 * kk + 1]);
+#pragma unroll
+            for (int dt = 0; dt < DT; ++dt) {
+                unsigned kb[2];
+                frag_b(kb, Kt, LDT, 8 * dt, 16 * kk);
+                mma_bf16_16816(dq[dt], sa, kb);
+            }
+        }
+    }
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+        if (row[hh] >= S) continue;
+        float *gq = dqkv + ((long long)b * S + row[hh]) * ld + (long long)h * d;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                int c = 8 * dt + 2 * t + i;
+                if (c < d) gq[c] += scale * dq[dt][2 * hh + i];
+            }
+    }
+}
+
+// dkv smem words: 2·64·(DM/2+4) [K, V] + 2·32·(DM/2+4) [Q, dO] + 2·DM·(32/2+4) [Qᵀ, dOᵀ] + 2·32 [lse, D]
+//
+// With the block's keys as rows: Sᵀ = K·Qᵀ, Pᵀ = exp(scale·Sᵀ − lse),
+// dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ⊙ (dPᵀ − D); dV += Pᵀ·dO, dK += scale·dSᵀ·Q.
+template <int DM>
+__device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
+                             const int *mask, int S, int nh, int d, float scale, int w) {
+    constexpr int LDR = DM / 2 + 4, LDT = MMA_BQ / 2 + 4, KS = DM / 16, NT = MMA_BQ / 8, DT = DM / 8;
+    DLLM_DYNAMIC_SHARED(unsigned, smem);
+    unsigned *Ks = smem, *Vs = Ks + MMA_ROWS * LDR, *Qs = Vs + MMA_ROWS * LDR, *dOs = Qs + MMA_BQ * LDR;
+    unsigned *Qt = dOs + MMA_BQ * LDR, *dOt = Qt + DM * LDT;
+    float *Ls = (float *)(dOt + DM * LDT), *Ds = Ls + MMA_BQ;
+
+    const int warp = threadIdx.x >> 5, t = threadIdx.x & 3, g = (threadIdx.x & 31) >> 2;
+    const int h = blockIdx.y, b = blockIdx.z, k0 = blockIdx.x * MMA_ROWS, r0 = k0 + 16 * warp;
+    const long long ld = 3LL * nh * d, H = (long long)nh * d;
+    const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
+    const float *Kg = Qg + H;
+    const float *Vg = Kg + H;
+    const float *dOg = dout + (long long)b * S * H + (long long)h * d;
+    const float *Lg = lse + ((long long)b * nh + h) * S;
+    const float *Dg = dsum + ((long long)b * nh + h) * S;
+
+    tile_rows<DM>(Ks, Kg, ld, k0, MMA_ROWS, S, d);
+    tile_rows<DM>(Vs, Vg, ld, k0, MMA_ROWS, S, d);
+    const int key[2] = {r0 + g, r0 + g + 8}; // this thread's two key rows
+    bool key_ok[2];
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) key_ok[hh] = key[hh] < S && (mask == 0 || mask[(long long)b * S + key[hh]] != 0);
+    int qbeg = 0, qend = S; // queries that may see any key of the block
+    if (w >= 0) {
+        qbeg = max(0, k0 - w);
+        qend = min(S, k0 + MMA_ROWS + w);
+    }
+    float dk[DT][4], dv[DT][4];
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) dk[dt][i] = dv[dt][i] = 0.0f;
+
+    for (int i0 = qbeg; i0 < qend; i0 += MMA_BQ) {
+        __syncthreads();
+        tile_rows<DM>(Qs, Qg, ld, i0, MMA_BQ, qend, d);
+        tile_rows<DM>(dOs, dOg, H, i0, MMA_BQ, qend, d);
+        tile_cols<DM, MMA_BQ>(Qt, Qg, ld, i0, qend, d);
+        tile_cols<DM, MMA_BQ>(dOt, dOg, H, i0, qend, d);
+        for (int r = threadIdx.x; r < MMA_BQ; r += blockDim.x) {
+            int qi = i0 + r;
+            Ls[r] = qi < qend ? Lg[qi] : DLLM_INF;
+            Ds[r] = qi < qend ? Dg[qi] : 0.0f;
+        }
+        __syncthreads();
+        if (warp_skips(r0, S, i0, MMA_BQ, w)) continue;
+
+        float st[NT][4], dpt[NT][4];
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) st[nt][i] = dpt[nt][i] = 0.0f;
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks) {
+            unsigned ka[4], va[4];
+            frag_a(ka, Ks, LDR, 16 * warp, 16 * ks);
+            frag_a(va, Vs, LDR, 16 * warp, 16 * ks);
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+                unsigned qb[2], ob[2];
+                frag_b(qb, Qs, LDR, 8 * nt, 16 * ks);
+                frag_b(ob, dOs, LDR, 8 * nt, 16 * ks);
+                mma_bf16_16816(st[nt], ka, qb);
+                mma_bf16_16816(dpt[nt], va, ob);
+            }
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                int c = 8 * nt + 2 * t + (i & 1), hh = i >> 1, qi = i0 + c;
+                bool ok = key_ok[hh] && qi < qend && in_window(qi, key[hh], w);
+                float p = ok ? expf(st[nt][i] * scale - Ls[c]) : 0.0f;
+                st[nt][i] = p;                        // Pᵀ
+                dpt[nt][i] = p * (dpt[nt][i] - Ds[c]); // dSᵀ
+            }
+#pragma unroll
+        for (int kk = 0; kk < MMA_BQ / 16; ++kk) {
+            unsigned pa[4], sa[4];
+            frag_of_c(pa, st[2 * kk], st[2 * kk + 1]);
+            frag_of_c(sa, dpt[2 * kk], dpt[2 * kk + 1]);
+#pragma unroll
+            for (int dt = 0; dt < DT; ++dt) {
+                unsigned ob[2], qb[2];
+                frag_b(ob, dOt, LDT, 8 * dt, 16 * kk);
+                frag_b(qb, Qt, LDT, 8 * dt, 16 * kk);
+                mma_bf16_16816(dv[dt], pa, ob);
+                mma_bf16_16816(dk[dt], sa, qb);
+            }
+        }
+    }
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+        if (key[hh] >= S) continue;
+        float *gk = dqkv + ((long long)b * S + key[hh]) * ld + H + (long long)h * d;
+        float *gv = gk + H;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                int c = 8 * dt + 2 * t + i;
+                if (c < d) {
+                    gk[c] += scale * dk[dt][2 * hh + i];
+                    gv[c] += dv[dt][2 * hh + i];
+                }
+            }
+    }
+}
+
+// Entry points, one per head-size class. Grids: forward and dq
+// (ceil(S/64), nh, B); dkv (ceil(S/64), nh, B); 128 threads. D comes from
+// attention.cu's attn_bwd_dsum.
+#define ATTN_MMA_ENTRIES(DM)                                                                                          \
+    extern "C" __global__ void __launch_bounds__(128) attn_mma_fwd_d##DM(float *out, float *lse, const float *qkv,    \
+                                                                         const int *mask, int S, int nh, int d,      \
+                                                                         float scale, int w) {                       \
+        attn_mma_fwd<DM>(out, lse, qkv, mask, S, nh, d, scale, w);                                                    \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(128)                                                                 \
+        attn_mma_dq_d##DM(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,      \
+                          const int *mask, int S, int nh, int d, float scale, int w) {                                \
+        attn_mma_dq<DM>(dqkv, dout, qkv, lse, dsum, mask, S, nh, d, scale, w);                                        \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(128)                                                                 \
+        attn_mma_dkv_d##DM(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,     \
+                           const int *mask, int S, int nh, int d, float scale, int w) {                               \
+        attn_mma_dkv<DM>(dqkv, dout, qkv, lse, dsum, mask, S, nh, d, scale, w);                                       \
+    }
+
+ATTN_MMA_ENTRIES(32)
+ATTN_MMA_ENTRIES(64)
+ATTN_MMA_ENTRIES(128)
