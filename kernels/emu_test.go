@@ -71,6 +71,9 @@ func TestEmulatedGPU(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the GPU tests failed on the emulator: %v\n%s", err, out)
 	}
+	if testing.Verbose() {
+		t.Logf("the emulated run:\n%s", out)
+	}
 	if os.Getenv("DLLM_EMULATOR_RUN") == "" {
 		require.Contains(t, string(out), "--- PASS: TestConformance", "%s", out)
 	}
