@@ -39,6 +39,9 @@ func ReferenceConfig() bert.Config {
 type Workload struct {
 	Model      *bert.Model
 	Batch, Seq int
+	// Precision is the arithmetic of the projections (nn.PrecisionBF16:
+	// bf16 autocast, and bf16 attention on a backend that has it).
+	Precision nn.Precision
 
 	ids     *tensor.Tensor // [Batch, Seq] I32 inputs
 	targets *tensor.Tensor // [Batch·Seq] I32, a second random draw
@@ -86,7 +89,9 @@ func (w *Workload) Tokens() int { return w.Batch * w.Seq }
 
 // Forward runs inference (no tape) and returns the logits [Batch·Seq, Vocab].
 func (w *Workload) Forward() *tensor.Tensor {
-	out := w.Model.Forward(nn.NoGrad(w.Model.Backend()), bert.Input{IDs: w.ids})
+	tp := nn.NoGrad(w.Model.Backend())
+	tp.Precision = w.Precision
+	out := w.Model.Forward(tp, bert.Input{IDs: w.ids})
 	return out.Logits.Value
 }
 
@@ -97,6 +102,7 @@ func (w *Workload) Forward() *tensor.Tensor {
 func (w *Workload) TrainStep(lr float64) float32 {
 	b := w.Model.Backend()
 	tp := nn.NewTape(b)
+	tp.Precision = w.Precision
 	out := w.Model.Forward(tp, bert.Input{IDs: w.ids})
 	loss := tp.CrossEntropy(out.Logits, w.targets, w.weights, -100)
 	tp.Backward(loss)

@@ -19,8 +19,9 @@ import (
 // tests in a child process of this test binary, pointed at the emulator with
 // DLLM_LIBCUDA, DLLM_NVRTC and DLLM_CUBLASLT and with DLLM_REQUIRE_GPU=1.
 //
-// It takes a while on two cores, so it runs only with DLLM_KERNEL_EMULATOR=1
-// (or when a test pattern names it).
+// It takes a while on two cores, so it runs only with DLLM_KERNEL_EMULATOR=1.
+// DLLM_EMULATOR_RUN narrows the tests run; DLLM_EMULATOR_KEEP=DIR builds the
+// emulator (DIR/libcudaemu.so) into DIR and keeps it there.
 func TestEmulatedGPU(t *testing.T) {
 	if os.Getenv("DLLM_EMULATOR_CHILD") == "1" {
 		t.Skip("inside the emulated run")
@@ -33,6 +34,12 @@ func TestEmulatedGPU(t *testing.T) {
 		t.Skip("no g++ to build the emulator")
 	}
 	dir := t.TempDir()
+	if keep := os.Getenv("DLLM_EMULATOR_KEEP"); keep != "" {
+		// Build into a folder that outlives the test, so that other test
+		// binaries (bench's GPU tests, say) can be pointed at the emulator.
+		dir = keep
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+	}
 	var inc, entries strings.Builder
 	for _, f := range append(SourceFiles(), commonHeader) {
 		src, err := source(f)
@@ -63,6 +70,7 @@ func TestEmulatedGPU(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run", pattern, "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(),
 		"DLLM_EMULATOR_CHILD=1", "DLLM_REQUIRE_GPU=1",
+		"DLLM_EMU_MEMORY="+fmt.Sprint(1<<30), // a 1 GiB device: TestGPUOutOfMemoryCollects fills it
 		"DLLM_LIBCUDA="+lib, "DLLM_NVRTC="+lib, "DLLM_CUBLASLT="+lib,
 		"DLLM_KERNEL_CACHE="+filepath.Join(dir, "cache"))
 	start = time.Now()

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/kernels/cu"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/tensor/conformance"
 )
@@ -241,4 +242,37 @@ func TestGPUAllocatorReuse(t *testing.T) {
 	}
 	y.Free()
 	require.NoError(t, b.Sync())
+}
+
+// TestGPUOutOfMemoryCollects drops device tensors without Free, three times
+// the device's memory in all: once the device is full, the allocator must
+// run the garbage collector and reuse what its cleanups return, instead of
+// failing. A tensor kept alive throughout must keep its values, and the
+// peak the allocator reports must stay within the device.
+func TestGPUOutOfMemoryCollects(t *testing.T) {
+	b := requireGPU(t)
+	require.NoError(t, b.Sync())
+	var total int
+	require.NoError(t, b.ctx.Do(func(th *cu.Thread) error {
+		var err error
+		_, total, err = th.MemGetInfo()
+		return err
+	}))
+	kept := b.New(tensor.F32, 1000)
+	b.Fill(kept, 3)
+	chunk := total / 8
+	b.ResetPeak()
+	for i := range 24 {
+		x := b.New(tensor.F32, chunk/4)
+		b.Fill(x, float32(i))
+	}
+	require.NoError(t, b.Sync())
+	for _, v := range b.ToHost(kept).F32() {
+		require.Equal(t, float32(3), v)
+	}
+	st := b.MemoryStats()
+	t.Logf("device %d MiB; live %d MiB, cached %d MiB, peak %d MiB", total>>20, st.Live>>20, st.Cached>>20, st.Peak>>20)
+	assert.LessOrEqual(t, st.Peak, total)
+	assert.GreaterOrEqual(t, st.Peak, chunk)
+	kept.Free()
 }

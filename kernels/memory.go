@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/dllmgo/dllm/kernels/cu"
 )
@@ -19,7 +20,14 @@ import (
 // Blocks return to the lists when a tensor is freed through Backend.Free (or
 // Tensor.Free), or, as a safety net, when the garbage collector finds the
 // tensor unreachable. Memory goes back to the driver only when an allocation
-// fails (the lists are emptied and the allocation retried) or at Close.
+// fails or at Close.
+//
+// The safety net matters more on a GPU than it looks: the Go heap holds only
+// small Tensor headers, so a program that drops device tensors without Free
+// (an autograd tape's activations, say) fills the device long before the Go
+// heap grows enough to start a collection. So an allocation that fails first
+// runs the collector and takes what its cleanups return, then empties the
+// lists and retries with the driver.
 
 // minClass is the smallest block: cuMemAlloc aligns to 256 bytes anyway.
 const minClass = 512
@@ -48,6 +56,37 @@ type allocator struct {
 	free   map[int][]*block
 	cached int // bytes on the free lists
 	live   int // bytes handed out
+	peak   int // the most bytes handed out at once since the last ResetPeak
+}
+
+// MemoryStats describes the device memory a Backend holds, in bytes of size
+// classes (what the allocator actually reserved for each tensor).
+type MemoryStats struct {
+	Live   int // held by tensors not yet freed (or not yet collected)
+	Cached int // freed, kept on the free lists for reuse
+	Peak   int // the most Live has been since the backend opened or ResetPeak
+}
+
+// MemoryStats reports the allocator's counters.
+func (b *Backend) MemoryStats() MemoryStats {
+	a := b.alloc
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return MemoryStats{Live: a.live, Cached: a.cached, Peak: a.peak}
+}
+
+// ResetPeak starts a new peak measurement from the current live bytes.
+func (b *Backend) ResetPeak() {
+	a := b.alloc
+	a.mu.Lock()
+	a.peak = a.live
+	a.mu.Unlock()
+}
+
+// gotLocked counts a block handed out; a.mu is held.
+func (a *allocator) gotLocked(size int) {
+	a.live += size
+	a.peak = max(a.peak, a.live)
 }
 
 func newAllocator() *allocator { return &allocator{free: map[int][]*block{}} }
@@ -60,13 +99,16 @@ func (a *allocator) get(th *cu.Thread, n int) (*block, error) {
 		b := l[len(l)-1]
 		a.free[size] = l[:len(l)-1]
 		a.cached -= size
-		a.live += size
+		a.gotLocked(size)
 		a.mu.Unlock()
 		return b, nil
 	}
 	a.mu.Unlock()
 	p, err := th.MemAlloc(size)
 	if cu.OutOfMemory(err) {
+		if b := a.collect(size); b != nil {
+			return b, nil
+		}
 		if err := a.release(th); err != nil {
 			return nil, err
 		}
@@ -76,9 +118,38 @@ func (a *allocator) get(th *cu.Thread, n int) (*block, error) {
 		return nil, fmt.Errorf("allocating %d bytes: %w", size, err)
 	}
 	a.mu.Lock()
-	a.live += size
+	a.gotLocked(size)
 	a.mu.Unlock()
 	return &block{ptr: p, size: size}, nil
+}
+
+// collect runs the garbage collector, waits until the cleanups it triggers
+// stop returning blocks (they run on a goroutine of their own), and then
+// takes a block of the size class if one came back.
+func (a *allocator) collect(size int) *block {
+	runtime.GC()
+	last := -1
+	for range 200 { // at most about 200 ms
+		a.mu.Lock()
+		cached := a.cached
+		a.mu.Unlock()
+		if cached == last {
+			break
+		}
+		last = cached
+		time.Sleep(time.Millisecond)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l := a.free[size]
+	if len(l) == 0 {
+		return nil
+	}
+	b := l[len(l)-1]
+	a.free[size] = l[:len(l)-1]
+	a.cached -= size
+	a.gotLocked(size)
+	return b
 }
 
 // put returns a block to its free list.

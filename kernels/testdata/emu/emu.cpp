@@ -288,15 +288,41 @@ CUresult cuDevicePrimaryCtxRelease_v2(int) { return 0; }
 CUresult cuCtxSetCurrent(void *) { return 0; }
 CUresult cuCtxSynchronize() { return 0; }
 
+// DLLM_EMU_MEMORY caps the emulated device's memory in bytes (unset: no
+// cap), so that the tests can drive the backend into out-of-memory.
+static std::mutex memMu;
+static std::map<uint64_t, size_t> allocated;
+static size_t allocatedBytes = 0;
+static size_t memoryCap() {
+    const char *s = std::getenv("DLLM_EMU_MEMORY");
+    return s ? (size_t)std::strtoull(s, nullptr, 10) : SIZE_MAX;
+}
 CUresult cuMemAlloc_v2(uint64_t *p, size_t n) {
+    std::lock_guard<std::mutex> lk(memMu);
+    if (allocatedBytes + n > memoryCap()) return 2;
     void *m = std::aligned_alloc(256, (n + 255) / 256 * 256);
     if (!m) return 2;
     std::memset(m, 0xa5, n); // device memory starts as garbage
     *p = (uint64_t)m;
+    allocated[*p] = n;
+    allocatedBytes += n;
     return 0;
 }
-CUresult cuMemFree_v2(uint64_t p) { std::free((void *)p); return 0; }
-CUresult cuMemGetInfo_v2(size_t *f, size_t *t) { *f = *t = (size_t)8 << 30; return 0; }
+CUresult cuMemFree_v2(uint64_t p) {
+    std::lock_guard<std::mutex> lk(memMu);
+    auto it = allocated.find(p);
+    if (it == allocated.end()) return 1; // not an allocation: CUDA_ERROR_INVALID_VALUE
+    allocatedBytes -= it->second;
+    allocated.erase(it);
+    std::free((void *)p);
+    return 0;
+}
+CUresult cuMemGetInfo_v2(size_t *f, size_t *t) {
+    std::lock_guard<std::mutex> lk(memMu);
+    *t = memoryCap() == SIZE_MAX ? (size_t)8 << 30 : memoryCap();
+    *f = *t > allocatedBytes ? *t - allocatedBytes : 0;
+    return 0;
+}
 
 // Graph capture: while capturing, stream work is recorded instead of run.
 static bool capturing = false;
