@@ -15,12 +15,14 @@ export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
 flags=(-trimpath -ldflags="-s -w")
 go test -c "${flags[@]}" -o "$out/cu.test" ./kernels/cu
 go test -c "${flags[@]}" -o "$out/kernels.test" ./kernels
+go test -c "${flags[@]}" -o "$out/bench.test" ./bench
 
 cat > "$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
 # run.sh (written by scripts/gpu-bins.sh): on a GPU machine, runs the driver
 # binding tests, the CUDA backend's tests (the conformance suite against the
-# CPU and float64 references) and the kernel benchmarks. DLLM_REQUIRE_GPU=1
+# CPU and float64 references), the kernel benchmarks and the end-to-end ones
+# (ModernBERT-base training steps and sampling). DLLM_REQUIRE_GPU=1
 # makes every GPU test fail instead of skip when no GPU can be used. Logs go
 # to $OUT when it is set, else to .gpu/logs. Exits non-zero if a test failed.
 set -uo pipefail
@@ -42,9 +44,13 @@ echo "== kernels tests (conformance suite and GPU checks)"
 echo "== kernel benchmarks"
 "$here/kernels.test" -test.run '^$' -test.bench . -test.benchtime 20x -test.timeout 5m 2>&1 | tee "$logs/kernels-bench.log" || status=1
 
+echo "== end-to-end: the GPU workload against the CPU, then ModernBERT-base training and sampling"
+"$here/bench.test" -test.v -test.run GPU -test.bench GPU -test.benchtime 5x -test.timeout 6m 2>&1 | tee "$logs/bench.log" || status=1
+
 echo "== summary"
 grep -hE '^(--- FAIL|FAIL|ok|PASS)' "$logs/cu-test.log" "$logs/kernels-test.log" | sort | uniq -c
-grep -E '^Benchmark' "$logs/kernels-bench.log" || true
+grep -hE '^(--- FAIL|ok|FAIL)' "$logs/bench.log" | sort | uniq -c
+grep -hE '^Benchmark' "$logs/kernels-bench.log" "$logs/bench.log" || true
 exit $status
 RUN
 chmod +x "$out/run.sh"
