@@ -43,7 +43,9 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 	if keyMask != nil {
 		in.KeyMask = m.b.FromHost(tensor.FromI32(keyMask, batch, seqLen))
 	}
-	out := m.Forward(nn.NoGrad(m.b), in)
+	tp := nn.NoGrad(m.b)
+	tp.Precision = m.Precision
+	out := m.Forward(tp, in)
 	return out.Logits.Value.ToCPU().F32(), nil
 }
 

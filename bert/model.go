@@ -39,6 +39,10 @@ type Model struct {
 	// DecoderBias is the only bias in the model; the decoder weight is
 	// Embed.Weight itself.
 	DecoderBias *nn.Param
+	// Precision is the arithmetic of inference through Logits (the
+	// samplers): nn.PrecisionBF16 runs the projections and, on a GPU, the
+	// attention in bf16 with f32 sums. Forward itself follows its tape's.
+	Precision nn.Precision
 
 	b         tensor.Backend
 	positions map[[2]int]*tensor.Tensor // cached position ids per (batch, seq)

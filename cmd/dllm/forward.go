@@ -29,8 +29,9 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	outPath := fs.String("out", "", "output .safetensors (F32 logits, last_hidden_state, loss, grad.<name>)")
 	grads := fs.Bool("grads", false, "also write the gradient of the loss for every parameter (needs labels)")
 	device := fs.String("device", "cpu", "device: cpu or cuda")
+	precision := fs.String("precision", "f32", "arithmetic: f32, or bf16 (bf16 operands, f32 sums), to compare a GPU's bf16 path with Hugging Face's autocast")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: dllm forward --model DIR --batch IN.safetensors --out OUT.safetensors [--grads] [--device cpu|cuda]")
+		fmt.Fprintln(stderr, "usage: dllm forward --model DIR --batch IN.safetensors --out OUT.safetensors [--grads] [--device cpu|cuda] [--precision f32|bf16]")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -41,6 +42,10 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	}
 	if *modelDir == "" || *batchPath == "" || *outPath == "" {
 		return badInput("--model, --batch and --out are required")
+	}
+	prec, err := nn.ParsePrecision(*precision)
+	if err != nil {
+		return badInput("--precision: %v", err)
 	}
 	be, err := openDevice(*device)
 	if err != nil {
@@ -66,6 +71,7 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	if *grads {
 		tp = nn.NewTape(be)
 	}
+	tp.Precision = prec
 	fin := bert.Input{IDs: be.FromHost(tensor.FromI32(in.ids, in.b, in.s))}
 	if in.mask != nil {
 		fin.KeyMask = be.FromHost(tensor.FromI32(in.mask, in.b, in.s))

@@ -83,6 +83,16 @@ func TestForwardMatchesHuggingFace(t *testing.T) {
 		}
 	}
 
+	// Under bf16 autocast the logits move by bf16 rounding, not more.
+	out := filepath.Join(t.TempDir(), "out.safetensors")
+	code, _, stderr := runCLI("forward", "--model", fixture, "--batch", batch, "--out", out, "--precision", "bf16")
+	require.Equal(t, 0, code, stderr)
+	got, err := safetensors.Open(out)
+	require.NoError(t, err)
+	e := maxRelErr(t, got, golden, "logits", mask, 97)
+	require.Less(t, e, 2e-2)
+	require.Greater(t, e, 1e-5, "--precision bf16 changed nothing")
+
 	// load(save(m)) is bit-identical.
 	again, err := bert.Load(resaved, tensor.CPU())
 	require.NoError(t, err)

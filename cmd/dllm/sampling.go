@@ -4,6 +4,7 @@ import (
 	"flag"
 
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/train"
 )
 
@@ -13,6 +14,7 @@ type samplerFlags struct {
 	temperature, threshold   float64
 	cfg                      float64
 	remasking, sampler       string
+	precision                string
 	stochastic               bool
 	seed                     uint64
 	// set records which flags the user gave, so that a model's own
@@ -37,6 +39,7 @@ func (s *samplerFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&s.stochastic, "stochastic-transfer", false, "draw each step's number of revealed tokens instead of rounding its mean")
 	fs.StringVar(&s.sampler, "sampler", "block", "block (LLaDA/dLLM low-confidence remasking) or ancestral (MDLM)")
 	fs.Uint64Var(&s.seed, "seed", 0, "random seed (same seed, same answer)")
+	fs.StringVar(&s.precision, "precision", "f32", "inference arithmetic: f32, or bf16 (bf16 operands, f32 sums: what a GPU wants, slower on cpu)")
 }
 
 // apply fills a sampler configuration from the flags; bad values are usage
@@ -61,6 +64,9 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 		return c, badInput("--cfg must be >= 0, got %g", s.cfg)
 	case s.sampler != "block" && s.sampler != "ancestral":
 		return c, badInput("--sampler must be block or ancestral, got %q", s.sampler)
+	}
+	if _, err := nn.ParsePrecision(s.precision); err != nil {
+		return c, badInput("--precision: %v", err)
 	}
 	// Sizes the user did not give keep the model's defaults.
 	if s.set["max-new-tokens"] || c.MaxNewTokens == 0 {
@@ -98,7 +104,11 @@ func (s *samplerFlags) openModel(dir, device string) (*train.Bundle, mdlm.Sample
 		return nil, mdlm.SamplerConfig{}, err
 	}
 	c, err := s.apply(b.SamplerConfig())
-	return b, c, err
+	if err != nil {
+		return nil, c, err
+	}
+	b.Model.Precision, _ = nn.ParsePrecision(s.precision) // apply checked it
+	return b, c, nil
 }
 
 // sample runs the chosen sampler.

@@ -117,6 +117,8 @@ func TestTrainingBadInput(t *testing.T) {
 		{"stray argument", []string{"sft", "extra"}, "extra"},
 		{"bad precision", []string{"sft", "--data", good, "--out", out, "--precision", "fp16"}, "--precision"},
 		{"pretrain bad precision", []string{"pretrain", "--data", good, "--out", out, "--precision", "BF16"}, `"BF16"`},
+		{"generate bad precision", []string{"generate", "--model", fixture, "--prompt", "hi", "--precision", "fp8"}, "--precision"},
+		{"forward bad precision", []string{"forward", "--model", fixture, "--batch", good, "--out", out, "--precision", "x"}, "--precision"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -171,5 +173,7 @@ func TestPretrain(t *testing.T) {
 	require.Contains(t, stderr, "on cpu in bf16 mixed precision")
 	require.Contains(t, stderr, "training rows of 32 tokens")
 	code, _, stderr = runCLI("generate", "--model", out, "--raw", "--prompt", "The 7 river", "--max-new-tokens", "8", "--steps", "8", "--block-size", "8")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = runCLI("generate", "--model", out, "--raw", "--prompt", "The 7 river", "--max-new-tokens", "8", "--steps", "8", "--block-size", "8", "--precision", "bf16")
 	require.Equal(t, 0, code, stderr)
 }
