@@ -7,8 +7,8 @@ import (
 )
 
 // cpuBackend is the reference backend: float32, deterministic, parallel over
-// goroutines. Its storage is plain Go slices, so the garbage collector owns
-// memory and Free only drops references.
+// goroutines. Its storage is plain Go slices: the garbage collector owns
+// memory, and Free hands a buffer that New made back for reuse (cpu_pool.go).
 type cpuBackend struct{}
 
 var theCPU Backend = cpuBackend{}
@@ -19,21 +19,9 @@ func CPU() Backend { return theCPU }
 func (cpuBackend) Name() string { return "cpu" }
 
 func (c cpuBackend) New(dtype DType, shape ...int) *Tensor {
-	n := Numel(shape)
-	var data any
-	switch dtype {
-	case F32:
-		data = make([]float32, n)
-	case BF16:
-		data = make([]uint16, n)
-	case I32:
-		data = make([]int32, n)
-	case I64:
-		data = make([]int64, n)
-	default:
-		panic(fmt.Sprintf("tensor: New with unknown dtype %v", dtype))
-	}
-	return NewTensor(c, dtype, shape, data)
+	t := NewTensor(c, dtype, shape, cpuPool.get(dtype, Numel(shape)))
+	t.recyclable = true
+	return t
 }
 
 // FromHost on the CPU copies, so the result never aliases the argument.
@@ -60,8 +48,16 @@ func (cpuBackend) Slice(t *Tensor, from, to int) any {
 	panic(fmt.Sprintf("tensor: Slice of %v", t))
 }
 
-func (cpuBackend) Free(*Tensor) {}
-func (cpuBackend) Sync() error  { return nil }
+// Free gives the storage of a tensor that New made back to the pool; for a
+// view or a tensor wrapping caller memory it does nothing. Either way t loses
+// its storage, so freeing it twice is harmless.
+func (cpuBackend) Free(t *Tensor) {
+	if t.recyclable && t.data != nil {
+		cpuPool.put(t.dtype, t.data)
+	}
+	t.recyclable, t.data = false, nil
+}
+func (cpuBackend) Sync() error { return nil }
 
 func (cpuBackend) Fill(dst *Tensor, v float32) {
 	d := dst.F32()

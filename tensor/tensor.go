@@ -15,6 +15,9 @@ type Tensor struct {
 	dtype DType
 	b     Backend
 	data  any
+	// recyclable marks a CPU tensor whose storage New drew from the buffer
+	// pool and Free may return there; views and wrapped slices are not.
+	recyclable bool
 }
 
 // NewTensor wraps backend storage; backends call it, users call Backend.New or
@@ -101,8 +104,10 @@ func (t *Tensor) Rows(i, j int) *Tensor {
 }
 
 // Free releases device memory now instead of waiting for the garbage
-// collector. The tensor must not be used afterwards. On the CPU it only drops
-// the reference.
+// collector. Neither the tensor nor any view of it may be used afterwards:
+// the memory goes to the next tensor of its size. Freeing a view (Reshape,
+// Rows) only drops the view's reference on the CPU; on a GPU it may release
+// the parent's memory, so free the tensor New returned instead.
 func (t *Tensor) Free() {
 	if t == nil || t.data == nil {
 		return
