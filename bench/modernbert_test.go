@@ -21,10 +21,12 @@ func BenchmarkModernBERT(b *testing.B) {
 	require.NoError(b, err)
 
 	b.Run("forward", func(b *testing.B) {
+		b.ReportAllocs()
 		w.Forward() // warm-up: first-touch page faults, position ids
 		timeSteps(b, w.Tokens(), func() { w.Forward() })
 	})
 	b.Run("train-step", func(b *testing.B) {
+		b.ReportAllocs()
 		w.TrainStep(1e-4) // warm-up: gradient buffers, AdamW moments
 		timeSteps(b, w.Tokens(), func() { w.TrainStep(1e-4) })
 	})

@@ -23,8 +23,7 @@ func GradCheck(inputs []*Var, f func(tp *Tape) *Var, step, tol float64, seed uin
 	cpu := tensor.CPU()
 	rng := rand.New(rand.NewPCG(seed, 1))
 
-	// Analytic gradients. Clear old ones first: ops such as Reshape bind
-	// their output's gradient to the input's buffer while recording.
+	// Analytic gradients. Clear old ones first: backward steps add into them.
 	for _, in := range inputs {
 		in.Grad = nil
 	}

@@ -12,12 +12,14 @@ import (
 // two contributions.
 
 // Reshape returns a view of x with a new shape. Its gradient is a view of x's
-// gradient, so no backward step is needed.
+// gradient, so no backward step is needed; the view is made when a backward
+// step first writes into it, so that x's gradient is not allocated during the
+// forward pass.
 func (tp *Tape) Reshape(x *Var, shape ...int) *Var {
 	out := &Var{Value: x.Value.Reshape(shape...)}
 	if !tp.off && x.needGrad {
 		out.needGrad = true
-		out.Grad = x.grad().Reshape(shape...)
+		out.base = x
 	}
 	return out
 }
@@ -131,23 +133,27 @@ func (tp *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	}
 	tp.B.LayerNorm(out.Value, mean, rstd, x.Value, gamma.Value, betaV, eps)
 	return tp.record(out, func() {
-		var dx, dgamma, dbeta *tensor.Tensor
-		dx = scratchIfNoGrad(tp.B, x)
-		dgamma = scratchIfNoGrad(tp.B, gamma)
+		// The fused kernel writes all its outputs at once, so an input that
+		// needs no gradient gets a throwaway buffer.
+		var scratch []*tensor.Tensor
+		gradOrScratch := func(v *Var) *tensor.Tensor {
+			if v.needGrad {
+				return v.grad()
+			}
+			t := tp.B.New(tensor.F32, v.Shape()...)
+			scratch = append(scratch, t)
+			return t
+		}
+		dx, dgamma := gradOrScratch(x), gradOrScratch(gamma)
+		var dbeta *tensor.Tensor
 		if beta != nil {
-			dbeta = scratchIfNoGrad(tp.B, beta)
+			dbeta = gradOrScratch(beta)
 		}
 		tp.B.LayerNormBackward(dx, dgamma, dbeta, out.Grad, x.Value, mean, rstd, gamma.Value)
+		for _, t := range append(scratch, mean, rstd) {
+			t.Free()
+		}
 	}, x, gamma, beta)
-}
-
-// scratchIfNoGrad returns v's gradient, or a throwaway buffer when v needs
-// none: fused backward kernels write all their outputs at once.
-func scratchIfNoGrad(b tensor.Backend, v *Var) *tensor.Tensor {
-	if v.needGrad {
-		return v.grad()
-	}
-	return b.New(tensor.F32, v.Shape()...)
 }
 
 // Embedding looks up rows of table [V, D] for ids [N] (I32). The row padIdx
@@ -193,6 +199,7 @@ func (tp *Tape) Attention(qkv *Var, keyMask *tensor.Tensor, p tensor.AttentionPa
 	return tp.record(out, func() {
 		tp.B.AttentionBackward(qkv.grad(), out.Grad.Reshape(bsz, seq, nh, d), qkv.Value,
 			out.Value.Reshape(bsz, seq, nh, d), lse, keyMask, p)
+		lse.Free()
 	}, qkv)
 }
 
@@ -213,6 +220,7 @@ func (tp *Tape) CrossEntropy(logits *Var, targets, weights *tensor.Tensor, ignor
 		// scalar upstream gradient; read it back once.
 		g := out.Grad.ToCPU().F32()[0]
 		tp.B.CrossEntropyBackward(logits.grad(), logits.Value, lse, targets, weights, g, ignoreIndex)
+		lse.Free()
 	}, logits)
 }
 

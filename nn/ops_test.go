@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -26,15 +27,16 @@ func randIDs(rng *rand.Rand, n, vocab int) *tensor.Tensor {
 	return tensor.FromI32(d, n)
 }
 
-// TestOpGradients checks every op's hand-written backward against finite
-// differences on fresh random inputs of odd sizes.
-func TestOpGradients(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 7))
-	type tc struct {
-		name   string
-		inputs []*Var
-		f      func(tp *Tape) *Var
-	}
+// opCase is one op applied to random leaves, for the gradient checks.
+type opCase struct {
+	name   string
+	inputs []*Var
+	f      func(tp *Tape) *Var
+}
+
+// opCases applies every op to fresh random inputs of odd sizes.
+func opCases(rng *rand.Rand) []opCase {
+	type tc = opCase
 	var cases []tc
 	add := func(name string, f func(in []*Var) func(tp *Tape) *Var, inputs ...*Var) {
 		cases = append(cases, tc{name, inputs, f(inputs)})
@@ -96,12 +98,72 @@ func TestOpGradients(t *testing.T) {
 	add("Reshape∘Linear", func(in []*Var) func(*Tape) *Var {
 		return func(tp *Tape) *Var { return tp.Linear(tp.Reshape(in[0], 6, 2), in[1]) }
 	}, randLeaf(rng, 3, 4), randLeaf(rng, 5, 2))
+	return cases
+}
 
-	for _, c := range cases {
+// TestOpGradients checks every op's hand-written backward against finite
+// differences.
+func TestOpGradients(t *testing.T) {
+	for _, c := range opCases(rand.New(rand.NewPCG(7, 7))) {
 		t.Run(c.name, func(t *testing.T) {
 			require.NoError(t, GradCheck(c.inputs, c.f, 1e-2, 2e-3, 1))
 		})
 	}
+}
+
+// TestBackwardReadsNoFreedMemory runs every op's forward and backward twice,
+// once as usual and once with the CPU backend poisoning freed buffers (NaN)
+// instead of reusing them, and requires bit-identical gradients: a backward
+// step that read a gradient or scratch buffer the tape had already freed
+// would see NaN in the second run.
+func TestBackwardReadsNoFreedMemory(t *testing.T) {
+	grads := func(c opCase) [][]float32 {
+		for _, in := range c.inputs {
+			in.Grad = nil
+		}
+		tp := NewTape(tensor.CPU())
+		out := c.f(tp)
+		// Two uses of the output, so that its gradient is accumulated
+		// before the op's own step reads it.
+		tp.Backward(tp.Sum(tp.Add(tp.Scale(out, 0.5), tp.GELU(out))))
+		var gs [][]float32
+		for _, in := range c.inputs {
+			gs = append(gs, append([]float32(nil), in.Grad.F32()...))
+		}
+		return gs
+	}
+	for _, c := range opCases(rand.New(rand.NewPCG(8, 8))) {
+		t.Run(c.name, func(t *testing.T) {
+			want := grads(c)
+			was := tensor.DebugPoisonFreed(true)
+			defer tensor.DebugPoisonFreed(was)
+			got := grads(c)
+			require.Equal(t, len(want), len(got))
+			for i := range want {
+				for j := range want[i] {
+					require.Equal(t, math.Float32bits(want[i][j]), math.Float32bits(got[i][j]),
+						"input %d element %d: %v with poisoned frees, %v without", i, j, got[i][j], want[i][j])
+				}
+			}
+		})
+	}
+}
+
+// TestBackwardKeepsOnlyLeafGradients: an op output's gradient is freed once
+// its backward step has used it, a Leaf's stays.
+func TestBackwardKeepsOnlyLeafGradients(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	x, w := randLeaf(rng, 4, 6), randLeaf(rng, 5, 3)
+	tp := NewTape(tensor.CPU())
+	h := tp.GELU(x)
+	r := tp.Reshape(h, 8, 3)
+	y := tp.Linear(r, w)
+	require.Nil(t, r.Grad, "a reshape's gradient is made when a backward step needs it")
+	tp.Backward(tp.Sum(y))
+	require.NotNil(t, x.Grad)
+	require.NotNil(t, w.Grad)
+	require.Nil(t, h.Grad)
+	require.Nil(t, y.Grad)
 }
 
 // A gradient check that cannot fail proves nothing: a wrong backward must be

@@ -14,8 +14,15 @@ type Tape struct {
 	// Precision is the arithmetic of the matrix products recorded on this
 	// tape (Linear); the zero value is PrecisionF32.
 	Precision Precision
-	steps     []func()
+	steps     []step
 	off       bool
+}
+
+// step is one recorded backward function and the output whose gradient it
+// propagates to the op's inputs.
+type step struct {
+	out      *Var
+	backward func()
 }
 
 // NewTape starts recording on backend b.
@@ -36,7 +43,7 @@ func (tp *Tape) record(out *Var, backward func(), inputs ...*Var) *Var {
 	for _, in := range inputs {
 		if in != nil && in.needGrad {
 			out.needGrad = true
-			tp.steps = append(tp.steps, backward)
+			tp.steps = append(tp.steps, step{out, backward})
 			break
 		}
 	}
@@ -46,6 +53,12 @@ func (tp *Tape) record(out *Var, backward func(), inputs ...*Var) *Var {
 // Backward computes the gradients of the scalar loss (one element) with
 // respect to every Var that needs one, adding into existing gradients. The
 // tape is emptied, so the activations it held can be freed.
+//
+// Only leaves (parameters, Leaf inputs) keep their gradients. The gradient of
+// an op's output is dead once the op's own backward step has passed it on:
+// every op that consumed the output was recorded later and so ran earlier.
+// Backward frees it there (Free, so a CPU buffer goes to the next gradient
+// of its size) and sets the output's Grad back to nil.
 func (tp *Tape) Backward(loss *Var) {
 	if loss.Value.Numel() != 1 {
 		panic(fmt.Sprintf("nn: Backward from a non-scalar %v", loss.Value))
@@ -55,8 +68,11 @@ func (tp *Tape) Backward(loss *Var) {
 	}
 	tp.B.Fill(loss.grad(), 1)
 	for i := len(tp.steps) - 1; i >= 0; i-- {
-		tp.steps[i]()
-		tp.steps[i] = nil
+		s := tp.steps[i]
+		s.backward()
+		s.out.Grad.Free()
+		s.out.Grad = nil
+		tp.steps[i] = step{}
 	}
 	tp.steps = tp.steps[:0]
 }

@@ -16,6 +16,9 @@ type Var struct {
 	// needGrad says whether gradients must flow to this Var: it is a
 	// trainable parameter or depends on one.
 	needGrad bool
+	// base is the Var this one is a Reshape of: its gradient is a view of
+	// base's, made when first needed.
+	base *Var
 }
 
 // Constant wraps a value that needs no gradient (inputs, masks).
@@ -31,11 +34,15 @@ func (v *Var) NeedsGrad() bool { return v.needGrad }
 // Shape is the value's shape.
 func (v *Var) Shape() []int { return v.Value.Shape() }
 
-// grad returns v's gradient buffer, allocating a zero one on first use.
-// Backward functions accumulate into it.
+// grad returns v's gradient buffer, allocating a zero one on first use (a
+// view of base's for a reshaped Var). Backward functions accumulate into it.
 func (v *Var) grad() *tensor.Tensor {
 	if v.Grad == nil {
-		v.Grad = v.Value.Backend().New(tensor.F32, v.Value.Shape()...)
+		if v.base != nil {
+			v.Grad = v.base.grad().Reshape(v.Value.Shape()...)
+		} else {
+			v.Grad = v.Value.Backend().New(tensor.F32, v.Value.Shape()...)
+		}
 	}
 	return v.Grad
 }
