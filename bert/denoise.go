@@ -36,6 +36,9 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 			return nil, fmt.Errorf("bert: token id %d outside the vocabulary of %d", id, m.Config.VocabSize)
 		}
 	}
+	if gc, ok := m.b.(tensor.GraphCapturer); ok && !m.NoGraphs {
+		return m.graphLogits(gc, ids, batch, seqLen, keyMask, rows)
+	}
 	in := Input{
 		IDs:  m.b.FromHost(tensor.FromI32(ids, batch, seqLen)),
 		Rows: m.b.FromHost(tensor.FromI32(rows, len(rows))),

@@ -43,9 +43,13 @@ type Model struct {
 	// samplers): nn.PrecisionBF16 runs the projections and, on a GPU, the
 	// attention in bf16 with f32 sums. Forward itself follows its tape's.
 	Precision nn.Precision
+	// NoGraphs keeps Logits from recording its forward pass as a graph on a
+	// backend that could (graph.go); every call then runs eagerly.
+	NoGraphs bool
 
 	b         tensor.Backend
 	positions map[[2]int]*tensor.Tensor // cached position ids per (batch, seq)
+	graphs    graphs                    // recorded forward passes of Logits
 }
 
 // New builds a model with zero weights and unit norms on backend b. Call Init

@@ -41,6 +41,9 @@ type Backend struct {
 
 	errMu sync.Mutex
 	err   error
+
+	captureMu sync.Mutex
+	capturing *Graph // the graph being recorded, which owns new allocations
 }
 
 var (

@@ -194,6 +194,10 @@ type devMem struct {
 	mu      sync.Mutex
 	cleanup runtime.Cleanup
 	done    bool // the block went back to the allocator
+	// pinned: allocated while a graph was being captured. The graph's
+	// replays write the block, so it stays out of the allocator, whatever
+	// Free says, until the graph is destroyed (Graph.Destroy unpins it).
+	pinned bool
 }
 
 // newDevMem wraps a block and arranges for the GC to recycle it if the
@@ -211,10 +215,18 @@ func (m *devMem) release(a *allocator) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.done {
+	if m.done || m.pinned {
 		return
 	}
 	m.done = true
 	m.cleanup.Stop()
 	a.put(m.blk)
+}
+
+// unpin ends a graph's hold on the block and releases it.
+func (m *devMem) unpin(a *allocator) {
+	m.mu.Lock()
+	m.pinned = false
+	m.mu.Unlock()
+	m.release(a)
 }

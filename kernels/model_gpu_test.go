@@ -89,3 +89,56 @@ func TestGPUModelGradients(t *testing.T) {
 	}
 	require.NoError(t, g.Sync())
 }
+
+// TestGPULogitsGraphs samples-style calls of bert's Logits through recorded
+// CUDA graphs against the same calls run eagerly: new ids, masks and row sets
+// every call, row counts on both sides of the 32-row quantum, so that graphs
+// are recorded, replayed with fresh inputs, and kept apart by shape.
+func TestGPULogitsGraphs(t *testing.T) {
+	g := requireGPU(t)
+	cfg, err := bert.Preset("tiny")
+	require.NoError(t, err)
+	cfg.VocabSize, cfg.HiddenSize, cfg.NumHeads, cfg.IntermediateSize = 97, 64, 2, 96
+	cfg.NumLayers, cfg.LayerTypes, cfg.LocalAttention = 3, bert.LayersEvery(3, 3), 16
+	cfg.PadTokenID, cfg.BOSTokenID, cfg.EOSTokenID, cfg.CLSTokenID, cfg.SEPTokenID, cfg.MaskTokenID = 0, 1, 2, 1, 2, 3
+	m := bert.New(cfg, g)
+	m.Init(rand.New(rand.NewPCG(1, 2)))
+
+	rng := rand.New(rand.NewPCG(9, 9))
+	const bsz, seq = 2, 40
+	for call := range 6 {
+		ids := make([]int32, bsz*seq)
+		for i := range ids {
+			ids[i] = int32(rng.IntN(cfg.VocabSize))
+		}
+		var mask []int32
+		if call%2 == 1 { // the second row padded from a random point
+			mask = make([]int32, bsz*seq)
+			cut := seq/2 + rng.IntN(seq/2)
+			for i := range mask {
+				if i < seq || i-seq < cut {
+					mask[i] = 1
+				}
+			}
+		}
+		nrows := []int{5, 40, 32}[call%3]
+		rows := make([]int32, nrows)
+		for i := range rows {
+			rows[i] = int32(rng.IntN(bsz * seq))
+		}
+		m.NoGraphs = true
+		want, err := m.Logits(ids, bsz, seq, mask, rows)
+		require.NoError(t, err)
+		m.NoGraphs = false
+		got, err := m.Logits(ids, bsz, seq, mask, rows)
+		require.NoError(t, err)
+		require.Len(t, got, len(want))
+		assert.Less(t, relErr(got, want), 1e-5, "call %d: %d rows, masked %v", call, nrows, mask != nil)
+	}
+	// Calls 0-5 ask for 32u, 64m, 32u, 32m, 64u, 32m (rows rounded up to 32;
+	// masked or not): four shapes, two of them replayed with new inputs.
+	assert.Equal(t, 4, m.LogitsGraphs(), "recorded graphs")
+	m.ReleaseGraphs()
+	assert.Equal(t, 0, m.LogitsGraphs())
+	require.NoError(t, g.Sync())
+}

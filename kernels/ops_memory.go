@@ -29,6 +29,7 @@ func (b *Backend) New(dtype tensor.DType, shape ...int) *tensor.Tensor {
 			panic(fmt.Sprintf("kernels: New %v%v: %v", dtype, shape, b.Err()))
 		}
 		mem = newDevMem(b.alloc, blk, bytes)
+		b.pinIfCapturing(mem)
 	}
 	return tensor.NewTensor(b, dtype, shape, mem)
 }

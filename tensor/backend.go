@@ -158,6 +158,23 @@ type RoPEParams struct {
 	Heads int
 }
 
+// A Graph is a recorded sequence of a backend's ops that replays with one
+// launch (a CUDA graph): for work repeated with the same shapes, such as a
+// sampler's forward pass, it saves a launch per op.
+type Graph interface {
+	// Launch queues one replay.
+	Launch()
+	// Destroy releases the graph and the memory allocated while recording.
+	Destroy()
+}
+
+// GraphCapturer is implemented by backends that can record graphs (the
+// CUDA backend). CaptureGraph runs f with the ops it queues recorded instead
+// of run; nothing in f may wait for the device or copy from the host.
+type GraphCapturer interface {
+	CaptureGraph(f func()) (Graph, error)
+}
+
 // AttentionParams configures scaled dot-product attention.
 type AttentionParams struct {
 	// Heads is the number of heads nh; the head size is inferred from qkv.
