@@ -75,8 +75,15 @@ func BenchmarkModernBERTGPUSample(tb *testing.B) {
 	for i := range prompt {
 		prompt[i] = int32(rng.IntN(cfg.VocabSize))
 	}
-	for _, steps := range []int{128, 64} {
-		tb.Run(fmt.Sprintf("base 64+128 steps %d", steps), func(tb *testing.B) {
+	// With graphs (the default: bert records the forward pass once per shape)
+	// and without, for the ratio on one machine.
+	for _, c := range []struct {
+		steps  int
+		graphs bool
+	}{{128, true}, {128, false}, {64, true}} {
+		steps := c.steps
+		tb.Run(fmt.Sprintf("base 64+128 steps %d graphs %v", steps, c.graphs), func(tb *testing.B) {
+			m.NoGraphs = !c.graphs
 			sc := mdlm.SamplerConfig{MaxNewTokens: 128, Steps: steps, BlockSize: 32,
 				MaskID: int32(cfg.MaskTokenID), PadID: int32(cfg.PadTokenID), FullCanvas: true}
 			gen := func() {
