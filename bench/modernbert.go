@@ -103,6 +103,7 @@ func (w *Workload) TrainStep(lr float64) float32 {
 	b := w.Model.Backend()
 	tp := nn.NewTape(b)
 	tp.Precision = w.Precision
+	tp.FreeActivations = true // only the loss is read after Backward
 	out := w.Model.Forward(tp, bert.Input{IDs: w.ids})
 	loss := tp.CrossEntropy(out.Logits, w.targets, w.weights, -100)
 	tp.Backward(loss)

@@ -34,17 +34,11 @@ func runTraining(t *testing.T, p nn.Precision, steps int) trainRun {
 	cfg.VocabSize, cfg.PadTokenID = 512, 3
 	w, err := NewWorkload(cfg, tensor.CPU(), 2, 64, 11)
 	require.NoError(t, err)
+	w.Precision = p
 	var r trainRun
 	for range steps {
-		// Workload.TrainStep, in precision p.
-		tp := nn.NewTape(w.Model.Backend())
-		tp.Precision = p
-		out := w.Model.Forward(tp, bert.Input{IDs: w.ids})
-		loss := tp.CrossEntropy(out.Logits, w.targets, w.weights, -100)
-		tp.Backward(loss)
-		w.opt.Step(3e-3)
-		nn.ZeroGrads(w.params)
-		r.losses = append(r.losses, math.Float32bits(loss.Value.F32()[0]))
+		// TrainStep frees gradients and activations as its backward pass goes.
+		r.losses = append(r.losses, math.Float32bits(w.TrainStep(3e-3)))
 	}
 	for _, p := range w.params {
 		r.weights = append(r.weights, bitsOf(p.Value.F32()))

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -117,15 +118,20 @@ func TestOpGradients(t *testing.T) {
 // step that read a gradient or scratch buffer the tape had already freed
 // would see NaN in the second run.
 func TestBackwardReadsNoFreedMemory(t *testing.T) {
-	grads := func(c opCase) [][]float32 {
+	grads := func(c opCase, freeActs bool) [][]float32 {
 		for _, in := range c.inputs {
 			in.Grad = nil
 		}
 		tp := NewTape(tensor.CPU())
+		tp.FreeActivations = freeActs
 		out := c.f(tp)
 		// Two uses of the output, so that its gradient is accumulated
 		// before the op's own step reads it.
 		tp.Backward(tp.Sum(tp.Add(tp.Scale(out, 0.5), tp.GELU(out))))
+		if freeActs && out.NeedsGrad() {
+			// Backward freed the op's output: its storage is gone.
+			require.Panics(t, func() { out.Value.F32() }, "FreeActivations left the output alive")
+		}
 		var gs [][]float32
 		for _, in := range c.inputs {
 			gs = append(gs, append([]float32(nil), in.Grad.F32()...))
@@ -133,19 +139,21 @@ func TestBackwardReadsNoFreedMemory(t *testing.T) {
 		return gs
 	}
 	for _, c := range opCases(rand.New(rand.NewPCG(8, 8))) {
-		t.Run(c.name, func(t *testing.T) {
-			want := grads(c)
-			was := tensor.DebugPoisonFreed(true)
-			defer tensor.DebugPoisonFreed(was)
-			got := grads(c)
-			require.Equal(t, len(want), len(got))
-			for i := range want {
-				for j := range want[i] {
-					require.Equal(t, math.Float32bits(want[i][j]), math.Float32bits(got[i][j]),
-						"input %d element %d: %v with poisoned frees, %v without", i, j, got[i][j], want[i][j])
+		for _, freeActs := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/free activations %v", c.name, freeActs), func(t *testing.T) {
+				want := grads(c, false)
+				was := tensor.DebugPoisonFreed(true)
+				defer tensor.DebugPoisonFreed(was)
+				got := grads(c, freeActs)
+				require.Equal(t, len(want), len(got))
+				for i := range want {
+					for j := range want[i] {
+						require.Equal(t, math.Float32bits(want[i][j]), math.Float32bits(got[i][j]),
+							"input %d element %d: %v with poisoned frees, %v without", i, j, got[i][j], want[i][j])
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

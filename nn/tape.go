@@ -14,8 +14,17 @@ type Tape struct {
 	// Precision is the arithmetic of the matrix products recorded on this
 	// tape (Linear); the zero value is PrecisionF32.
 	Precision Precision
-	steps     []step
-	off       bool
+	// FreeActivations makes Backward also free the value of every recorded
+	// op's output once the op's backward step has run (the loss, and the
+	// last op's output in case the loss is a view of it, excepted).
+	// Those activations are dead by then, but the tape cannot know whether
+	// its caller still reads them (logits kept for a metric, say), so it is
+	// opt-in: set it where a step reads nothing but the loss. Without it the
+	// garbage collector returns them, which on a GPU waits until the device
+	// is full.
+	FreeActivations bool
+	steps           []step
+	off             bool
 }
 
 // step is one recorded backward function and the output whose gradient it
@@ -72,6 +81,11 @@ func (tp *Tape) Backward(loss *Var) {
 		s.backward()
 		s.out.Grad.Free()
 		s.out.Grad = nil
+		if tp.FreeActivations && s.out != loss && i != len(tp.steps)-1 {
+			// Every op that read this output was recorded later, so its
+			// backward step has run: the value is dead.
+			s.out.Value.Free()
+		}
 		tp.steps[i] = step{}
 	}
 	tp.steps = tp.steps[:0]

@@ -224,6 +224,7 @@ func (t *Trainer) Step() (float64, error) {
 		t.state.Tokens += int64(b.Size * b.SeqLen)
 		tp := nn.NewTape(be)
 		tp.Precision = t.opts.Precision
+		tp.FreeActivations = true // only the loss is read after Backward
 		loss, _, err := Loss(tp, t.model, b, t.opts.Objective, t.rng, 1/float64(t.opts.GradAccum))
 		if err != nil {
 			return 0, err
