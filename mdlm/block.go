@@ -1,6 +1,7 @@
 package mdlm
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 )
@@ -18,10 +19,17 @@ import (
 // at its own prompt's end, and shorter rows are padded on the right with
 // PadID, which the model is told not to attend to. Each row picks its own
 // top-k.
+//
+// With Cache, the first step of each block runs the model through its
+// BlockCacher and the block's later steps recompute only the block's
+// positions (Fast-dLLM's DualCache; see BlockCacher).
 func Generate(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (*Output, error) {
 	c, err := c.withDefaults(d.VocabSize())
 	if err != nil {
 		return nil, err
+	}
+	if _, ok := d.(BlockCacher); c.Cache && !ok {
+		return nil, fmt.Errorf("mdlm: Cache needs a model that implements BlockCacher; %T does not", d)
 	}
 	cv, err := newPromptCanvas(prompts, c.MaxNewTokens, c)
 	if err != nil {
@@ -39,12 +47,14 @@ func Generate(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (*
 // other token. The whole text is one block; Steps, Temperature, Remasking,
 // Threshold and guidance work as in Generate (the unconditional copy masks
 // every given token). Rows of different lengths are padded with PadID. It
-// never stops early and returns no Answer.
+// never stops early and returns no Answer. Cache is ignored: the block is the
+// whole text, so nothing lies outside it.
 func Infill(d Denoiser, texts [][]int32, c SamplerConfig, rng *rand.Rand) (*Output, error) {
 	c, err := c.withDefaults(d.VocabSize())
 	if err != nil {
 		return nil, err
 	}
+	c.Cache = false
 	cv, err := newInfillCanvas(texts, c)
 	if err != nil {
 		return nil, err
@@ -57,6 +67,7 @@ func Infill(d Denoiser, texts [][]int32, c SamplerConfig, rng *rand.Rand) (*Outp
 // positions [lo, hi) of block b in row r.
 func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int), c SamplerConfig, rng *rand.Rand, answers bool) (*Output, error) {
 	ls := newLogitSource(d, c)
+	defer ls.endBlock()
 	vocab := ls.vocab
 	perBlock := (c.Steps + blocks - 1) / blocks
 
@@ -100,7 +111,7 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 			if len(q.rows) == 0 {
 				break
 			}
-			logits, err := ls.eval(cv, &q)
+			logits, err := ls.stepLogits(cv, &q, j == 0, func(r int) (int, int) { return span(r, b) })
 			if err != nil {
 				return nil, err
 			}
@@ -131,6 +142,9 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 			cv.checkStop(c)
 			cv.emit(c, steps, maxSteps, revealed)
 		}
+		ls.endBlock()
 	}
-	return cv.output(c, steps, ls.passes, answers), nil
+	out := cv.output(c, steps, ls.passes, answers)
+	out.CachedPasses = ls.cachedPasses
+	return out, nil
 }

@@ -70,6 +70,14 @@ type SamplerConfig struct {
 	// copy with the prompt (every given token) masked, and the logits become
 	// un + (CFGScale+1)·(cond - un).
 	CFGScale float64
+	// Cache runs Generate's blocks with Fast-dLLM's DualCache: the model
+	// (which must implement BlockCacher) keeps the keys and values of every
+	// position at a block's first step and recomputes only the block during
+	// its later steps. Faster, and approximate: positions outside the block
+	// do not see the block's new tokens until the next block starts. Off by
+	// default, so results are exactly the uncached ones; Infill and
+	// Ancestral ignore it.
+	Cache bool
 	// SuppressTokens can never be generated. The mask id is always
 	// suppressed (MDLM's "zero masking probabilities").
 	SuppressTokens []int32
@@ -164,6 +172,9 @@ type Output struct {
 	// evaluations of the batch (a guided step counts two: the conditional
 	// and the unconditional copy).
 	Steps, ForwardPasses int
+	// CachedPasses counts the ForwardPasses that ran from a block cache
+	// (SamplerConfig.Cache): over the block's positions only.
+	CachedPasses int
 }
 
 // Sample is one row's result.

@@ -40,35 +40,57 @@ type logitSource struct {
 	cfg    float64
 	banned []int32
 	passes int
+	// cacher is set when the sampler runs blocks from a cache
+	// (SamplerConfig.Cache); cache is the block in progress.
+	cacher       BlockCacher
+	cache        *blockCache
+	cachedPasses int
 }
 
 func newLogitSource(d Denoiser, c SamplerConfig) *logitSource {
 	banned := append([]int32{c.MaskID}, c.SuppressTokens...)
-	return &logitSource{d: d, vocab: d.VocabSize(), maskID: c.MaskID, cfg: c.CFGScale, banned: banned}
+	ls := &logitSource{d: d, vocab: d.VocabSize(), maskID: c.MaskID, cfg: c.CFGScale, banned: banned}
+	if c.Cache {
+		ls.cacher, _ = d.(BlockCacher) // Generate checked it
+	}
+	return ls
 }
 
-// eval returns q.size() rows of vocab logits, in request order. Only the
-// requested canvas rows are sent to the model.
-func (ls *logitSource) eval(cv *canvas, q *request) ([]float64, error) {
-	n := len(q.rows)
+// modelInput is one model call: copies·len(batch rows) canvases of the
+// canvas width and the flat positions asked for.
+type modelInput struct {
+	ids    []int32
+	batch  int
+	copies int // 2 with guidance: the conditional and the unconditional copy
+	flat   []int32
+}
+
+// input lays out the canvas rows batch (which holds every row of q) for the
+// model and lists q's positions in q's order; with guidance the
+// unconditional copies follow, asked for the same positions.
+func (ls *logitSource) input(cv *canvas, batch []int, q *request) modelInput {
+	n := len(batch)
 	w := cv.width
 	copies := 1
 	if ls.cfg > 0 {
 		copies = 2
 	}
-	ids := make([]int32, copies*n*w)
-	var flat []int32
+	in := modelInput{ids: make([]int32, copies*n*w), batch: copies * n, copies: copies}
+	slot := make(map[int]int, n) // canvas row -> index in the batch
+	for i, r := range batch {
+		copy(in.ids[i*w:], cv.rows[r])
+		slot[r] = i
+	}
 	for i, r := range q.rows {
-		copy(ids[i*w:], cv.rows[r])
 		for _, s := range q.pos[i] {
-			flat = append(flat, int32(i*w+s))
+			in.flat = append(in.flat, int32(slot[r]*w+s))
 		}
 	}
 	if copies == 2 {
 		// The unconditional copy: the same canvases with every given token
 		// masked, asked for the same positions.
-		for i, r := range q.rows {
-			un := ids[(n+i)*w : (n+i+1)*w]
+		for i, r := range batch {
+			un := in.ids[(n+i)*w : (n+i+1)*w]
 			copy(un, cv.rows[r])
 			for s, g := range cv.given[r] {
 				if g {
@@ -76,20 +98,42 @@ func (ls *logitSource) eval(cv *canvas, q *request) ([]float64, error) {
 				}
 			}
 		}
-		m := len(flat)
+		m := len(in.flat)
 		for j := range m {
-			flat = append(flat, flat[j]+int32(n*w))
+			in.flat = append(in.flat, in.flat[j]+int32(n*w))
 		}
 	}
-	raw, err := ls.d.Logits(ids, copies*n, w, cv.keyMask(q.rows, copies), flat)
+	return in
+}
+
+// eval returns q.size() rows of vocab logits, in request order. Only the
+// requested canvas rows are sent to the model, or, while a block runs from
+// a cache, the rows the cache was built for.
+func (ls *logitSource) eval(cv *canvas, q *request) ([]float64, error) {
+	if ls.cache != nil {
+		return ls.evalCached(cv, q)
+	}
+	in := ls.input(cv, q.rows, q)
+	raw, err := ls.d.Logits(in.ids, in.batch, cv.width, cv.keyMask(q.rows, in.copies), in.flat)
 	if err != nil {
 		return nil, err
 	}
-	ls.passes += copies
-	if len(raw) != len(flat)*ls.vocab {
-		return nil, fmt.Errorf("mdlm: model returned %d logits for %d rows of %d", len(raw), len(flat), ls.vocab)
+	ls.passes += in.copies
+	return ls.combine(raw, len(in.flat))
+}
+
+// combine turns the model's raw logits for nflat rows (both copies with
+// guidance) into the sampler's float64 logits: guidance applied, banned
+// tokens at -inf.
+func (ls *logitSource) combine(raw []float32, nflat int) ([]float64, error) {
+	if len(raw) != nflat*ls.vocab {
+		return nil, fmt.Errorf("mdlm: model returned %d logits for %d rows of %d", len(raw), nflat, ls.vocab)
 	}
-	m := len(flat) / copies
+	copies := 1
+	if ls.cfg > 0 {
+		copies = 2
+	}
+	m := nflat / copies
 	out := make([]float64, m*ls.vocab)
 	if copies == 1 {
 		for i, v := range raw {
