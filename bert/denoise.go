@@ -14,27 +14,11 @@ import (
 // vocabulary projection. keyMask (batch×seqLen, 1 = real token, 0 =
 // padding) becomes the attention's key mask; nil attends to every position.
 func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([]float32, error) {
-	if len(ids) != batch*seqLen {
-		return nil, fmt.Errorf("bert: %d ids for a %d×%d batch", len(ids), batch, seqLen)
-	}
-	if keyMask != nil && len(keyMask) != len(ids) {
-		return nil, fmt.Errorf("bert: key mask of %d flags for a %d×%d batch", len(keyMask), batch, seqLen)
-	}
-	if seqLen > m.Config.MaxPositions && m.Config.MaxPositions > 0 {
-		return nil, fmt.Errorf("bert: sequence of %d tokens exceeds the model's maximum of %d", seqLen, m.Config.MaxPositions)
-	}
-	for _, r := range rows {
-		if r < 0 || int(r) >= len(ids) {
-			return nil, fmt.Errorf("bert: row %d outside the %d×%d batch", r, batch, seqLen)
-		}
+	if err := m.checkBatch(ids, batch, seqLen, keyMask, rows); err != nil {
+		return nil, err
 	}
 	if len(rows) == 0 {
 		return nil, nil
-	}
-	for _, id := range ids {
-		if id < 0 || int(id) >= m.Config.VocabSize {
-			return nil, fmt.Errorf("bert: token id %d outside the vocabulary of %d", id, m.Config.VocabSize)
-		}
 	}
 	if gc, ok := m.b.(tensor.GraphCapturer); ok && !m.NoGraphs {
 		return m.graphLogits(gc, ids, batch, seqLen, keyMask, rows)
@@ -50,6 +34,30 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 	tp.Precision = m.Precision
 	out := m.Forward(tp, in)
 	return out.Logits.Value.ToCPU().F32(), nil
+}
+
+// checkBatch validates the arguments of Logits (and BeginBlock).
+func (m *Model) checkBatch(ids []int32, batch, seqLen int, keyMask, rows []int32) error {
+	if len(ids) != batch*seqLen {
+		return fmt.Errorf("bert: %d ids for a %d×%d batch", len(ids), batch, seqLen)
+	}
+	if keyMask != nil && len(keyMask) != len(ids) {
+		return fmt.Errorf("bert: key mask of %d flags for a %d×%d batch", len(keyMask), batch, seqLen)
+	}
+	if seqLen > m.Config.MaxPositions && m.Config.MaxPositions > 0 {
+		return fmt.Errorf("bert: sequence of %d tokens exceeds the model's maximum of %d", seqLen, m.Config.MaxPositions)
+	}
+	for _, r := range rows {
+		if r < 0 || int(r) >= len(ids) {
+			return fmt.Errorf("bert: row %d outside the %d×%d batch", r, batch, seqLen)
+		}
+	}
+	for _, id := range ids {
+		if id < 0 || int(id) >= m.Config.VocabSize {
+			return fmt.Errorf("bert: token id %d outside the vocabulary of %d", id, m.Config.VocabSize)
+		}
+	}
+	return nil
 }
 
 // VocabSize is the number of logits per position.
