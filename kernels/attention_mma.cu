@@ -75,6 +75,52 @@ __device__ __forceinline__ void frag_of_c(unsigned (&a)[4], const float (&lo)[4]
     a[3] = pack_bf16x2(hi[2], hi[3]);
 }
 
+// scores_pair computes, for the warp's 16 rows from r0, two products that
+// share their shapes: c1 = A1·B1ᵀ and c2 = A2·B2ᵀ over DM features, for the
+// NT·8 columns of B1 and B2 (all row-arranged tiles, row stride LDR words).
+// The backward kernels need both at once: S with dP, or Sᵀ with dPᵀ.
+template <int DM, int NT>
+__device__ __forceinline__ void scores_pair(float (&c1)[NT][4], float (&c2)[NT][4], const unsigned *A1, const unsigned *A2,
+                                            const unsigned *B1, const unsigned *B2, int r0) {
+    constexpr int LDR = DM / 2 + 4;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) c1[nt][i] = c2[nt][i] = 0.0f;
+#pragma unroll
+    for (int ks = 0; ks < DM / 16; ++ks) {
+        unsigned a1[4], a2[4];
+        frag_a(a1, A1, LDR, r0, 16 * ks);
+        frag_a(a2, A2, LDR, r0, 16 * ks);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+            unsigned b1[2], b2[2];
+            frag_b(b1, B1, LDR, 8 * nt, 16 * ks);
+            frag_b(b2, B2, LDR, 8 * nt, 16 * ks);
+            mma_bf16_16816(c1[nt], a1, b1);
+            mma_bf16_16816(c2[nt], a2, b2);
+        }
+    }
+}
+
+// accumulate_pc adds P·X to acc for the warp's 16 rows: P is NT 16×8
+// accumulator tiles (NT·8 columns, rounded to bf16 on the way), X a
+// transposed tile (DM rows of NT·8 values, row stride LDT words).
+template <int DM, int NT, int LDT>
+__device__ __forceinline__ void accumulate_pc(float (&acc)[DM / 8][4], const float (&p)[NT][4], const unsigned *Xt) {
+#pragma unroll
+    for (int kk = 0; kk < NT / 2; ++kk) {
+        unsigned pa[4];
+        frag_of_c(pa, p[2 * kk], p[2 * kk + 1]);
+#pragma unroll
+        for (int dt = 0; dt < DM / 8; ++dt) {
+            unsigned xb[2];
+            frag_b(xb, Xt, LDT, 8 * dt, 16 * kk);
+            mma_bf16_16816(acc[dt], pa, xb);
+        }
+    }
+}
+
 // tile_rows stores rows [r0, r0+R) of a global f32 matrix (row stride ld) as
 // a row-arranged bf16 tile of DM columns; rows ≥ rend and columns ≥ d are 0.
 template <int DM>
@@ -212,18 +258,7 @@ __device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int
                 s[nt][i] = p;
                 l[i >> 1] += p;
             }
-        // O += P·V, 16 keys at a time.
-#pragma unroll
-        for (int kk = 0; kk < MMA_BK / 16; ++kk) {
-            unsigned pa[4];
-            frag_of_c(pa, s[2 * kk], s[2 * kk + 1]);
-#pragma unroll
-            for (int dt = 0; dt < DT; ++dt) {
-                unsigned vb[2];
-                frag_b(vb, Vt, LDT, 8 * dt, 16 * kk);
-                mma_bf16_16816(o[dt], pa, vb);
-            }
-        }
+        accumulate_pc<DM, NT, LDT>(o, s, Vt); // O += P·V
     }
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
@@ -249,7 +284,7 @@ __device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int
 template <int DM>
 __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
                             const int *mask, int S, int nh, int d, float scale, int w) {
-    constexpr int LDR = DM / 2 + 4, LDT = MMA_BK / 2 + 4, KS = DM / 16, NT = MMA_BK / 8, DT = DM / 8;
+    constexpr int LDR = DM / 2 + 4, LDT = MMA_BK / 2 + 4, NT = MMA_BK / 8, DT = DM / 8;
     DLLM_DYNAMIC_SHARED(unsigned, smem);
     unsigned *Qs = smem, *dOs = Qs + MMA_ROWS * LDR, *Ks = dOs + MMA_ROWS * LDR, *Vs = Ks + MMA_BK * LDR;
     unsigned *Kt = Vs + MMA_BK * LDR, *kok = Kt + DM * LDT;
@@ -291,24 +326,7 @@ __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, co
         if (warp_skips(r0, S, k0, MMA_BK, w)) continue;
 
         float s[NT][4], dp[NT][4];
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) s[nt][i] = dp[nt][i] = 0.0f;
-#pragma unroll
-        for (int ks = 0; ks < KS; ++ks) {
-            unsigned qa[4], da[4];
-            frag_a(qa, Qs, LDR, 16 * warp, 16 * ks);
-            frag_a(da, dOs, LDR, 16 * warp, 16 * ks);
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) {
-                unsigned kb[2], vb[2];
-                frag_b(kb, Ks, LDR, 8 * nt, 16 * ks);
-                frag_b(vb, Vs, LDR, 8 * nt, 16 * ks);
-                mma_bf16_16816(s[nt], qa, kb);
-                mma_bf16_16816(dp[nt], da, vb);
-            }
-        }
+        scores_pair<DM, NT>(s, dp, Qs, dOs, Ks, Vs, 16 * warp); // S = Q·Kᵀ, dP = dO·Vᵀ
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
@@ -318,17 +336,7 @@ __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, co
                 float p = ok ? expf(s[nt][i] * scale - L[hh]) : 0.0f;
                 s[nt][i] = p * (dp[nt][i] - Di[hh]); // dS
             }
-#pragma unroll
-        for (int kk = 0; kk < MMA_BK / 16; ++kk) {
-            unsigned sa[4];
-            frag_of_c(sa, s[2 * kk], s[2 * kk + 1]);
-#pragma unroll
-            for (int dt = 0; dt < DT; ++dt) {
-                unsigned kb[2];
-                frag_b(kb, Kt, LDT, 8 * dt, 16 * kk);
-                mma_bf16_16816(dq[dt], sa, kb);
-            }
-        }
+        accumulate_pc<DM, NT, LDT>(dq, s, Kt); // dQ += dS·K
     }
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
@@ -351,7 +359,7 @@ __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, co
 template <int DM>
 __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
                              const int *mask, int S, int nh, int d, float scale, int w) {
-    constexpr int LDR = DM / 2 + 4, LDT = MMA_BQ / 2 + 4, KS = DM / 16, NT = MMA_BQ / 8, DT = DM / 8;
+    constexpr int LDR = DM / 2 + 4, LDT = MMA_BQ / 2 + 4, NT = MMA_BQ / 8, DT = DM / 8;
     DLLM_DYNAMIC_SHARED(unsigned, smem);
     unsigned *Ks = smem, *Vs = Ks + MMA_ROWS * LDR, *Qs = Vs + MMA_ROWS * LDR, *dOs = Qs + MMA_BQ * LDR;
     unsigned *Qt = dOs + MMA_BQ * LDR, *dOt = Qt + DM * LDT;
@@ -399,24 +407,7 @@ __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, c
         if (warp_skips(r0, S, i0, MMA_BQ, w)) continue;
 
         float st[NT][4], dpt[NT][4];
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) st[nt][i] = dpt[nt][i] = 0.0f;
-#pragma unroll
-        for (int ks = 0; ks < KS; ++ks) {
-            unsigned ka[4], va[4];
-            frag_a(ka, Ks, LDR, 16 * warp, 16 * ks);
-            frag_a(va, Vs, LDR, 16 * warp, 16 * ks);
-#pragma unroll
-            for (int nt = 0; nt < NT; ++nt) {
-                unsigned qb[2], ob[2];
-                frag_b(qb, Qs, LDR, 8 * nt, 16 * ks);
-                frag_b(ob, dOs, LDR, 8 * nt, 16 * ks);
-                mma_bf16_16816(st[nt], ka, qb);
-                mma_bf16_16816(dpt[nt], va, ob);
-            }
-        }
+        scores_pair<DM, NT>(st, dpt, Ks, Vs, Qs, dOs, 16 * warp); // Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
@@ -427,20 +418,8 @@ __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, c
                 st[nt][i] = p;                        // Pᵀ
                 dpt[nt][i] = p * (dpt[nt][i] - Ds[c]); // dSᵀ
             }
-#pragma unroll
-        for (int kk = 0; kk < MMA_BQ / 16; ++kk) {
-            unsigned pa[4], sa[4];
-            frag_of_c(pa, st[2 * kk], st[2 * kk + 1]);
-            frag_of_c(sa, dpt[2 * kk], dpt[2 * kk + 1]);
-#pragma unroll
-            for (int dt = 0; dt < DT; ++dt) {
-                unsigned ob[2], qb[2];
-                frag_b(ob, dOt, LDT, 8 * dt, 16 * kk);
-                frag_b(qb, Qt, LDT, 8 * dt, 16 * kk);
-                mma_bf16_16816(dv[dt], pa, ob);
-                mma_bf16_16816(dk[dt], sa, qb);
-            }
-        }
+        accumulate_pc<DM, NT, LDT>(dv, st, dOt);  // dV += Pᵀ·dO
+        accumulate_pc<DM, NT, LDT>(dk, dpt, Qt);  // dK += dSᵀ·Q
     }
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
