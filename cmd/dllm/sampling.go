@@ -15,7 +15,7 @@ type samplerFlags struct {
 	cfg                      float64
 	remasking, sampler       string
 	precision                string
-	stochastic               bool
+	stochastic, cache        bool
 	seed                     uint64
 	// set records which flags the user gave, so that a model's own
 	// defaults (generation_config.json) apply to the others.
@@ -38,6 +38,7 @@ func (s *samplerFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.cfg, "cfg", 0, "classifier-free guidance scale (0: off)")
 	fs.BoolVar(&s.stochastic, "stochastic-transfer", false, "draw each step's number of revealed tokens instead of rounding its mean")
 	fs.StringVar(&s.sampler, "sampler", "block", "block (LLaDA/dLLM low-confidence remasking) or ancestral (MDLM)")
+	fs.BoolVar(&s.cache, "cache", false, "Fast-dLLM DualCache: recompute only the active block between its full passes (faster, approximate; block sampler)")
 	fs.Uint64Var(&s.seed, "seed", 0, "random seed (same seed, same answer)")
 	fs.StringVar(&s.precision, "precision", "f32", "inference arithmetic: f32, or bf16 (bf16 operands, f32 sums: what a GPU wants, slower on cpu)")
 }
@@ -64,6 +65,8 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 		return c, badInput("--cfg must be >= 0, got %g", s.cfg)
 	case s.sampler != "block" && s.sampler != "ancestral":
 		return c, badInput("--sampler must be block or ancestral, got %q", s.sampler)
+	case s.cache && s.sampler != "block":
+		return c, badInput("--cache caches the blocks of the block sampler; --sampler %s has none", s.sampler)
 	}
 	if _, err := nn.ParsePrecision(s.precision); err != nil {
 		return c, badInput("--precision: %v", err)
@@ -82,7 +85,7 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 		c.BlockSize = c.MaxNewTokens
 	}
 	c.Temperature, c.Remasking, c.Threshold, c.CFGScale = s.temperature, rm, s.threshold, s.cfg
-	c.StochasticTransfer = s.stochastic
+	c.StochasticTransfer, c.Cache = s.stochastic, s.cache
 	return c, nil
 }
 

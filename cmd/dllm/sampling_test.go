@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/mdlm"
+)
+
+// TestSamplingCache runs generate, eval and chat with --cache on a briefly
+// trained model. With one step per block every step is a block's first,
+// exact, full pass, so --cache must not change the answer; with more steps
+// the cached steps run. The ancestral sampler has no blocks to cache and is
+// refused.
+func TestSamplingCache(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "chat.jsonl")
+	writeChat(t, data, 40)
+	model := filepath.Join(dir, "model")
+	code, _, stderr := runCLI("sft", "--data", data, "--out", model, "--steps", "2", "--batch-size", "4", "--vocab-size", "300", "--samples", "0")
+	require.Equal(t, 0, code, stderr)
+
+	gen := []string{"generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "8"}
+	code, plain, stderr := runCLI(append(gen, "--steps", "2")...)
+	require.Equal(t, 0, code, stderr)
+	code, cached, stderr := runCLI(append(gen, "--steps", "2", "--cache")...)
+	require.Equal(t, 0, code, stderr)
+	t.Logf("answer: %q", plain)
+	assert.Equal(t, plain, cached, "one step per block: every step is exact")
+
+	code, _, stderr = runCLI(append(gen, "--steps", "16", "--cache")...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "16 steps")
+
+	code, stdout, stderr := runCLI("eval", "--model", model, "--data", data, "--limit", "6", "--max-new-tokens", "8", "--steps", "8", "--block-size", "4", "--cache")
+	require.Equal(t, 0, code, stderr)
+	var res evalResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+	assert.Equal(t, 6, res.N)
+
+	for _, args := range [][]string{
+		{"generate", "--model", model, "--prompt", "hi", "--cache", "--sampler", "ancestral"},
+		{"eval", "--model", model, "--data", data, "--cache", "--sampler", "ancestral"},
+		{"chat", "--model", model, "--cache", "--sampler", "ancestral"},
+	} {
+		code, _, stderr = runCLI(args...)
+		assert.Equal(t, 2, code, "%v: %s", args, stderr)
+		assert.Contains(t, stderr, "--cache", args)
+	}
+}
+
+// TestSamplerFlagsCache: --cache reaches the sampler configuration, and only
+// with the block sampler.
+func TestSamplerFlagsCache(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		cache, ok bool
+	}{
+		{nil, false, true},
+		{[]string{"--cache"}, true, true},
+		{[]string{"--cache", "--threshold", "0.9", "--cfg", "1"}, true, true},
+		{[]string{"--cache=false", "--sampler", "ancestral"}, false, true},
+		{[]string{"--cache", "--sampler", "ancestral"}, false, false},
+	} {
+		var sf samplerFlags
+		fs := newFlagSet("test", io.Discard)
+		sf.register(fs)
+		require.NoError(t, fs.Parse(tc.args))
+		c, err := sf.apply(mdlm.SamplerConfig{})
+		if !tc.ok {
+			assert.Error(t, err, "%v", tc.args)
+			continue
+		}
+		require.NoError(t, err, "%v", tc.args)
+		assert.Equal(t, tc.cache, c.Cache, "%v", tc.args)
+	}
+}
