@@ -51,6 +51,45 @@ func readGolden(t *testing.T, path string) golden {
 	return g
 }
 
+// fixtureBatch is a golden file's batch as the model takes it: int32 ids,
+// key mask and targets, which positions are real tokens, and the loss
+// weights of Hugging Face's mean over the supervised tokens.
+type fixtureBatch struct {
+	ids, mask, targets []int32
+	keep               []bool
+	weights            []float32
+}
+
+func (g golden) batch() fixtureBatch {
+	n := g.b * g.s
+	fb := fixtureBatch{ids: make([]int32, n), mask: make([]int32, n), targets: make([]int32, n), keep: make([]bool, n)}
+	count := 0
+	for i := range fb.ids {
+		fb.ids[i], fb.mask[i], fb.targets[i] = int32(g.ids[i]), int32(g.mask[i]), int32(g.labels[i])
+		fb.keep[i] = g.mask[i] == 1
+		if g.labels[i] != -100 {
+			count++
+		}
+	}
+	fb.weights = make([]float32, n)
+	for i := range fb.weights {
+		fb.weights[i] = 1 / float32(count)
+	}
+	return fb
+}
+
+// loadFixture loads the model of a fixture folder with one of its configs.
+func loadFixture(t *testing.T, dir, configName string) *Model {
+	t.Helper()
+	cfg, err := LoadConfig(filepath.Join(dir, configName))
+	require.NoError(t, err)
+	src, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+	require.NoError(t, err)
+	m := New(cfg, tensor.CPU())
+	require.NoError(t, m.LoadWeights(src))
+	return m
+}
+
 func cutGrad(n string) (string, bool) {
 	const p = "grad."
 	if len(n) > len(p) && n[:len(p)] == p {
@@ -91,28 +130,10 @@ func TestHuggingFaceParity(t *testing.T) {
 	g := readGolden(t, filepath.Join(dir, "golden.safetensors"))
 	for _, configName := range []string{"config.json", "config.legacy.json"} {
 		t.Run(configName, func(t *testing.T) {
-			cfg, err := LoadConfig(filepath.Join(dir, configName))
-			require.NoError(t, err)
-			src, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
-			require.NoError(t, err)
-			m := New(cfg, tensor.CPU())
-			require.NoError(t, m.LoadWeights(src))
-
+			m := loadFixture(t, dir, configName)
 			n := g.b * g.s
-			ids, mask, targets := make([]int32, n), make([]int32, n), make([]int32, n)
-			keep := make([]bool, n)
-			count := 0
-			for i := range ids {
-				ids[i], mask[i], targets[i] = int32(g.ids[i]), int32(g.mask[i]), int32(g.labels[i])
-				keep[i] = g.mask[i] == 1
-				if g.labels[i] != -100 {
-					count++
-				}
-			}
-			weights := make([]float32, n)
-			for i := range weights {
-				weights[i] = 1 / float32(count) // HF's mean over supervised tokens
-			}
+			fb := g.batch()
+			ids, mask, targets, keep, weights := fb.ids, fb.mask, fb.targets, fb.keep, fb.weights
 			tp := nn.NewTape(tensor.CPU())
 			out := m.Forward(tp, Input{
 				IDs:     tensor.FromI32(ids, g.b, g.s),
@@ -121,8 +142,8 @@ func TestHuggingFaceParity(t *testing.T) {
 			loss := tp.CrossEntropy(out.Logits, tensor.FromI32(targets, n), tensor.FromF32(weights, n), -100)
 			tp.Backward(loss)
 
-			le := relErrRows(out.Logits.Value.F32(), g.logits, cfg.VocabSize, keep)
-			he := relErrRows(out.Hidden.Value.F32(), g.hidden, cfg.HiddenSize, keep)
+			le := relErrRows(out.Logits.Value.F32(), g.logits, m.Config.VocabSize, keep)
+			he := relErrRows(out.Hidden.Value.F32(), g.hidden, m.Config.HiddenSize, keep)
 			t.Logf("relative error: logits %.2e, hidden %.2e; loss %.7f vs %.7f", le, he, loss.Value.F32()[0], g.loss)
 			require.Less(t, le, 1e-4, "logits")
 			require.Less(t, he, 1e-4, "hidden")

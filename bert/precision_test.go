@@ -8,7 +8,6 @@ import (
 
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
-	"github.com/dllmgo/dllm/tensor/safetensors"
 )
 
 // TestAutocastBF16 runs the Hugging Face fixture's forward and backward
@@ -19,36 +18,18 @@ import (
 func TestAutocastBF16(t *testing.T) {
 	dir := filepath.Join("testdata", "hf_tiny_a")
 	g := readGolden(t, filepath.Join(dir, "golden.safetensors"))
-	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
-	require.NoError(t, err)
-	src, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
-	require.NoError(t, err)
-	m := New(cfg, tensor.CPU())
-	require.NoError(t, m.LoadWeights(src))
-
+	m := loadFixture(t, dir, "config.json")
 	n := g.b * g.s
-	ids, mask, targets := make([]int32, n), make([]int32, n), make([]int32, n)
-	keep := make([]bool, n)
-	count := 0
-	for i := range ids {
-		ids[i], mask[i], targets[i] = int32(g.ids[i]), int32(g.mask[i]), int32(g.labels[i])
-		keep[i] = g.mask[i] == 1
-		if g.labels[i] != -100 {
-			count++
-		}
-	}
-	weights := make([]float32, n)
-	for i := range weights {
-		weights[i] = 1 / float32(count)
-	}
+	fb := g.batch()
+	ids, mask, targets, keep, weights := fb.ids, fb.mask, fb.targets, fb.keep, fb.weights
 	tp := nn.NewTape(tensor.CPU())
 	tp.Precision = nn.PrecisionBF16
 	out := m.Forward(tp, Input{IDs: tensor.FromI32(ids, g.b, g.s), KeyMask: tensor.FromI32(mask, g.b, g.s)})
 	loss := tp.CrossEntropy(out.Logits, tensor.FromI32(targets, n), tensor.FromF32(weights, n), -100)
 	tp.Backward(loss)
 
-	le := relErrRows(out.Logits.Value.F32(), g.logits, cfg.VocabSize, keep)
-	he := relErrRows(out.Hidden.Value.F32(), g.hidden, cfg.HiddenSize, keep)
+	le := relErrRows(out.Logits.Value.F32(), g.logits, m.Config.VocabSize, keep)
+	he := relErrRows(out.Hidden.Value.F32(), g.hidden, m.Config.HiddenSize, keep)
 	got := loss.Value.F32()[0]
 	t.Logf("bf16 against f32: logits %.2e, hidden %.2e; loss %.6f vs %.6f", le, he, got, g.loss)
 	require.Less(t, le, 2e-2, "logits")
