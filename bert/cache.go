@@ -48,8 +48,8 @@ type BlockCache struct {
 	batch, seq, width int
 	starts            []int
 	// qkv[l] is layer l's [B·S, 3·nh, d] post-RoPE Q, K, V (Q, K, V
-	// head-major in each row). Outside the blocks it holds BeginBlock's values; a cached
-	// step overwrites the block rows with fresh ones.
+	// head-major in each row): L·B·S·3H floats in all. Outside the blocks it
+	// holds BeginBlock's values; a cached step overwrites the block rows.
 	qkv []*tensor.Tensor
 	// pos [B·w] are the block positions, starts[b]+t for row b·w+t.
 	pos *tensor.Tensor
@@ -60,15 +60,16 @@ type BlockCache struct {
 	// fresh block qkv viewed as [B·w·3·nh, d]; outIdx puts the attention
 	// output [B·nh·w, d] back in row order [B·w·nh, d].
 	qIdx, outIdx *tensor.Tensor
-	// bias[global] [B·nh, w, S] is 0 where a block query sees a key and
-	// maskedScore where the window or the key mask hides it.
+	// bias [B·nh, w, S] is 0 where a block query sees a key and maskedScore
+	// where the window or the key mask hides it: bias[0] for the sliding
+	// window layers, bias[1] for the global ones.
 	bias [2]*tensor.Tensor
 }
 
 // BeginBlock runs the full forward pass on the batch ids (batch×seqLen,
 // row-major, keyMask as in Logits) and returns a cache for the block of each
 // sequence b, positions [starts[b], starts[b]+width), together with the
-// logits at rows: exactly what Logits returns. The blocks must be real
+// logits at rows, computed as Logits computes them. The blocks must be real
 // tokens. With the cache, later steps of the block recompute the blocks
 // only (BlockCache.Logits). The dynamic type of the cache is *BlockCache.
 func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {

@@ -28,6 +28,14 @@
 // Every sampler can report its canvas after each step through a TraceFunc;
 // package mdlm/live draws those frames in a terminal.
 //
+// Generate can run from Fast-dLLM's DualCache (SamplerConfig.Cache): a model
+// that implements BlockCacher runs one full pass at each block's first step,
+// keeping every layer's keys and values, and the block's later steps
+// recompute only the block's positions against them. The samples then differ
+// from the uncached ones (positions outside the block see the block's new
+// tokens only when the next block starts); the first step of each block is
+// exact. Guidance works with it; Infill and Ancestral ignore it.
+//
 // Formulas follow MDLM (arXiv:2406.07524), LLaDA (arXiv:2502.09992) and
 // Fast-dLLM; the defaults follow the PyTorch dLLM framework's BERT-chat
 // recipe (linear schedule, t ~ U[1e-3, 1), 1/t weights, per-token
