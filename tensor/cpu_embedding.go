@@ -16,7 +16,9 @@ func gatherDims(op string, dst, src, idx *Tensor) (m, n, d int) {
 	check(idx.dtype == I32, op, "indices %v must be I32", idx)
 	check(dst.Numel() == m*d, op, "%v must hold %d rows of %d for indices %v and table %v", dst, m, d, idx, src)
 	for i, v := range idx.I32() {
-		check(v >= 0 && int(v) < n, op, "index %d at %d is outside [0, %d) for table %v", v, i, n, src)
+		if v < 0 || int(v) >= n { // test first: check's arguments would be boxed on every row
+			check(false, op, "index %d at %d is outside [0, %d) for table %v", v, i, n, src)
+		}
 	}
 	return m, n, d
 }

@@ -29,7 +29,9 @@ func ceTarget(op string, t []int32, i, v int, ignore int32) int {
 	if t[i] == ignore {
 		return -1
 	}
-	check(t[i] >= 0 && int(t[i]) < v, op, "target %d of row %d is outside [0, %d) and is not the ignore index %d", t[i], i, v, ignore)
+	if t[i] < 0 || int(t[i]) >= v { // test first: check's arguments would be boxed on every row
+		check(false, op, "target %d of row %d is outside [0, %d) and is not the ignore index %d", t[i], i, v, ignore)
+	}
 	return int(t[i])
 }
 

@@ -102,7 +102,9 @@ func ropeDims(op string, x, other, pos *Tensor, p RoPEParams) (rows, heads, rota
 func ropeTableForPositions(op string, ps []int32, theta float64, d int) *ropeTable {
 	maxPos := int32(0)
 	for i, p := range ps {
-		check(p >= 0, op, "position %d at row %d is negative", p, i)
+		if p < 0 { // test first: check's arguments would be boxed on every row
+			check(false, op, "position %d at row %d is negative", p, i)
+		}
 		maxPos = max(maxPos, p)
 	}
 	return ropeTableFor(theta, d, int(maxPos))
