@@ -142,3 +142,57 @@ func TestGPULogitsGraphs(t *testing.T) {
 	assert.Equal(t, 0, m.LogitsGraphs())
 	require.NoError(t, g.Sync())
 }
+
+// TestGPUBlockCache runs Fast-dLLM's cached block steps (bert.BeginBlock and
+// BlockCache.Logits) on the GPU and on the CPU from the same weights: the
+// cache is built from gathers, batched products and a masked softmax, other
+// shapes than the forward pass uses.
+func TestGPUBlockCache(t *testing.T) {
+	g := requireGPU(t)
+	cfg, err := bert.Preset("tiny")
+	require.NoError(t, err)
+	cfg.VocabSize, cfg.HiddenSize, cfg.NumHeads, cfg.IntermediateSize = 97, 64, 2, 96
+	cfg.NumLayers, cfg.LayerTypes, cfg.LocalAttention = 3, bert.LayersEvery(3, 3), 16
+	cfg.PadTokenID, cfg.BOSTokenID, cfg.EOSTokenID, cfg.CLSTokenID, cfg.SEPTokenID, cfg.MaskTokenID = 0, 1, 2, 1, 2, 3
+
+	rng := rand.New(rand.NewPCG(4, 4))
+	const bsz, seq, width = 2, 40, 8
+	ids := make([]int32, bsz*seq)
+	for i := range ids {
+		ids[i] = int32(rng.IntN(cfg.VocabSize))
+	}
+	mask := make([]int32, bsz*seq)
+	for i := range mask {
+		mask[i] = 1
+	}
+	for j := 35; j < seq; j++ { // the second sequence ends early
+		mask[seq+j] = 0
+	}
+	starts := []int{20, 27}
+	var rows []int32
+	for bi, s := range starts {
+		for j := s; j < s+width; j++ {
+			rows = append(rows, int32(bi*seq+j))
+		}
+	}
+	step := append([]int32(nil), ids...) // the block's tokens change, as a sampler's do
+	for bi, s := range starts {
+		step[bi*seq+s+1] = int32(rng.IntN(cfg.VocabSize))
+	}
+
+	run := func(b tensor.Backend) (first, cached []float32) {
+		m := bert.New(cfg, b)
+		m.Init(rand.New(rand.NewPCG(1, 2)))
+		c, first, err := m.BeginBlock(ids, bsz, seq, mask, starts, width, rows)
+		require.NoError(t, err)
+		defer c.Release()
+		cached, err = c.Logits(step, rows)
+		require.NoError(t, err)
+		return first, cached
+	}
+	wantFirst, wantCached := run(tensor.CPU())
+	gotFirst, gotCached := run(g)
+	assert.Less(t, relErr(gotFirst, wantFirst), 1e-5, "BeginBlock logits")
+	assert.Less(t, relErr(gotCached, wantCached), 1e-5, "cached step logits")
+	require.NoError(t, g.Sync())
+}
