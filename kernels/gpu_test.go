@@ -276,3 +276,45 @@ func TestGPUOutOfMemoryCollects(t *testing.T) {
 	assert.GreaterOrEqual(t, st.Peak, chunk)
 	kept.Free()
 }
+
+// TestGPUGraphKeepsMemory: memory allocated or freed while recording belongs
+// to the graph until Destroy. Blocks of the same size class allocated after
+// the recording must not reuse them, or a replay would overwrite their data.
+func TestGPUGraphKeepsMemory(t *testing.T) {
+	b := requireGPU(t)
+	const n = 4096
+	x := b.New(tensor.F32, n) // from before the recording, freed during it
+	b.Fill(x, 2)
+	px := b.ptr("test", x)
+	out := b.New(tensor.F32, n)
+	var inner cu.DevicePtr
+	g, err := b.Capture(func() {
+		tmp := b.New(tensor.F32, n) // allocated during the recording, freed in it
+		inner = b.ptr("test", tmp)
+		b.Add(tmp, x, x)
+		b.Copy(out, tmp)
+		tmp.Free()
+		x.Free()
+	})
+	require.NoError(t, err)
+	var after []*tensor.Tensor
+	for range 4 {
+		y := b.New(tensor.F32, n)
+		b.Fill(y, -1)
+		after = append(after, y)
+		p := b.ptr("test", y)
+		assert.NotEqual(t, px, p, "a block freed during the recording was handed out")
+		assert.NotEqual(t, inner, p, "a block allocated during the recording was handed out")
+	}
+	g.Launch()
+	for _, v := range b.ToHost(out).F32() {
+		require.Equal(t, float32(4), v)
+	}
+	for _, y := range after {
+		for _, v := range b.ToHost(y).F32() {
+			require.Equal(t, float32(-1), v, "a replay wrote into a tensor allocated after the recording")
+		}
+	}
+	g.Destroy()
+	require.NoError(t, b.Sync())
+}

@@ -14,7 +14,8 @@ import (
 // A graph replays the recorded kernels on the same device addresses. Tensors
 // allocated while recording belong to the graph: Free and the garbage
 // collector leave their memory alone until Destroy, so the intermediates of a
-// recorded forward pass can be dropped safely. Tensors from before the
+// recorded forward pass can be dropped safely. So does memory freed while
+// recording, which the recorded ops may have used before the Free. Tensors from before the
 // recording (weights, inputs) must stay alive while the graph is used; update
 // inputs in place (Copy into them) between replays. Ops that wait for the
 // device cannot be recorded: ToHost, FromHost, SumSquares, Sync.
@@ -35,14 +36,23 @@ func (b *Backend) CaptureGraph(f func()) (tensor.Graph, error) {
 	return g, nil
 }
 
-// pinIfCapturing gives memory allocated during a recording to the graph.
-func (b *Backend) pinIfCapturing(m *devMem) {
+// pinIfCapturing gives memory to the graph being recorded, if one is: memory
+// allocated during the recording, and memory freed during it (the recorded
+// ops may use it before the Free, and every replay will). It reports whether
+// a recording was under way.
+func (b *Backend) pinIfCapturing(m *devMem) bool {
 	b.captureMu.Lock()
 	defer b.captureMu.Unlock()
-	if b.capturing != nil {
+	if b.capturing == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.pinned && !m.done {
 		m.pinned = true
 		b.capturing.pins = append(b.capturing.pins, m)
 	}
+	return true
 }
 
 // Capture runs f with the stream in capture mode, so the ops f queues are

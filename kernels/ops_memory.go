@@ -108,8 +108,10 @@ func (b *Backend) Slice(t *tensor.Tensor, from, to int) any {
 }
 
 // Free returns t's block to the allocator now; freeing a view does nothing.
+// While a graph is being recorded the block goes to the graph instead, as
+// its replays may still use it (see Graph).
 func (b *Backend) Free(t *tensor.Tensor) {
-	if m, ok := t.Data().(*devMem); ok {
+	if m, ok := t.Data().(*devMem); ok && !b.pinIfCapturing(m) {
 		m.release(b.alloc)
 	}
 }
