@@ -83,27 +83,17 @@ func (b *Backend) ResetPeak() {
 	a.mu.Unlock()
 }
 
-// gotLocked counts a block handed out; a.mu is held.
-func (a *allocator) gotLocked(size int) {
-	a.live += size
-	a.peak = max(a.peak, a.live)
-}
-
 func newAllocator() *allocator { return &allocator{free: map[int][]*block{}} }
 
 // get returns a block of at least n bytes.
 func (a *allocator) get(th *cu.Thread, n int) (*block, error) {
 	size := sizeClass(n)
 	a.mu.Lock()
-	if l := a.free[size]; len(l) > 0 {
-		b := l[len(l)-1]
-		a.free[size] = l[:len(l)-1]
-		a.cached -= size
-		a.gotLocked(size)
-		a.mu.Unlock()
+	b := a.takeLocked(size)
+	a.mu.Unlock()
+	if b != nil {
 		return b, nil
 	}
-	a.mu.Unlock()
 	p, err := th.MemAlloc(size)
 	if cu.OutOfMemory(err) {
 		if b := a.collect(size); b != nil {
@@ -118,7 +108,8 @@ func (a *allocator) get(th *cu.Thread, n int) (*block, error) {
 		return nil, fmt.Errorf("allocating %d bytes: %w", size, err)
 	}
 	a.mu.Lock()
-	a.gotLocked(size)
+	a.live += size
+	a.peak = max(a.peak, a.live)
 	a.mu.Unlock()
 	return &block{ptr: p, size: size}, nil
 }
@@ -141,6 +132,12 @@ func (a *allocator) collect(size int) *block {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.takeLocked(size)
+}
+
+// takeLocked hands out a block of the size class from its free list, or nil;
+// a.mu is held.
+func (a *allocator) takeLocked(size int) *block {
 	l := a.free[size]
 	if len(l) == 0 {
 		return nil
@@ -148,7 +145,8 @@ func (a *allocator) collect(size int) *block {
 	b := l[len(l)-1]
 	a.free[size] = l[:len(l)-1]
 	a.cached -= size
-	a.gotLocked(size)
+	a.live += size
+	a.peak = max(a.peak, a.live)
 	return b
 }
 
@@ -194,9 +192,10 @@ type devMem struct {
 	mu      sync.Mutex
 	cleanup runtime.Cleanup
 	done    bool // the block went back to the allocator
-	// pinned: allocated while a graph was being captured. The graph's
-	// replays write the block, so it stays out of the allocator, whatever
-	// Free says, until the graph is destroyed (Graph.Destroy unpins it).
+	// pinned: allocated or freed while a graph was being recorded. The
+	// graph's replays use the block, so it stays out of the allocator,
+	// whatever Free says, until the graph is destroyed (Graph.Destroy
+	// unpins it).
 	pinned bool
 }
 
