@@ -95,10 +95,12 @@ func TestLogitsKeyMaskMatchesUnpadded(t *testing.T) {
 	require.ErrorContains(t, err, "key mask")
 }
 
-// TestBatchedSamplingMatchesAlone: with deterministic settings, sampling a
-// batch of prompts of different lengths gives every row exactly the tokens
+// TestBatchedSamplingMatchesAlone: with deterministic token choices, sampling
+// a batch of prompts of different lengths gives every row exactly the tokens
 // it gets when sampled alone. Without the key mask the shorter rows would
-// attend to the [PAD]s that fill them out to the batch's width.
+// attend to the [PAD]s that fill them out to the batch's width. (The
+// ancestral sampler's coin flips are random; TestRandomSamplingBatchMatchesAlone
+// covers the random settings of the others.)
 func TestBatchedSamplingMatchesAlone(t *testing.T) {
 	m := newMaskTestModel(t)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -130,9 +132,9 @@ func TestBatchedSamplingMatchesAlone(t *testing.T) {
 		{"generate full canvas", mdlm.Generate, prompts, with(func(c *mdlm.SamplerConfig) { c.FullCanvas = true })},
 		{"generate threshold", mdlm.Generate, prompts, with(func(c *mdlm.SamplerConfig) { c.Threshold = 0.3 })},
 		{"generate guided", mdlm.Generate, prompts, with(func(c *mdlm.SamplerConfig) { c.CFGScale = 1 })},
-		// One ancestral step reveals every mask at once (each stays masked
-		// with probability 1e-5), so no coin flip depends on the batch.
-		{"ancestral one step", mdlm.Ancestral, prompts, with(func(c *mdlm.SamplerConfig) { c.Steps = 1 })},
+		// Ancestral flips its stay-or-reveal coins from each row's own
+		// random stream, so they do not depend on the batch either.
+		{"ancestral", mdlm.Ancestral, prompts, base},
 		{"infill", mdlm.Infill, infill, base},
 		{"infill guided", mdlm.Infill, infill, with(func(c *mdlm.SamplerConfig) { c.CFGScale = 1 })},
 	}
@@ -142,7 +144,10 @@ func TestBatchedSamplingMatchesAlone(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, batched.Samples, len(tc.inputs))
 			for i, in := range tc.inputs {
-				alone, err := tc.sample(m, [][]int32{in}, tc.cfg, mdlm.NewRand(5))
+				// Row i draws from random stream i (mdlm's per-row streams).
+				c := tc.cfg
+				c.StreamOffset = i
+				alone, err := tc.sample(m, [][]int32{in}, c, mdlm.NewRand(5))
 				require.NoError(t, err)
 				require.Len(t, alone.Samples, 1)
 				assert.Equal(t, alone.Samples[0], batched.Samples[i], "row %d (length %d)", i, len(in))

@@ -27,6 +27,10 @@ func Ancestral(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (
 	if err != nil {
 		return nil, err
 	}
+	streams, err := rowStreams(rng, len(cv.rows), c.StreamOffset)
+	if err != nil {
+		return nil, err
+	}
 	ls := newLogitSource(d, c)
 	vocab := ls.vocab
 	cv.emit(c, 0, c.Steps, nil)
@@ -37,7 +41,7 @@ func Ancestral(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (
 		if err != nil {
 			return nil, err
 		}
-		picks, err := pickAll(logits, q.size(), vocab, temp, false, rng)
+		picks, err := pickAll(logits, q.size(), vocab, temp, false, noiseSeeds(q, streams, temp > 0))
 		if err != nil {
 			return nil, err
 		}
@@ -67,7 +71,7 @@ func Ancestral(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (
 			}
 			var reveal []int
 			for _, p := range cv.masksIn(r, cv.lo[r], cv.hi[r], c.MaskID) {
-				if rng.Float64() >= stay {
+				if streams[r].Float64() >= stay {
 					reveal = append(reveal, p)
 				}
 			}

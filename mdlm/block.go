@@ -66,9 +66,14 @@ func Infill(d Denoiser, texts [][]int32, c SamplerConfig, rng *rand.Rand) (*Outp
 // runBlocks is the block loop shared by Generate and Infill; span gives the
 // positions [lo, hi) of block b in row r.
 func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int), c SamplerConfig, rng *rand.Rand, answers bool) (*Output, error) {
+	streams, err := rowStreams(rng, len(cv.rows), c.StreamOffset)
+	if err != nil {
+		return nil, err
+	}
 	ls := newLogitSource(d, c)
 	defer ls.endBlock()
 	vocab := ls.vocab
+	random := c.Temperature > 0 || c.Remasking == RandomRemasking
 	perBlock := (c.Steps + blocks - 1) / blocks
 
 	// Plan the transfer counts up front (every mask of a block is there when
@@ -84,7 +89,7 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 				longest = max(longest, n) // at least one per step
 				continue
 			}
-			counts[b] = append(counts[b], transferCounts(n, perBlock, c.Schedule, c.StochasticTransfer, rng))
+			counts[b] = append(counts[b], transferCounts(n, perBlock, c.Schedule, c.StochasticTransfer, streams[r]))
 			longest = max(longest, len(counts[b][r]))
 		}
 		maxSteps += longest
@@ -116,7 +121,8 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 				return nil, err
 			}
 			steps++
-			picks, err := pickAll(logits, q.size(), vocab, c.Temperature, c.Remasking == RandomRemasking, rng)
+			seeds := noiseSeeds(&q, streams, random)
+			picks, err := pickAll(logits, q.size(), vocab, c.Temperature, c.Remasking == RandomRemasking, seeds)
 			if err != nil {
 				return nil, err
 			}

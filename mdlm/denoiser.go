@@ -24,7 +24,8 @@ type Denoiser interface {
 }
 
 // NewRand returns the generator the samplers expect, seeded so that two runs
-// with the same seed draw the same numbers.
+// with the same seed draw the same numbers. A sampler call takes one number
+// from it (the base seed of its rows' streams).
 func NewRand(seed uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }

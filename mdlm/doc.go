@@ -28,6 +28,24 @@
 // Every sampler can report its canvas after each step through a TraceFunc;
 // package mdlm/live draws those frames in a terminal.
 //
+// Each row of a sampler call has a random stream of its own. The call takes
+// exactly one number from the caller's generator, the base seed, and row r
+// draws all its randomness (transfer counts, Gumbel noise, random-remasking
+// scores, ancestral coin flips) from stream StreamOffset+r of that seed
+// (SamplerConfig.StreamOffset, 0 by default). A row's sample is therefore a
+// function of the generator's state, its stream number and its own input,
+// never of the other rows, their number or their lengths:
+//
+//	row r of a call  ==  the same input alone, same generator state,
+//	                     StreamOffset increased by r
+//
+// In particular row 0 of a batch samples what its prompt samples alone. Two
+// copies of one prompt in a batch are independent samples. Guidance draws
+// nothing of its own: the unguided copy only changes the logits a row's
+// noise is applied to. The contract needs a model that gives a padded row
+// the logits it gives the row alone (the key mask of Denoiser); ModernBERT
+// does, bit for bit, on the CPU.
+//
 // Generate can run from Fast-dLLM's DualCache (SamplerConfig.Cache): a model
 // that implements BlockCacher runs one full pass at each block's first step,
 // keeping every layer's keys and values, and the block's later steps

@@ -93,6 +93,14 @@ type SamplerConfig struct {
 	// sequence: later tokens would be cut anyway, and committed tokens never
 	// change, so the answer is the same with fewer steps.
 	FullCanvas bool
+	// StreamOffset numbers the rows for their random streams: row r of a
+	// call draws from stream StreamOffset+r of the call's base seed, so row
+	// r of a batch samples exactly like its input alone with StreamOffset+r
+	// (see the package documentation). A job split over several calls, each
+	// given a generator in the same state, passes each call the index of its
+	// first input, and every input then samples the same however the job is
+	// split into batches. Must not be negative.
+	StreamOffset int
 	// Trace, if set, receives one Frame per row before the first step and
 	// after each step.
 	Trace TraceFunc
@@ -136,6 +144,8 @@ func (c SamplerConfig) withDefaults(vocab int) (SamplerConfig, error) {
 		return c, fmt.Errorf("mdlm: model reports vocabulary size %d", vocab)
 	case c.MaxNewTokens < 0 || c.Steps < 0 || c.BlockSize < 0:
 		return c, fmt.Errorf("mdlm: negative size (max new tokens %d, steps %d, block size %d)", c.MaxNewTokens, c.Steps, c.BlockSize)
+	case c.StreamOffset < 0:
+		return c, fmt.Errorf("mdlm: negative stream offset %d", c.StreamOffset)
 	case !(c.Temperature >= 0) || math.IsInf(c.Temperature, 0):
 		return c, fmt.Errorf("mdlm: temperature %v", c.Temperature)
 	case !(c.Threshold >= 0 && c.Threshold <= 1):

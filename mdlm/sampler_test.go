@@ -668,11 +668,15 @@ func TestPickAllIndependentOfScheduling(t *testing.T) {
 	for i := range logits {
 		logits[i] = rng.NormFloat64()
 	}
+	seeds := make([][2]uint64, n)
+	for i := range seeds {
+		seeds[i] = [2]uint64{rng.Uint64(), rng.Uint64()}
+	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	var results [][]choice
 	for _, procs := range []int{1, 2, 7} {
 		runtime.GOMAXPROCS(procs)
-		got, err := pickAll(logits, n, vocab, 0.9, true, NewRand(4))
+		got, err := pickAll(logits, n, vocab, 0.9, true, seeds)
 		require.NoError(t, err)
 		results = append(results, got)
 	}

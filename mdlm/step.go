@@ -210,19 +210,16 @@ type choice struct {
 }
 
 // pickAll picks a token for each of the n rows of logits, in parallel: the
-// vocabulary-wide softmax and noise dominate a sampler step on the CPU. Each
-// row draws from its own generator, seeded in row order from rng, so the
-// result does not depend on how the rows are scheduled. randomConf replaces
-// the confidence with a uniform draw (random remasking).
-func pickAll(logits []float64, n, vocab int, temp float64, randomConf bool, rng *rand.Rand) ([]choice, error) {
-	out := make([]choice, n)
-	var seeds [][2]uint64
-	if temp > 0 || randomConf {
-		seeds = make([][2]uint64, n)
-		for i := range seeds {
-			seeds[i] = [2]uint64{rng.Uint64(), rng.Uint64()}
-		}
+// vocabulary-wide softmax and noise dominate a sampler step on the CPU.
+// seeds (from noiseSeeds; nil when temp is 0 and randomConf is off) give
+// each row its own generator, so the result does not depend on how the
+// rows are scheduled. randomConf replaces the confidence with a uniform draw
+// (random remasking).
+func pickAll(logits []float64, n, vocab int, temp float64, randomConf bool, seeds [][2]uint64) ([]choice, error) {
+	if (temp > 0 || randomConf) && len(seeds) != n {
+		return nil, fmt.Errorf("mdlm: %d noise seeds for %d positions", len(seeds), n)
 	}
+	out := make([]choice, n)
 	errs := make([]error, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
