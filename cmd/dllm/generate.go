@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/mdlm"
 )
 
 // dllm generate answers one prompt by iterative unmasking.
@@ -73,6 +74,17 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, strings.TrimSpace(b.Decode(out.Samples[0].Answer)))
-	fmt.Fprintf(stderr, "%d steps, %d forward passes, %s\n", out.Steps, out.ForwardPasses, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintln(stderr, generateSummary(out, c.Cache, time.Since(start)))
 	return nil
+}
+
+// generateSummary is the line generate prints after an answer: steps, forward
+// passes (with --cache, how many of them ran from the block cache over the
+// block's positions only) and the time taken.
+func generateSummary(out *mdlm.Output, cached bool, took time.Duration) string {
+	passes := fmt.Sprintf("%d forward passes", out.ForwardPasses)
+	if cached {
+		passes += fmt.Sprintf(" (%d from the block cache)", out.CachedPasses)
+	}
+	return fmt.Sprintf("%d steps, %s, %s", out.Steps, passes, took.Round(time.Millisecond))
 }

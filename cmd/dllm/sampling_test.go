@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -33,9 +34,18 @@ func TestSamplingCache(t *testing.T) {
 	t.Logf("answer: %q", plain)
 	assert.Equal(t, plain, cached, "one step per block: every step is exact")
 
+	code, _, stderr = runCLI(append(gen, "--steps", "2")...)
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, stderr, "block cache", "no --cache, no cache count")
+	code, _, stderr = runCLI(append(gen, "--steps", "2", "--cache")...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "(0 from the block cache)", "every step is a block's first")
+
 	code, _, stderr = runCLI(append(gen, "--steps", "16", "--cache")...)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "16 steps")
+	// Two blocks of eight steps: one full pass each, the other 14 cached.
+	assert.Contains(t, stderr, "16 forward passes (14 from the block cache)")
 
 	code, stdout, stderr := runCLI("eval", "--model", model, "--data", data, "--limit", "6", "--max-new-tokens", "8", "--steps", "8", "--block-size", "4", "--cache")
 	require.Equal(t, 0, code, stderr)
@@ -79,4 +89,15 @@ func TestSamplerFlagsCache(t *testing.T) {
 		require.NoError(t, err, "%v", tc.args)
 		assert.Equal(t, tc.cache, c.Cache, "%v", tc.args)
 	}
+}
+
+// TestGenerateSummary: the line generate prints after the answer counts the
+// cached passes only when the cache is on.
+func TestGenerateSummary(t *testing.T) {
+	out := &mdlm.Output{Steps: 40, ForwardPasses: 40, CachedPasses: 32}
+	took := 1234567 * time.Microsecond
+	assert.Equal(t, "40 steps, 40 forward passes (32 from the block cache), 1.235s", generateSummary(out, true, took))
+	out.CachedPasses = 0
+	assert.Equal(t, "40 steps, 40 forward passes, 1.235s", generateSummary(out, false, took))
+	assert.Equal(t, "40 steps, 40 forward passes (0 from the block cache), 1.235s", generateSummary(out, true, took))
 }
