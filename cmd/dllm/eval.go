@@ -136,6 +136,9 @@ func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, 
 		for k, i := range idx {
 			prompts[k] = items[i].prompt
 		}
+		// Stream lo+k for the item at place lo+k of the order: every item
+		// samples the same whatever --batch-size is (mdlm's row streams).
+		c.StreamOffset = lo
 		out, err := sf.sample(b.Model, prompts, c)
 		if err != nil {
 			return nil, err

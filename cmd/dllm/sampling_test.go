@@ -101,3 +101,25 @@ func TestGenerateSummary(t *testing.T) {
 	assert.Equal(t, "40 steps, 40 forward passes, 1.235s", generateSummary(out, false, took))
 	assert.Equal(t, "40 steps, 40 forward passes (0 from the block cache), 1.235s", generateSummary(out, true, took))
 }
+
+// TestEvalRandomSamplingIgnoresBatchSize: at temperature 1 with random
+// remasking, eval's answers (printed with -v) do not depend on how many
+// prompts are sampled together.
+func TestEvalRandomSamplingIgnoresBatchSize(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "chat.jsonl")
+	writeChat(t, data, 24)
+	model := filepath.Join(dir, "model")
+	code, _, stderr := runCLI("sft", "--data", data, "--out", model, "--steps", "2", "--batch-size", "4", "--vocab-size", "300", "--samples", "0")
+	require.Equal(t, 0, code, stderr)
+	eval := func(batch string) string {
+		code, _, stderr := runCLI("eval", "--model", model, "--data", data, "--limit", "7", "--max-new-tokens", "8", "--steps", "8",
+			"--block-size", "4", "--temperature", "1", "--remasking", "random", "--seed", "5", "--batch-size", batch, "-v")
+		require.Equal(t, 0, code, stderr)
+		return stderr
+	}
+	one := eval("1")
+	require.NotEmpty(t, one)
+	assert.Equal(t, one, eval("3"))
+	assert.Equal(t, one, eval("7"))
+}
