@@ -25,6 +25,9 @@ cat > "$out/run.sh" <<'RUN'
 # (ModernBERT-base training steps and sampling). DLLM_REQUIRE_GPU=1
 # makes every GPU test fail instead of skip when no GPU can be used. Logs go
 # to $OUT when it is set, else to .gpu/logs. Exits non-zero if a test failed.
+# The per-binary timeouts (2 + 4 + 2 + 3 minutes) keep a hang from eating a
+# whole lent-device session; each log is written as it goes, so what ran
+# before a kill comes back.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 logs=${OUT:-$here/logs}
@@ -36,16 +39,16 @@ status=0
 { nvidia-smi; uname -a; } >"$logs/machine.txt" 2>&1 || true
 
 echo "== kernels/cu tests (driver, NVRTC, cuBLASLt, graphs)"
-"$here/cu.test" -test.v -test.count=1 -test.timeout 5m 2>&1 | tee "$logs/cu-test.log" || status=1
+"$here/cu.test" -test.v -test.count=1 -test.timeout 2m 2>&1 | tee "$logs/cu-test.log" || status=1
 
 echo "== kernels tests (conformance suite and GPU checks)"
-"$here/kernels.test" -test.v -test.count=1 -test.timeout 8m 2>&1 | tee "$logs/kernels-test.log" || status=1
+"$here/kernels.test" -test.v -test.count=1 -test.timeout 4m 2>&1 | tee "$logs/kernels-test.log" || status=1
 
 echo "== kernel benchmarks"
-"$here/kernels.test" -test.run '^$' -test.bench . -test.benchtime 20x -test.timeout 5m 2>&1 | tee "$logs/kernels-bench.log" || status=1
+"$here/kernels.test" -test.run '^$' -test.bench . -test.benchtime 20x -test.timeout 2m 2>&1 | tee "$logs/kernels-bench.log" || status=1
 
 echo "== end-to-end: the GPU workload against the CPU, then ModernBERT-base training and sampling"
-"$here/bench.test" -test.v -test.run GPU -test.bench GPU -test.benchtime 5x -test.timeout 6m 2>&1 | tee "$logs/bench.log" || status=1
+"$here/bench.test" -test.v -test.run GPU -test.bench GPU -test.benchtime 5x -test.timeout 3m 2>&1 | tee "$logs/bench.log" || status=1
 
 echo "== summary"
 grep -hE '^(--- FAIL|FAIL|ok|PASS)' "$logs/cu-test.log" "$logs/kernels-test.log" | sort | uniq -c
