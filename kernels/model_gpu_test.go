@@ -13,6 +13,20 @@ import (
 	"github.com/dllmgo/dllm/tensor"
 )
 
+// smallModelConfig is the ModernBERT of the model-level GPU tests: 97
+// tokens, width 64, 2 heads of 32, 3 layers (one global, two sliding with
+// local_attention 16, so |i−j| ≤ 8), GeGLU 96.
+func smallModelConfig(t *testing.T) bert.Config {
+	t.Helper()
+	cfg, err := bert.Preset("tiny")
+	require.NoError(t, err)
+	cfg.VocabSize, cfg.HiddenSize, cfg.NumHeads, cfg.IntermediateSize = 97, 64, 2, 96
+	cfg.NumLayers, cfg.LayerTypes, cfg.LocalAttention = 3, bert.LayersEvery(3, 3), 16
+	cfg.PadTokenID, cfg.BOSTokenID, cfg.EOSTokenID, cfg.CLSTokenID, cfg.SEPTokenID, cfg.MaskTokenID = 0, 1, 2, 1, 2, 3
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
 // TestGPUModelGradients runs a small ModernBERT forward and backward on the
 // GPU and on the CPU from the same weights and batch, and compares the loss
 // and every parameter's gradient: the ops in the order and shapes the model
@@ -23,12 +37,7 @@ import (
 // to bf16 rounding.
 func TestGPUModelGradients(t *testing.T) {
 	g := requireGPU(t)
-	cfg, err := bert.Preset("tiny")
-	require.NoError(t, err)
-	cfg.VocabSize, cfg.HiddenSize, cfg.NumHeads, cfg.IntermediateSize = 97, 64, 2, 96 // head size 32
-	cfg.NumLayers, cfg.LayerTypes, cfg.LocalAttention = 3, bert.LayersEvery(3, 3), 16
-	cfg.PadTokenID, cfg.BOSTokenID, cfg.EOSTokenID, cfg.CLSTokenID, cfg.SEPTokenID, cfg.MaskTokenID = 0, 1, 2, 1, 2, 3
-	require.NoError(t, cfg.Validate())
+	cfg := smallModelConfig(t)
 
 	const bsz, seq = 2, 40
 	rng := rand.New(rand.NewPCG(5, 8))
@@ -96,11 +105,7 @@ func TestGPUModelGradients(t *testing.T) {
 // are recorded, replayed with fresh inputs, and kept apart by shape.
 func TestGPULogitsGraphs(t *testing.T) {
 	g := requireGPU(t)
-	cfg, err := bert.Preset("tiny")
-	require.NoError(t, err)
-	cfg.VocabSize, cfg.HiddenSize, cfg.NumHeads, cfg.IntermediateSize = 97, 64, 2, 96
-	cfg.NumLayers, cfg.LayerTypes, cfg.LocalAttention = 3, bert.LayersEvery(3, 3), 16
-	cfg.PadTokenID, cfg.BOSTokenID, cfg.EOSTokenID, cfg.CLSTokenID, cfg.SEPTokenID, cfg.MaskTokenID = 0, 1, 2, 1, 2, 3
+	cfg := smallModelConfig(t)
 	m := bert.New(cfg, g)
 	m.Init(rand.New(rand.NewPCG(1, 2)))
 
@@ -149,11 +154,7 @@ func TestGPULogitsGraphs(t *testing.T) {
 // shapes than the forward pass uses.
 func TestGPUBlockCache(t *testing.T) {
 	g := requireGPU(t)
-	cfg, err := bert.Preset("tiny")
-	require.NoError(t, err)
-	cfg.VocabSize, cfg.HiddenSize, cfg.NumHeads, cfg.IntermediateSize = 97, 64, 2, 96
-	cfg.NumLayers, cfg.LayerTypes, cfg.LocalAttention = 3, bert.LayersEvery(3, 3), 16
-	cfg.PadTokenID, cfg.BOSTokenID, cfg.EOSTokenID, cfg.CLSTokenID, cfg.SEPTokenID, cfg.MaskTokenID = 0, 1, 2, 1, 2, 3
+	cfg := smallModelConfig(t)
 
 	rng := rand.New(rand.NewPCG(4, 4))
 	const bsz, seq, width = 2, 40, 8
