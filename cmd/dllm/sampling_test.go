@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,12 +18,7 @@ import (
 // the cached steps run. The ancestral sampler has no blocks to cache and is
 // refused.
 func TestSamplingCache(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "chat.jsonl")
-	writeChat(t, data, 40)
-	model := filepath.Join(dir, "model")
-	code, _, stderr := runCLI("sft", "--data", data, "--out", model, "--steps", "2", "--batch-size", "4", "--vocab-size", "300", "--samples", "0")
-	require.Equal(t, 0, code, stderr)
+	data, model := briefTraining(t, 40, 2)
 
 	gen := []string{"generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "8"}
 	code, plain, stderr := runCLI(append(gen, "--steps", "2")...)
@@ -106,12 +100,7 @@ func TestGenerateSummary(t *testing.T) {
 // remasking, eval's answers (printed with -v) do not depend on how many
 // prompts are sampled together.
 func TestEvalRandomSamplingIgnoresBatchSize(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "chat.jsonl")
-	writeChat(t, data, 24)
-	model := filepath.Join(dir, "model")
-	code, _, stderr := runCLI("sft", "--data", data, "--out", model, "--steps", "2", "--batch-size", "4", "--vocab-size", "300", "--samples", "0")
-	require.Equal(t, 0, code, stderr)
+	data, model := briefTraining(t, 24, 2)
 	eval := func(batch string) string {
 		code, _, stderr := runCLI("eval", "--model", model, "--data", data, "--limit", "7", "--max-new-tokens", "8", "--steps", "8",
 			"--block-size", "4", "--temperature", "1", "--remasking", "random", "--seed", "5", "--batch-size", batch, "-v")

@@ -29,6 +29,21 @@ func writeChat(t *testing.T, path string, n int) {
 	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
 }
 
+// briefTraining writes n copy-task conversations and trains a model on them
+// for a few sft steps: enough for the sampling commands to run on, not to
+// answer well. It returns the data file and the model folder.
+func briefTraining(t *testing.T, n, steps int) (data, model string) {
+	t.Helper()
+	dir := t.TempDir()
+	data = filepath.Join(dir, "chat.jsonl")
+	writeChat(t, data, n)
+	model = filepath.Join(dir, "model")
+	code, _, stderr := runCLI("sft", "--data", data, "--out", model, "--steps", fmt.Sprint(steps), "--batch-size", "4",
+		"--vocab-size", "300", "--samples", "0")
+	require.Equal(t, 0, code, stderr)
+	return data, model
+}
+
 // TestSFTGenerateEvalChat drives the main job through the CLI on a small
 // run: sft writes a complete model folder, and generate, eval and chat use
 // it. Learning itself is checked in package train; this checks the wiring.
@@ -141,14 +156,9 @@ func TestTrainingBadInput(t *testing.T) {
 
 // A prompt longer than the model's maximum is refused with a clear error.
 func TestGeneratePromptTooLong(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "chat.jsonl")
-	writeChat(t, data, 40)
-	out := filepath.Join(dir, "model")
-	code, _, stderr := runCLI("sft", "--data", data, "--out", out, "--steps", "1", "--batch-size", "4", "--vocab-size", "300", "--samples", "0")
-	require.Equal(t, 0, code, stderr)
+	_, out := briefTraining(t, 40, 1)
 	long := strings.Repeat("apple river ", 400)
-	code, _, stderr = runCLI("generate", "--model", out, "--prompt", long)
+	code, _, stderr := runCLI("generate", "--model", out, "--prompt", long)
 	require.Equal(t, 2, code, stderr)
 	require.Contains(t, stderr, "maximum length")
 }
