@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -115,25 +116,11 @@ func (m *Model) Params() []*nn.Param {
 	return append(ps, m.DecoderBias)
 }
 
-// Input is one batch for the forward pass.
-type Input struct {
-	// IDs [B, S] (I32) on the model's backend.
-	IDs *tensor.Tensor
-	// KeyMask [B, S] (I32, 1 = real token, 0 = padding); nil attends to all.
-	KeyMask *tensor.Tensor
-	// Rows [M] (I32) selects the flat positions b·S+s whose logits are
-	// wanted; nil computes logits everywhere. The diffusion loss only needs
-	// the masked positions, which saves most of the vocabulary projection.
-	Rows *tensor.Tensor
-	// NoLogits skips the head entirely (encoder outputs only).
-	NoLogits bool
-}
-
-// Output holds the forward pass's results.
-type Output struct {
-	Hidden *nn.Var // [B·S, H], after the final norm (last_hidden_state)
-	Logits *nn.Var // [M, V] for the selected rows, or [B·S, V]
-}
+// Input and Output are the family-agnostic forward-pass types of package lm.
+type (
+	Input  = lm.Input
+	Output = lm.Output
+)
 
 // Forward runs the model. With a recording tape it keeps what the backward
 // pass needs; with nn.NoGrad it is plain inference. The tape's Precision
@@ -147,7 +134,10 @@ func (m *Model) Forward(tp *nn.Tape, in Input) Output {
 	bsz, seq := in.IDs.Dim(0), in.IDs.Dim(1)
 	n, h, nh := bsz*seq, cfg.HiddenSize, cfg.NumHeads
 	d := h / nh
-	pos := m.positionIDs(bsz, seq)
+	pos := in.Positions
+	if pos == nil {
+		pos = m.positionIDs(bsz, seq)
+	}
 
 	x := m.EmbedNorm.Forward(tp, m.Embed.Forward(tp, in.IDs.Reshape(n)))
 	for _, l := range m.Layers {
