@@ -10,6 +10,7 @@ import (
 
 	"github.com/dllmgo/dllm/kernels/cu"
 	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/tensor/conformance"
 )
 
 // An H100 as the dry runs see it.
@@ -180,7 +181,7 @@ func itoa(n int) string {
 // anything is queued, as on the CPU.
 func TestDryShapeChecksPanic(t *testing.T) {
 	b := newDryBackend(h100)
-	assert.PanicsWithValue(t, "kernels: Add: element counts differ: F32[2,3]@cuda and F32[3,3]@cuda", func() {
+	assert.PanicsWithValue(t, "tensor: Add: element counts differ: F32[2,3]@cuda and F32[3,3]@cuda", func() {
 		b.Add(b.New(tensor.F32, 2, 3), b.New(tensor.F32, 3, 3), b.New(tensor.F32, 2, 3))
 	})
 	assert.Panics(t, func() { b.Add(b.New(tensor.F32, 2), tensor.CPU().New(tensor.F32, 2), b.New(tensor.F32, 2)) }, "a CPU operand")
@@ -189,6 +190,13 @@ func TestDryShapeChecksPanic(t *testing.T) {
 	})
 	assert.Panics(t, func() { b.Softmax(b.New(tensor.BF16, 2, 2), b.New(tensor.BF16, 2, 2)) })
 	assert.Empty(t, b.dry.launches)
+}
+
+// TestDryContracts checks that the CUDA wrappers enforce the ops' contracts
+// (package tensor's, shared with the CPU) before anything is queued.
+func TestDryContracts(t *testing.T) {
+	b := newDryBackend(h100)
+	conformance.RunContracts(t, b)
 }
 
 // hostGemm runs a cu.Gemm on the host exactly as cuBLAS defines it:

@@ -35,27 +35,10 @@ func (b *Backend) invFreqTable(theta float64, d int) *tensor.Tensor {
 	return t
 }
 
-// ropeDims checks RoPE's operands as the CPU does and returns rows, heads per
-// row, rotated heads per row and head size.
-func ropeDims(op string, x, other, pos *tensor.Tensor, p tensor.RoPEParams) (rows, heads, rotated, d int) {
-	checkF32(op, x, other)
-	check(x.Rank() >= 2, op, "%v must be [..., heads, d]", x)
-	heads, d = x.Dim(-2), x.Dim(-1)
-	check(d%2 == 0, op, "%v: head size %d must be even (rotate-half pairs k with k+d/2)", x, d)
-	check(other.Numel() == x.Numel(), op, "%v and %v differ in element count", x, other)
-	rows = tensor.Numel(x.Shape()[:x.Rank()-2])
-	check(pos.DType() == tensor.I32 && pos.Numel() == rows, op, "pos %v must be I32 with one position per row (%d) of %v", pos, rows, x)
-	check(p.Heads >= 0 && p.Heads <= heads, op, "Heads = %d, but rows of %v have %d heads", p.Heads, x, heads)
-	check(p.Theta > 0, op, "Theta = %v must be positive", p.Theta)
-	rotated = p.Heads
-	if rotated == 0 {
-		rotated = heads
-	}
-	return rows, heads, rotated, d
-}
-
-func (b *Backend) rope(op, entry string, out, in, pos *tensor.Tensor, p tensor.RoPEParams) {
-	rows, heads, rotated, d := ropeDims(op, in, out, pos, p)
+// rope launches one direction of rope.cu for operands that passed their
+// contract (s).
+func (b *Backend) rope(op, entry string, out, in, pos *tensor.Tensor, p tensor.RoPEParams, s tensor.RoPEShape) {
+	rows, heads, rotated, d := s.Rows, s.Heads, s.Rotated, s.D
 	n := rows * heads * d / 2
 	if n == 0 {
 		return
@@ -68,12 +51,12 @@ func (b *Backend) rope(op, entry string, out, in, pos *tensor.Tensor, p tensor.R
 
 // RoPE applies rotary position embeddings to src, writing dst.
 func (b *Backend) RoPE(dst, src, pos *tensor.Tensor, p tensor.RoPEParams) {
-	b.rope("RoPE", "rope_fwd_f32", dst, src, pos, p)
+	b.rope("RoPE", "rope_fwd_f32", dst, src, pos, p, tensor.CheckRoPE(dst, src, pos, p))
 }
 
 // RoPEBackward adds the rotation of dy by −φ into dsrc.
 func (b *Backend) RoPEBackward(dsrc, dy, pos *tensor.Tensor, p tensor.RoPEParams) {
-	b.rope("RoPEBackward", "rope_bwd_f32", dsrc, dy, pos, p)
+	b.rope("RoPEBackward", "rope_bwd_f32", dsrc, dy, pos, p, tensor.CheckRoPEBackward(dsrc, dy, pos, p))
 }
 
 // --- Attention ---
@@ -93,20 +76,10 @@ type attnShape struct {
 	dm          int // head-size class of the kernels: 32, 64 or 128
 }
 
-// attnDims checks the operands as the CPU reference does.
-func attnDims(op string, out, qkv, keyMask *tensor.Tensor, p tensor.AttentionParams) attnShape {
-	checkF32(op, out, qkv)
-	check(p.Heads > 0, op, "Heads = %d must be positive", p.Heads)
-	check(qkv.Rank() >= 3, op, "qkv %v must be [B, S, 3, nh, d]", qkv)
-	bsz, s := qkv.Dim(0), qkv.Dim(1)
-	tok := tensor.Numel(qkv.Shape()[2:])
-	check(tok%(3*p.Heads) == 0 && tok > 0, op, "qkv %v does not hold 3·%d heads per token", qkv, p.Heads)
-	d := tok / (3 * p.Heads)
-	check(qkv.Rank() != 5 || (qkv.Dim(2) == 3 && qkv.Dim(3) == p.Heads), op, "qkv %v must be [B, S, 3, %d, d]", qkv, p.Heads)
-	check(out.Numel() == bsz*s*p.Heads*d, op, "out %v must be [%d, %d, %d, %d] for qkv %v", out, bsz, s, p.Heads, d, qkv)
-	if keyMask != nil {
-		check(keyMask.DType() == tensor.I32 && keyMask.Numel() == bsz*s, op, "keyMask %v must be I32 [%d, %d]", keyMask, bsz, s)
-	}
+// attnDims checks the limits of the kernels for operands that passed the
+// contract (c) and returns their geometry.
+func attnDims(op string, c tensor.AttentionShape, p tensor.AttentionParams) attnShape {
+	bsz, s, d := c.Batch, c.Seq, c.D
 	check(d <= 128, op, "head size %d: the CUDA kernels support d ≤ 128", d)
 	check(p.Heads <= 65535 && bsz <= 65535, op, "%d heads × batch %d exceeds the grid", p.Heads, bsz)
 	w := -1
@@ -168,11 +141,7 @@ var attnThreads = cu.Dim3{X: 64, Y: 1, Z: 1}
 // f32 (attention.cu).
 func (b *Backend) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.AttentionParams) {
 	const op = "Attention"
-	a := attnDims(op, out, qkv, keyMask, p)
-	if lse != nil {
-		checkF32(op, lse)
-		check(lse.Numel() == a.b*a.nh*a.s, op, "lse %v must be [%d, %d, %d]", lse, a.b, a.nh, a.s)
-	}
+	a := attnDims(op, tensor.CheckAttention(out, lse, qkv, keyMask, p), p)
 	if a.b*a.s == 0 {
 		return
 	}
@@ -189,12 +158,7 @@ func (b *Backend) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.Atte
 // AttentionBackward adds the gradient with respect to qkv into dqkv.
 func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *tensor.Tensor, p tensor.AttentionParams) {
 	const op = "AttentionBackward"
-	a := attnDims(op, out, qkv, keyMask, p)
-	checkF32(op, dqkv, dout, lse)
-	check(lse != nil, op, "needs lse from the forward pass")
-	check(dqkv.Numel() == qkv.Numel(), op, "dqkv %v and qkv %v differ in element count", dqkv, qkv)
-	check(dout.Numel() == out.Numel(), op, "dout %v and out %v differ in element count", dout, out)
-	check(lse.Numel() == a.b*a.nh*a.s, op, "lse %v must be [%d, %d, %d]", lse, a.b, a.nh, a.s)
+	a := attnDims(op, tensor.CheckAttentionBackward(dqkv, dout, qkv, out, lse, keyMask, p), p)
 	if a.b*a.s == 0 {
 		return
 	}

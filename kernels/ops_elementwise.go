@@ -21,25 +21,12 @@ func (b *Backend) grid(n int) cu.Dim3 {
 // rowsGrid is one block per row.
 func rowsGrid(rows int) cu.Dim3 { return cu.Dim3{X: rows, Y: 1, Z: 1} }
 
-// check panics with the op's name when a precondition fails, as the CPU
-// backend does.
+// check panics with the op's name when a limit of the CUDA backend is
+// exceeded. The ops' contracts (shapes and dtypes) are package tensor's,
+// shared with the CPU backend; this is for what only the device refuses.
 func check(ok bool, op, format string, args ...any) {
 	if !ok {
 		panic(fmt.Sprintf("kernels: %s: %s", op, fmt.Sprintf(format, args...)))
-	}
-}
-
-func checkF32(op string, ts ...*tensor.Tensor) {
-	for _, t := range ts {
-		if t != nil {
-			check(t.DType() == tensor.F32, op, "%v is not F32", t)
-		}
-	}
-}
-
-func checkSameNumel(op string, ts ...*tensor.Tensor) {
-	for _, t := range ts[1:] {
-		check(t.Numel() == ts[0].Numel(), op, "element counts differ: %v and %v", ts[0], t)
 	}
 }
 
@@ -50,9 +37,8 @@ const (
 	opMul = 2
 )
 
+// binary launches one of binary.cu's ops on operands that passed their contract.
 func (b *Backend) binary(name string, op int32, dst, x, y *tensor.Tensor) {
-	checkF32(name, dst, x, y)
-	checkSameNumel(name, dst, x, y)
 	n := dst.Numel()
 	if n == 0 {
 		return
@@ -62,18 +48,25 @@ func (b *Backend) binary(name string, op int32, dst, x, y *tensor.Tensor) {
 }
 
 // Add sets dst = x + y.
-func (b *Backend) Add(dst, x, y *tensor.Tensor) { b.binary("Add", opAdd, dst, x, y) }
+func (b *Backend) Add(dst, x, y *tensor.Tensor) {
+	tensor.CheckAdd(dst, x, y)
+	b.binary("Add", opAdd, dst, x, y)
+}
 
 // Sub sets dst = x − y.
-func (b *Backend) Sub(dst, x, y *tensor.Tensor) { b.binary("Sub", opSub, dst, x, y) }
+func (b *Backend) Sub(dst, x, y *tensor.Tensor) {
+	tensor.CheckSub(dst, x, y)
+	b.binary("Sub", opSub, dst, x, y)
+}
 
 // Mul sets dst = x ⊙ y.
-func (b *Backend) Mul(dst, x, y *tensor.Tensor) { b.binary("Mul", opMul, dst, x, y) }
+func (b *Backend) Mul(dst, x, y *tensor.Tensor) {
+	tensor.CheckMul(dst, x, y)
+	b.binary("Mul", opMul, dst, x, y)
+}
 
 // axpby sets dst = alpha·src + beta·dst (beta = 0: dst is not read).
 func (b *Backend) axpby(op string, dst, src *tensor.Tensor, alpha, beta float32) {
-	checkF32(op, dst, src)
-	checkSameNumel(op, dst, src)
 	n := dst.Numel()
 	if n == 0 {
 		return
@@ -83,28 +76,32 @@ func (b *Backend) axpby(op string, dst, src *tensor.Tensor, alpha, beta float32)
 }
 
 // Scale sets dst = s·src.
-func (b *Backend) Scale(dst, src *tensor.Tensor, s float32) { b.axpby("Scale", dst, src, s, 0) }
+func (b *Backend) Scale(dst, src *tensor.Tensor, s float32) {
+	tensor.CheckScale(dst, src)
+	b.axpby("Scale", dst, src, s, 0)
+}
 
 // AXPY adds s·src to dst.
-func (b *Backend) AXPY(dst, src *tensor.Tensor, s float32) { b.axpby("AXPY", dst, src, s, 1) }
+func (b *Backend) AXPY(dst, src *tensor.Tensor, s float32) {
+	tensor.CheckAXPY(dst, src)
+	b.axpby("AXPY", dst, src, s, 1)
+}
 
 // AddRowVector adds v [D] to every row of x [N, D].
 func (b *Backend) AddRowVector(x, v *tensor.Tensor) {
 	const op = "AddRowVector"
-	checkF32(op, x, v)
-	check(x.Rank() >= 1 && v.Numel() == x.Dim(-1), op, "x %v, v %v: v must have x's last dimension", x, v)
+	_, d := tensor.CheckAddRowVector(x, v)
 	n := x.Numel()
 	if n == 0 {
 		return
 	}
 	b.launch("add_row_vector.cu", "add_row_vector_f32", b.grid(n), threads, 0,
-		b.ptr(op, x), b.ptr(op, v), int64(n), int32(x.Dim(-1)))
+		b.ptr(op, x), b.ptr(op, v), int64(n), int32(d))
 }
 
 // GELU sets dst = 0.5·x·(1 + erf(x/√2)).
 func (b *Backend) GELU(dst, src *tensor.Tensor) {
-	checkF32("GELU", dst, src)
-	checkSameNumel("GELU", dst, src)
+	tensor.CheckGELU(dst, src)
 	n := dst.Numel()
 	if n == 0 {
 		return
@@ -115,28 +112,12 @@ func (b *Backend) GELU(dst, src *tensor.Tensor) {
 // GELUBackward adds dy·GELU'(x) to dx.
 func (b *Backend) GELUBackward(dx, x, dy *tensor.Tensor) {
 	const op = "GELUBackward"
-	checkF32(op, dx, x, dy)
-	checkSameNumel(op, dx, x, dy)
+	tensor.CheckGELUBackward(dx, x, dy)
 	n := dx.Numel()
 	if n == 0 {
 		return
 	}
 	b.launch("gelu.cu", "gelu_bwd_f32", b.grid(n), threads, 0, b.ptr(op, dx), b.ptr(op, x), b.ptr(op, dy), int64(n))
-}
-
-// geluDims checks GeGLU's operands: x [.., 2I] and y [.., I].
-func geluDims(op string, y, x *tensor.Tensor) (rows, inner int) {
-	checkF32(op, y, x)
-	check(x.Rank() >= 1, op, "x %v has no last axis", x)
-	twoI := x.Dim(-1)
-	check(twoI%2 == 0, op, "x %v: the last dimension must be even (two halves)", x)
-	inner = twoI / 2
-	if twoI == 0 {
-		return 0, 0
-	}
-	rows = x.Numel() / twoI
-	check(y.Numel() == rows*inner && y.Dim(-1) == inner, op, "y %v must be x %v with the last dimension halved", y, x)
-	return rows, inner
 }
 
 // vec4 reports whether the float4 kernels apply: I a multiple of 4 and every
@@ -156,7 +137,7 @@ func vec4(inner int, ptrs ...cu.DevicePtr) bool {
 // GeGLU sets y = GELU(x[:, :I]) ⊙ x[:, I:].
 func (b *Backend) GeGLU(y, x *tensor.Tensor) {
 	const op = "GeGLU"
-	rows, inner := geluDims(op, y, x)
+	rows, inner := tensor.CheckGeGLU(y, x)
 	if rows*inner == 0 {
 		return
 	}
@@ -171,9 +152,7 @@ func (b *Backend) GeGLU(y, x *tensor.Tensor) {
 // GeGLUBackward adds the gradient with respect to x into dx.
 func (b *Backend) GeGLUBackward(dx, x, dy *tensor.Tensor) {
 	const op = "GeGLUBackward"
-	rows, inner := geluDims(op, dy, x)
-	checkF32(op, dx)
-	check(tensor.SameShape(dx.Shape(), x.Shape()), op, "dx %v and x %v differ in shape", dx, x)
+	rows, inner := tensor.CheckGeGLUBackward(dx, x, dy)
 	if rows*inner == 0 {
 		return
 	}
@@ -188,11 +167,7 @@ func (b *Backend) GeGLUBackward(dx, x, dy *tensor.Tensor) {
 // AdamW updates param in place (PyTorch's formulation; see adamw.cu).
 func (b *Backend) AdamW(param, grad, m, v *tensor.Tensor, p tensor.AdamWParams) {
 	const op = "AdamW"
-	checkF32(op, param, grad, m, v)
-	for _, t := range []*tensor.Tensor{grad, m, v} {
-		check(tensor.SameShape(t.Shape(), param.Shape()), op, "%v and param %v differ in shape", t, param)
-	}
-	check(p.Step >= 1, op, "Step = %d must be ≥ 1", p.Step)
+	tensor.CheckAdamW(param, grad, m, v, p)
 	n := param.Numel()
 	if n == 0 {
 		return

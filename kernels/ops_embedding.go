@@ -6,24 +6,18 @@ import (
 	"github.com/dllmgo/dllm/tensor"
 )
 
-// gatherDims checks dst [M, D] = src [N, D] gathered by idx [M] (I32) and
-// returns M, N and D. Unlike the CPU, the indices are not range-checked on
+// checkTable refuses tables the kernels' int32 row and column indices cannot
+// address. Unlike the CPU, the indices themselves are not range-checked on
 // the host (that would need a copy and a wait); the kernels write NaN rows
 // or drop rows for indices outside [0, N).
-func gatherDims(op string, dst, src, idx *tensor.Tensor) (m, n, d int) {
-	checkF32(op, dst, src)
-	check(src.Rank() >= 1, op, "table %v has no rows", src)
-	n = src.Dim(0)
-	d = tensor.Numel(src.Shape()[1:])
-	m = idx.Numel()
-	check(idx.DType() == tensor.I32, op, "indices %v must be I32", idx)
-	check(dst.Numel() == m*d, op, "%v must hold %d rows of %d for indices %v and table %v", dst, m, d, idx, src)
-	check(n <= math.MaxInt32 && d <= math.MaxInt32, op, "table %v is too large", src)
-	return m, n, d
+func checkTable(op string, s tensor.GatherShape, table *tensor.Tensor) {
+	check(s.N <= math.MaxInt32 && s.D <= math.MaxInt32, op, "table %v is too large", table)
 }
 
-func (b *Backend) gather(op string, dst, src, idx *tensor.Tensor) {
-	m, n, d := gatherDims(op, dst, src, idx)
+// gather launches dst[m] = src[idx[m]] for operands that passed their contract.
+func (b *Backend) gather(op string, dst, src, idx *tensor.Tensor, s tensor.GatherShape) {
+	checkTable(op, s, src)
+	m, n, d := s.M, s.N, s.D
 	if m*d == 0 {
 		return
 	}
@@ -31,8 +25,11 @@ func (b *Backend) gather(op string, dst, src, idx *tensor.Tensor) {
 		b.ptr(op, dst), b.ptr(op, src), b.ptr(op, idx), int64(m), int32(d), int32(n))
 }
 
-func (b *Backend) scatterAdd(op string, dst, src, idx *tensor.Tensor, skip int) {
-	m, n, d := gatherDims(op, src, dst, idx)
+// scatterAdd launches dst[idx[m]] += src[m] for operands that passed their
+// contract, skipping rows whose index is skip.
+func (b *Backend) scatterAdd(op string, dst, src, idx *tensor.Tensor, s tensor.GatherShape, skip int) {
+	checkTable(op, s, dst)
+	m, n, d := s.M, s.N, s.D
 	if m*d == 0 {
 		return
 	}
@@ -44,36 +41,29 @@ func (b *Backend) scatterAdd(op string, dst, src, idx *tensor.Tensor, skip int) 
 }
 
 // Embedding gathers rows: dst[i] = table[ids[i]].
-func (b *Backend) Embedding(dst, table, ids *tensor.Tensor) { b.gather("Embedding", dst, table, ids) }
+func (b *Backend) Embedding(dst, table, ids *tensor.Tensor) {
+	b.gather("Embedding", dst, table, ids, tensor.CheckEmbedding(dst, table, ids))
+}
 
 // GatherRows sets dst[m] = src[idx[m]].
-func (b *Backend) GatherRows(dst, src, idx *tensor.Tensor) { b.gather("GatherRows", dst, src, idx) }
+func (b *Backend) GatherRows(dst, src, idx *tensor.Tensor) {
+	b.gather("GatherRows", dst, src, idx, tensor.CheckGatherRows(dst, src, idx))
+}
 
 // EmbeddingBackward adds dy[i] into dtable[ids[i]], except rows whose id is
 // padIdx (padIdx < 0: none).
 func (b *Backend) EmbeddingBackward(dtable, ids, dy *tensor.Tensor, padIdx int) {
-	b.scatterAdd("EmbeddingBackward", dtable, dy, ids, padIdx)
+	b.scatterAdd("EmbeddingBackward", dtable, dy, ids, tensor.CheckEmbeddingBackward(dtable, ids, dy), padIdx)
 }
 
 // ScatterAddRows adds src[m] into dst[idx[m]].
 func (b *Backend) ScatterAddRows(dst, src, idx *tensor.Tensor) {
-	b.scatterAdd("ScatterAddRows", dst, src, idx, -1)
+	b.scatterAdd("ScatterAddRows", dst, src, idx, tensor.CheckScatterAddRows(dst, src, idx), -1)
 }
 
-// ceDims checks the cross-entropy operands and returns N and V.
-func ceDims(op string, logits, targets, weights, lse *tensor.Tensor) (n, v int) {
-	checkF32(op, logits, weights, lse)
-	check(logits.Rank() == 2, op, "logits %v must be [N, V]", logits)
-	n, v = logits.Dim(0), logits.Dim(1)
-	check(targets.DType() == tensor.I32 && targets.Numel() == n, op, "targets %v must be I32 [%d] for logits %v", targets, n, logits)
-	if weights != nil {
-		check(weights.Numel() == n, op, "weights %v must be [%d] for logits %v", weights, n, logits)
-	}
-	if lse != nil {
-		check(lse.Numel() == n, op, "lse %v must be [%d] for logits %v", lse, n, logits)
-	}
+// checkVocab refuses vocabularies the kernels' int32 columns cannot address.
+func checkVocab(op string, v int) {
 	check(v <= math.MaxInt32, op, "vocabulary %d is too large", v)
-	return n, v
 }
 
 // CrossEntropy sets loss[i] = w[i]·(logsumexp(logits[i]) − logits[i, t[i]]),
@@ -82,9 +72,8 @@ func ceDims(op string, logits, targets, weights, lse *tensor.Tensor) (n, v int) 
 // GPU cannot without waiting for the data).
 func (b *Backend) CrossEntropy(loss, lse, logits, targets, weights *tensor.Tensor, ignoreIndex int32) {
 	const op = "CrossEntropy"
-	n, v := ceDims(op, logits, targets, weights, lse)
-	checkF32(op, loss)
-	check(loss.Numel() == n, op, "loss %v must be [%d] for logits %v", loss, n, logits)
+	n, v := tensor.CheckCrossEntropy(loss, lse, logits, targets, weights)
+	checkVocab(op, v)
 	if n == 0 {
 		return
 	}
@@ -97,10 +86,8 @@ func (b *Backend) CrossEntropy(loss, lse, logits, targets, weights *tensor.Tenso
 // into dlogits.
 func (b *Backend) CrossEntropyBackward(dlogits, logits, lse, targets, weights *tensor.Tensor, scale float32, ignoreIndex int32) {
 	const op = "CrossEntropyBackward"
-	check(lse != nil, op, "needs lse from the forward pass")
-	n, v := ceDims(op, logits, targets, weights, lse)
-	checkF32(op, dlogits)
-	check(tensor.SameShape(dlogits.Shape(), logits.Shape()), op, "dlogits %v and logits %v differ in shape", dlogits, logits)
+	n, v := tensor.CheckCrossEntropyBackward(dlogits, logits, lse, targets, weights)
+	checkVocab(op, v)
 	if n == 0 || v == 0 {
 		return
 	}

@@ -29,46 +29,26 @@ type gemmPlan struct {
 	g cu.Gemm
 }
 
-func dataType(op string, t *tensor.Tensor) cu.DataType {
-	switch t.DType() {
-	case tensor.F32:
-		return cu.R32F
-	case tensor.BF16:
+// dataType is cuBLASLt's name for an F32 or BF16 tensor's dtype (the
+// contract has refused others).
+func dataType(t *tensor.Tensor) cu.DataType {
+	if t.DType() == tensor.BF16 {
 		return cu.R16BF
 	}
-	check(false, op, "%v: MatMul takes F32 or BF16", t)
-	return 0
+	return cu.R32F
 }
 
-// matDims returns the rows and columns of op(x) for the last two dimensions.
-func matDims(x *tensor.Tensor, trans bool) (rows, cols int) {
-	r, c := x.Dim(-2), x.Dim(-1)
-	if trans {
-		return c, r
-	}
-	return r, c
-}
-
-// planGemm checks MatMul's operands (as the CPU does, plus dtypes) and maps
-// the row-major product onto one column-major cuBLASLt Gemm.
+// planGemm checks MatMul's operands (the contract, then the dtype pairs
+// cuBLASLt is asked for) and maps the row-major product onto one
+// column-major cuBLASLt Gemm.
 func planGemm(c, a, b *tensor.Tensor, transA, transB bool) (p gemmPlan, m, n, k int) {
 	const op = "MatMul"
+	s := tensor.CheckMatMul(c, a, b, transA, transB)
 	shapes := func() string { return c.String() + " = " + a.String() + " · " + b.String() }
-	check(a.Rank() == 2 || a.Rank() == 3, op, "%s: a must be rank 2 or 3", shapes())
-	check(b.Rank() == 2 || b.Rank() == a.Rank(), op, "%s: b must be rank 2 or a's rank", shapes())
-	check(c.Rank() == a.Rank(), op, "%s: c must have a's rank", shapes())
 	check(a.DType() == b.DType(), op, "%s: a and b must have one dtype", shapes())
-	ta, tc := dataType(op, a), dataType(op, c)
+	ta, tc := dataType(a), dataType(c)
 	check(!(ta == cu.R32F && tc == cu.R16BF), op, "%s: F32 inputs need an F32 c", shapes())
-	m, k = matDims(a, transA)
-	kb, n := matDims(b, transB)
-	check(k == kb, op, "%s (transA=%t, transB=%t): inner dimensions %d and %d differ", shapes(), transA, transB, k, kb)
-	check(c.Dim(-2) == m && c.Dim(-1) == n, op, "%s (transA=%t, transB=%t): c must be [..., %d, %d]", shapes(), transA, transB, m, n)
-	batch := 1
-	if a.Rank() == 3 {
-		batch = a.Dim(0)
-		check(c.Dim(0) == batch && (b.Rank() == 2 || b.Dim(0) == batch), op, "%s: batch dimensions differ", shapes())
-	}
+	batch, m, n, k := s.Batch, s.M, s.N, s.K
 	rowsM := m
 	if batch > 1 && b.Rank() == 2 && !transA {
 		rowsM, batch = batch*m, 1 // a [B·M, K] and c [B·M, N] are contiguous

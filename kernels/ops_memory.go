@@ -118,21 +118,21 @@ func (b *Backend) Free(t *tensor.Tensor) {
 
 // Fill sets every element of an F32 tensor to v.
 func (b *Backend) Fill(dst *tensor.Tensor, v float32) {
-	checkF32("Fill", dst)
+	tensor.CheckFill(dst)
 	p, n := b.ptr("Fill", dst), dst.Numel()
 	b.do(func(th *cu.Thread) error { return th.MemsetD32(p, math.Float32bits(v), n) })
 }
 
 // Copy copies src into dst (same dtype and element count).
 func (b *Backend) Copy(dst, src *tensor.Tensor) {
-	check(dst.DType() == src.DType() && dst.Numel() == src.Numel(), "Copy", "%v <- %v", dst, src)
+	tensor.CheckCopy(dst, src)
 	d, s, n := b.ptr("Copy", dst), b.ptr("Copy", src), dst.Bytes()
 	b.do(func(th *cu.Thread) error { return th.CopyDtoD(d, s, n) })
 }
 
 // Cast converts F32 <-> BF16 (round to nearest even) and I32 <-> I64.
 func (b *Backend) Cast(dst, src *tensor.Tensor) {
-	check(dst.Numel() == src.Numel(), "Cast", "element counts differ: %v <- %v", dst, src)
+	tensor.CheckCast(dst, src)
 	if dst.DType() == src.DType() {
 		b.Copy(dst, src)
 		return
@@ -148,7 +148,7 @@ func (b *Backend) Cast(dst, src *tensor.Tensor) {
 	case src.DType() == tensor.I64 && dst.DType() == tensor.I32:
 		entry = "cast_i64_i32" // values must fit (the contract); the kernel keeps the low 32 bits
 	default:
-		check(false, "Cast", "no cast from %v to %v", src, dst)
+		panic("unreachable: CheckCast refuses other casts")
 	}
 	n := dst.Numel()
 	if n == 0 {

@@ -23,21 +23,8 @@ func adamScalars(p tensor.AdamWParams) adamWScalars {
 	}
 }
 
-// lastAxis returns rows and the last dimension of t.
-func lastAxis(op string, t *tensor.Tensor) (rows, d int) {
-	check(t.Rank() >= 1, op, "%v has no last axis", t)
-	d = t.Dim(-1)
-	if d == 0 {
-		return t.Numel(), 0
-	}
-	return t.Numel() / d, d
-}
-
-func (b *Backend) rowSum(op string, dst, src *tensor.Tensor, mean bool) {
-	checkF32(op, dst, src)
-	rows, d := lastAxis(op, src)
-	check(dst.Numel() == rows, op, "dst %v must hold one value per row of src %v", dst, src)
-	check(!mean || d > 0, op, "mean of empty rows of %v", src)
+// rowSum sets dst to the sums (mean: the means) of the rows of src.
+func (b *Backend) rowSum(op string, dst, src *tensor.Tensor, rows, d int, mean bool) {
 	if rows == 0 {
 		return
 	}
@@ -54,10 +41,16 @@ func (b *Backend) rowSum(op string, dst, src *tensor.Tensor, mean bool) {
 }
 
 // SumLastAxis sets dst [N] to the row sums of src [N, D].
-func (b *Backend) SumLastAxis(dst, src *tensor.Tensor) { b.rowSum("SumLastAxis", dst, src, false) }
+func (b *Backend) SumLastAxis(dst, src *tensor.Tensor) {
+	rows, d := tensor.CheckSumLastAxis(dst, src)
+	b.rowSum("SumLastAxis", dst, src, rows, d, false)
+}
 
 // MeanLastAxis sets dst [N] to the row means of src [N, D].
-func (b *Backend) MeanLastAxis(dst, src *tensor.Tensor) { b.rowSum("MeanLastAxis", dst, src, true) }
+func (b *Backend) MeanLastAxis(dst, src *tensor.Tensor) {
+	rows, d := tensor.CheckMeanLastAxis(dst, src)
+	b.rowSum("MeanLastAxis", dst, src, rows, d, true)
+}
 
 // colBlocks sizes the 32-column × 8-lane grid of the column sums: enough
 // row chunks to fill the device, each chunk at least 64 rows.
@@ -72,9 +65,7 @@ var colThreads = cu.Dim3{X: 32, Y: 8, Z: 1}
 // SumRows adds the column sums of src [N, D] into dst [D].
 func (b *Backend) SumRows(dst, src *tensor.Tensor) {
 	const op = "SumRows"
-	checkF32(op, dst, src)
-	rows, d := lastAxis(op, src)
-	check(dst.Numel() == d, op, "dst %v must hold one value per column of src %v", dst, src)
+	rows, d := tensor.CheckSumRows(dst, src)
 	if rows == 0 || d == 0 {
 		return
 	}
@@ -85,7 +76,7 @@ func (b *Backend) SumRows(dst, src *tensor.Tensor) {
 // SumSquares returns Σ x², accumulated in float64. It waits for queued work.
 func (b *Backend) SumSquares(x *tensor.Tensor) float64 {
 	const op = "SumSquares"
-	checkF32(op, x)
+	tensor.CheckSumSquares(x)
 	n := x.Numel()
 	if n == 0 {
 		return 0
@@ -125,9 +116,7 @@ func (b *Backend) SumSquares(x *tensor.Tensor) float64 {
 // Softmax sets dst to softmax over the last axis of src.
 func (b *Backend) Softmax(dst, src *tensor.Tensor) {
 	const op = "Softmax"
-	checkF32(op, dst, src)
-	check(tensor.SameShape(dst.Shape(), src.Shape()), op, "dst %v and src %v differ in shape", dst, src)
-	rows, d := lastAxis(op, src)
+	rows, d := tensor.CheckSoftmax(dst, src)
 	if rows == 0 || d == 0 {
 		return
 	}
@@ -137,7 +126,7 @@ func (b *Backend) Softmax(dst, src *tensor.Tensor) {
 // LayerNorm normalises the rows of x: y = (x−μ)/√(σ²+eps)·gamma (+beta).
 func (b *Backend) LayerNorm(y, mean, rstd, x, gamma, beta *tensor.Tensor, eps float32) {
 	const op = "LayerNorm"
-	rows, d := b.layerNormDims(op, y, x, gamma, beta, mean, rstd)
+	rows, d := tensor.CheckLayerNorm(y, mean, rstd, x, gamma, beta)
 	if rows == 0 {
 		return
 	}
@@ -146,35 +135,11 @@ func (b *Backend) LayerNorm(y, mean, rstd, x, gamma, beta *tensor.Tensor, eps fl
 		int32(d), eps)
 }
 
-func (b *Backend) layerNormDims(op string, y, x, gamma, beta, mean, rstd *tensor.Tensor) (rows, d int) {
-	checkF32(op, y, x, gamma, beta, mean, rstd)
-	check(tensor.SameShape(y.Shape(), x.Shape()), op, "%v and x %v differ in shape", y, x)
-	rows, d = lastAxis(op, x)
-	check(d > 0, op, "x %v has empty rows", x)
-	check(gamma.Numel() == d, op, "gamma %v must have x's last dimension %d", gamma, d)
-	if beta != nil {
-		check(beta.Numel() == d, op, "beta %v must have x's last dimension %d", beta, d)
-	}
-	for _, s := range []*tensor.Tensor{mean, rstd} {
-		if s != nil {
-			check(s.Numel() == rows, op, "mean/rstd %v must hold one value per row of x %v", s, x)
-		}
-	}
-	return rows, d
-}
-
 // LayerNormBackward adds the gradients of LayerNorm into dx, dgamma and
 // dbeta (dbeta may be nil).
 func (b *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma *tensor.Tensor) {
 	const op = "LayerNormBackward"
-	check(mean != nil && rstd != nil, op, "needs mean and rstd from the forward pass")
-	rows, d := b.layerNormDims(op, dx, x, gamma, nil, mean, rstd)
-	checkF32(op, dy, dgamma, dbeta)
-	check(tensor.SameShape(dy.Shape(), x.Shape()), op, "dy %v and x %v differ in shape", dy, x)
-	check(dgamma.Numel() == d, op, "dgamma %v must have x's last dimension %d", dgamma, d)
-	if dbeta != nil {
-		check(dbeta.Numel() == d, op, "dbeta %v must have x's last dimension %d", dbeta, d)
-	}
+	rows, d := tensor.CheckLayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma)
 	if rows == 0 {
 		return
 	}

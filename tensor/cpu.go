@@ -60,6 +60,7 @@ func (cpuBackend) Free(t *Tensor) {
 func (cpuBackend) Sync() error { return nil }
 
 func (cpuBackend) Fill(dst *Tensor, v float32) {
+	CheckFill(dst)
 	d := dst.F32()
 	for i := range d {
 		d[i] = v
@@ -67,9 +68,7 @@ func (cpuBackend) Fill(dst *Tensor, v float32) {
 }
 
 func (cpuBackend) Copy(dst, src *Tensor) {
-	if dst.dtype != src.dtype || dst.Numel() != src.Numel() {
-		panic(fmt.Sprintf("tensor: Copy %v <- %v", dst, src))
-	}
+	CheckCopy(dst, src)
 	switch d := dst.data.(type) {
 	case []float32:
 		copy(d, src.data.([]float32))
@@ -111,11 +110,4 @@ func parallelFor(n, grain int, body func(lo, hi int)) {
 		}()
 	}
 	wg.Wait()
-}
-
-// check panics with the op's name when a shape or dtype precondition fails.
-func check(ok bool, op string, format string, args ...any) {
-	if !ok {
-		panic(fmt.Sprintf("tensor: %s: %s", op, fmt.Sprintf(format, args...)))
-	}
 }

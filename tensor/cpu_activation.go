@@ -8,15 +8,13 @@ package tensor
 const geluChunk = 1024
 
 func (cpuBackend) GELU(dst, src *Tensor) {
-	checkF32("GELU", dst, src)
-	checkSameNumel("GELU", dst, src)
+	CheckGELU(dst, src)
 	y, x := dst.F32(), src.F32()
 	elementwise(len(y), func(lo, hi int) { geluSlice(y[lo:hi], x[lo:hi]) })
 }
 
 func (cpuBackend) GELUBackward(dx, x, dy *Tensor) {
-	checkF32("GELUBackward", dx, x, dy)
-	checkSameNumel("GELUBackward", dx, x, dy)
+	CheckGELUBackward(dx, x, dy)
 	g, xs, d := dx.F32(), x.F32(), dy.F32()
 	elementwise(len(g), func(lo, hi int) {
 		val, grad := make([]float32, geluChunk), make([]float32, geluChunk)
@@ -30,18 +28,8 @@ func (cpuBackend) GELUBackward(dx, x, dy *Tensor) {
 	})
 }
 
-// gegluDims checks y [N, I] against x [N, 2I] and returns N and I.
-func gegluDims(op string, y, x *Tensor) (n, inner int) {
-	rows, twoI := rowsOf(op, x)
-	check(twoI%2 == 0, op, "x %v: the last dimension must be even (two halves)", x)
-	inner = twoI / 2
-	check(y.Numel() == rows*inner && y.Dim(-1) == inner, op, "y %v must be x %v with the last dimension halved", y, x)
-	return rows, inner
-}
-
 func (cpuBackend) GeGLU(y, x *Tensor) {
-	checkF32("GeGLU", y, x)
-	n, inner := gegluDims("GeGLU", y, x)
+	n, inner := CheckGeGLU(y, x)
 	out, in := y.F32(), x.F32()
 	parallelFor(n, rowGrain(inner), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -58,9 +46,7 @@ func (cpuBackend) GeGLU(y, x *Tensor) {
 
 // GeGLUBackward: with y = GELU(u)·g, du = dy·g·GELU'(u) and dg = dy·GELU(u).
 func (cpuBackend) GeGLUBackward(dx, x, dy *Tensor) {
-	checkF32("GeGLUBackward", dx, x, dy)
-	n, inner := gegluDims("GeGLUBackward", dy, x)
-	check(SameShape(dx.shape, x.shape), "GeGLUBackward", "dx %v and x %v differ in shape", dx, x)
+	n, inner := CheckGeGLUBackward(dx, x, dy)
 	grad, in, d := dx.F32(), x.F32(), dy.F32()
 	parallelFor(n, rowGrain(inner), func(lo, hi int) {
 		val, slope := make([]float32, inner), make([]float32, inner)

@@ -15,12 +15,7 @@ import "math"
 // v̂ = v/(1 − β2ᵗ), eps added outside the square root and after the bias
 // correction of v, as PyTorch does.
 func (cpuBackend) AdamW(param, grad, m, v *Tensor, p AdamWParams) {
-	const op = "AdamW"
-	checkF32(op, param, grad, m, v)
-	for _, t := range []*Tensor{grad, m, v} {
-		check(SameShape(t.shape, param.shape), op, "%v and param %v differ in shape", t, param)
-	}
-	check(p.Step >= 1, op, "Step = %d must be ≥ 1", p.Step)
+	CheckAdamW(param, grad, m, v, p)
 	step := float64(p.Step)
 	decay := float32(1 - float64(p.LR)*float64(p.WeightDecay))
 	stepSize := float32(float64(p.LR) / (1 - math.Pow(float64(p.Beta1), step)))

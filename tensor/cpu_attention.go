@@ -79,26 +79,14 @@ func (a attnShape) rowRange(i int) (lo, hi int) {
 	return max(0, i-a.w), min(a.s, i+a.w+1)
 }
 
-// attnDims checks the operands and returns the geometry. qkv may be
-// [B, S, 3, nh, d] or any shape [B, S, ...] holding 3·nh·d values per token.
-func attnDims(op string, out, qkv, keyMask *Tensor, p AttentionParams) attnShape {
-	checkF32(op, out, qkv)
-	check(p.Heads > 0, op, "Heads = %d must be positive", p.Heads)
-	check(qkv.Rank() >= 3, op, "qkv %v must be [B, S, 3, nh, d]", qkv)
-	b, s := qkv.Dim(0), qkv.Dim(1)
-	tok := Numel(qkv.shape[2:])
-	check(tok%(3*p.Heads) == 0 && tok > 0, op, "qkv %v does not hold 3·%d heads per token", qkv, p.Heads)
-	d := tok / (3 * p.Heads)
-	check(qkv.Rank() != 5 || (qkv.Dim(2) == 3 && qkv.Dim(3) == p.Heads), op, "qkv %v must be [B, S, 3, %d, d]", qkv, p.Heads)
-	check(out.Numel() == b*s*p.Heads*d, op, "out %v must be [%d, %d, %d, %d] for qkv %v", out, b, s, p.Heads, d, qkv)
-	if keyMask != nil {
-		check(keyMask.dtype == I32 && keyMask.Numel() == b*s, op, "keyMask %v must be I32 [%d, %d]", keyMask, b, s)
-	}
+// attnDims returns the geometry of a call whose operands passed the
+// contract (CheckAttention).
+func attnDims(c AttentionShape, p AttentionParams) attnShape {
 	w := -1
 	if p.Window > 0 {
 		w = p.Window / 2
 	}
-	return attnShape{b: b, s: s, nh: p.Heads, d: d, w: w}
+	return attnShape{b: c.Batch, s: c.Seq, nh: c.Heads, d: c.D, w: w}
 }
 
 // attnScratch is one task's working memory: a block of scores and a block of
@@ -120,11 +108,7 @@ func getAttnScratch(n int) *attnScratch {
 }
 
 func (cpuBackend) Attention(out, lse, qkv, keyMask *Tensor, p AttentionParams) {
-	a := attnDims("Attention", out, qkv, keyMask, p)
-	if lse != nil {
-		checkF32("Attention", lse)
-		check(lse.Numel() == a.b*a.nh*a.s, "Attention", "lse %v must be [%d, %d, %d]", lse, a.b, a.nh, a.s)
-	}
+	a := attnDims(CheckAttention(out, lse, qkv, keyMask, p), p)
 	x, o := qkv.F32(), out.F32()
 	var ls []float32
 	if lse != nil {
@@ -221,13 +205,7 @@ func hideMasked(vis []float32, mask []int32, j0 int) {
 // dqkv (beta = 1). The blocks of one task run in order, so the sums into dK
 // and dV have a fixed order.
 func (cpuBackend) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *Tensor, p AttentionParams) {
-	const op = "AttentionBackward"
-	check(lse != nil, op, "needs lse from the forward pass")
-	a := attnDims(op, out, qkv, keyMask, p)
-	checkF32(op, dqkv, dout, lse)
-	check(dqkv.Numel() == qkv.Numel(), op, "dqkv %v and qkv %v differ in element count", dqkv, qkv)
-	check(dout.Numel() == out.Numel(), op, "dout %v and out %v differ in element count", dout, out)
-	check(lse.Numel() == a.b*a.nh*a.s, op, "lse %v must be [%d, %d, %d]", lse, a.b, a.nh, a.s)
+	a := attnDims(CheckAttentionBackward(dqkv, dout, qkv, out, lse, keyMask, p), p)
 	x, dx, o, do, ls := qkv.F32(), dqkv.F32(), out.F32(), dout.F32(), lse.F32()
 	var masks []int32
 	if keyMask != nil {

@@ -5,25 +5,11 @@ import "math"
 // Elementwise ops and casts. Each is a loop over a flat slice, cut into
 // parallel chunks when the tensor is large. Outputs may alias inputs.
 
-// checkF32 panics unless every tensor is F32.
-func checkF32(op string, ts ...*Tensor) {
-	for _, t := range ts {
-		check(t.dtype == F32, op, "%v is not F32", t)
-	}
-}
-
-// checkSameNumel panics unless all tensors hold the same number of elements.
-func checkSameNumel(op string, ts ...*Tensor) {
-	for _, t := range ts[1:] {
-		check(t.Numel() == ts[0].Numel(), op, "element counts differ: %v and %v", ts[0], t)
-	}
-}
-
 // elementwise runs body over [0, n) in parallel chunks.
 func elementwise(n int, body func(lo, hi int)) { parallelFor(n, grainElems, body) }
 
 func (cpuBackend) Cast(dst, src *Tensor) {
-	check(dst.Numel() == src.Numel(), "Cast", "element counts differ: %v <- %v", dst, src)
+	CheckCast(dst, src)
 	switch {
 	case dst.dtype == src.dtype:
 		cpuBackend{}.Copy(dst, src)
@@ -58,8 +44,7 @@ func (cpuBackend) Cast(dst, src *Tensor) {
 }
 
 func (cpuBackend) Add(dst, a, b *Tensor) {
-	checkF32("Add", dst, a, b)
-	checkSameNumel("Add", dst, a, b)
+	CheckAdd(dst, a, b)
 	d, x, y := dst.F32(), a.F32(), b.F32()
 	elementwise(len(d), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -69,8 +54,7 @@ func (cpuBackend) Add(dst, a, b *Tensor) {
 }
 
 func (cpuBackend) Sub(dst, a, b *Tensor) {
-	checkF32("Sub", dst, a, b)
-	checkSameNumel("Sub", dst, a, b)
+	CheckSub(dst, a, b)
 	d, x, y := dst.F32(), a.F32(), b.F32()
 	elementwise(len(d), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -80,8 +64,7 @@ func (cpuBackend) Sub(dst, a, b *Tensor) {
 }
 
 func (cpuBackend) Mul(dst, a, b *Tensor) {
-	checkF32("Mul", dst, a, b)
-	checkSameNumel("Mul", dst, a, b)
+	CheckMul(dst, a, b)
 	d, x, y := dst.F32(), a.F32(), b.F32()
 	elementwise(len(d), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -91,8 +74,7 @@ func (cpuBackend) Mul(dst, a, b *Tensor) {
 }
 
 func (cpuBackend) Scale(dst, src *Tensor, s float32) {
-	checkF32("Scale", dst, src)
-	checkSameNumel("Scale", dst, src)
+	CheckScale(dst, src)
 	d, x := dst.F32(), src.F32()
 	elementwise(len(d), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -102,8 +84,7 @@ func (cpuBackend) Scale(dst, src *Tensor, s float32) {
 }
 
 func (cpuBackend) AXPY(dst, src *Tensor, s float32) {
-	checkF32("AXPY", dst, src)
-	checkSameNumel("AXPY", dst, src)
+	CheckAXPY(dst, src)
 	d, x := dst.F32(), src.F32()
 	elementwise(len(d), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -116,14 +97,11 @@ func (cpuBackend) AXPY(dst, src *Tensor, s float32) {
 }
 
 func (cpuBackend) AddRowVector(x, v *Tensor) {
-	checkF32("AddRowVector", x, v)
-	check(x.Rank() >= 1 && v.Numel() == x.Dim(-1), "AddRowVector", "x %v, v %v: v must have x's last dimension", x, v)
-	d := x.Dim(-1)
+	rows, d := CheckAddRowVector(x, v)
 	if d == 0 {
 		return
 	}
 	xs, vs := x.F32(), v.F32()
-	rows := len(xs) / d
 	parallelFor(rows, rowGrain(d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			row := xs[r*d : (r+1)*d]

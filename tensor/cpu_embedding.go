@@ -5,34 +5,32 @@ package tensor
 // by columns: each goroutine adds its columns of every source row, in row
 // order, and no two goroutines touch the same element.
 
-// gatherDims checks dst [M, D] = src [N, D] gathered by idx [M] (I32, values
-// in [0, N)) and returns M, N and D.
-func gatherDims(op string, dst, src, idx *Tensor) (m, n, d int) {
-	checkF32(op, dst, src)
-	check(src.Rank() >= 1, op, "table %v has no rows", src)
-	n = src.Dim(0)
-	d = Numel(src.shape[1:])
-	m = idx.Numel()
-	check(idx.dtype == I32, op, "indices %v must be I32", idx)
-	check(dst.Numel() == m*d, op, "%v must hold %d rows of %d for indices %v and table %v", dst, m, d, idx, src)
+// checkIndices panics unless every index is a row of a table of n rows:
+// the part of the contract that reads values, which only the CPU checks.
+func checkIndices(op string, idx *Tensor, table *Tensor) {
+	n := table.Dim(0)
 	for i, v := range idx.I32() {
 		if v < 0 || int(v) >= n { // test first: check's arguments would be boxed on every row
-			check(false, op, "index %d at %d is outside [0, %d) for table %v", v, i, n, src)
+			check(false, op, "index %d at %d is outside [0, %d) for table %v", v, i, n, table)
 		}
 	}
-	return m, n, d
 }
 
 func (cpuBackend) Embedding(dst, table, ids *Tensor) {
-	gather("Embedding", dst, table, ids)
+	s := CheckEmbedding(dst, table, ids)
+	checkIndices("Embedding", ids, table)
+	gather(dst, table, ids, s)
 }
 
 func (cpuBackend) GatherRows(dst, src, idx *Tensor) {
-	gather("GatherRows", dst, src, idx)
+	s := CheckGatherRows(dst, src, idx)
+	checkIndices("GatherRows", idx, src)
+	gather(dst, src, idx, s)
 }
 
-func gather(op string, dst, src, idx *Tensor) {
-	m, _, d := gatherDims(op, dst, src, idx)
+// gather sets dst[m] = src[idx[m]].
+func gather(dst, src, idx *Tensor, s GatherShape) {
+	m, d := s.M, s.D
 	out, tab, ids := dst.F32(), src.F32(), idx.I32()
 	parallelFor(m, rowGrain(d), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -43,16 +41,20 @@ func gather(op string, dst, src, idx *Tensor) {
 }
 
 func (cpuBackend) EmbeddingBackward(dtable, ids, dy *Tensor, padIdx int) {
-	scatterAdd("EmbeddingBackward", dtable, dy, ids, padIdx)
+	s := CheckEmbeddingBackward(dtable, ids, dy)
+	checkIndices("EmbeddingBackward", ids, dtable)
+	scatterAdd(dtable, dy, ids, s, padIdx)
 }
 
 func (cpuBackend) ScatterAddRows(dst, src, idx *Tensor) {
-	scatterAdd("ScatterAddRows", dst, src, idx, -1)
+	s := CheckScatterAddRows(dst, src, idx)
+	checkIndices("ScatterAddRows", idx, dst)
+	scatterAdd(dst, src, idx, s, -1)
 }
 
 // scatterAdd adds src[m] into dst[idx[m]] for every m whose index is not skip.
-func scatterAdd(op string, dst, src, idx *Tensor, skip int) {
-	m, _, d := gatherDims(op, src, dst, idx)
+func scatterAdd(dst, src, idx *Tensor, s GatherShape, skip int) {
+	m, d := s.M, s.D
 	out, in, ids := dst.F32(), src.F32(), idx.I32()
 	parallelFor(d, max(16, grainElems/max(1, m)), func(lo, hi int) {
 		for i := range m {

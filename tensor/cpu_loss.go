@@ -7,23 +7,6 @@ import "math"
 // the backward recomputes softmax from the saved log-sum-exp instead of
 // storing an [N, V] matrix of probabilities.
 
-// ceDims checks the cross-entropy operands and returns N and V.
-func ceDims(op string, logits, targets, weights, lse *Tensor) (n, v int) {
-	checkF32(op, logits)
-	check(logits.Rank() == 2, op, "logits %v must be [N, V]", logits)
-	n, v = logits.Dim(0), logits.Dim(1)
-	check(targets.dtype == I32 && targets.Numel() == n, op, "targets %v must be I32 [%d] for logits %v", targets, n, logits)
-	if weights != nil {
-		checkF32(op, weights)
-		check(weights.Numel() == n, op, "weights %v must be [%d] for logits %v", weights, n, logits)
-	}
-	if lse != nil {
-		checkF32(op, lse)
-		check(lse.Numel() == n, op, "lse %v must be [%d] for logits %v", lse, n, logits)
-	}
-	return n, v
-}
-
 // ceTarget returns row i's target, or -1 for an ignored row, checking range.
 func ceTarget(op string, t []int32, i, v int, ignore int32) int {
 	if t[i] == ignore {
@@ -37,9 +20,7 @@ func ceTarget(op string, t []int32, i, v int, ignore int32) int {
 
 func (cpuBackend) CrossEntropy(loss, lse, logits, targets, weights *Tensor, ignoreIndex int32) {
 	const op = "CrossEntropy"
-	n, v := ceDims(op, logits, targets, weights, lse)
-	checkF32(op, loss)
-	check(loss.Numel() == n, op, "loss %v must be [%d] for logits %v", loss, n, logits)
+	n, v := CheckCrossEntropy(loss, lse, logits, targets, weights)
 	x, t, ls := logits.F32(), targets.I32(), loss.F32()
 	var ws, lses []float32
 	if weights != nil {
@@ -85,10 +66,7 @@ func logSumExp(x, scratch []float32) float64 {
 
 func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32) {
 	const op = "CrossEntropyBackward"
-	check(lse != nil, op, "needs lse from the forward pass")
-	n, v := ceDims(op, logits, targets, weights, lse)
-	checkF32(op, dlogits)
-	check(SameShape(dlogits.shape, logits.shape), op, "dlogits %v and logits %v differ in shape", dlogits, logits)
+	n, v := CheckCrossEntropyBackward(dlogits, logits, lse, targets, weights)
 	x, t, g, ls := logits.F32(), targets.I32(), dlogits.F32(), lse.F32()
 	var ws []float32
 	if weights != nil {

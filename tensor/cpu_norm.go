@@ -6,28 +6,8 @@ import "math"
 // (SPEC section 8: accumulate in at least float32; the variance as the mean
 // of (x − μ)² never goes negative the way E[x²] − μ² can).
 
-// layerNormDims checks the LayerNorm operands and returns rows and width.
-func layerNormDims(op string, y, x, gamma, beta, mean, rstd *Tensor) (n, d int) {
-	checkF32(op, y, x, gamma)
-	n, d = rowsOf(op, x)
-	check(SameShape(y.shape, x.shape), op, "%v and x %v differ in shape", y, x)
-	check(gamma.Numel() == d, op, "gamma %v must have x's last dimension %d", gamma, d)
-	if beta != nil {
-		checkF32(op, beta)
-		check(beta.Numel() == d, op, "beta %v must have x's last dimension %d", beta, d)
-	}
-	for _, s := range []*Tensor{mean, rstd} {
-		if s != nil {
-			checkF32(op, s)
-			check(s.Numel() == n, op, "mean/rstd %v must hold one value per row of x %v", s, x)
-		}
-	}
-	check(d > 0, op, "x %v has empty rows", x)
-	return n, d
-}
-
 func (cpuBackend) LayerNorm(y, mean, rstd, x, gamma, beta *Tensor, eps float32) {
-	n, d := layerNormDims("LayerNorm", y, x, gamma, beta, mean, rstd)
+	n, d := CheckLayerNorm(y, mean, rstd, x, gamma, beta)
 	ys, xs, gs := y.F32(), x.F32(), gamma.F32()
 	var bs, ms, rs []float32
 	if beta != nil {
@@ -75,16 +55,7 @@ func (cpuBackend) LayerNorm(y, mean, rstd, x, gamma, beta *Tensor, eps float32) 
 // second pass in which each goroutine owns a range of columns (see
 // cpu_parallel.go), so they come out the same for any GOMAXPROCS.
 func (cpuBackend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma *Tensor) {
-	const op = "LayerNormBackward"
-	check(mean != nil && rstd != nil, op, "needs mean and rstd from the forward pass")
-	n, d := layerNormDims(op, dx, x, gamma, nil, mean, rstd)
-	checkF32(op, dy, dgamma)
-	check(SameShape(dy.shape, x.shape), op, "dy %v and x %v differ in shape", dy, x)
-	check(dgamma.Numel() == d, op, "dgamma %v must have x's last dimension %d", dgamma, d)
-	if dbeta != nil {
-		checkF32(op, dbeta)
-		check(dbeta.Numel() == d, op, "dbeta %v must have x's last dimension %d", dbeta, d)
-	}
+	n, d := CheckLayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma)
 	dxs, dys, xs, ms, rs, gs := dx.F32(), dy.F32(), x.F32(), mean.F32(), rstd.F32(), gamma.F32()
 
 	parallelFor(n, rowGrain(d), func(lo, hi int) {

@@ -6,26 +6,18 @@ import "math"
 // about log2(n) bits over n terms, a float64 one none that a float32 result
 // can show.
 
-// rowsOf returns how a tensor splits into rows of its last dimension: the
-// number of rows (the product of the leading dimensions) and the row length.
-func rowsOf(op string, t *Tensor) (rows, d int) {
-	check(t.Rank() >= 1, op, "%v has no last axis", t)
-	return Numel(t.shape[:t.Rank()-1]), t.Dim(-1)
-}
-
 func (cpuBackend) SumLastAxis(dst, src *Tensor) {
-	sumLastAxis("SumLastAxis", dst, src, false)
+	rows, d := CheckSumLastAxis(dst, src)
+	sumLastAxis(dst, src, rows, d, false)
 }
 
 func (cpuBackend) MeanLastAxis(dst, src *Tensor) {
-	sumLastAxis("MeanLastAxis", dst, src, true)
+	rows, d := CheckMeanLastAxis(dst, src)
+	sumLastAxis(dst, src, rows, d, true)
 }
 
-func sumLastAxis(op string, dst, src *Tensor, mean bool) {
-	checkF32(op, dst, src)
-	rows, d := rowsOf(op, src)
-	check(dst.Numel() == rows, op, "dst %v must hold one value per row of src %v", dst, src)
-	check(!mean || d > 0, op, "mean of empty rows of %v", src)
+// sumLastAxis sets dst to the sums (or means) of the rows of src.
+func sumLastAxis(dst, src *Tensor, rows, d int, mean bool) {
 	out, x := dst.F32(), src.F32()
 	parallelFor(rows, rowGrain(d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -59,9 +51,7 @@ func sumF64(x []float32) float64 {
 // columns and sums them over all rows in order, so no sum depends on how the
 // columns were shared out.
 func (cpuBackend) SumRows(dst, src *Tensor) {
-	checkF32("SumRows", dst, src)
-	rows, d := rowsOf("SumRows", src)
-	check(dst.Numel() == d, "SumRows", "dst %v must hold one value per column of src %v", dst, src)
+	rows, d := CheckSumRows(dst, src)
 	out, x := dst.F32(), src.F32()
 	parallelFor(d, max(16, grainElems/max(1, rows)), func(lo, hi int) {
 		acc := make([]float64, hi-lo)
@@ -80,7 +70,7 @@ func (cpuBackend) SumRows(dst, src *Tensor) {
 // SumSquares sums x² in float64 over fixed chunks, then adds the chunks'
 // sums in order: the same result for any GOMAXPROCS.
 func (cpuBackend) SumSquares(x *Tensor) float64 {
-	checkF32("SumSquares", x)
+	CheckSumSquares(x)
 	xs := x.F32()
 	const chunk = 1 << 14
 	partial := make([]float64, (len(xs)+chunk-1)/chunk)
@@ -106,9 +96,7 @@ func (cpuBackend) SumSquares(x *Tensor) float64 {
 }
 
 func (cpuBackend) Softmax(dst, src *Tensor) {
-	checkF32("Softmax", dst, src)
-	check(SameShape(dst.shape, src.shape), "Softmax", "dst %v and src %v differ in shape", dst, src)
-	rows, d := rowsOf("Softmax", src)
+	rows, d := CheckSoftmax(dst, src)
 	out, x := dst.F32(), src.F32()
 	parallelFor(rows, rowGrain(d), func(lo, hi int) {
 		for r := lo; r < hi; r++ {

@@ -79,25 +79,6 @@ func ropeTableFor(theta float64, d, maxPos int) *ropeTable {
 	return t
 }
 
-// ropeDims checks the operands and returns rows, heads per row, rotated
-// heads per row and head size.
-func ropeDims(op string, x, other, pos *Tensor, p RoPEParams) (rows, heads, rotated, d int) {
-	checkF32(op, x, other)
-	check(x.Rank() >= 2, op, "%v must be [..., heads, d]", x)
-	heads, d = x.Dim(-2), x.Dim(-1)
-	check(d%2 == 0, op, "%v: head size %d must be even (rotate-half pairs k with k+d/2)", x, d)
-	check(other.Numel() == x.Numel(), op, "%v and %v differ in element count", x, other)
-	rows = Numel(x.shape[:x.Rank()-2])
-	check(pos.dtype == I32 && pos.Numel() == rows, op, "pos %v must be I32 with one position per row (%d) of %v", pos, rows, x)
-	check(p.Heads >= 0 && p.Heads <= heads, op, "Heads = %d, but rows of %v have %d heads", p.Heads, x, heads)
-	check(p.Theta > 0, op, "Theta = %v must be positive", p.Theta)
-	rotated = p.Heads
-	if rotated == 0 {
-		rotated = heads
-	}
-	return rows, heads, rotated, d
-}
-
 // ropeTableForPositions checks the positions and returns a table covering them.
 func ropeTableForPositions(op string, ps []int32, theta float64, d int) *ropeTable {
 	maxPos := int32(0)
@@ -111,7 +92,8 @@ func ropeTableForPositions(op string, ps []int32, theta float64, d int) *ropeTab
 }
 
 func (cpuBackend) RoPE(dst, src, pos *Tensor, p RoPEParams) {
-	rows, heads, rotated, d := ropeDims("RoPE", src, dst, pos, p)
+	s := CheckRoPE(dst, src, pos, p)
+	rows, heads, rotated, d := s.Rows, s.Heads, s.Rotated, s.D
 	ps := pos.I32()
 	tab := ropeTableForPositions("RoPE", ps, p.Theta, d)
 	out, in := dst.F32(), src.F32()
@@ -139,7 +121,8 @@ func (cpuBackend) RoPE(dst, src, pos *Tensor, p RoPEParams) {
 // RoPEBackward rotates dy by −φ (the transpose of a rotation is its inverse)
 // and adds it into dsrc.
 func (cpuBackend) RoPEBackward(dsrc, dy, pos *Tensor, p RoPEParams) {
-	rows, heads, rotated, d := ropeDims("RoPEBackward", dsrc, dy, pos, p)
+	s := CheckRoPEBackward(dsrc, dy, pos, p)
+	rows, heads, rotated, d := s.Rows, s.Heads, s.Rotated, s.D
 	ps := pos.I32()
 	tab := ropeTableForPositions("RoPEBackward", ps, p.Theta, d)
 	gx, gy := dsrc.F32(), dy.F32()

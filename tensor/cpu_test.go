@@ -19,6 +19,10 @@ func TestCPUConformance(t *testing.T) {
 	conformance.Run(t, tensor.CPU(), conformance.CPUTolerances())
 }
 
+// TestCPUContracts checks that the CPU backend refuses what the ops'
+// contracts refuse, with the contracts' messages.
+func TestCPUContracts(t *testing.T) { conformance.RunContracts(t, tensor.CPU()) }
+
 // TestCPUConformanceBF16MatMul runs the bf16-operand MatMul cases. The CPU
 // widens bf16 exactly, so its only error is the f32 accumulation's: it must
 // meet its F32 bound, far inside the 2e-2 a GPU's bf16 GEMM is allowed.
