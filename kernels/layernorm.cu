@@ -6,7 +6,7 @@
 //
 // Backward, with x̂ = (x − μ)·rstd and g = dy·gamma:
 //   dx     += rstd·(g − mean(g) − x̂·mean(g·x̂))      one block per row
-//   dgamma += Σ_rows dy·x̂,  dbeta += Σ_rows dy       column sums, as col_sum.cu
+//   dgamma += Σ_rows dy·x̂,  dbeta += Σ_rows dy       column sums, as sum_rows.cu
 #include "common.cuh"
 
 extern "C" __global__ void layernorm_fwd_f32(float *y, float *mean_out, float *rstd_out, const float *x,
@@ -58,7 +58,7 @@ extern "C" __global__ void layernorm_bwd_dx_f32(float *dx, const float *dy, cons
     }
 }
 
-// Blocks of 32 columns × 8 row lanes, as col_sum.cu; dbeta may be null.
+// Blocks of 32 columns × 8 row lanes, as sum_rows.cu; dbeta may be null.
 extern "C" __global__ void layernorm_bwd_params_f32(float *dgamma, float *dbeta, const float *dy, const float *x,
                                                     const float *mean, const float *rstd, long long rows, int d) {
     __shared__ float pg[8][33], pb[8][33];

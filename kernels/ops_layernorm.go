@@ -36,7 +36,7 @@ func (b *Backend) rowSum(op string, dst, src *tensor.Tensor, rows, d int, mean b
 	if mean {
 		divisor = float32(d)
 	}
-	b.launch("row_sum.cu", "row_sum_f32", rowsGrid(rows), threads, 0,
+	b.launch("sum_last_axis.cu", "sum_last_axis_f32", rowsGrid(rows), threads, 0,
 		b.ptr(op, dst), b.ptr(op, src), int32(d), divisor)
 }
 
@@ -69,7 +69,7 @@ func (b *Backend) SumRows(dst, src *tensor.Tensor) {
 	if rows == 0 || d == 0 {
 		return
 	}
-	b.launch("col_sum.cu", "col_sum_f32", b.colBlocks(rows, d), colThreads, 0,
+	b.launch("sum_rows.cu", "sum_rows_f32", b.colBlocks(rows, d), colThreads, 0,
 		b.ptr(op, dst), b.ptr(op, src), int64(rows), int32(d))
 }
 

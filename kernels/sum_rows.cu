@@ -1,4 +1,4 @@
-// col_sum.cu: dst[c] += Σ_r src[r, c] for src [rows, d] (a bias gradient).
+// sum_rows.cu: dst[c] += Σ_r src[r, c] for src [rows, d] (a bias gradient).
 //
 // Blocks are 32 columns × 8 row lanes; block (x, y) sums its 32 columns over
 // the rows y·8 + lane, y·8 + lane + 8·gridDim.y, ..., then the 8 lanes meet in
@@ -6,7 +6,7 @@
 // Coalesced: a warp reads 32 consecutive floats of one row.
 #include "common.cuh"
 
-extern "C" __global__ void col_sum_f32(float *dst, const float *src, long long rows, int d) {
+extern "C" __global__ void sum_rows_f32(float *dst, const float *src, long long rows, int d) {
     __shared__ float part[8][33];
     int c = blockIdx.x * 32 + threadIdx.x;
     float s = 0.0f;
