@@ -2,11 +2,7 @@ package tensor
 
 import "math"
 
-// Elementwise ops and casts. Each is a loop over a flat slice, cut into
-// parallel chunks when the tensor is large. Outputs may alias inputs.
-
-// elementwise runs body over [0, n) in parallel chunks.
-func elementwise(n int, body func(lo, hi int)) { parallelFor(n, grainElems, body) }
+// Cast: F32 <-> BF16 (round to nearest even) and I32 <-> I64, elementwise.
 
 func (cpuBackend) Cast(dst, src *Tensor) {
 	CheckCast(dst, src)
@@ -41,73 +37,4 @@ func (cpuBackend) Cast(dst, src *Tensor) {
 	default:
 		check(false, "Cast", "no cast from %v to %v", src, dst)
 	}
-}
-
-func (cpuBackend) Add(dst, a, b *Tensor) {
-	CheckAdd(dst, a, b)
-	d, x, y := dst.F32(), a.F32(), b.F32()
-	elementwise(len(d), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d[i] = x[i] + y[i]
-		}
-	})
-}
-
-func (cpuBackend) Sub(dst, a, b *Tensor) {
-	CheckSub(dst, a, b)
-	d, x, y := dst.F32(), a.F32(), b.F32()
-	elementwise(len(d), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d[i] = x[i] - y[i]
-		}
-	})
-}
-
-func (cpuBackend) Mul(dst, a, b *Tensor) {
-	CheckMul(dst, a, b)
-	d, x, y := dst.F32(), a.F32(), b.F32()
-	elementwise(len(d), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d[i] = x[i] * y[i]
-		}
-	})
-}
-
-func (cpuBackend) Scale(dst, src *Tensor, s float32) {
-	CheckScale(dst, src)
-	d, x := dst.F32(), src.F32()
-	elementwise(len(d), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			d[i] = s * x[i]
-		}
-	})
-}
-
-func (cpuBackend) AXPY(dst, src *Tensor, s float32) {
-	CheckAXPY(dst, src)
-	d, x := dst.F32(), src.F32()
-	elementwise(len(d), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			// The explicit conversion keeps the product rounded on its own,
-			// as on every other architecture, instead of letting the compiler
-			// fuse it into an FMA.
-			d[i] += float32(s * x[i])
-		}
-	})
-}
-
-func (cpuBackend) AddRowVector(x, v *Tensor) {
-	rows, d := CheckAddRowVector(x, v)
-	if d == 0 {
-		return
-	}
-	xs, vs := x.F32(), v.F32()
-	parallelFor(rows, rowGrain(d), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := xs[r*d : (r+1)*d]
-			for j, b := range vs {
-				row[j] += b
-			}
-		}
-	})
 }

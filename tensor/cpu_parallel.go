@@ -37,3 +37,7 @@ func forChunks(n, size int, body func(c, lo, hi int)) {
 func rowGrain(d int) int {
 	return max(1, grainElems/max(1, d))
 }
+
+// elementwise runs body over [0, n) in parallel chunks: the split of the
+// elementwise ops, each a loop over flat slices.
+func elementwise(n int, body func(lo, hi int)) { parallelFor(n, grainElems, body) }

@@ -20,5 +20,11 @@
 //   - Shapes and dtypes are checked; a mismatch is a programmer error and
 //     panics with a message naming the op and the shapes, as gonum's mat does.
 //     Errors that come from users (files, flags) are returned as values by the
-//     packages that read them.
+//     packages that read them. Each op's checks are written once, as its
+//     contract CheckX (contract.go), and every backend calls them, so all
+//     backends accept and refuse the same operands.
+//
+// Files are named by op, so that one name finds an op's homes: the CPU
+// kernel tensor/cpu_<op>.go, the CUDA kernel kernels/<op>.cu and its Go
+// wrapper kernels/ops_<op>.go.
 package tensor
