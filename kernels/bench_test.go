@@ -1,33 +1,27 @@
 package kernels
 
 import (
-	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/dllmgo/dllm/kernels/cu"
-	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/tensor/opbench"
 )
 
-// Kernel benchmarks at PERF.md's shapes (batch 8 × seq 1024, 12 heads × 64,
-// hidden 768, intermediate 1152, vocab 50368). They need a GPU and skip
-// without one (fail with DLLM_REQUIRE_GPU=1). The Backend is F32, so each
-// moves twice the bytes of PERF.md's bf16 PyTorch numbers; compare ratios
-// measured in one run on one machine. Times are CUDA-event times of b.N
-// back-to-back launches after one warm-up call.
-
-const (
-	benchB, benchS, benchNH, benchD = 8, 1024, 12, 64
-	benchH, benchI, benchV          = benchNH * benchD, 1152, 50368
-)
-
-// randDevice makes a device tensor of N(0, σ²) values.
-func randDevice(b *Backend, rng *rand.Rand, sigma float64, shape ...int) *tensor.Tensor {
-	h := tensor.CPU().New(tensor.F32, shape...)
-	for i, s := 0, h.F32(); i < len(s); i++ {
-		s[i] = float32(sigma * rng.NormFloat64())
+// BenchmarkOps runs the shared op benchmarks (package opbench) on the GPU,
+// at the tiny ModernBERT's shapes (as the CPU's BenchmarkOps in package
+// tensor, to compare line by line) and at ModernBERT-base's (PERF.md's:
+// batch 8 × seq 1024, 12 heads × 64, hidden 768, intermediate 1152, vocab
+// 50368), attention also in bf16 on the tensor cores. It needs a GPU and
+// skips without one (fails with DLLM_REQUIRE_GPU=1). The Backend is F32, so
+// each op moves twice the bytes of PERF.md's bf16 PyTorch numbers; compare
+// ratios measured in one run on one machine. Times are CUDA-event times of
+// b.N back-to-back launches after one warm-up call.
+func BenchmarkOps(tb *testing.B) {
+	b := requireGPU(tb)
+	time := func(tb *testing.B, op func()) float64 { return timeOp(tb, b, op) }
+	for _, s := range []opbench.Shape{opbench.Tiny, opbench.Base} {
+		opbench.Run(tb, b, opbench.Config{Shape: s, BF16: true, Time: time})
 	}
-	return b.FromHost(h)
 }
 
 // timeOp runs op once to warm up (compile, load, allocate), then b.N times
@@ -73,136 +67,4 @@ func timeOp(tb *testing.B, b *Backend, op func()) float64 {
 	sec := float64(ms) / 1e3 / float64(tb.N)
 	tb.ReportMetric(sec*1e6, "us/op")
 	return sec
-}
-
-func reportGBs(tb *testing.B, bytes float64, sec float64) {
-	tb.ReportMetric(bytes/sec/1e9, "GB/s")
-}
-
-func BenchmarkGeGLU(tb *testing.B) {
-	b := requireGPU(tb)
-	rng := rand.New(rand.NewPCG(1, 2))
-	rows := benchB * benchS
-	x := randDevice(b, rng, 1, rows, 2*benchI)
-	y := b.New(tensor.F32, rows, benchI)
-	dx, dy := b.New(tensor.F32, rows, 2*benchI), randDevice(b, rng, 1, rows, benchI)
-	defer x.Free()
-	defer y.Free()
-	defer dx.Free()
-	defer dy.Free()
-	tb.Run("fwd", func(tb *testing.B) {
-		sec := timeOp(tb, b, func() { b.GeGLU(y, x) })
-		reportGBs(tb, 4*float64(rows)*3*benchI, sec)
-	})
-	tb.Run("bwd", func(tb *testing.B) {
-		sec := timeOp(tb, b, func() { b.GeGLUBackward(dx, x, dy) })
-		reportGBs(tb, 4*float64(rows)*(2*benchI+benchI+4*benchI), sec) // read x, dy, dx; write dx
-	})
-}
-
-func BenchmarkLayerNorm(tb *testing.B) {
-	b := requireGPU(tb)
-	rng := rand.New(rand.NewPCG(1, 3))
-	rows := benchB * benchS
-	x, gamma := randDevice(b, rng, 1, rows, benchH), randDevice(b, rng, 1, benchH)
-	y, mean, rstd := b.New(tensor.F32, rows, benchH), b.New(tensor.F32, rows), b.New(tensor.F32, rows)
-	tb.Run("fwd", func(tb *testing.B) {
-		sec := timeOp(tb, b, func() { b.LayerNorm(y, mean, rstd, x, gamma, nil, 1e-5) })
-		reportGBs(tb, 4*2*float64(rows)*benchH, sec)
-	})
-}
-
-func BenchmarkRoPE(tb *testing.B) {
-	b := requireGPU(tb)
-	rng := rand.New(rand.NewPCG(1, 4))
-	rows := benchB * benchS
-	qkv := randDevice(b, rng, 1, rows, 3*benchNH, benchD)
-	out := b.New(tensor.F32, rows, 3*benchNH, benchD)
-	pos := make([]int32, rows)
-	for i := range pos {
-		pos[i] = int32(i % benchS)
-	}
-	dpos := b.FromHost(tensor.FromI32(pos, rows))
-	tb.Run("fwd qkv", func(tb *testing.B) {
-		sec := timeOp(tb, b, func() { b.RoPE(out, qkv, dpos, tensor.RoPEParams{Theta: 160000, Heads: 2 * benchNH}) })
-		reportGBs(tb, 4*2*float64(rows)*3*benchH, sec) // Q, K rotated and V copied: the fused split
-	})
-}
-
-func BenchmarkCrossEntropy(tb *testing.B) {
-	b := requireGPU(tb)
-	rng := rand.New(rand.NewPCG(1, 5))
-	rows := benchB * benchS
-	logits := randDevice(b, rng, 2, rows, benchV)
-	dlogits := b.New(tensor.F32, rows, benchV)
-	tg := make([]int32, rows)
-	for i := range tg {
-		tg[i] = int32(rng.IntN(benchV))
-	}
-	targets := b.FromHost(tensor.FromI32(tg, rows))
-	loss, lse := b.New(tensor.F32, rows), b.New(tensor.F32, rows)
-	tb.Run("fwd+bwd", func(tb *testing.B) {
-		sec := timeOp(tb, b, func() {
-			b.CrossEntropy(loss, lse, logits, targets, nil, -100)
-			b.CrossEntropyBackward(dlogits, logits, lse, targets, nil, 1, -100)
-		})
-		reportGBs(tb, 4*4*float64(rows)*benchV, sec) // read logits twice, read and write dlogits
-	})
-}
-
-func BenchmarkAttention(tb *testing.B) {
-	b := requireGPU(tb)
-	rng := rand.New(rand.NewPCG(1, 6))
-	qkv := randDevice(b, rng, 1, benchB, benchS, 3, benchNH, benchD)
-	out, lse := b.New(tensor.F32, benchB, benchS, benchNH, benchD), b.New(tensor.F32, benchB, benchNH, benchS)
-	dout := randDevice(b, rng, 1, benchB, benchS, benchNH, benchD)
-	dqkv := b.New(tensor.F32, benchB, benchS, 3, benchNH, benchD)
-	full := tensor.AttentionParams{Heads: benchNH, Scale: float32(1 / math.Sqrt(benchD))}
-	local := full
-	local.Window = 128
-	flops := func(keys float64) float64 { return 4 * benchB * benchNH * benchS * keys * benchD } // QKᵀ and PV
-	// f32: attention.cu on the SIMT cores; bf16: attention_mma.cu on the
-	// tensor cores. PERF.md's SDPA numbers are bf16.
-	for _, prec := range []string{"f32", "bf16"} {
-		full, local := full, local
-		full.BF16, local.BF16 = prec == "bf16", prec == "bf16"
-		for _, c := range []struct {
-			name string
-			p    tensor.AttentionParams
-			keys float64
-		}{{"fwd full", full, benchS}, {"fwd window128", local, 129}} {
-			tb.Run(prec+" "+c.name, func(tb *testing.B) {
-				sec := timeOp(tb, b, func() { b.Attention(out, lse, qkv, nil, c.p) })
-				tb.ReportMetric(flops(c.keys)/sec/1e12, "TFLOP/s")
-			})
-		}
-		tb.Run(prec+" fwd+bwd full", func(tb *testing.B) {
-			sec := timeOp(tb, b, func() {
-				b.Attention(out, lse, qkv, nil, full)
-				b.AttentionBackward(dqkv, dout, qkv, out, lse, nil, full)
-			})
-			tb.ReportMetric(3.5*flops(benchS)/sec/1e12, "TFLOP/s") // fwd 1×, bwd 2.5× (scores recomputed twice)
-		})
-	}
-}
-
-func BenchmarkMatMul(tb *testing.B) {
-	b := requireGPU(tb)
-	rng := rand.New(rand.NewPCG(1, 7))
-	const m, k, n = benchB * benchS, benchH, 3 * benchH
-	flops := 2.0 * m * k * n
-	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16} {
-		a32, w32 := randDevice(b, rng, 1, m, k), randDevice(b, rng, 1, k, n)
-		a, w := a32, w32
-		if dt == tensor.BF16 {
-			a, w = b.New(tensor.BF16, m, k), b.New(tensor.BF16, k, n)
-			b.Cast(a, a32)
-			b.Cast(w, w32)
-		}
-		c := b.New(tensor.F32, m, n)
-		tb.Run(dt.String(), func(tb *testing.B) {
-			sec := timeOp(tb, b, func() { b.MatMul(c, a, w, false, false, 1, 0) })
-			tb.ReportMetric(flops/sec/1e12, "TFLOP/s")
-		})
-	}
 }

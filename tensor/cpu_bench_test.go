@@ -1,154 +1,21 @@
 package tensor_test
 
 import (
-	"fmt"
-	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/tensor/opbench"
 )
 
-// Benchmarks at the tiny ModernBERT's training shapes (PERF.md, CPU table):
-// batch 8 × seq 256, hidden 256 = 4 heads × 64, intermediate 384, vocab 4096,
-// sliding window 128 on local layers.
-const (
-	benchB, benchS, benchH, benchHeads = 8, 256, 256, 4
-	benchI, benchV                     = 384, 4096
-	benchRows                          = benchB * benchS
-)
-
-// reportBytes reports GB/s for bytes moved per iteration.
-func reportBytes(b *testing.B, bytes float64) {
-	b.ReportMetric(bytes*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-}
-
-// reportFlops reports GFLOP/s for flops per iteration.
-func reportFlops(b *testing.B, flops float64) {
-	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-}
-
-func BenchmarkAttention(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 1))
-	d := benchH / benchHeads
-	qkv := randF32(rng, benchB, benchS, 3, benchHeads, d)
-	dout := randF32(rng, benchB, benchS, benchHeads, d)
-	out := cpu.New(tensor.F32, benchB, benchS, benchHeads, d)
-	lse := cpu.New(tensor.F32, benchB, benchHeads, benchS)
-	dqkv := cpu.New(tensor.F32, benchB, benchS, 3, benchHeads, d)
-	for _, window := range []int{0, 128} {
-		p := tensor.AttentionParams{Heads: benchHeads, Scale: 0.125, Window: window}
-		// Useful work: 2 flops per multiply-add, two products (QKᵀ and PV)
-		// over the visible (query, key) pairs only.
-		pairs := 0
-		for i := range benchS {
-			for j := range benchS {
-				if p.Visible(i, j) {
-					pairs++
-				}
-			}
-		}
-		fwd := 4 * float64(benchB*benchHeads*pairs*d)
-		name := "global"
-		if window > 0 {
-			name = fmt.Sprintf("window%d", window)
-		}
-		b.Run(name+"/fwd", func(b *testing.B) {
-			for b.Loop() {
-				cpu.Attention(out, lse, qkv, nil, p)
-			}
-			reportFlops(b, fwd)
-		})
-		b.Run(name+"/bwd", func(b *testing.B) {
-			cpu.Attention(out, lse, qkv, nil, p)
-			for b.Loop() {
-				cpu.AttentionBackward(dqkv, dout, qkv, out, lse, nil, p)
-			}
-			// Five products: the recomputed scores, dV, dP, dQ and dK.
-			reportFlops(b, 2.5*fwd)
-		})
+// BenchmarkOps runs the shared op benchmarks (package opbench) on the CPU
+// at the tiny ModernBERT's shapes, under the names the CUDA backend's
+// BenchmarkOps uses (package kernels), so the two runs compare line by
+// line. DLLM_BENCH_BASE=1 adds ModernBERT-base's shapes, which the GPU
+// runs too (slow on a CPU: minutes per op at its default bench time).
+func BenchmarkOps(b *testing.B) {
+	opbench.Run(b, tensor.CPU(), opbench.Config{Shape: opbench.Tiny})
+	if os.Getenv("DLLM_BENCH_BASE") == "1" {
+		opbench.Run(b, tensor.CPU(), opbench.Config{Shape: opbench.Base})
 	}
-}
-
-func BenchmarkLayerNorm(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	x, dy, gamma := randF32(rng, benchRows, benchH), randF32(rng, benchRows, benchH), randF32(rng, benchH)
-	y, dx := cpu.New(tensor.F32, benchRows, benchH), cpu.New(tensor.F32, benchRows, benchH)
-	mean, rstd := cpu.New(tensor.F32, benchRows), cpu.New(tensor.F32, benchRows)
-	dg := cpu.New(tensor.F32, benchH)
-	n := float64(benchRows * benchH * 4)
-	b.Run("fwd", func(b *testing.B) {
-		for b.Loop() {
-			cpu.LayerNorm(y, mean, rstd, x, gamma, nil, 1e-5)
-		}
-		reportBytes(b, 2*n) // read x, write y
-	})
-	b.Run("bwd", func(b *testing.B) {
-		cpu.LayerNorm(y, mean, rstd, x, gamma, nil, 1e-5)
-		for b.Loop() {
-			cpu.LayerNormBackward(dx, dg, nil, dy, x, mean, rstd, gamma)
-		}
-		reportBytes(b, 4*n) // read x and dy, read and write dx
-	})
-}
-
-func BenchmarkGeGLU(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 3))
-	x, dy := randF32(rng, benchRows, 2*benchI), randF32(rng, benchRows, benchI)
-	y, dx := cpu.New(tensor.F32, benchRows, benchI), cpu.New(tensor.F32, benchRows, 2*benchI)
-	n := float64(benchRows * benchI * 4)
-	b.Run("fwd", func(b *testing.B) {
-		for b.Loop() {
-			cpu.GeGLU(y, x)
-		}
-		reportBytes(b, 3*n) // read both halves, write y
-	})
-	b.Run("bwd", func(b *testing.B) {
-		for b.Loop() {
-			cpu.GeGLUBackward(dx, x, dy)
-		}
-		reportBytes(b, 7*n) // read x and dy, read and write dx
-	})
-}
-
-func BenchmarkCrossEntropy(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 4))
-	// The diffusion loss takes logits only at masked positions: half the
-	// tokens on average.
-	rows := benchRows / 2
-	logits, targets := randF32(rng, rows, benchV), randI32(rng, rows, benchV)
-	loss, lse := cpu.New(tensor.F32, rows), cpu.New(tensor.F32, rows)
-	dl := cpu.New(tensor.F32, rows, benchV)
-	n := float64(rows * benchV * 4)
-	b.Run("fwd", func(b *testing.B) {
-		for b.Loop() {
-			cpu.CrossEntropy(loss, lse, logits, targets, nil, -100)
-		}
-		reportBytes(b, n)
-	})
-	b.Run("bwd", func(b *testing.B) {
-		cpu.CrossEntropy(loss, lse, logits, targets, nil, -100)
-		for b.Loop() {
-			cpu.CrossEntropyBackward(dl, logits, lse, targets, nil, 1.0/float32(rows), -100)
-		}
-		reportBytes(b, 3*n) // read logits, read and write dlogits
-	})
-}
-
-func BenchmarkRoPE(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 5))
-	d := benchH / benchHeads
-	qkv := randF32(rng, benchRows, 3*benchHeads, d)
-	dst := cpu.New(tensor.F32, benchRows, 3*benchHeads, d)
-	pos := make([]int32, benchRows)
-	for i := range pos {
-		pos[i] = int32(i % benchS)
-	}
-	pt := tensor.FromI32(pos, benchRows)
-	p := tensor.RoPEParams{Theta: 10000, Heads: 2 * benchHeads}
-	b.Run("fwd", func(b *testing.B) {
-		for b.Loop() {
-			cpu.RoPE(dst, qkv, pt, p)
-		}
-		reportBytes(b, 2*float64(qkv.Bytes()))
-	})
 }

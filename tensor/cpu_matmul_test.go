@@ -90,25 +90,3 @@ func TestMatMulDTypeChecks(t *testing.T) {
 		cpu.MatMul(f(tensor.F32, 2, 2), f(tensor.F32, 2, 2), f(tensor.I32, 2, 2), false, false, 1, 0)
 	})
 }
-
-// BenchmarkMatMulBF16 prices the widening at a Linear layer of the tiny
-// model's training shapes (rows × hidden times intermediate×2 × hidden ᵀ):
-// bf16 operands against the same product in F32.
-func BenchmarkMatMulBF16(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 3))
-	m, n, k := benchRows, 2*benchI, benchH
-	flops := 2 * float64(m*n*k)
-	c := cpu.New(tensor.F32, m, n)
-	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16} {
-		x, w := randF32(rng, m, k), randF32(rng, n, k)
-		if dt == tensor.BF16 {
-			x, w = randBF16(rng, m, k), randBF16(rng, n, k)
-		}
-		b.Run(dt.String(), func(b *testing.B) {
-			for b.Loop() {
-				cpu.MatMul(c, x, w, false, true, 1, 0)
-			}
-			reportFlops(b, flops)
-		})
-	}
-}
