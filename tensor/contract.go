@@ -96,7 +96,7 @@ func sameSizeF32(op string, ts ...*Tensor) {
 }
 
 // CheckAdd is Add's contract: dst, a and b are F32 with one element count
-// (their shapes may differ). Sub, Mul, GELUBackward have the same one.
+// (their shapes may differ).
 func CheckAdd(dst, a, b *Tensor) { sameSizeF32("Add", dst, a, b) }
 
 // CheckSub is Sub's contract (see CheckAdd).
