@@ -19,6 +19,11 @@
 //		conformance.Run(t, b, conformance.CPUTolerances())
 //	}
 //
+// RunContracts checks the other side: that a backend refuses the operands
+// each op's contract (tensor.CheckX) refuses, with the contract's message.
+// It needs no data, so it also runs on a backend that only records its
+// launches (the CUDA backend's dry run).
+//
 // Set DLLM_CONFORMANCE_SEED to an integer to draw other inputs than the
 // default ones; a failure message names the seed that produced it.
 package conformance
