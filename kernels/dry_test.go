@@ -11,6 +11,7 @@ import (
 	"github.com/dllmgo/dllm/kernels/cu"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/tensor/conformance"
+	"github.com/dllmgo/dllm/tensor/opbench"
 )
 
 // An H100 as the dry runs see it.
@@ -197,6 +198,22 @@ func TestDryShapeChecksPanic(t *testing.T) {
 func TestDryContracts(t *testing.T) {
 	b := newDryBackend(h100)
 	conformance.RunContracts(t, b)
+}
+
+// TestDryOpBench runs the shared op benchmarks (package opbench) once at a
+// tiny shape without a GPU: every call the GPU benchmark makes passes the
+// contracts and the wrappers' own limits, and launches kernels whose
+// signatures TestDryLaunchesMatchKernelSignatures checks.
+func TestDryOpBench(t *testing.T) {
+	b := newDryBackend(h100)
+	testing.Benchmark(func(tb *testing.B) {
+		opbench.Run(tb, b, opbench.Config{Shape: opbench.Smoke, BF16: true, Time: func(tb *testing.B, op func()) float64 {
+			op()
+			return 1e-3
+		}})
+	})
+	assert.NotEmpty(t, b.dry.launches)
+	assert.NotEmpty(t, b.dry.gemms)
 }
 
 // hostGemm runs a cu.Gemm on the host exactly as cuBLAS defines it:

@@ -41,6 +41,11 @@ var Tiny = Shape{Name: "tiny", Batch: 8, Seq: 256, Heads: 4, HeadDim: 64, Interm
 // 128.
 var Base = Shape{Name: "base", Batch: 8, Seq: 1024, Heads: 12, HeadDim: 64, Intermediate: 1152, Vocab: 50368, Window: 128}
 
+// Smoke is a shape small enough to run every benchmark once in a test:
+// that checks the suite's calls against each backend's contracts (a wrong
+// operand shape would otherwise show up first on a borrowed GPU).
+var Smoke = Shape{Name: "smoke", Batch: 2, Seq: 8, Heads: 2, HeadDim: 4, Intermediate: 6, Vocab: 16, Window: 4}
+
 func (s Shape) rows() int   { return s.Batch * s.Seq }
 func (s Shape) hidden() int { return s.Heads * s.HeadDim }
 
