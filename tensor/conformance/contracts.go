@@ -28,18 +28,8 @@ func RunContracts(t *testing.T, b tensor.Backend) {
 	for _, c := range cases {
 		covered[c.op] = true
 		t.Run(c.op, func(t *testing.T) {
-			if msg, ok := panics(c.ok); ok {
-				t.Fatalf("valid operands refused: %v", msg)
-			}
-			for name, call := range c.bad {
-				msg, ok := panics(call)
-				if !ok {
-					t.Errorf("%s: accepted", name)
-					continue
-				}
-				if prefix := "tensor: " + c.op + ": "; !strings.HasPrefix(fmt.Sprint(msg), prefix) {
-					t.Errorf("%s: panicked with %q, want the contract's %q...", name, msg, prefix)
-				}
+			for _, f := range c.failures() {
+				t.Error(f)
 			}
 		})
 	}
@@ -52,6 +42,26 @@ func RunContracts(t *testing.T, b tensor.Backend) {
 			t.Errorf("Backend.%s has no contract case", m)
 		}
 	}
+}
+
+// failures runs c's calls and says what went wrong: the valid call refused,
+// a broken one accepted or refused by something other than the contract.
+func (c contractCase) failures() []string {
+	if msg, ok := panics(c.ok); ok {
+		return []string{fmt.Sprintf("valid operands refused: %v", msg)}
+	}
+	var fs []string
+	for name, call := range c.bad {
+		msg, ok := panics(call)
+		if !ok {
+			fs = append(fs, name+": accepted")
+			continue
+		}
+		if prefix := "tensor: " + c.op + ": "; !strings.HasPrefix(fmt.Sprint(msg), prefix) {
+			fs = append(fs, fmt.Sprintf("%s: panicked with %q, want the contract's %q...", name, msg, prefix))
+		}
+	}
+	return fs
 }
 
 // panics runs f and returns what it panicked with, if it did.

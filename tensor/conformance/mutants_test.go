@@ -49,7 +49,7 @@ func (m mutant) Softmax(dst, src *tensor.Tensor) {
 	cpu.Softmax(dst, src)
 }
 
-func (m mutant) LayerNorm(y, mean, rstd, x, gamma, beta *tensor.Tensor, eps float32) {
+func (m mutant) layerNorm(y, mean, rstd, x, gamma, beta *tensor.Tensor, eps float32) {
 	if m.bug == "LayerNorm eps 1e-3" {
 		eps = 1e-3
 	}
@@ -171,6 +171,9 @@ func (m mutant) AdamW(param, grad, mm, v *tensor.Tensor, p tensor.AdamWParams) {
 	if m.bug == "AdamW eps inside the square root" {
 		p.Eps = p.Eps * p.Eps
 	}
+	if m.bug == "AdamW skips its contract" && p.Step < 1 {
+		return
+	}
 	cpu.AdamW(param, grad, mm, v, p)
 }
 
@@ -182,6 +185,41 @@ func (m mutant) Cast(dst, src *tensor.Tensor) {
 		return
 	}
 	cpu.Cast(dst, src)
+}
+
+func (m mutant) Add(dst, a, b *tensor.Tensor) {
+	if m.bug == "Add checks in its own words" && (dst.Numel() != a.Numel() || a.Numel() != b.Numel()) {
+		panic("mutant: Add: sizes differ")
+	}
+	cpu.Add(dst, a, b)
+}
+
+func (m mutant) LayerNorm(y, mean, rstd, x, gamma, beta *tensor.Tensor, eps float32) {
+	if m.bug == "LayerNorm requires beta" && beta == nil {
+		panic("tensor: LayerNorm: needs beta")
+	}
+	m.layerNorm(y, mean, rstd, x, gamma, beta, eps)
+}
+
+// TestContractsCatchBugs: RunContracts notices a backend that skips a
+// contract, refuses with its own check instead, or refuses valid operands.
+func TestContractsCatchBugs(t *testing.T) {
+	for _, c := range []struct{ bug, op string }{
+		{"AdamW skips its contract", "AdamW"},
+		{"Add checks in its own words", "Add"},
+		{"LayerNorm requires beta", "LayerNorm"},
+	} {
+		t.Run(c.bug, func(t *testing.T) {
+			found := false
+			for _, cc := range contractCases(mutant{cpu, c.bug}) {
+				if cc.op == c.op {
+					found = true
+					assert.NotEmpty(t, cc.failures(), "RunContracts did not notice: %s", c.bug)
+				}
+			}
+			assert.True(t, found, "no contract case %s", c.op)
+		})
+	}
 }
 
 func TestSuiteCatchesBugs(t *testing.T) {
