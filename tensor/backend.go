@@ -10,6 +10,10 @@ package tensor
 // take BF16 activations elsewhere, while the CPU backend converts BF16 only
 // through Cast and MatMul. Ops on a device may run asynchronously; ToHost
 // waits for them.
+//
+// The shapes and dtypes each op accepts are written once, as its contract
+// CheckX in contract.go (CheckLayerNorm for LayerNorm, ...); every backend
+// calls it first, so all refuse the same operands with the same message.
 type Backend interface {
 	// Name is the device name used with --device: "cpu", "cuda".
 	Name() string
