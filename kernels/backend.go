@@ -78,11 +78,16 @@ func open() (*Backend, error) {
 		return nil, fmt.Errorf("%w: %s has compute capability %d.%d; the kernels need 8.0 or newer (bf16 conversions)",
 			ErrNoDevice, ctx.Device.Name, ctx.Device.Major, ctx.Device.Minor)
 	}
+	route, err := chooseRoute(ctx.Device.Major, ctx.Device.Minor, nv.Archs())
+	if err != nil {
+		ctx.Close()
+		return nil, err
+	}
 	return &Backend{
 		ctx:     ctx,
 		dev:     ctx.Device,
 		alloc:   newAllocator(),
-		comp:    &compiler{nvrtc: nv, arch: ctx.Device.Arch(), dir: CacheDir()},
+		comp:    &compiler{nvrtc: nv, route: route, dir: CacheDir()},
 		modules: map[string]cu.Module{},
 		funcs:   map[string]cu.Function{},
 		shmem:   map[cu.Function]int{},

@@ -33,6 +33,15 @@ type NVRTC struct {
 	getCUBINSize func(prog uintptr, n *uintptr) int32
 	// nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char *cubin)
 	getCUBIN func(prog uintptr, cubin *byte) int32
+	// nvrtcResult nvrtcGetPTXSize(nvrtcProgram prog, size_t *ptxSizeRet)
+	getPTXSize func(prog uintptr, n *uintptr) int32
+	// nvrtcResult nvrtcGetPTX(nvrtcProgram prog, char *ptx)
+	getPTX func(prog uintptr, ptx *byte) int32
+	// nvrtcResult nvrtcGetNumSupportedArchs(int *numArchs) and
+	// nvrtcResult nvrtcGetSupportedArchs(int *supportedArchs), NVRTC 11.2+;
+	// nil on an older library.
+	numSupportedArchs func(n *int32) int32
+	supportedArchs    func(archs *int32) int32
 }
 
 var (
@@ -68,6 +77,13 @@ func loadNVRTC() (*NVRTC, error) {
 	if err != nil {
 		return nil, err
 	}
+	// PTX output and the list of supported architectures are optional: without
+	// them CompilePTX fails and Archs reports nothing.
+	_ = bind(lib, map[string]any{"nvrtcGetPTXSize": &n.getPTXSize, "nvrtcGetPTX": &n.getPTX})
+	_ = bind(lib, map[string]any{
+		"nvrtcGetNumSupportedArchs": &n.numSupportedArchs,
+		"nvrtcGetSupportedArchs":    &n.supportedArchs,
+	})
 	var major, minor int32
 	if err := n.check("nvrtcVersion", n.version(&major, &minor)); err != nil {
 		return nil, err
@@ -100,9 +116,29 @@ func (e *CompileError) Error() string {
 }
 
 // CompileCUBIN compiles one CUDA C++ source to a cubin for a real architecture
-// (an option such as --gpu-architecture=sm_90a). A failed compile returns a
+// (an option such as --gpu-architecture=sm_90). A failed compile returns a
 // *CompileError carrying the log.
 func (n *NVRTC) CompileCUBIN(name, src string, headers []Header, options []string) ([]byte, error) {
+	out, _, err := n.compile(name, src, headers, options, false)
+	return out, err
+}
+
+// CompilePTX compiles one source to PTX for a virtual architecture
+// (--gpu-architecture=compute_90): the route for a device newer than NVRTC
+// knows, whose driver then compiles the PTX itself when the module loads.
+func (n *NVRTC) CompilePTX(name, src string, headers []Header, options []string) ([]byte, error) {
+	out, _, err := n.compile(name, src, headers, options, true)
+	return out, err
+}
+
+// CompileLog compiles to a cubin like CompileCUBIN and also returns NVRTC's
+// log of a successful compile: with --ptxas-options=--verbose it holds
+// ptxas's resource report per kernel (registers, spills, shared memory).
+func (n *NVRTC) CompileLog(name, src string, headers []Header, options []string) ([]byte, string, error) {
+	return n.compile(name, src, headers, options, false)
+}
+
+func (n *NVRTC) compile(name, src string, headers []Header, options []string, ptx bool) ([]byte, string, error) {
 	hdrSrc := make([]string, len(headers))
 	hdrName := make([]string, len(headers))
 	for i, h := range headers {
@@ -113,27 +149,55 @@ func (n *NVRTC) CompileCUBIN(name, src string, headers []Header, options []strin
 
 	var prog uintptr
 	if err := n.check("nvrtcCreateProgram", n.createProgram(&prog, src, name, int32(len(headers)), cSrc.array(), cNames.array())); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer n.destroyProgram(&prog)
 
 	compileErr := n.check("nvrtcCompileProgram", n.compileProgram(prog, int32(len(options)), cOpts.array()))
 	log := n.programLog(prog)
 	if compileErr != nil {
-		return nil, &CompileError{Name: name, Log: log, Err: compileErr}
+		return nil, log, &CompileError{Name: name, Log: log, Err: compileErr}
+	}
+	getSize, get, what := n.getCUBINSize, n.getCUBIN, "cubin"
+	if ptx && (n.getPTX == nil || n.getPTXSize == nil) {
+		return nil, log, fmt.Errorf("nvrtc: %s lacks nvrtcGetPTX", n.Path)
+	}
+	if ptx {
+		getSize, get, what = n.getPTXSize, n.getPTX, "PTX"
 	}
 	var size uintptr
-	if err := n.check("nvrtcGetCUBINSize", n.getCUBINSize(prog, &size)); err != nil {
-		return nil, err
+	if err := n.check("nvrtcGet"+what+"Size", getSize(prog, &size)); err != nil {
+		return nil, log, err
 	}
 	if size == 0 {
-		return nil, fmt.Errorf("nvrtc: %s produced no cubin (was the architecture virtual, compute_XY?)", name)
+		return nil, log, fmt.Errorf("nvrtc: %s produced no %s (a cubin needs a real architecture, sm_XY; PTX a virtual one, compute_XY)", name, what)
 	}
-	cubin := make([]byte, size)
-	if err := n.check("nvrtcGetCUBIN", n.getCUBIN(prog, &cubin[0])); err != nil {
-		return nil, err
+	out := make([]byte, size)
+	if err := n.check("nvrtcGet"+what, get(prog, &out[0])); err != nil {
+		return nil, log, err
 	}
-	return cubin, nil
+	return out, log, nil
+}
+
+// Archs lists the real architectures this NVRTC compiles for, as numbers
+// (80 for sm_80), ascending; nil when the library cannot say (before 11.2).
+func (n *NVRTC) Archs() []int {
+	if n.numSupportedArchs == nil || n.supportedArchs == nil {
+		return nil
+	}
+	var k int32
+	if n.numSupportedArchs(&k) != 0 || k <= 0 {
+		return nil
+	}
+	a := make([]int32, k)
+	if n.supportedArchs(&a[0]) != 0 {
+		return nil
+	}
+	out := make([]int, k)
+	for i, v := range a {
+		out[i] = int(v)
+	}
+	return out
 }
 
 func (n *NVRTC) programLog(prog uintptr) string {
