@@ -2,7 +2,10 @@ package cu
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"unsafe"
@@ -50,20 +53,90 @@ var (
 	nvrtcErr  error
 )
 
-// LoadNVRTC opens libnvrtc once. DLLM_NVRTC may name the library file.
+// LoadNVRTC opens libnvrtc once: the file DLLM_NVRTC names, else the newest
+// NVRTC found (see nvrtcCandidates). A newer NVRTC knows newer devices and
+// compiles better code, and a distribution's older copy on the linker path
+// must not shadow the toolkit a user installed.
 func LoadNVRTC() (*NVRTC, error) {
-	nvrtcOnce.Do(func() { nvrtcLib, nvrtcErr = loadNVRTC() })
+	nvrtcOnce.Do(func() {
+		if p := os.Getenv("DLLM_NVRTC"); p != "" {
+			nvrtcLib, nvrtcErr = newestNVRTC([]string{p})
+			return
+		}
+		nvrtcLib, nvrtcErr = newestNVRTC(nvrtcCandidates())
+	})
 	return nvrtcLib, nvrtcErr
 }
 
-func loadNVRTC() (*NVRTC, error) {
-	names := []string{"libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"}
-	lib, err := openFirst("DLLM_NVRTC", names, toolkitDirs())
-	if err != nil {
-		return nil, fmt.Errorf("cannot load NVRTC (set DLLM_NVRTC to libnvrtc.so's path): %v", err)
+// nvrtcCandidates lists the NVRTC libraries worth trying, most preferred
+// first (ties in version go to the earlier): the toolkit that CUDA_HOME or
+// CUDA_PATH names, the CUDA wheels of Python environments, the toolkits under
+// /usr/local, and last the dynamic linker's search path.
+func nvrtcCandidates() []string {
+	var dirs []string
+	for _, env := range []string{"CUDA_HOME", "CUDA_PATH"} {
+		if root := os.Getenv(env); root != "" {
+			dirs = append(dirs, filepath.Join(root, "lib64"), filepath.Join(root, "lib"))
+		}
 	}
+	var wheels []string
+	for _, root := range []string{os.Getenv("VIRTUAL_ENV"), os.Getenv("CONDA_PREFIX"), "/usr/local", "/usr"} {
+		if root == "" {
+			continue
+		}
+		for _, sp := range []string{"lib/python3*/site-packages", "lib/python3*/dist-packages", "lib/python3/dist-packages"} {
+			m, _ := filepath.Glob(filepath.Join(root, sp, "nvidia/cuda_nvrtc/lib"))
+			wheels = append(wheels, m...)
+		}
+	}
+	dirs = append(dirs, wheels...)
+	versioned, _ := filepath.Glob("/usr/local/cuda-*/lib64")
+	sort.Sort(sort.Reverse(sort.StringSlice(versioned)))
+	dirs = append(dirs, versioned...)
+	dirs = append(dirs, "/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib")
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		files, _ := filepath.Glob(filepath.Join(d, "libnvrtc.so*"))
+		for _, f := range files {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return append(out, "libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2")
+}
+
+// newestNVRTC opens each candidate that loads and keeps the newest version.
+func newestNVRTC(candidates []string) (*NVRTC, error) {
+	var best *NVRTC
+	var tried []string
+	for _, c := range candidates {
+		lib, err := openFirst("", []string{c}, nil)
+		if err != nil {
+			tried = append(tried, err.Error())
+			continue
+		}
+		n, err := bindNVRTC(lib)
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("%s: %v", c, err))
+			continue
+		}
+		if best == nil || n.Major > best.Major || n.Major == best.Major && n.Minor > best.Minor {
+			best = n
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("cannot load NVRTC (set DLLM_NVRTC to libnvrtc.so's path): %s", strings.Join(tried, "; "))
+	}
+	return best, nil
+}
+
+// bindNVRTC resolves NVRTC's functions in lib and reads its version.
+func bindNVRTC(lib *library) (*NVRTC, error) {
 	n := &NVRTC{Path: lib.path}
-	err = bind(lib, map[string]any{
+	err := bind(lib, map[string]any{
 		"nvrtcVersion":           &n.version,
 		"nvrtcGetErrorString":    &n.errorString,
 		"nvrtcCreateProgram":     &n.createProgram,
