@@ -124,11 +124,7 @@ func (c *compiler) cubin(name string, fresh bool) ([]byte, error) {
 			return b, nil
 		}
 	}
-	compile := c.nvrtc.CompileCUBIN
-	if c.route.PTX {
-		compile = c.nvrtc.CompilePTX
-	}
-	bin, err := compile(name, src, []cu.Header{{Name: commonHeader, Source: header}}, opts)
+	bin, err := compileIsolated(c.nvrtc, compileRequest{Name: name, Source: src, Header: header, Options: opts, PTX: c.route.PTX})
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -23,21 +23,16 @@ import (
 // route for the newest virtual architecture. It skips when NVRTC cannot be
 // loaded, unless DLLM_REQUIRE_NVRTC=1 (CI sets it): then it fails.
 //
-// Each file is compiled in a child process (this test binary again), so
-// that a compiler crash — NVRTC has crashed on valid sources before — fails
-// that file's subtest with the signal instead of killing the whole run.
+// Each compile goes through the backend's own path, compileIsolated: a child
+// process per file and architecture, so that a compiler crash (NVRTC has
+// crashed on valid sources before) fails that subtest with a one-line error
+// instead of killing the run.
 
 // targetArchs are the real architectures every kernel must compile for:
 // Ampere (A100, A10/RTX 30), Ada (L4, RTX 40) and Hopper (H100, H200).
 var targetArchs = []int{80, 86, 89, 90}
 
-const nvrtcChildEnv = "DLLM_NVRTC_CHILD"
-
 func TestNVRTCCompilesEveryKernel(t *testing.T) {
-	if file := os.Getenv(nvrtcChildEnv); file != "" {
-		nvrtcChild(t, file)
-		return
-	}
 	nv, err := cu.LoadNVRTC()
 	if err != nil {
 		if os.Getenv("DLLM_REQUIRE_NVRTC") == "1" {
@@ -45,38 +40,16 @@ func TestNVRTCCompilesEveryKernel(t *testing.T) {
 		}
 		t.Skipf("no NVRTC (scripts/install-nvrtc.sh installs it): %v", err)
 	}
-	t.Logf("NVRTC %d.%d (%s), architectures %v", nv.Major, nv.Minor, nv.Path, nv.Archs())
-	for _, file := range SourceFiles() {
-		t.Run(file, func(t *testing.T) {
-			start := time.Now()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestNVRTCCompilesEveryKernel$", "-test.v")
-			cmd.Env = append(os.Environ(), nvrtcChildEnv+"="+file)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("compiling %s: %v\n%s", file, err, tail(string(out), 4000))
-			}
-			t.Logf("%s: %v", file, time.Since(start).Round(time.Millisecond))
-		})
-	}
-}
-
-// nvrtcChild compiles one file for every target and the PTX route.
-func nvrtcChild(t *testing.T, file string) {
-	nv, err := cu.LoadNVRTC()
-	require.NoError(t, err)
-	src, err := source(file)
-	require.NoError(t, err)
+	supported := nv.Archs()
+	t.Logf("NVRTC %d.%d (%s), architectures %v", nv.Major, nv.Minor, nv.Path, supported)
 	header, err := source(commonHeader)
 	require.NoError(t, err)
-	hdr := []cu.Header{{Name: commonHeader, Source: header}}
-	supported := nv.Archs()
+	var routes []Route
 	for _, a := range targetArchs {
 		r, err := chooseRoute(a/10, a%10, supported)
 		require.NoError(t, err)
 		require.False(t, r.PTX, "NVRTC %d.%d does not support sm_%d (supports %v)", nv.Major, nv.Minor, a, supported)
-		bin, err := nv.CompileCUBIN(file, src, hdr, compileOptions(r.Arch))
-		require.NoError(t, err, "%s for %s", file, r.Arch)
-		require.NotEmpty(t, bin)
+		routes = append(routes, r)
 	}
 	// The PTX route, for a device newer than this NVRTC: the newest virtual
 	// architecture it knows.
@@ -85,13 +58,69 @@ func nvrtcChild(t *testing.T, file string) {
 		r, err := chooseRoute(newest/10+1, 0, supported)
 		require.NoError(t, err)
 		require.True(t, r.PTX)
-		ptx, err := nv.CompilePTX(file, src, hdr, compileOptions(r.Arch))
-		require.NoError(t, err, "%s for %s", file, r.Arch)
-		require.Contains(t, string(ptx), ".target "+strings.Replace(r.Arch, "compute_", "sm_", 1), "PTX for %s", r.Arch)
-		for _, e := range kernelEntries[file] {
-			require.Contains(t, string(ptx), ".entry "+e, "PTX of %s lacks %s", file, e)
-		}
+		routes = append(routes, r)
 	}
+	for _, file := range SourceFiles() {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel() // each compile is a process of its own
+			src, err := source(file)
+			require.NoError(t, err)
+			for _, r := range routes {
+				bin, err := compileIsolated(nv, compileRequest{Name: file, Source: src, Header: header, Options: compileOptions(r.Arch), PTX: r.PTX})
+				if err != nil {
+					t.Errorf("%s, %v: %v", file, r, err)
+					continue
+				}
+				require.NotEmpty(t, bin)
+				if r.PTX {
+					ptx := string(bin)
+					require.Contains(t, ptx, ".target "+strings.Replace(r.Arch, "compute_", "sm_", 1), "PTX for %s", r.Arch)
+					for _, e := range kernelEntries[file] {
+						require.Contains(t, ptx, ".entry "+e, "PTX of %s lacks %s", file, e)
+					}
+				}
+			}
+		})
+	}
+}
+
+// crashingNVRTC is a fake libnvrtc whose compiler dies of a segmentation
+// fault, as NVRTC 11.8 does on some valid sources.
+const crashingNVRTC = `
+#include <stddef.h>
+#include <signal.h>
+int nvrtcVersion(int *major, int *minor) { *major = 11; *minor = 8; return 0; }
+const char *nvrtcGetErrorString(int r) { return "fake"; }
+int nvrtcCreateProgram(void **p, const char *s, const char *n, int k, const char *const *h, const char *const *i) { return 0; }
+int nvrtcDestroyProgram(void **p) { return 0; }
+int nvrtcCompileProgram(void *p, int n, const char *const *o) { raise(SIGSEGV); return 0; }
+int nvrtcGetProgramLogSize(void *p, size_t *n) { *n = 1; return 0; }
+int nvrtcGetProgramLog(void *p, char *l) { l[0] = 0; return 0; }
+int nvrtcGetCUBINSize(void *p, size_t *n) { *n = 1; return 0; }
+int nvrtcGetCUBIN(void *p, char *c) { c[0] = 0; return 0; }
+`
+
+// TestCompilerCrashIsAnError: a compiler that dies takes only its child
+// process with it; the backend gets a one-line error naming the file.
+func TestCompilerCrashIsAnError(t *testing.T) {
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler to build the crashing NVRTC")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "crash.c")
+	so := filepath.Join(dir, "libnvrtc-crash.so")
+	require.NoError(t, os.WriteFile(src, []byte(crashingNVRTC), 0o644))
+	out, err := exec.Command(cc, "-shared", "-fPIC", "-o", so, src).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	// The parent only needs the path and version; the child loads the
+	// library named by DLLM_NVRTC and crashes in it.
+	nv := &cu.NVRTC{Path: so, Major: 11, Minor: 8}
+	_, err = compileIsolated(nv, compileRequest{Name: "attention.cu", Source: "__global__ void k() {}", Options: compileOptions("sm_90")})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "crashed compiling attention.cu")
+	require.NotContains(t, err.Error(), "\n", "one line")
+	require.Contains(t, err.Error(), "SIGSEGV")
 }
 
 func tail(s string, n int) string {
