@@ -3,10 +3,13 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 
+	"github.com/dllmgo/dllm/internal/atomicfile"
 	"github.com/dllmgo/dllm/kernels/cu"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -189,8 +192,10 @@ func modelShapes(b *Backend) {
 // Report compiles every kernel file for arch (sm_80, sm_90...) with the
 // installed NVRTC and returns each entry's resources and occupancy, sorted
 // by file and entry. Each file compiles in a child process, as the backend's
-// kernels do.
-func Report(arch string) ([]KernelStats, error) {
+// kernels do. With a cache folder (CacheDir()), each cubin is also stored
+// where the backend will look for it, so a later run on such a device skips
+// the compiler (ptxas's report does not change the binary).
+func Report(arch, cache string) ([]KernelStats, error) {
 	nv, err := cu.LoadNVRTC()
 	if err != nil {
 		return nil, err
@@ -212,9 +217,18 @@ func Report(arch string) ([]KernelStats, error) {
 			return nil, err
 		}
 		opts := append(compileOptions(arch), "--ptxas-options=--verbose")
-		_, log, err := compileIsolatedLog(nv, compileRequest{Name: file, Source: src, Header: header, Options: opts})
+		bin, log, err := compileIsolatedLog(nv, compileRequest{Name: file, Source: src, Header: header, Options: opts})
 		if err != nil {
 			return nil, err
+		}
+		if cache != "" {
+			path := filepath.Join(cache, cacheKey(file, src, header, compileOptions(arch), nv.Major, nv.Minor))
+			if err := os.MkdirAll(cache, 0o755); err != nil {
+				return nil, err
+			}
+			if err := atomicfile.WriteBytes(path, bin, 0o644); err != nil {
+				return nil, err
+			}
 		}
 		stats := parsePtxas(log)
 		for _, e := range kernelEntries[file] {

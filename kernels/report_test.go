@@ -74,7 +74,7 @@ func TestKernelBudgets(t *testing.T) {
 		t.Skipf("no NVRTC: %v", err)
 	}
 	for _, arch := range []string{"sm_80", "sm_90"} {
-		stats, err := Report(arch)
+		stats, err := Report(arch, "")
 		require.NoError(t, err)
 		for _, s := range stats {
 			t.Logf("%s %-18s %-22s regs %3d spill %3d/%3d smem %6d+%6d threads %4d blocks %2d warps %2d (%s)",
