@@ -195,6 +195,14 @@ func Open(dir string, be tensor.Backend) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Attach(dir, m, tok)
+}
+
+// Attach ties a model already in memory (loaded from dir, or resumed) and
+// a tokenizer to the special tokens, chat template and generation defaults
+// of dir's tokenizer_config.json and generation_config.json, without
+// reading the weights again.
+func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 	var src sources
 	var tpl data.Template = data.BertChatTemplate{}
 	cfgPath := filepath.Join(dir, TokenizerConfigFile)

@@ -127,7 +127,6 @@ func TestDispatch(t *testing.T) {
 	}{
 		{"unknown model_type", `{"model_type": "llama4"}`, `config.json: model_type "llama4" is not supported (supported: modernbert)`},
 		{"unknown architecture", `{"architectures": ["GPT2LMHeadModel"]}`, `architectures [GPT2LMHeadModel] are not supported`},
-		{"neither", `{}`, "no model_type and no architectures"},
 		{"not JSON", `{`, "config.json"},
 	}
 	for _, c := range cases {
@@ -141,13 +140,17 @@ func TestDispatch(t *testing.T) {
 			require.ErrorContains(t, err, c.err)
 		})
 	}
-	// A config without model_type is matched by its architectures.
+	// A config without model_type is matched by its architectures, one
+	// naming neither goes to the default family.
 	dir := copyLegacy(t)
 	js, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	require.NoError(t, err)
 	fam, err := familyFor(configHead{Architectures: []string{"ModernBertForMaskedLM"}})
 	require.NoError(t, err)
 	require.Equal(t, "modernbert", fam.Name)
+	fam, err = familyFor(configHead{})
+	require.NoError(t, err)
+	require.Equal(t, DefaultFamily(), fam.Name)
 	f2, js2, err := Detect(dir)
 	require.NoError(t, err)
 	require.Equal(t, "modernbert", f2.Name)

@@ -72,9 +72,11 @@ type configHead struct {
 	Architectures []string `json:"architectures"`
 }
 
-// Detect reads dir's config.json and returns the family that reads it. An
-// unknown model_type is a one-line error naming the file and the supported
-// types.
+// Detect reads dir's config.json and returns the family that reads it, with
+// the file's bytes: the family whose ModelTypes hold its model_type, else
+// (no model_type) the first whose Architectures hold one of its
+// architectures, else (neither given) the default family. An unknown
+// model_type is a one-line error naming the file and the supported types.
 func Detect(dir string) (lm.Family, []byte, error) {
 	path := filepath.Join(dir, ConfigFile)
 	js, err := os.ReadFile(path)
@@ -112,7 +114,9 @@ func familyFor(h configHead) (lm.Family, error) {
 	if len(h.Architectures) > 0 {
 		return lm.Family{}, fmt.Errorf("no model_type, and architectures %v are not supported (supported model types: %s)", h.Architectures, supported)
 	}
-	return lm.Family{}, fmt.Errorf("no model_type and no architectures (supported model types: %s)", supported)
+	// A config naming neither is read by the default family, as this
+	// project's first versions and hand-written configs expect.
+	return families[0], nil
 }
 
 // LoadModel reads the model of a folder (config.json and weights) through

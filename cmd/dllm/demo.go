@@ -12,7 +12,7 @@ import (
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/synth"
 	"github.com/dllmgo/dllm/mdlm"
-	"github.com/dllmgo/dllm/train"
+	"github.com/dllmgo/dllm/modeldir"
 )
 
 // dllm demo is the whole pipeline in a few minutes on a laptop CPU, with no
@@ -106,7 +106,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b, err := train.LoadBundle(modelDir, be)
+	b, err := modeldir.Open(modelDir, be)
 	if err != nil {
 		return err
 	}

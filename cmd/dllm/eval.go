@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/train"
 )
 
@@ -95,14 +97,13 @@ func verboseWriter(on bool, w io.Writer) io.Writer {
 // evaluate generates an answer for every conversation's last user turn and
 // compares it with the reference answer; it also measures the diffusion
 // loss of the references.
-func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, sf *samplerFlags, batch int, verbose io.Writer) (*evalResult, error) {
+func evaluate(b *modeldir.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, sf *samplerFlags, batch int, verbose io.Writer) (*evalResult, error) {
 	type item struct {
 		prompt []int32
 		want   string
 		task   string
 		q      string
 	}
-	maxLen := b.Model.Config.MaxPositions
 	var items []item
 	skipped := 0
 	for _, conv := range convs {
@@ -112,7 +113,7 @@ func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, 
 			continue
 		}
 		p, err := b.Prompt(msgs[:len(msgs)-1])
-		if err != nil || len(p)+c.MaxNewTokens > maxLen {
+		if err != nil || !fitsModel(b.Model, len(p)+c.MaxNewTokens) {
 			skipped++
 			continue
 		}
@@ -176,6 +177,10 @@ func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, 
 		res.PerTask = nil
 	}
 
+	maxLen := b.MaxPositions()
+	if maxLen <= 0 {
+		maxLen = math.MaxInt
+	}
 	ex, _, err := data.BuildSFT(b.Tokenizer, convs, data.SFTConfig{MaxLen: maxLen, PadID: int(b.PadID), Template: b.Template})
 	if err != nil {
 		return nil, err
@@ -184,6 +189,6 @@ func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, 
 	if err != nil {
 		return nil, err
 	}
-	res.Loss, err = train.EvalLoss(b.Model, toMDLM(bs), mdlm.ObjectiveOptions{MaskID: b.MaskID}, 1)
+	res.Loss, err = train.EvalLoss(b.Model, bs, mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: b.MaskID}), 1)
 	return res, err
 }

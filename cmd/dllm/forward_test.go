@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/tensor/safetensors"
 )
@@ -63,7 +63,7 @@ func TestForwardMatchesHuggingFace(t *testing.T) {
 	require.NoError(t, safetensors.Write(batch, in, nil))
 
 	resaved := t.TempDir()
-	m, err := bert.Load(fixture, tensor.CPU())
+	m, err := modeldir.LoadModel(fixture, tensor.CPU())
 	require.NoError(t, err)
 	require.NoError(t, m.Save(resaved))
 
@@ -94,7 +94,7 @@ func TestForwardMatchesHuggingFace(t *testing.T) {
 	require.Greater(t, e, 1e-5, "--precision bf16 changed nothing")
 
 	// load(save(m)) is bit-identical.
-	again, err := bert.Load(resaved, tensor.CPU())
+	again, err := modeldir.LoadModel(resaved, tensor.CPU())
 	require.NoError(t, err)
 	for i, p := range m.Params() {
 		require.Equal(t, p.Value.F32(), again.Params()[i].Value.F32(), p.Name)

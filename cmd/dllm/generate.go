@@ -61,9 +61,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 			return badInput("--prompt: %v", err)
 		}
 	}
-	if limit := b.Model.Config.MaxPositions; len(ids)+c.MaxNewTokens > limit {
+	if !fitsModel(b.Model, len(ids)+c.MaxNewTokens) {
 		return badInput("--prompt: %d prompt tokens + %d new tokens exceed the model's maximum length of %d",
-			len(ids), c.MaxNewTokens, limit)
+			len(ids), c.MaxNewTokens, b.MaxPositions())
 	}
 	view := newLiveView(b, stderr, *visualize)
 	c.Trace = view.trace

@@ -5,7 +5,7 @@ import (
 	"io"
 
 	"github.com/dllmgo/dllm/data"
-	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/train"
 )
 
@@ -62,7 +62,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if len(heldIdx) == 0 {
 		heldIdx, trainIdx = trainIdx[:1], trainIdx[1:]
 	}
-	batches := func(idx []int, seed uint64) []mdlm.Batch {
+	batches := func(idx []int, seed uint64) []data.Batch {
 		perm := data.Permutation(len(idx), seed)
 		var out []data.Batch
 		for lo := 0; lo < len(perm); lo += f.batchSize {
@@ -72,14 +72,14 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 			}
 			out = append(out, data.PretrainBatch(rs))
 		}
-		return toMDLM(out)
+		return out
 	}
 	fmt.Fprintf(stderr, "%d training rows of %d tokens, %d held out\n", len(trainIdx), f.maxLen, len(heldIdx))
-	obj, err := f.objective(b.MaskID)
+	obj, err := f.objectiveFor(b.MaskID)
 	if err != nil {
 		return err
 	}
-	epoch := func(e int) []mdlm.Batch { return batches(trainIdx, data.EpochSeed(f.seed, e)) }
+	epoch := func(e int) []data.Batch { return batches(trainIdx, data.EpochSeed(f.seed, e)) }
 	if f.epochs == 0 && f.steps == 0 {
 		f.epochs = 1
 	}
@@ -88,7 +88,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "model: %s, %d parameters, on %s\n", describeModel(b), b.Model.Config.ParamCount(), f.onDevice(be))
+	fmt.Fprintf(stderr, "model: %s, %d parameters, on %s\n", describeModel(b.Model), lm.ParamCount(b.Model), f.onDevice(be))
 	if f.budget <= 0 {
 		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
 	}

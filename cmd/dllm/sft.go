@@ -9,7 +9,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/train"
 )
 
@@ -83,20 +85,20 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 		len(trainEx), tstats.Dropped, tstats.Truncated, len(heldEx))
 
 	// The model's default canvas fits the longest training answer; see
-	// train.Generation for why a much longer one hurts a small model.
+	// modeldir.Generation for why a much longer one hurts a small model.
 	longest := 0
 	for _, ex := range trainEx {
 		longest = max(longest, len(ex.InputIDs)-ex.PromptLen)
 	}
-	b.Generation = train.GenerationFor(longest)
+	b.Generation = modeldir.GenerationFor(longest)
 
-	obj, err := f.objective(b.MaskID)
+	obj, err := f.objectiveFor(b.MaskID)
 	if err != nil {
 		return err
 	}
-	epoch := func(e int) []mdlm.Batch {
+	epoch := func(e int) []data.Batch {
 		bs, _ := data.SFTBatches(trainEx, f.batchSize, int(b.PadID), data.EpochSeed(f.seed, e))
-		return toMDLM(bs)
+		return bs
 	}
 	heldBatches, _ := data.SFTBatches(heldEx, f.batchSize, int(b.PadID), f.seed)
 	if f.epochs == 0 && f.steps == 0 {
@@ -108,12 +110,12 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 		SaveModel: b.Save,
 		AfterEval: func(w io.Writer, step int) { printSamples(w, b, heldConvs, *samples) },
 	}
-	t, err := train.New(b.Model, epoch, f.evalSet(toMDLM(heldBatches)), opts, hooks)
+	t, err := train.New(b.Model, epoch, f.evalSet(heldBatches), opts, hooks)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "model: %s, %d parameters; batches of %d conversations on %s\n",
-		describeModel(b), b.Model.Config.ParamCount(), f.batchSize*f.gradAccum, f.onDevice(be))
+		describeModel(b.Model), lm.ParamCount(b.Model), f.batchSize*f.gradAccum, f.onDevice(be))
 	if f.budget <= 0 {
 		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
 	}
@@ -122,12 +124,12 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 
 // printSamples answers a few held-out prompts and shows them beside the
 // reference answers.
-func printSamples(w io.Writer, b *train.Bundle, convs []data.Conversation, n int) {
+func printSamples(w io.Writer, b *modeldir.Bundle, convs []data.Conversation, n int) {
 	c := b.SamplerConfig()
 	for i := 0; i < n && i < len(convs); i++ {
 		msgs := convs[i].Messages
 		prompt, err := b.Prompt(msgs[:len(msgs)-1])
-		if err != nil || len(prompt)+c.MaxNewTokens > b.Model.Config.MaxPositions {
+		if err != nil || !fitsModel(b.Model, len(prompt)+c.MaxNewTokens) {
 			continue
 		}
 		out, err := mdlm.Generate(b.Model, [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
@@ -173,9 +175,4 @@ func skippedNote(n int) string {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func describeModel(b *train.Bundle) string {
-	c := b.Model.Config
-	return fmt.Sprintf("ModernBERT hidden %d, %d layers, %d heads, vocabulary %d", c.HiddenSize, c.NumLayers, c.NumHeads, c.VocabSize)
 }

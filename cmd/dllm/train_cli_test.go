@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/tensor"
-	"github.com/dllmgo/dllm/train"
 )
 
 // writeChat writes n copy-task conversations as chat JSONL.
@@ -68,11 +68,11 @@ func TestSFTGenerateEvalChat(t *testing.T) {
 	require.Contains(t, tc["chat_template"], "[Answer]")
 	// The model's default canvas fits its training answers ("w w" plus the
 	// closing "\n[/Answer]\n\n"): a few tokens, rounded up to 8 or 16.
-	var gen train.Generation
+	var gen modeldir.Generation
 	js, _ = os.ReadFile(filepath.Join(out, "generation_config.json"))
 	require.NoError(t, json.Unmarshal(js, &gen))
 	require.True(t, gen.MaxNewTokens >= 8 && gen.MaxNewTokens <= 32, "%+v", gen)
-	b, err := train.LoadBundle(out, tensor.CPU())
+	b, err := modeldir.Open(out, tensor.CPU())
 	require.NoError(t, err)
 	require.Equal(t, gen.MaxNewTokens, b.SamplerConfig().MaxNewTokens)
 

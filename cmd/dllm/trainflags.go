@@ -10,13 +10,17 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
-	"github.com/dllmgo/dllm/bert"
+	"strings"
+
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
 	"github.com/dllmgo/dllm/tensor"
@@ -26,6 +30,7 @@ import (
 // trainFlags are the options shared by pretrain and sft.
 type trainFlags struct {
 	out, preset, initDir, tokPath, resume, device string
+	family, objectiveName                         string
 	vocabSize                                     int
 	steps, epochs, batchSize, gradAccum, maxLen   int
 	lr, warmup, minLR, weightDecay, clip          float64
@@ -41,8 +46,10 @@ type trainFlags struct {
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
 	fs.StringVar(&f.out, "out", "", "output folder: the final model, checkpoints/, metrics.jsonl, loss.png (required)")
-	fs.StringVar(&f.preset, "preset", "tiny", "model size when training from scratch: tiny, small, modernbert-base, modernbert-large")
-	fs.StringVar(&f.initDir, "init", "", "start from this Hugging Face ModernBERT folder instead of a preset")
+	fs.StringVar(&f.family, "family", modeldir.DefaultFamily(), "model family when training from scratch: "+familyList())
+	fs.StringVar(&f.preset, "preset", "tiny", "model size when training from scratch: "+presetList())
+	fs.StringVar(&f.initDir, "init", "", "start from this Hugging Face model folder instead of a preset (its config.json names the family)")
+	fs.StringVar(&f.objectiveName, "objective", mdlm.ObjectiveName, "training objective: "+mdlm.ObjectiveName+" (masked diffusion)")
 	fs.StringVar(&f.tokPath, "tokenizer", "", "tokenizer.json to use (default: the --init model's, or train one on the data)")
 	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
 	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
@@ -116,8 +123,17 @@ func (f *trainFlags) validate() error {
 	case f.initDir != "" && f.resume != "":
 		return badInput("--init and --resume exclude each other: --resume already has weights")
 	}
-	if _, err := bert.Preset(f.preset); err != nil && f.initDir == "" {
-		return badInput("--preset: %v", err)
+	if f.initDir == "" && f.resume == "" {
+		fam, err := modeldir.Family(f.family)
+		if err != nil {
+			return badInput("--family: %v", err)
+		}
+		if !slices.Contains(fam.Presets, f.preset) {
+			return badInput("--preset: family %s has no preset %q (known: %s)", fam.Name, f.preset, strings.Join(fam.Presets, ", "))
+		}
+	}
+	if f.objectiveName != mdlm.ObjectiveName {
+		return badInput("--objective: unknown objective %q (known: %s)", f.objectiveName, mdlm.ObjectiveName)
 	}
 	if _, err := optim.NewSchedule(optim.ScheduleConfig{Kind: f.schedule, Peak: 1, TotalSteps: 1}); err != nil {
 		return badInput("--schedule: %v", err)
@@ -128,6 +144,16 @@ func (f *trainFlags) validate() error {
 	}
 	_, err = f.objective(0)
 	return err
+}
+
+// objectiveFor builds the --objective for a model whose mask token is
+// maskID.
+func (f *trainFlags) objectiveFor(maskID int32) (lm.Objective, error) {
+	o, err := f.objective(maskID)
+	if err != nil {
+		return nil, err
+	}
+	return mdlm.NewObjective(o), nil
 }
 
 func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {
@@ -149,7 +175,7 @@ func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {
 // setup returns the tokenizer and the model: from --resume's checkpoint, from
 // --init, or fresh from a preset (training a tokenizer on texts when none is
 // given). texts is only called when a tokenizer must be trained.
-func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool), stderr io.Writer) (*train.Bundle, error) {
+func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool), stderr io.Writer) (*modeldir.Bundle, error) {
 	var tok *tokenizer.Tokenizer
 	var err error
 	from := f.initDir
@@ -158,7 +184,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 			return nil, badInput("--resume: %v", err)
 		}
 	}
-	var m *bert.Model
+	var m lm.Model
 	if from != "" {
 		if m, err = loadModel(from, be); err != nil {
 			return nil, err
@@ -170,7 +196,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 			return nil, badInput("%v", err)
 		}
 	case from != "":
-		if tok, err = tokenizer.Load(filepath.Join(from, train.TokenizerFile)); err != nil {
+		if tok, err = tokenizer.Load(filepath.Join(from, modeldir.TokenizerFile)); err != nil {
 			return nil, badInput("%v", err)
 		}
 	default:
@@ -180,26 +206,52 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 		}
 	}
 	if m == nil {
-		cfg, err := bert.Preset(f.preset)
-		if err != nil {
+		sp := tok.Specials()
+		fresh := lm.Fresh{VocabSize: tok.VocabSize(), MaxPositions: f.maxLen, Specials: lm.Specials{
+			Pad: int32(sp.Pad), Unk: int32(sp.Unk), CLS: int32(sp.Cls), SEP: int32(sp.Sep), Mask: int32(sp.Mask),
+			BOS: int32(sp.Cls), EOS: int32(sp.Sep),
+		}}
+		if m, err = modeldir.New(f.family, f.preset, fresh, be); err != nil {
 			return nil, badInput("--preset: %v", err)
 		}
-		cfg.VocabSize = roundUp(tok.VocabSize(), 8)
-		cfg.MaxPositions = max(cfg.MaxPositions, f.maxLen)
-		sp := tok.Specials()
-		cfg.PadTokenID = sp.Pad
-		cfg.CLSTokenID, cfg.BOSTokenID, cfg.SEPTokenID, cfg.EOSTokenID, cfg.MaskTokenID = sp.Cls, sp.Cls, sp.Sep, sp.Sep, sp.Mask
-		m = bert.New(cfg, be)
 		m.Init(rand.New(rand.NewPCG(f.seed, 0x1234)))
 	}
-	b, err := train.NewBundle(m, tok)
+	b, err := f.bundle(m, tok, from)
 	if err != nil {
 		return nil, badInput("%v", err)
 	}
 	return b, nil
 }
 
-func (f *trainFlags) options(steps int, obj mdlm.ObjectiveOptions, progress io.Writer, terminal bool) train.Options {
+// bundle ties the model to its tokenizer: the special tokens and template
+// of the starting folder when there is one (and --tokenizer does not
+// replace its tokenizer), else those the tokenizer and model name.
+func (f *trainFlags) bundle(m lm.Model, tok *tokenizer.Tokenizer, from string) (*modeldir.Bundle, error) {
+	if from != "" && f.tokPath == "" {
+		return modeldir.Attach(from, m, tok)
+	}
+	return modeldir.NewBundle(m, tok)
+}
+
+// familyList and presetList name the registry's families and presets for
+// the flag help.
+func familyList() string {
+	var names []string
+	for _, f := range modeldir.Families() {
+		names = append(names, f.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func presetList() string {
+	var parts []string
+	for _, f := range modeldir.Families() {
+		parts = append(parts, strings.Join(f.Presets, ", ")+" ("+f.Name+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, terminal bool) train.Options {
 	lr := f.lr
 	if lr == 0 {
 		lr = 1e-3
@@ -255,23 +307,12 @@ func runTrainer(t *train.Trainer, f *trainFlags, stdout, stderr io.Writer) error
 	return err
 }
 
-func roundUp(n, k int) int { return (n + k - 1) / k * k }
-
 // evalSet keeps the first --eval-batches held-out batches: on a large
 // corpus, scoring all of 5% would cost more than the training between
 // evaluations.
-func (f *trainFlags) evalSet(bs []mdlm.Batch) []mdlm.Batch {
+func (f *trainFlags) evalSet(bs []data.Batch) []data.Batch {
 	if f.evalBatches > 0 && len(bs) > f.evalBatches {
 		return bs[:f.evalBatches]
 	}
 	return bs
-}
-
-// toMDLM converts padded data batches to the diffusion objective's batches.
-func toMDLM(bs []data.Batch) []mdlm.Batch {
-	out := make([]mdlm.Batch, len(bs))
-	for i, b := range bs {
-		out[i] = mdlm.Batch{IDs: b.InputIDs, Labels: b.Labels, PromptLens: b.PromptLens, Size: b.B, SeqLen: b.S}
-	}
-	return out
 }
