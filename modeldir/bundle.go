@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
@@ -325,6 +326,11 @@ func (b *Bundle) SamplerConfig() mdlm.SamplerConfig {
 
 // MaxPositions is the longest sequence the model takes (0: no limit).
 func (b *Bundle) MaxPositions() int { return b.Model.Spec().MaxPositions }
+
+// Answer is the text of a generated answer: decoded, special tokens
+// skipped, surrounding whitespace trimmed (what generate prints and eval
+// compares, with data.SameAnswer, to the reference).
+func (b *Bundle) Answer(ids []int32) string { return strings.TrimSpace(b.Decode(ids)) }
 
 // Decode turns answer ids into text.
 func (b *Bundle) Decode(ids []int32) string {

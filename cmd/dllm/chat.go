@@ -121,7 +121,7 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		answer := strings.TrimSpace(b.Decode(out.Samples[0].Answer))
+		answer := b.Answer(out.Samples[0].Answer)
 		fmt.Fprintf(stdout, "bot> %s\n", answer)
 		history = append(history, data.Message{Role: "assistant", Content: answer})
 	}

@@ -145,7 +145,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		got := strings.TrimSpace(b.Decode(o.Samples[0].Answer))
+		got := b.Answer(o.Samples[0].Answer)
 		verdict := "correct"
 		if !ex.Correct(got) {
 			verdict = "wrong, expected " + ex.Answer

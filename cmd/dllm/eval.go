@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"sort"
-	"strings"
 
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/mdlm"
@@ -117,7 +116,7 @@ func evaluate(b *modeldir.Bundle, convs []data.Conversation, c mdlm.SamplerConfi
 			skipped++
 			continue
 		}
-		items = append(items, item{p, strings.TrimSpace(msgs[len(msgs)-1].Content), conv.Task, msgs[len(msgs)-2].Content})
+		items = append(items, item{p, msgs[len(msgs)-1].Content, conv.Task, msgs[len(msgs)-2].Content})
 	}
 	if len(items) == 0 {
 		return nil, badInput("no conversation fits: each needs a final assistant turn and a prompt that leaves room for %d new tokens", c.MaxNewTokens)
@@ -146,8 +145,8 @@ func evaluate(b *modeldir.Bundle, convs []data.Conversation, c mdlm.SamplerConfi
 		}
 		for k, i := range idx {
 			it := items[i]
-			got := strings.TrimSpace(b.Decode(out.Samples[k].Answer))
-			ok := got == it.want
+			got := b.Answer(out.Samples[k].Answer)
+			ok := data.SameAnswer(got, it.want)
 			if ok {
 				correct++
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/dllmgo/dllm/data"
@@ -73,7 +72,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, strings.TrimSpace(b.Decode(out.Samples[0].Answer)))
+	fmt.Fprintln(stdout, b.Answer(out.Samples[0].Answer))
 	fmt.Fprintln(stderr, generateSummary(out, c.Cache, time.Since(start)))
 	return nil
 }

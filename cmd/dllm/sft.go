@@ -137,10 +137,9 @@ func printSamples(w io.Writer, b *modeldir.Bundle, convs []data.Conversation, n 
 			fmt.Fprintf(w, "  sample %d: %v\n", i, err)
 			continue
 		}
-		got := strings.TrimSpace(b.Decode(out.Samples[0].Answer))
-		want := strings.TrimSpace(msgs[len(msgs)-1].Content)
+		got, want := b.Answer(out.Samples[0].Answer), msgs[len(msgs)-1].Content
 		mark := "✗"
-		if got == want {
+		if data.SameAnswer(got, want) {
 			mark = "✓"
 		}
 		fmt.Fprintf(w, "  %s Q: %s\n    A: %s   (reference: %s)\n", mark, oneLine(msgs[len(msgs)-2].Content), oneLine(got), oneLine(want))
