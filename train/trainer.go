@@ -15,8 +15,9 @@ import (
 	"github.com/dllmgo/dllm/optim"
 )
 
-// Options configure a run. The zero value is not useful; see the CLI for
-// defaults.
+// Options configure a run. Start from Defaults() and change what differs:
+// a zero LR or Schedule takes the default, but the other zero values mean
+// what they say (no warm-up, no weight decay, no clipping).
 type Options struct {
 	// Steps is the number of optimizer steps. If 0, Epochs passes over the
 	// data are made instead.
@@ -126,8 +127,15 @@ func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hook
 	if opts.Objective == nil {
 		return nil, errors.New("train: no objective (Options.Objective)")
 	}
+	def := Defaults()
 	if opts.GradAccum < 1 {
 		opts.GradAccum = 1
+	}
+	if opts.LR == 0 {
+		opts.LR = def.LR
+	}
+	if opts.Schedule == "" {
+		opts.Schedule = def.Schedule
 	}
 	if opts.Beta1 == 0 {
 		opts.Beta1, opts.Beta2, opts.AdamEps = 0.9, 0.999, 1e-8

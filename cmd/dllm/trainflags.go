@@ -45,6 +45,7 @@ type trainFlags struct {
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
+	d := train.Defaults()
 	fs.StringVar(&f.out, "out", "", "output folder: the final model, checkpoints/, metrics.jsonl, loss.png (required)")
 	fs.StringVar(&f.family, "family", modeldir.DefaultFamily(), "model family when training from scratch: "+familyList())
 	fs.StringVar(&f.preset, "preset", "tiny", "model size when training from scratch: "+presetList())
@@ -60,21 +61,21 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.DurationVar(&f.budget, "time-budget", 0, "train for about this long (e.g. 4m) instead of --steps/--epochs")
 	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: 10 for sft, as the reference, 1 for pretrain)")
 	fs.IntVar(&f.batchSize, "batch-size", defaultBatch, "sequences per micro-batch")
-	fs.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimizer step")
+	fs.IntVar(&f.gradAccum, "grad-accum", d.GradAccum, "micro-batches per optimizer step")
 	fs.IntVar(&f.maxLen, "max-length", defaultMaxLen, "longest sequence in tokens")
-	fs.Float64Var(&f.lr, "lr", 0, "peak learning rate (0: 1e-3 from scratch, 1e-4 from --init)")
-	fs.Float64Var(&f.warmup, "warmup-ratio", 0.1, "fraction of the steps spent warming up")
-	fs.Float64Var(&f.minLR, "min-lr-ratio", 0, "final learning rate as a fraction of the peak")
-	fs.StringVar(&f.schedule, "schedule", "cosine", "learning-rate schedule: constant, linear or cosine")
-	fs.Float64Var(&f.weightDecay, "weight-decay", 0.01, "AdamW weight decay (not applied to norms, biases, embeddings)")
-	fs.Float64Var(&f.clip, "clip", 1, "gradient clipping by global norm (0: off)")
+	fs.Float64Var(&f.lr, "lr", 0, fmt.Sprintf("peak learning rate (0: %g from scratch, %g from --init)", train.DefaultLR, train.FineTuneLR))
+	fs.Float64Var(&f.warmup, "warmup-ratio", d.WarmupRatio, "fraction of the steps spent warming up")
+	fs.Float64Var(&f.minLR, "min-lr-ratio", d.MinLRRatio, "final learning rate as a fraction of the peak")
+	fs.StringVar(&f.schedule, "schedule", d.Schedule, "learning-rate schedule: constant, linear or cosine")
+	fs.Float64Var(&f.weightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay (not applied to norms, biases, embeddings)")
+	fs.Float64Var(&f.clip, "clip", d.Clip, "gradient clipping by global norm (0: off)")
 	fs.StringVar(&f.weighting, "loss-weight", "schedule", "masked-token weight: schedule (1/t, the ELBO) or uniform")
 	fs.StringVar(&f.normalization, "loss-norm", "token", "loss normalisation: token, sequence or batch")
 	fs.StringVar(&f.times, "time-sampling", "uniform", "diffusion times per batch: uniform, stratified or antithetic")
-	fs.Uint64Var(&f.seed, "seed", 1, "random seed: initialisation, data order, noise")
+	fs.Uint64Var(&f.seed, "seed", d.Seed, "random seed: initialisation, data order, noise")
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between held-out evaluations (0: 10 per run)")
 	fs.IntVar(&f.saveEvery, "save-every", 0, "steps between checkpoints (0: 4 per run)")
-	fs.IntVar(&f.keepLast, "keep-last", 2, "checkpoints to keep")
+	fs.IntVar(&f.keepLast, "keep-last", d.KeepLast, "checkpoints to keep")
 	fs.Float64Var(&f.heldOut, "held-out", 0.05, "fraction of the data held out for evaluation")
 	fs.IntVar(&f.evalBatches, "eval-batches", 16, "held-out batches scored at each evaluation (0: all)")
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "skip malformed data lines (counted) instead of stopping")
@@ -252,21 +253,20 @@ func presetList() string {
 }
 
 func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, terminal bool) train.Options {
-	lr := f.lr
-	if lr == 0 {
-		lr = 1e-3
+	o := train.Defaults()
+	o.LR = f.lr
+	if o.LR == 0 {
+		o.LR = train.DefaultLR
 		if f.initDir != "" {
-			lr = 1e-4
+			o.LR = train.FineTuneLR
 		}
 	}
-	o := train.Options{
-		Steps: steps, Epochs: f.epochs, GradAccum: f.gradAccum,
-		LR: lr, WarmupRatio: f.warmup, MinLRRatio: f.minLR, Schedule: f.schedule,
-		WeightDecay: f.weightDecay, Clip: f.clip,
-		Seed: f.seed, Objective: obj, Precision: f.prec,
-		EvalEvery: f.evalEvery, SaveEvery: f.saveEvery, KeepLast: f.keepLast,
-		OutDir: f.out, Progress: progress, Terminal: terminal, TimeBudget: f.budget,
-	}
+	o.Steps, o.Epochs, o.GradAccum = steps, f.epochs, f.gradAccum
+	o.WarmupRatio, o.MinLRRatio, o.Schedule = f.warmup, f.minLR, f.schedule
+	o.WeightDecay, o.Clip = f.weightDecay, f.clip
+	o.Seed, o.Objective, o.Precision = f.seed, obj, f.prec
+	o.EvalEvery, o.SaveEvery, o.KeepLast = f.evalEvery, f.saveEvery, f.keepLast
+	o.OutDir, o.Progress, o.Terminal, o.TimeBudget = f.out, progress, terminal, f.budget
 	return o
 }
 
