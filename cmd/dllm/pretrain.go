@@ -6,6 +6,7 @@ import (
 
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/recipe"
 	"github.com/dllmgo/dllm/train"
 )
 
@@ -51,40 +52,20 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Documents are joined by [PAD], the reference's end-of-sequence for
-	// BERT, so the model also learns where texts end.
-	ids := b.Tokenizer.EncodeBatch(docs, false)
-	rows := data.Pack(ids, f.maxLen, int(b.PadID))
-	if len(rows) < 2 {
-		return badInput("%s: only %d rows of %d tokens; need more text or a smaller --max-length", *dataPaths, len(rows), f.maxLen)
+	d, err := recipe.Pretrain(b, docs, recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed})
+	if err != nil {
+		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
 	}
-	trainIdx, heldIdx := data.SplitIndices(len(rows), f.heldOut, f.seed)
-	if len(heldIdx) == 0 {
-		heldIdx, trainIdx = trainIdx[:1], trainIdx[1:]
-	}
-	batches := func(idx []int, seed uint64) []data.Batch {
-		perm := data.Permutation(len(idx), seed)
-		var out []data.Batch
-		for lo := 0; lo < len(perm); lo += f.batchSize {
-			var rs [][]int32
-			for _, k := range perm[lo:min(lo+f.batchSize, len(perm))] {
-				rs = append(rs, rows[idx[k]])
-			}
-			out = append(out, data.PretrainBatch(rs))
-		}
-		return out
-	}
-	fmt.Fprintf(stderr, "%d training rows of %d tokens, %d held out\n", len(trainIdx), f.maxLen, len(heldIdx))
+	fmt.Fprintf(stderr, "%d training rows of %d tokens, %d held out\n", len(d.Train), f.maxLen, len(d.Held))
 	obj, err := f.objectiveFor(b.MaskID)
 	if err != nil {
 		return err
 	}
-	epoch := func(e int) []data.Batch { return batches(trainIdx, data.EpochSeed(f.seed, e)) }
 	if f.epochs == 0 && f.steps == 0 {
-		f.epochs = 1
+		f.epochs = recipe.PretrainEpochs
 	}
 	opts := f.options(f.steps, obj, stderr, isTerminal(stderr))
-	t, err := train.New(b.Model, epoch, f.evalSet(batches(heldIdx, f.seed)), opts, train.Hooks{SaveModel: b.Save})
+	t, err := train.New(b.Model, d.Epochs(f.batchSize, f.seed), d.HeldBatches(f.batchSize, f.seed, f.evalBatches), opts, train.Hooks{SaveModel: b.Save})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
+	"github.com/dllmgo/dllm/recipe"
 	"github.com/dllmgo/dllm/train"
 )
 
@@ -57,60 +58,30 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	trainIdx, heldIdx := data.SplitIndices(len(convs), f.heldOut, f.seed)
-	if len(heldIdx) == 0 {
-		heldIdx, trainIdx = trainIdx[:1], trainIdx[1:]
-	}
-	pick := func(idx []int) []data.Conversation {
-		out := make([]data.Conversation, len(idx))
-		for i, j := range idx {
-			out[i] = convs[j]
-		}
-		return out
-	}
-	sftCfg := data.SFTConfig{MaxLen: f.maxLen, PadID: int(b.PadID), Template: b.Template, Workers: 2}
-	trainEx, tstats, err := data.BuildSFT(b.Tokenizer, pick(trainIdx), sftCfg)
+	d, err := recipe.SFT(b, convs, recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed, Workers: 2})
 	if err != nil {
-		return badInput("%s: %v", *dataPaths, err)
-	}
-	heldConvs := pick(heldIdx)
-	heldEx, _, err := data.BuildSFT(b.Tokenizer, heldConvs, sftCfg)
-	if err != nil {
-		return badInput("%s: %v", *dataPaths, err)
-	}
-	if len(trainEx) == 0 {
-		return badInput("%s: every conversation's prompt is longer than --max-length %d", *dataPaths, f.maxLen)
+		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
 	}
 	fmt.Fprintf(stderr, "%d training rows (%d dropped: prompt too long, %d truncated), %d held out\n",
-		len(trainEx), tstats.Dropped, tstats.Truncated, len(heldEx))
-
+		len(d.Train), d.Stats.Dropped, d.Stats.Truncated, len(d.Held))
 	// The model's default canvas fits the longest training answer; see
 	// modeldir.Generation for why a much longer one hurts a small model.
-	longest := 0
-	for _, ex := range trainEx {
-		longest = max(longest, len(ex.InputIDs)-ex.PromptLen)
-	}
-	b.Generation = modeldir.GenerationFor(longest)
+	b.Generation = d.Generation
 
 	obj, err := f.objectiveFor(b.MaskID)
 	if err != nil {
 		return err
 	}
-	epoch := func(e int) []data.Batch {
-		bs, _ := data.SFTBatches(trainEx, f.batchSize, int(b.PadID), data.EpochSeed(f.seed, e))
-		return bs
-	}
-	heldBatches, _ := data.SFTBatches(heldEx, f.batchSize, int(b.PadID), f.seed)
 	if f.epochs == 0 && f.steps == 0 {
-		f.epochs = 10 // the reference's SFT recipe
+		f.epochs = recipe.SFTEpochs
 	}
 	terminal := isTerminal(stderr)
 	opts := f.options(f.steps, obj, stderr, terminal)
 	hooks := train.Hooks{
 		SaveModel: b.Save,
-		AfterEval: func(w io.Writer, step int) { printSamples(w, b, heldConvs, *samples) },
+		AfterEval: func(w io.Writer, step int) { printSamples(w, b, d.HeldConvs, *samples) },
 	}
-	t, err := train.New(b.Model, epoch, f.evalSet(heldBatches), opts, hooks)
+	t, err := train.New(b.Model, d.Epochs(f.batchSize, f.seed), d.HeldBatches(f.batchSize, f.seed, f.evalBatches), opts, hooks)
 	if err != nil {
 		return err
 	}

@@ -16,13 +16,13 @@ import (
 
 	"strings"
 
-	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
+	"github.com/dllmgo/dllm/recipe"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/train"
 )
@@ -77,6 +77,8 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.IntVar(&f.saveEvery, "save-every", 0, "steps between checkpoints (0: 4 per run)")
 	fs.IntVar(&f.keepLast, "keep-last", d.KeepLast, "checkpoints to keep")
 	fs.Float64Var(&f.heldOut, "held-out", 0.05, "fraction of the data held out for evaluation")
+	// On a large corpus, scoring all of 5% would cost more than the training
+	// between evaluations.
 	fs.IntVar(&f.evalBatches, "eval-batches", 16, "held-out batches scored at each evaluation (0: all)")
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "skip malformed data lines (counted) instead of stopping")
 }
@@ -207,12 +209,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 		}
 	}
 	if m == nil {
-		sp := tok.Specials()
-		fresh := lm.Fresh{VocabSize: tok.VocabSize(), MaxPositions: f.maxLen, Specials: lm.Specials{
-			Pad: int32(sp.Pad), Unk: int32(sp.Unk), CLS: int32(sp.Cls), SEP: int32(sp.Sep), Mask: int32(sp.Mask),
-			BOS: int32(sp.Cls), EOS: int32(sp.Sep),
-		}}
-		if m, err = modeldir.New(f.family, f.preset, fresh, be); err != nil {
+		if m, err = modeldir.New(f.family, f.preset, recipe.Fresh(tok, f.maxLen), be); err != nil {
 			return nil, badInput("--preset: %v", err)
 		}
 		m.Init(rand.New(rand.NewPCG(f.seed, 0x1234)))
@@ -305,14 +302,4 @@ func runTrainer(t *train.Trainer, f *trainFlags, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "saved the model to %s\n", f.out)
 	}
 	return err
-}
-
-// evalSet keeps the first --eval-batches held-out batches: on a large
-// corpus, scoring all of 5% would cost more than the training between
-// evaluations.
-func (f *trainFlags) evalSet(bs []data.Batch) []data.Batch {
-	if f.evalBatches > 0 && len(bs) > f.evalBatches {
-		return bs[:f.evalBatches]
-	}
-	return bs
 }
