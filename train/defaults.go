@@ -10,12 +10,13 @@ const (
 // Defaults returns the recipe every dllm run starts from (the CLI's flag
 // defaults): AdamW (0.9, 0.999, 1e-8) at DefaultLR with weight decay 0.01,
 // a cosine schedule after 10% warm-up down to 0, gradient clipping at norm
-// 1, one micro-batch per step, one epoch, seed 1, the last two checkpoints
-// kept. Objective is left nil: the caller chooses it (mdlm.NewObjective).
+// 1, one micro-batch per step, seed 1, the last two checkpoints kept.
+// Steps and Epochs are left 0 (one epoch, or the recipe's: see package
+// recipe), and Objective nil: the caller chooses it (mdlm.NewObjective).
 func Defaults() Options {
 	return Options{
-		Epochs: 1, GradAccum: 1,
-		LR: DefaultLR, WarmupRatio: 0.1, MinLRRatio: 0, Schedule: "cosine",
+		GradAccum: 1,
+		LR:        DefaultLR, WarmupRatio: 0.1, MinLRRatio: 0, Schedule: "cosine",
 		WeightDecay: 0.01, Clip: 1,
 		Beta1: 0.9, Beta2: 0.999, AdamEps: 1e-8,
 		Seed: 1, KeepLast: 2,

@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/recipe"
-	"github.com/dllmgo/dllm/train"
 )
 
 // dllm pretrain trains a model by masked diffusion on plain text: documents
@@ -42,30 +42,23 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "read %d documents from %d files%s\n", len(docs), stats.Files, skippedNote(stats.Skipped))
 
-	b, err := f.setup(be, func(yield func(string) bool) {
-		for _, d := range docs {
-			if !yield(d) {
-				return
-			}
-		}
-	}, stderr)
+	b, err := f.setup(be, slices.Values(docs), stderr)
 	if err != nil {
 		return err
 	}
-	d, err := recipe.Pretrain(b, docs, recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed})
-	if err != nil {
-		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
-	}
-	fmt.Fprintf(stderr, "%d training rows of %d tokens, %d held out\n", len(d.Train), f.maxLen, len(d.Held))
 	obj, err := f.objectiveFor(b.MaskID)
 	if err != nil {
 		return err
 	}
-	if f.epochs == 0 && f.steps == 0 {
-		f.epochs = recipe.PretrainEpochs
+	t, d, err := recipe.PretrainTrainer(b, docs, recipe.Run{
+		Split:     recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed},
+		BatchSize: f.batchSize, EvalBatches: f.evalBatches,
+		Options: f.options(f.steps, obj, stderr, isTerminal(stderr)),
+	})
+	if d == nil && err != nil {
+		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
 	}
-	opts := f.options(f.steps, obj, stderr, isTerminal(stderr))
-	t, err := train.New(b.Model, d.Epochs(f.batchSize, f.seed), d.HeldBatches(f.batchSize, f.seed, f.evalBatches), opts, train.Hooks{SaveModel: b.Save})
+	fmt.Fprintf(stderr, "%d training rows of %d tokens, %d held out\n", len(d.Train), f.maxLen, len(d.Held))
 	if err != nil {
 		return err
 	}

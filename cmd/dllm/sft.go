@@ -13,7 +13,6 @@ import (
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/recipe"
-	"github.com/dllmgo/dllm/train"
 )
 
 // dllm sft teaches a model to answer by masked-diffusion SFT: the prompt is
@@ -47,41 +46,27 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "loaded %d conversations%s\n", len(convs), skippedNote(stats.Skipped))
 
-	b, err := f.setup(be, func(yield func(string) bool) {
-		for _, c := range convs {
-			text, err := data.BertChat.Render(c.Messages, false)
-			if err == nil && !yield(text) {
-				return
-			}
-		}
-	}, stderr)
+	b, err := f.setup(be, recipe.ChatTexts(convs), stderr)
 	if err != nil {
 		return err
 	}
-	d, err := recipe.SFT(b, convs, recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed, Workers: 2})
-	if err != nil {
-		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
-	}
-	fmt.Fprintf(stderr, "%d training rows (%d dropped: prompt too long, %d truncated), %d held out\n",
-		len(d.Train), d.Stats.Dropped, d.Stats.Truncated, len(d.Held))
-	// The model's default canvas fits the longest training answer; see
-	// modeldir.Generation for why a much longer one hurts a small model.
-	b.Generation = d.Generation
-
 	obj, err := f.objectiveFor(b.MaskID)
 	if err != nil {
 		return err
 	}
-	if f.epochs == 0 && f.steps == 0 {
-		f.epochs = recipe.SFTEpochs
+	var held []data.Conversation // set below, read by AfterEval
+	t, d, err := recipe.SFTTrainer(b, convs, recipe.Run{
+		Split:     recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed, Workers: 2},
+		BatchSize: f.batchSize, EvalBatches: f.evalBatches,
+		Options:   f.options(f.steps, obj, stderr, isTerminal(stderr)),
+		AfterEval: func(w io.Writer, step int) { printSamples(w, b, held, *samples) },
+	})
+	if d == nil && err != nil {
+		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
 	}
-	terminal := isTerminal(stderr)
-	opts := f.options(f.steps, obj, stderr, terminal)
-	hooks := train.Hooks{
-		SaveModel: b.Save,
-		AfterEval: func(w io.Writer, step int) { printSamples(w, b, d.HeldConvs, *samples) },
-	}
-	t, err := train.New(b.Model, d.Epochs(f.batchSize, f.seed), d.HeldBatches(f.batchSize, f.seed, f.evalBatches), opts, hooks)
+	held = d.HeldConvs
+	fmt.Fprintf(stderr, "%d training rows (%d dropped: prompt too long, %d truncated), %d held out\n",
+		len(d.Train), d.Stats.Dropped, d.Stats.Truncated, len(d.Held))
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"iter"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -178,7 +178,7 @@ func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {
 // setup returns the tokenizer and the model: from --resume's checkpoint, from
 // --init, or fresh from a preset (training a tokenizer on texts when none is
 // given). texts is only called when a tokenizer must be trained.
-func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool), stderr io.Writer) (*modeldir.Bundle, error) {
+func (f *trainFlags) setup(be tensor.Backend, texts iter.Seq[string], stderr io.Writer) (*modeldir.Bundle, error) {
 	var tok *tokenizer.Tokenizer
 	var err error
 	from := f.initDir
@@ -209,10 +209,11 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 		}
 	}
 	if m == nil {
-		if m, err = modeldir.New(f.family, f.preset, recipe.Fresh(tok, f.maxLen), be); err != nil {
+		b, err := recipe.FreshBundle(f.family, f.preset, tok, f.maxLen, f.seed, be)
+		if err != nil {
 			return nil, badInput("--preset: %v", err)
 		}
-		m.Init(rand.New(rand.NewPCG(f.seed, 0x1234)))
+		return b, nil
 	}
 	b, err := f.bundle(m, tok, from)
 	if err != nil {
