@@ -1,6 +1,9 @@
 package lm
 
-import "github.com/dllmgo/dllm/tensor"
+import (
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/tensor"
+)
 
 // Family is what one model family registers (modeldir's registry): how to
 // recognise its config.json, and how to make a model from a folder or from a
@@ -21,6 +24,10 @@ type Family struct {
 	New func(preset string, f Fresh, be tensor.Backend) (Model, error)
 	// Describe reads a config.json without the weights, for `dllm inspect`.
 	Describe func(configJSON []byte) (ConfigInfo, error)
+	// Templates are the chat templates the family's folders carry, rendered
+	// natively (there is no Jinja engine): a tokenizer_config.json whose
+	// chat_template is the Jinja() of one of them opens with it.
+	Templates []data.Template
 }
 
 // Fresh is what a model made from a preset takes from its tokenizer and

@@ -218,7 +218,7 @@ func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 			return nil, fmt.Errorf("%s: %v", cfgPath, err)
 		}
 		if text != "" {
-			if tpl, err = data.TemplateByJinja(text); err != nil {
+			if tpl, err = templateFor(m.Spec().Family, text); err != nil {
 				return nil, fmt.Errorf("%s: %w", cfgPath, err)
 			}
 		}
@@ -240,6 +240,23 @@ func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 	}
 	b.Generation = src.gen.Generation
 	return b, nil
+}
+
+// templateFor finds the native template of a Jinja chat template: the
+// built-in ones (data.TemplateByJinja), then those of the model's family.
+func templateFor(family, text string) (data.Template, error) {
+	tpl, err := data.TemplateByJinja(text)
+	if err == nil || !errors.Is(err, data.ErrUnknownTemplate) {
+		return tpl, err
+	}
+	if fam, ferr := Family(family); ferr == nil {
+		for _, t := range fam.Templates {
+			if strings.Join(strings.Fields(t.Jinja()), " ") == strings.Join(strings.Fields(text), " ") {
+				return t, nil
+			}
+		}
+	}
+	return nil, err
 }
 
 // readOptional reads a file that may be absent (nil, nil).

@@ -1,12 +1,15 @@
 package modeldir
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
@@ -176,4 +179,55 @@ func TestNewFresh(t *testing.T) {
 	require.ErrorContains(t, err, `no preset "huge"`)
 	_, err = New("gpt", "tiny", lm.Fresh{}, tensor.CPU())
 	require.ErrorContains(t, err, `unknown model family "gpt" (known: modernbert)`)
+}
+
+// upperTemplate is a chat template only a test family knows.
+type upperTemplate struct{ data.BertChatTemplate }
+
+func (upperTemplate) Jinja() string { return "{{ messages | upper }}" }
+
+// A chat template the data package does not know opens when the model's
+// family registers it, and is an error naming the file otherwise.
+func TestFamilyTemplates(t *testing.T) {
+	dir := copyLegacy(t)
+	writeFile(t, dir, TokenizerConfigFile, `{"chat_template": "{{  messages |\n upper }}"}`)
+	_, err := Open(dir, tensor.CPU())
+	require.ErrorIs(t, err, data.ErrUnknownTemplate)
+	require.ErrorContains(t, err, TokenizerConfigFile)
+
+	saved := families
+	t.Cleanup(func() { families = saved })
+	fam := bert.Family
+	fam.Templates = []data.Template{upperTemplate{}}
+	families = []lm.Family{fam}
+	b, err := Open(dir, tensor.CPU())
+	require.NoError(t, err)
+	require.Equal(t, upperTemplate{}, b.Template)
+}
+
+// chat_template may be a string or a list of named templates.
+func TestChatTemplateField(t *testing.T) {
+	bertJinja, err := json.Marshal(data.ChatTemplateJinja)
+	require.NoError(t, err)
+	cases := []struct {
+		name, js, want, err string
+	}{
+		{"absent", `{}`, "", ""},
+		{"null", `{"chat_template": null}`, "", ""},
+		{"string", `{"chat_template": ` + string(bertJinja) + `}`, data.ChatTemplateJinja, ""},
+		{"list with default", `{"chat_template": [{"name": "tool_use", "template": "x"}, {"name": "default", "template": "y"}]}`, "y", ""},
+		{"list without default", `{"chat_template": [{"name": "rag", "template": "z"}]}`, "z", ""},
+		{"number", `{"chat_template": 3}`, "", "neither a string nor a list"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := chatTemplateField([]byte(c.js))
+			if c.err != "" {
+				require.ErrorContains(t, err, c.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, c.want, got)
+		})
+	}
 }
