@@ -341,6 +341,16 @@ func (b *Bundle) SamplerConfig() mdlm.SamplerConfig {
 	return c
 }
 
+// Denoiser is the model as the samplers use it: shifted (mdlm.Shifted) when
+// its logits predict the next position, else the model itself (which keeps
+// its optional abilities, such as mdlm.BlockCacher).
+func (b *Bundle) Denoiser() mdlm.Denoiser {
+	if b.Model.Spec().ShiftLogits {
+		return mdlm.Shifted(b.Model)
+	}
+	return b.Model
+}
+
 // MaxPositions is the longest sequence the model takes (0: no limit).
 func (b *Bundle) MaxPositions() int { return b.Model.Spec().MaxPositions }
 

@@ -231,3 +231,26 @@ func TestChatTemplateField(t *testing.T) {
 		})
 	}
 }
+
+// shiftedBert is the legacy model claiming shifted logits.
+type shiftedBert struct{ lm.Model }
+
+func (s shiftedBert) Spec() lm.Spec {
+	sp := s.Model.Spec()
+	sp.ShiftLogits = true
+	return sp
+}
+
+func TestDenoiserShifts(t *testing.T) {
+	b, err := Open(filepath.Join(legacyDir, "model"), tensor.CPU())
+	require.NoError(t, err)
+	require.Same(t, b.Model, b.Denoiser(), "an unshifted model samples as it is")
+
+	ids := []int32{5, 6, 7, 8, 9, 10}
+	plain, err := b.Model.Logits(ids, 1, 6, nil, []int32{0, 2, 4})
+	require.NoError(t, err)
+	b.Model = shiftedBert{b.Model}
+	got, err := b.Denoiser().Logits(ids, 1, 6, nil, []int32{0, 3, 5})
+	require.NoError(t, err)
+	require.Equal(t, plain, got, "rows 0, 3, 5 read the logits of 0, 2, 4")
+}

@@ -137,7 +137,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		view := newLiveView(b, stdout, true)
 		c.Trace = view.trace
-		o, err := mdlm.Generate(b.Model, [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
+		o, err := mdlm.Generate(b.Denoiser(), [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
 		view.done()
 		if err != nil {
 			return err

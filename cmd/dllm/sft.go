@@ -88,7 +88,7 @@ func printSamples(w io.Writer, b *modeldir.Bundle, convs []data.Conversation, n 
 		if err != nil || !fitsModel(b.Model, len(prompt)+c.MaxNewTokens) {
 			continue
 		}
-		out, err := mdlm.Generate(b.Model, [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
+		out, err := mdlm.Generate(b.Denoiser(), [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
 		if err != nil {
 			fmt.Fprintf(w, "  sample %d: %v\n", i, err)
 			continue
