@@ -40,7 +40,7 @@ var Family = lm.Family{
 
 // newFresh builds a preset sized to a tokenizer: the vocabulary rounded up
 // to a multiple of 8, at least f.MaxPositions positions, and the special
-// ids of the tokenizer (its BOS is [CLS], its EOS [SEP], as in BERT).
+// ids of the tokenizer (ModernBERT's bos/eos ids are its [CLS]/[SEP]).
 func newFresh(preset string, f lm.Fresh, be tensor.Backend) (lm.Model, error) {
 	cfg, err := Preset(preset)
 	if err != nil {
@@ -50,8 +50,7 @@ func newFresh(preset string, f lm.Fresh, be tensor.Backend) (lm.Model, error) {
 		cfg.VocabSize = (f.VocabSize + 7) / 8 * 8
 	}
 	cfg.MaxPositions = max(cfg.MaxPositions, f.MaxPositions)
-	if f.VocabSize > 0 {
-		sp := f.Specials
+	if sp := f.Specials; sp != nil {
 		cfg.PadTokenID = int(sp.Pad)
 		cfg.CLSTokenID, cfg.BOSTokenID = int(sp.CLS), int(sp.CLS)
 		cfg.SEPTokenID, cfg.EOSTokenID = int(sp.SEP), int(sp.SEP)

@@ -37,8 +37,9 @@ type Fresh struct {
 	VocabSize int
 	// MaxPositions is the longest sequence the model must take.
 	MaxPositions int
-	// Special token ids of the tokenizer; NoToken where it has none.
-	Specials Specials
+	// Specials are the tokenizer's special-token ids (NoToken where it has
+	// none); nil keeps the preset's.
+	Specials *Specials
 }
 
 // Specials are the special-token ids a tokenizer defines. A family maps
@@ -46,9 +47,6 @@ type Fresh struct {
 type Specials struct {
 	Pad, Unk, CLS, SEP, Mask, BOS, EOS int32
 }
-
-// NoSpecials has every id unset.
-var NoSpecials = Specials{NoToken, NoToken, NoToken, NoToken, NoToken, NoToken, NoToken}
 
 // ConfigInfo is what `dllm inspect` shows of a config.json.
 type ConfigInfo struct {

@@ -165,7 +165,7 @@ func TestNewFresh(t *testing.T) {
 	require.NoError(t, err)
 	sp := tok.Specials()
 	m, err := New(DefaultFamily(), "tiny", lm.Fresh{VocabSize: tok.VocabSize(), MaxPositions: 600,
-		Specials: lm.Specials{Pad: int32(sp.Pad), Mask: int32(sp.Mask), CLS: int32(sp.Cls), SEP: int32(sp.Sep), Unk: int32(sp.Unk), BOS: lm.NoToken, EOS: lm.NoToken}}, tensor.CPU())
+		Specials: &lm.Specials{Pad: int32(sp.Pad), Mask: int32(sp.Mask), CLS: int32(sp.Cls), SEP: int32(sp.Sep), Unk: int32(sp.Unk), BOS: lm.NoToken, EOS: lm.NoToken}}, tensor.CPU())
 	require.NoError(t, err)
 	require.Equal(t, 320, m.VocabSize())
 	require.Equal(t, 600, m.Spec().MaxPositions)

@@ -165,7 +165,7 @@ func first(bs []data.Batch, limit int) []data.Batch {
 // tokens (found by their usual names), and rows of maxLen tokens.
 func Fresh(tok *tokenizer.Tokenizer, maxLen int) lm.Fresh {
 	sp := tok.Specials()
-	return lm.Fresh{VocabSize: tok.VocabSize(), MaxPositions: maxLen, Specials: lm.Specials{
+	return lm.Fresh{VocabSize: tok.VocabSize(), MaxPositions: maxLen, Specials: &lm.Specials{
 		Pad: int32(sp.Pad), Unk: int32(sp.Unk), CLS: int32(sp.Cls), SEP: int32(sp.Sep), Mask: int32(sp.Mask),
 		BOS: int32(sp.Cls), EOS: int32(sp.Sep),
 	}}
