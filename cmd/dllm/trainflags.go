@@ -11,10 +11,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
-
-	"strings"
 
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/lm"
