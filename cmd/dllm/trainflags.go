@@ -41,6 +41,7 @@ type trainFlags struct {
 	heldOut                                       float64
 	budget                                        time.Duration
 	skipBad, isolateSpaces                        bool
+	familySet, presetSet                          bool // given on the command line
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
@@ -92,6 +93,10 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool)
 	if err := noArgs(fs); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(fl *flag.Flag) {
+		f.familySet = f.familySet || fl.Name == "family"
+		f.presetSet = f.presetSet || fl.Name == "preset"
+	})
 	if !hasData() {
 		return nil, badInput("--data is required")
 	}
@@ -124,6 +129,8 @@ func (f *trainFlags) validate() error {
 		return badInput("--vocab-size must be at least 300 (256 bytes plus merges and specials), got %d", f.vocabSize)
 	case f.initDir != "" && f.resume != "":
 		return badInput("--init and --resume exclude each other: --resume already has weights")
+	case (f.familySet || f.presetSet) && (f.initDir != "" || f.resume != ""):
+		return badInput("--family and --preset make a fresh model; --init and --resume start from a folder, whose config.json names its family and size")
 	}
 	if f.initDir == "" && f.resume == "" {
 		fam, err := modeldir.Family(f.family)
