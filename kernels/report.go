@@ -165,6 +165,14 @@ func modelShapes(b *Backend) {
 	b.GeGLU(f32(n, inter-1), f32(n, 2*inter-2))
 	b.GeGLUBackward(f32(n, 2*inter), f32(n, 2*inter), f32(n, inter))
 	b.GeGLUBackward(f32(n, 2*inter-2), f32(n, 2*inter-2), f32(n, inter-1))
+	rms := tensor.RMSNormParams{Eps: 1e-6}
+	b.RMSNorm(z, f32(n), x, f32(h), rms)
+	b.RMSNormBackward(z, f32(h), y, x, f32(n), f32(h), rms)
+	b.RMSNorm(f32(n, h/64, 64), f32(n*h/64), f32(n, h/64, 64), f32(64), rms) // per-head q/k norm
+	b.SwiGLU(f32(n, inter), f32(n, 2*inter))
+	b.SwiGLU(f32(n, inter-1), f32(n, 2*inter-2))
+	b.SwiGLUBackward(f32(n, 2*inter), f32(n, 2*inter), f32(n, inter))
+	b.SwiGLUBackward(f32(n, 2*inter-2), f32(n, 2*inter-2), f32(n, inter-1))
 	pos := i32(n)
 	b.RoPE(f32(n, 36, 64), f32(n, 36, 64), pos, tensor.RoPEParams{Theta: 160000, Heads: 24})
 	b.RoPEBackward(f32(n, 36, 64), f32(n, 36, 64), pos, tensor.RoPEParams{Theta: 160000, Heads: 24})
