@@ -9,9 +9,10 @@ import (
 
 // BenchmarkOps runs the shared op benchmarks (package opbench) on the GPU,
 // at the tiny ModernBERT's shapes (as the CPU's BenchmarkOps in package
-// tensor, to compare line by line) and at ModernBERT-base's (PERF.md's:
-// batch 8 × seq 1024, 12 heads × 64, hidden 768, intermediate 1152, vocab
-// 50368), attention also in bf16 on the tensor cores. It needs a GPU and
+// tensor, to compare line by line), at ModernBERT-base's (PERF.md's: batch
+// 8 × seq 1024, 12 heads × 64, hidden 768, intermediate 1152, vocab 50368)
+// and at a Llama-7B width (2048 tokens, 32 heads × 128, intermediate
+// 11008), attention also in bf16 on the tensor cores. It needs a GPU and
 // skips without one (fails with DLLM_REQUIRE_GPU=1). The Backend is F32, so
 // each op moves twice the bytes of PERF.md's bf16 PyTorch numbers; compare
 // ratios measured in one run on one machine. Times are CUDA-event times of
@@ -19,7 +20,7 @@ import (
 func BenchmarkOps(tb *testing.B) {
 	b := requireGPU(tb)
 	time := func(tb *testing.B, op func()) float64 { return timeOp(tb, b, op) }
-	for _, s := range []opbench.Shape{opbench.Tiny, opbench.Base} {
+	for _, s := range []opbench.Shape{opbench.Tiny, opbench.Base, opbench.Llama} {
 		opbench.Run(tb, b, opbench.Config{Shape: s, BF16: true, Time: time})
 	}
 }

@@ -246,6 +246,59 @@ func CheckGeGLUBackward(dx, x, dy *Tensor) (rows, inner int) {
 	return rows, inner
 }
 
+// rmsNormContract is the contract shared by RMSNorm and its backward: x
+// [..., D] with non-empty rows, out (y or dx) of x's shape, w with D
+// elements, rstd (may be nil) with one element per row; all F32.
+func rmsNormContract(op string, out, x, w, rstd *Tensor) (rows, d int) {
+	checkF32(op, out, x, w, rstd)
+	rows, d = rowsOf(op, x)
+	check(SameShape(out.shape, x.shape), op, "%v and x %v differ in shape", out, x)
+	check(d > 0, op, "x %v has empty rows", x)
+	check(w.Numel() == d, op, "w %v must have x's last dimension %d", w, d)
+	if rstd != nil {
+		check(rstd.Numel() == rows, op, "rstd %v must hold one value per row of x %v", rstd, x)
+	}
+	return rows, d
+}
+
+// CheckRMSNorm is RMSNorm's contract: x [..., D] with D > 0 and y of x's
+// shape; w with D elements; rstd (nil at inference) with one element per
+// row; all F32. It returns the number of rows and D.
+func CheckRMSNorm(y, rstd, x, w *Tensor) (rows, d int) {
+	return rmsNormContract("RMSNorm", y, x, w, rstd)
+}
+
+// CheckRMSNormBackward is RMSNormBackward's contract: the forward's operands
+// as in CheckRMSNorm, with rstd now required; dx and dy of x's shape; dw
+// (nil: a frozen weight) with D elements. It returns the number of rows and
+// D.
+func CheckRMSNormBackward(dx, dw, dy, x, rstd, w *Tensor) (rows, d int) {
+	const op = "RMSNormBackward"
+	check(rstd != nil, op, "needs rstd from the forward pass")
+	rows, d = rmsNormContract(op, dx, x, w, rstd)
+	checkF32(op, dy, dw)
+	checkSameShape(op, "dy", dy, "x", x)
+	if dw != nil {
+		check(dw.Numel() == d, op, "dw %v must have x's last dimension %d", dw, d)
+	}
+	return rows, d
+}
+
+// CheckSwiGLU is SwiGLU's contract, GeGLU's: x [..., 2I] and y [..., I]
+// with as many rows, both F32. It returns the number of rows and I.
+func CheckSwiGLU(y, x *Tensor) (rows, inner int) { return gegluContract("SwiGLU", y, x) }
+
+// CheckSwiGLUBackward is SwiGLUBackward's contract, GeGLUBackward's: x and
+// dy as x and y in CheckSwiGLU, dx of x's shape. It returns the number of
+// rows and I.
+func CheckSwiGLUBackward(dx, x, dy *Tensor) (rows, inner int) {
+	const op = "SwiGLUBackward"
+	checkF32(op, dx)
+	rows, inner = gegluContract(op, dy, x)
+	checkSameShape(op, "dx", dx, "x", x)
+	return rows, inner
+}
+
 // --- Positions and attention ---
 
 // RoPEShape is the geometry of a RoPE call: Rows rows of Heads heads of

@@ -9,13 +9,18 @@ import (
 )
 
 // BenchmarkOps runs the shared op benchmarks (package opbench) on the CPU
-// at the tiny ModernBERT's shapes, under the names the CUDA backend's
-// BenchmarkOps uses (package kernels), so the two runs compare line by
-// line. DLLM_BENCH_BASE=1 adds ModernBERT-base's shapes, which the GPU
-// runs too (slow on a CPU: minutes per op at its default bench time).
+// under the names the CUDA backend's BenchmarkOps uses (package kernels), so
+// the two runs compare line by line: every op at the tiny ModernBERT's
+// shapes, and the Llama-style families' ops (RMSNorm, SwiGLU) at a
+// Llama-7B width. DLLM_BENCH_ALL=1 runs every op at ModernBERT-base's and
+// the Llama width too, as the GPU does (slow on a CPU: minutes).
 func BenchmarkOps(b *testing.B) {
-	opbench.Run(b, tensor.CPU(), opbench.Config{Shape: opbench.Tiny})
-	if os.Getenv("DLLM_BENCH_BASE") == "1" {
-		opbench.Run(b, tensor.CPU(), opbench.Config{Shape: opbench.Base})
+	cpu := tensor.CPU()
+	opbench.Run(b, cpu, opbench.Config{Shape: opbench.Tiny})
+	if os.Getenv("DLLM_BENCH_ALL") == "1" {
+		opbench.Run(b, cpu, opbench.Config{Shape: opbench.Base})
+		opbench.Run(b, cpu, opbench.Config{Shape: opbench.Llama})
+		return
 	}
+	opbench.Run(b, cpu, opbench.Config{Shape: opbench.Llama, Only: []string{"RMSNorm", "SwiGLU"}})
 }

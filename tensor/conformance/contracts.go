@@ -84,6 +84,7 @@ func contractCases(b tensor.Backend) []contractCase {
 	i64 := func(shape ...int) *tensor.Tensor { return b.New(tensor.I64, shape...) }
 	adam := tensor.AdamWParams{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: 1}
 	rope := tensor.RoPEParams{Theta: 10000}
+	rms := tensor.RMSNormParams{Eps: 1e-6}
 	attn := tensor.AttentionParams{Heads: 2, Scale: 0.5}
 
 	return []contractCase{
@@ -179,6 +180,29 @@ func contractCases(b tensor.Backend) []contractCase {
 			"dx shape": func() { b.GeGLUBackward(f32(6, 2), f32(2, 6), f32(2, 3)) },
 			"dy width": func() { b.GeGLUBackward(f32(2, 6), f32(2, 6), f32(2, 6)) },
 			"dtype":    func() { b.GeGLUBackward(i32(2, 6), f32(2, 6), f32(2, 3)) },
+		}},
+		{"RMSNorm", func() { b.RMSNorm(f32(4, 2, 3), f32(8), f32(4, 2, 3), f32(3), rms) }, map[string]func(){
+			"y shape":    func() { b.RMSNorm(f32(3, 4), nil, f32(4, 3), f32(3), rms) },
+			"w width":    func() { b.RMSNorm(f32(4, 3), nil, f32(4, 3), f32(4), rms) },
+			"rstd rows":  func() { b.RMSNorm(f32(4, 3), f32(3), f32(4, 3), f32(3), rms) },
+			"empty rows": func() { b.RMSNorm(f32(4, 0), nil, f32(4, 0), f32(0), rms) },
+			"w dtype":    func() { b.RMSNorm(f32(4, 3), nil, f32(4, 3), bf16(3), rms) },
+		}},
+		{"RMSNormBackward", func() { b.RMSNormBackward(f32(4, 3), f32(3), f32(4, 3), f32(4, 3), f32(4), f32(3), rms) }, map[string]func(){
+			"no rstd":  func() { b.RMSNormBackward(f32(4, 3), f32(3), f32(4, 3), f32(4, 3), nil, f32(3), rms) },
+			"dy shape": func() { b.RMSNormBackward(f32(4, 3), nil, f32(3, 4), f32(4, 3), f32(4), f32(3), rms) },
+			"dw width": func() { b.RMSNormBackward(f32(4, 3), f32(4), f32(4, 3), f32(4, 3), f32(4), f32(3), rms) },
+			"dx dtype": func() { b.RMSNormBackward(i32(4, 3), nil, f32(4, 3), f32(4, 3), f32(4), f32(3), rms) },
+		}},
+		{"SwiGLU", func() { b.SwiGLU(f32(2, 3), f32(2, 6)) }, map[string]func(){
+			"odd":   func() { b.SwiGLU(f32(2, 3), f32(2, 7)) },
+			"rows":  func() { b.SwiGLU(f32(3, 3), f32(2, 6)) },
+			"dtype": func() { b.SwiGLU(f32(2, 3), bf16(2, 6)) },
+		}},
+		{"SwiGLUBackward", func() { b.SwiGLUBackward(f32(2, 6), f32(2, 6), f32(2, 3)) }, map[string]func(){
+			"dx shape": func() { b.SwiGLUBackward(f32(3, 4), f32(2, 6), f32(2, 3)) },
+			"dy width": func() { b.SwiGLUBackward(f32(2, 6), f32(2, 6), f32(2, 2)) },
+			"dtype":    func() { b.SwiGLUBackward(bf16(2, 6), f32(2, 6), f32(2, 3)) },
 		}},
 		{"RoPE", func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i32(2), rope) }, map[string]func(){
 			"odd head":  func() { b.RoPE(f32(2, 3, 5), f32(2, 3, 5), i32(2), rope) },

@@ -17,6 +17,7 @@ package opbench
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/dllmgo/dllm/tensor"
@@ -41,6 +42,11 @@ var Tiny = Shape{Name: "tiny", Batch: 8, Seq: 256, Heads: 4, HeadDim: 64, Interm
 // 128.
 var Base = Shape{Name: "base", Batch: 8, Seq: 1024, Heads: 12, HeadDim: 64, Intermediate: 1152, Vocab: 50368, Window: 128}
 
+// Llama is a Llama-7B-class width (LLaDA 8B, Dream 7B) over 2048 tokens:
+// batch 2 × seq 1024, hidden 4096 = 32 heads × 128, intermediate 11008,
+// vocab 32000, no sliding window (Window 0 repeats global attention).
+var Llama = Shape{Name: "llama", Batch: 2, Seq: 1024, Heads: 32, HeadDim: 128, Intermediate: 11008, Vocab: 32000}
+
 // Smoke is a shape small enough to run every benchmark once in a test:
 // that checks the suite's calls against each backend's contracts (a wrong
 // operand shape would otherwise show up first on a borrowed GPU).
@@ -55,6 +61,9 @@ type Config struct {
 	// BF16 adds the AttentionParams.BF16 variants of attention (a backend
 	// without bf16 kernels would time its f32 path twice).
 	BF16 bool
+	// Only names the op groups to run ("RMSNorm", "SwiGLU", ...); empty:
+	// all of them.
+	Only []string
 	// Time runs op b.N times and returns the seconds per call. nil: wall
 	// clock, with the backend synchronised before and after the loop. A GPU
 	// backend may pass a timer of device events.
@@ -69,6 +78,9 @@ func Run(b *testing.B, be tensor.Backend, c Config) {
 	}
 	b.Run(c.Shape.Name, func(b *testing.B) {
 		for _, g := range groups(c) {
+			if len(c.Only) > 0 && !slices.Contains(c.Only, g.name) {
+				continue
+			}
 			b.Run(g.name, func(b *testing.B) {
 				e := &env{be: be, seed: 1}
 				defer e.free()
@@ -238,6 +250,36 @@ func groups(c Config) []group {
 				{name: "bwd", op: func() { e.be.GeGLUBackward(dx, x, dy) }, bytes: 7 * n}, // read x and dy, read and write dx
 			}
 		}},
+		{"RMSNorm", func(e *env) []variant {
+			// The hidden states' norm, and Qwen3's per-head norm of q and k
+			// ([rows·heads, d] with a weight of d).
+			p := tensor.RMSNormParams{Eps: 1e-6}
+			var vs []variant
+			for _, c := range []struct {
+				name string
+				n, d int
+			}{{"hidden", rows, h}, {"per-head", rows * s.Heads, s.HeadDim}} {
+				x, dy, w := e.uniform(2, c.n, c.d), e.uniform(1, c.n, c.d), e.uniform(1, c.d)
+				y, dx, dw := e.zeros(tensor.F32, c.n, c.d), e.zeros(tensor.F32, c.n, c.d), e.zeros(tensor.F32, c.d)
+				rstd := e.zeros(tensor.F32, c.n)
+				e.be.RMSNorm(y, rstd, x, w, p)
+				n := float64(c.n * c.d * f32)
+				vs = append(vs,
+					variant{name: c.name + "/fwd", op: func() { e.be.RMSNorm(y, rstd, x, w, p) }, bytes: 2 * n},
+					// dx: read x, dy, dx, write dx; dw: read x, dy again
+					variant{name: c.name + "/bwd", op: func() { e.be.RMSNormBackward(dx, dw, dy, x, rstd, w, p) }, bytes: 6 * n})
+			}
+			return vs
+		}},
+		{"SwiGLU", func(e *env) []variant {
+			x, dy := e.uniform(2, rows, 2*inner), e.uniform(1, rows, inner)
+			y, dx := e.zeros(tensor.F32, rows, inner), e.zeros(tensor.F32, rows, 2*inner)
+			n := float64(rows * inner * f32)
+			return []variant{
+				{name: "fwd", op: func() { e.be.SwiGLU(y, x) }, bytes: 3 * n},
+				{name: "bwd", op: func() { e.be.SwiGLUBackward(dx, x, dy) }, bytes: 7 * n},
+			}
+		}},
 		{"Softmax", func(e *env) []variant {
 			x, y := e.uniform(4, rows, v), e.zeros(tensor.F32, rows, v)
 			return []variant{{name: "vocab", op: func() { e.be.Softmax(y, x) }, bytes: float64(2 * rows * v * f32)}}
@@ -316,9 +358,13 @@ func attention(e *env, c Config) []variant {
 	if c.BF16 {
 		precisions = append(precisions, true)
 	}
+	windows := []int{0}
+	if s.Window > 0 {
+		windows = append(windows, s.Window)
+	}
 	var vs []variant
 	for _, bf16 := range precisions {
-		for _, window := range []int{0, s.Window} {
+		for _, window := range windows {
 			p := tensor.AttentionParams{Heads: s.Heads, Scale: 0.125, Window: window, BF16: bf16}
 			fwd := 4 * float64(s.Batch*s.Heads*s.HeadDim) * float64(visiblePairs(s.Seq, p))
 			name := "global"
