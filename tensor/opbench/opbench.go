@@ -44,7 +44,7 @@ var Base = Shape{Name: "base", Batch: 8, Seq: 1024, Heads: 12, HeadDim: 64, Inte
 
 // Llama is a Llama-7B-class width (LLaDA 8B, Dream 7B) over 2048 tokens:
 // batch 2 × seq 1024, hidden 4096 = 32 heads × 128, intermediate 11008,
-// vocab 32000, no sliding window (Window 0 repeats global attention).
+// vocab 32000, global attention only (no sliding window).
 var Llama = Shape{Name: "llama", Batch: 2, Seq: 1024, Heads: 32, HeadDim: 128, Intermediate: 11008, Vocab: 32000}
 
 // Smoke is a shape small enough to run every benchmark once in a test:
