@@ -12,7 +12,7 @@
 //
 // Backward, with g = dy·(w + offset):
 //   dx += rstd·(g − x̂·mean(g·x̂))   one warp per row, as the forward
-//   dw += Σ_rows dy·x̂              column sums, as col_sum.cu
+//   dw += Σ_rows dy·x̂              column sums, as sum_rows.cu
 //
 // dw is a column reduction rather than an atomicAdd per element: a block of
 // 32 columns × 8 row lanes sums a chunk of rows in registers and shared
