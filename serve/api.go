@@ -237,7 +237,8 @@ func decodeJSON(r io.Reader, v any) error {
 			return &apiError{status: http.StatusRequestEntityTooLarge, typ: "invalid_request_error",
 				message: fmt.Sprintf("request body exceeds %d bytes", tooBig.Limit)}
 		case errors.As(err, &typeErr):
-			return invalid(typeErr.Field, "field %q: expected %s, got JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+			field := strings.TrimPrefix(typeErr.Field, "Sampling.")
+			return invalid(field, "field %q: expected %s, got JSON %s", field, typeErr.Type, typeErr.Value)
 		case errors.Is(err, io.EOF):
 			return invalid("", "empty request body: expected a JSON object")
 		}
