@@ -77,6 +77,12 @@ var (
 // answers in at most 16 tokens, 8 per block, one token per step.
 func newTestModel(t testing.TB, preset string) *testModel {
 	t.Helper()
+	return newTestModelOn(t, preset, tensor.CPU())
+}
+
+// newTestModelOn is newTestModel on a backend.
+func newTestModelOn(t testing.TB, preset string, be tensor.Backend) *testModel {
+	t.Helper()
 	tokOnce.Do(func() {
 		texts := func(yield func(string) bool) {
 			for i := range 200 {
@@ -103,7 +109,7 @@ func newTestModel(t testing.TB, preset string) *testModel {
 	cfg.BOSTokenID, cfg.EOSTokenID = cfg.CLSTokenID, cfg.SEPTokenID
 	cfg.InitializerRange = 0.2 // clear preferences, so that answers differ by prompt
 	require.NoError(t, cfg.Validate())
-	m.bert = bert.New(cfg, tensor.CPU())
+	m.bert = bert.New(cfg, be)
 	m.bert.Init(rand.New(rand.NewPCG(3, 4)))
 	m.net = m.bert
 	m.stops = [][]int32{m.Encode(m.tpl.EndOfTurn())}
