@@ -120,7 +120,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	if ip := net.ParseIP(*host); *apiKey == "" && (ip == nil || !ip.IsLoopback()) {
 		fmt.Fprintf(stderr, "dllm serve: warning: listening on %s without --api-key\n", *host)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// No write timeout: streams last as long as --timeout lets a request run.
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	fmt.Fprintf(stdout, "dllm serve: %s (%s) on http://%s\n", *name, describeModel(b), addr)
 	if ready != nil {
 		ready(addr)
@@ -132,10 +133,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		return err
 	case <-ctx.Done():
 	}
+	// Requests in progress get 5 seconds to finish; then the batch loop
+	// stops and fails the rest.
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	srv.Close() // running requests fail fast instead of holding the shutdown
-	if err := hs.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err = hs.Shutdown(shut)
+	srv.Close()
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	fmt.Fprintln(stdout, "dllm serve: stopped")
