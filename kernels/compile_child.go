@@ -50,8 +50,9 @@ const (
 	workerCannotTry    = 4 // no request, no NVRTC
 )
 
-// compileWorker serves one request; its exit status is 0 on success, else one
-// of the worker statuses.
+// compileWorker serves one request: the binary on stdout and, after a
+// successful compile, NVRTC's log on stderr; its exit status is 0 on
+// success, else one of the worker statuses.
 func compileWorker(in io.Reader, out, errw io.Writer) int {
 	var req compileRequest
 	if err := json.NewDecoder(in).Decode(&req); err != nil {
@@ -63,7 +64,7 @@ func compileWorker(in io.Reader, out, errw io.Writer) int {
 		fmt.Fprintln(errw, err)
 		return workerCannotTry
 	}
-	bin, err := compileWith(nv, req)
+	bin, log, err := compileWith(nv, req)
 	if err != nil {
 		fmt.Fprintln(errw, err)
 		return workerCompileError
@@ -71,27 +72,36 @@ func compileWorker(in io.Reader, out, errw io.Writer) int {
 	if _, err := out.Write(bin); err != nil {
 		return workerCannotTry
 	}
+	fmt.Fprint(errw, log)
 	return 0
 }
 
-func compileWith(nv *cu.NVRTC, req compileRequest) ([]byte, error) {
+func compileWith(nv *cu.NVRTC, req compileRequest) ([]byte, string, error) {
 	hdr := []cu.Header{{Name: commonHeader, Source: req.Header}}
 	if req.PTX {
-		return nv.CompilePTX(req.Name, req.Source, hdr, req.Options)
+		bin, err := nv.CompilePTX(req.Name, req.Source, hdr, req.Options)
+		return bin, "", err
 	}
-	return nv.CompileCUBIN(req.Name, req.Source, hdr, req.Options)
+	return nv.CompileLog(req.Name, req.Source, hdr, req.Options)
 }
 
 // compileIsolated compiles req in a child process (or in this one when
 // DLLM_NVRTC_INPROCESS=1 or the executable cannot be found).
 func compileIsolated(nv *cu.NVRTC, req compileRequest) ([]byte, error) {
+	bin, _, err := compileIsolatedLog(nv, req)
+	return bin, err
+}
+
+// compileIsolatedLog is compileIsolated that also returns NVRTC's log of a
+// successful compile (ptxas's resource report, with --ptxas-options=--verbose).
+func compileIsolatedLog(nv *cu.NVRTC, req compileRequest) ([]byte, string, error) {
 	exe, err := os.Executable()
 	if os.Getenv(inProcessEnv) == "1" || err != nil {
 		return compileWith(nv, req)
 	}
 	js, err := json.Marshal(req)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), workerEnv+"=1", "DLLM_NVRTC="+nv.Path)
@@ -102,11 +112,11 @@ func compileIsolated(nv *cu.NVRTC, req compileRequest) ([]byte, error) {
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
-		return stdout.Bytes(), nil
+		return stdout.Bytes(), stderr.String(), nil
 	case errors.As(err, &exit) && exit.ExitCode() == workerCompileError:
-		return nil, errors.New(strings.TrimSpace(stderr.String()))
+		return nil, "", errors.New(strings.TrimSpace(stderr.String()))
 	case errors.As(err, &exit) && exit.ExitCode() == workerCannotTry:
-		return nil, fmt.Errorf("kernels: compiling %s in a child process: %s", req.Name, strings.TrimSpace(stderr.String()))
+		return nil, "", fmt.Errorf("kernels: compiling %s in a child process: %s", req.Name, strings.TrimSpace(stderr.String()))
 	case errors.As(err, &exit):
 		// Killed by a signal, or the Go runtime's report of a fault in C:
 		// its first line names the signal.
@@ -114,8 +124,8 @@ func compileIsolated(nv *cu.NVRTC, req compileRequest) ([]byte, error) {
 		if why == "" {
 			why = exit.String()
 		}
-		return nil, fmt.Errorf("kernels: NVRTC %d.%d crashed compiling %s (%s): %s", nv.Major, nv.Minor, req.Name, strings.Join(req.Options, " "), why)
+		return nil, "", fmt.Errorf("kernels: NVRTC %d.%d crashed compiling %s (%s): %s", nv.Major, nv.Minor, req.Name, strings.Join(req.Options, " "), why)
 	default:
-		return nil, fmt.Errorf("kernels: compiling %s in a child process: %v", req.Name, err)
+		return nil, "", fmt.Errorf("kernels: compiling %s in a child process: %v", req.Name, err)
 	}
 }

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/dllmgo/dllm/data"
-	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/serve"
-	"github.com/dllmgo/dllm/train"
 )
 
 // dllm serve answers OpenAI-style requests over HTTP, batching concurrent
@@ -36,11 +36,9 @@ func init() {
 }
 
 // servedModel adapts a model folder to serve.Model.
-type servedModel struct{ *train.Bundle }
+type servedModel struct{ *modeldir.Bundle }
 
 func (m servedModel) ChatPrompt(msgs []data.Message) ([]int32, error) { return m.Prompt(msgs) }
-func (m servedModel) Denoiser() mdlm.Denoiser                         { return m.Model }
-func (m servedModel) MaxPositions() int                               { return m.Model.Config.MaxPositions }
 func (m servedModel) Encode(text string) []int32 {
 	ids := m.Tokenizer.Encode(text, false)
 	out := make([]int32, len(ids))
@@ -101,7 +99,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	if err != nil {
 		return err
 	}
-	b.Model.Precision = prec
+	if ps, ok := b.Model.(lm.PrecisionSetter); ok {
+		ps.SetPrecision(prec)
+	}
 	if *name == "" {
 		abs, _ := filepath.Abs(*modelDir)
 		*name = filepath.Base(abs)
@@ -122,7 +122,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	}
 	// No write timeout: streams last as long as --timeout lets a request run.
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	fmt.Fprintf(stdout, "dllm serve: %s (%s) on http://%s\n", *name, describeModel(b), addr)
+	fmt.Fprintf(stdout, "dllm serve: %s (%s) on http://%s\n", *name, describeModel(b.Model), addr)
 	if ready != nil {
 		ready(addr)
 	}
