@@ -3,13 +3,17 @@ package serve
 import (
 	"context"
 	"net/http"
+	"os"
 	"os/exec"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/mdlm"
 )
 
 // chromium finds a headless Chromium, or skips the test.
@@ -79,4 +83,57 @@ func TestPageInBrowser(t *testing.T) {
 	assert.Contains(t, meta, want.FinishReason)
 	assert.True(t, seen.Mask, "no masked position was drawn")
 	assert.True(t, seen.Block, "no block in progress was highlighted")
+}
+
+// pauser holds the model's call number at until release is closed.
+type pauser struct {
+	mdlm.Denoiser
+	calls   atomic.Int64
+	at      int64
+	release chan struct{}
+}
+
+func (p *pauser) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([]float32, error) {
+	if p.calls.Add(1) == p.at {
+		<-p.release
+	}
+	return p.Denoiser.Logits(ids, batch, seqLen, keyMask, rows)
+}
+
+// TestPageScreenshot writes a screenshot of the page halfway through
+// denoising an answer to the file DLLM_PAGE_SCREENSHOT names (the README's
+// picture); it skips when that is unset.
+func TestPageScreenshot(t *testing.T) {
+	out := os.Getenv("DLLM_PAGE_SCREENSHOT")
+	if out == "" {
+		t.Skip("DLLM_PAGE_SCREENSHOT is not set")
+	}
+	path := chromium(t)
+	m := newTestModel(t, "tiny")
+	p := &pauser{Denoiser: m.net, at: 7, release: make(chan struct{})}
+	pm := *m
+	pm.net = p
+	_, ts := newTestServer(t, &pm, Options{Name: "tiny"})
+	defer close(p.release)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1000, 420))
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/"), chromedp.WaitReady("#form")))
+	const ask = `for (const [id, v] of Object.entries({seed: "1", max_tokens: "24", steps: "24", block_size: "8", temperature: "0.7", input: "the quick brown fox"}))
+			document.getElementById(id).value = v;
+		document.getElementById("send").click();
+		true;`
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](ask))
+	require.NoError(t, err)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const m = document.querySelector('.meta'); return !!m && m.textContent.startsWith('step 6 '); })()`,
+		chromedp.WithPollingTimeout(30*time.Second)))
+	require.NoError(t, err)
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(out, png, 0o644))
 }
