@@ -127,14 +127,6 @@ func (s *Sequence) Done() bool { return s.done }
 // Err is the error that ended the sequence, if any.
 func (s *Sequence) Err() error { return s.err }
 
-// Block is the index of the block in progress (the number of blocks when
-// done); Blocks is their number.
-func (s *Sequence) Block() int  { return min(s.block, s.blocks) }
-func (s *Sequence) Blocks() int { return s.blocks }
-
-// Width is the sequence's canvas length (prompt and generated region).
-func (s *Sequence) Width() int { return len(s.row) }
-
 // Passes is the number of model evaluations one step of this sequence needs
 // (2 with guidance).
 func (s *Sequence) Passes() int {
