@@ -58,12 +58,12 @@ type Limits struct {
 	MaxBodyBytes int64
 	// MaxTokens bounds max_tokens and steps (1024).
 	MaxTokens int
-	// MaxN bounds n, and the number of choices of one request over all its
-	// prompts (8).
+	// MaxN bounds n (8).
 	MaxN int
 	// MaxMessages bounds the messages of a chat request (256).
 	MaxMessages int
-	// MaxPrompts bounds the prompts of one completions request (32).
+	// MaxPrompts bounds the prompts of one completions request, and its
+	// choices (prompts times n) (32).
 	MaxPrompts int
 }
 
@@ -344,8 +344,8 @@ func (s *Sampling) check(lim Limits, prompts int) error {
 	if s.TopP != nil && *s.TopP < 1 {
 		return invalid("top_p", "top_p below 1 is not supported by the diffusion sampler (use temperature)")
 	}
-	if n := s.choices(); n*prompts > lim.MaxN {
-		return invalid("n", "%d prompts × n = %d choices exceed the limit of %d", prompts, n, lim.MaxN)
+	if n := s.choices(); n*prompts > lim.MaxPrompts {
+		return invalid("n", "%d prompts × n = %d choices exceed the limit of %d", prompts, n*prompts, lim.MaxPrompts)
 	}
 	if len(s.Stop) > 4 {
 		return invalid("stop", "at most 4 stop sequences, got %d", len(s.Stop))

@@ -69,7 +69,7 @@ func TestBadRequests(t *testing.T) {
 		{"logprobs without echo", http.MethodPost, cmpl, `{"prompt":"a","logprobs":1}`, 400, "logprobs", "echo"},
 		{"too many logprobs", http.MethodPost, cmpl, `{"prompt":"a","echo":true,"logprobs":9}`, 400, "logprobs", "between 0 and 5"},
 		{"echo streamed", http.MethodPost, cmpl, `{"prompt":"a","echo":true,"stream":true}`, 400, "echo", "cannot be streamed"},
-		{"prompts times n", http.MethodPost, cmpl, `{"prompt":["a","b","c"],"n":3}`, 400, "n", "exceed the limit"},
+		{"prompts times n", http.MethodPost, cmpl, `{"prompt":["a","b","c","d","e"],"n":7}`, 400, "n", "35 choices exceed the limit of 32"},
 		{"models by POST", http.MethodPost, "/v1/models", "{}", 405, "", "takes GET"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

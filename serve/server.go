@@ -28,7 +28,7 @@ type Options struct {
 	// further ones get 429 (64).
 	Queue int
 	// MaxBatch is the most rows one forward pass takes (16); a guided
-	// choice takes two.
+	// choice takes two. A request with more choices runs alone.
 	MaxBatch int
 	// Timeout bounds each request from arrival to its last byte (5 minutes).
 	Timeout time.Duration

@@ -66,9 +66,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	lim := serve.DefaultLimits
 	fs.Int64Var(&lim.MaxBodyBytes, "max-body", lim.MaxBodyBytes, "largest request body in bytes")
 	fs.IntVar(&lim.MaxTokens, "max-tokens", lim.MaxTokens, "largest max_tokens and steps a request may ask for")
-	fs.IntVar(&lim.MaxN, "max-n", lim.MaxN, "most choices per request (n times the prompts)")
+	fs.IntVar(&lim.MaxN, "max-n", lim.MaxN, "largest n (choices per prompt)")
 	fs.IntVar(&lim.MaxMessages, "max-messages", lim.MaxMessages, "most messages per chat request")
-	fs.IntVar(&lim.MaxPrompts, "max-prompts", lim.MaxPrompts, "most prompts per completions request")
+	fs.IntVar(&lim.MaxPrompts, "max-prompts", lim.MaxPrompts, "most prompts per completions request, and most choices (prompts times n)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -84,8 +84,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 		return badInput("--max-batch, --queue, --likelihood-samples and --timeout must be positive")
 	case lim.MaxBodyBytes < 1 || lim.MaxTokens < 1 || lim.MaxN < 1 || lim.MaxMessages < 1 || lim.MaxPrompts < 1:
 		return badInput("--max-body, --max-tokens, --max-n, --max-messages and --max-prompts must be positive")
-	case lim.MaxN > *maxBatch:
-		return badInput("--max-n %d is more than --max-batch %d rows", lim.MaxN, *maxBatch)
 	}
 	prec, err := nn.ParsePrecision(*precision)
 	if err != nil {

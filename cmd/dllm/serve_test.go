@@ -66,7 +66,7 @@ func TestServeFlags(t *testing.T) {
 		{nil, "--model is required"},
 		{[]string{"--model", "x", "--port", "70000"}, "--port"},
 		{[]string{"--model", "x", "--max-batch", "0"}, "must be positive"},
-		{[]string{"--model", "x", "--max-n", "32"}, "--max-batch"},
+		{[]string{"--model", "x", "--max-n", "0"}, "must be positive"},
 		{[]string{"--model", "/nonexistent"}, "/nonexistent"},
 	} {
 		code, _, stderr := runCLI(append([]string{"serve"}, tc.args...)...)
