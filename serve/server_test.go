@@ -227,3 +227,17 @@ func TestModelsHealthMetricsPage(t *testing.T) {
 		assert.Contains(t, body, want)
 	}
 }
+
+// TestRequestLargerThanBatch: a request with more choices than the batch
+// has rows runs alone and is answered.
+func TestRequestLargerThanBatch(t *testing.T) {
+	m := newTestModel(t, "tiny")
+	_, ts := newTestServer(t, m, Options{MaxBatch: 2})
+	code, b := post(t, ts.URL+"/v1/completions", `{"prompt":["a","b","c"],"n":2,"max_tokens":4,"seed":1}`)
+	require.Equal(t, http.StatusOK, code, string(b))
+	r := decodeChat(t, b)
+	require.Len(t, r.Choices, 6)
+	for i, c := range r.Choices {
+		assert.Equal(t, i, c.Index)
+	}
+}
