@@ -3,6 +3,7 @@ package bert
 import (
 	"fmt"
 
+	"github.com/dllmgo/dllm/graphs"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
@@ -60,8 +61,8 @@ type Model struct {
 	NoGraphs bool
 
 	b         tensor.Backend
-	positions map[[2]int]*tensor.Tensor // cached position ids per (batch, seq)
-	graphs    graphs                    // recorded forward passes of Logits
+	positions map[[2]int]*tensor.Tensor  // cached position ids per (batch, seq)
+	graphs    *graphs.Recorder[graphKey] // recorded forward passes of Logits
 }
 
 // New builds a model with zero weights and unit norms on backend b. Call Init
@@ -82,6 +83,7 @@ func New(cfg Config, b tensor.Backend) *Model {
 		}(),
 		b:         b,
 		positions: map[[2]int]*tensor.Tensor{},
+		graphs:    graphs.NewRecorder[graphKey](b, maxGraphs),
 	}
 	m.Embed.Weight.NoDecay = true
 	tc := m.blockConfig()
