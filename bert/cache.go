@@ -3,6 +3,7 @@ package bert
 import (
 	"fmt"
 
+	"github.com/dllmgo/dllm/graphs"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
@@ -18,8 +19,9 @@ import (
 // over the recorded keys and values, and the head on the rows asked for.
 // transformer.DualCache explains the approximation and the costs. The
 // attention of a cached step runs in f32 in either Precision; the
-// projections follow Model.Precision as in Logits. Cached steps run eagerly,
-// without the recorded graphs of Logits (graph.go).
+// projections follow Model.Precision as in Logits. On a backend that records
+// graphs, each cache records its cached step once per padded row count and
+// precision and replays it on the later steps of the block (graph.go).
 
 // BlockCache is one block's DualCache for a batch: the model and the
 // recorded keys and values. It implements mdlm.BlockCache; BeginBlock makes
@@ -29,6 +31,14 @@ type BlockCache struct {
 	batch, seq, width int
 	starts            []int
 	kv                *transformer.DualCache
+	// graphs records the cached step; nil runs it eagerly.
+	graphs *graphs.Recorder[stepKey]
+}
+
+// stepKey is the shape of one recorded cached step.
+type stepKey struct {
+	rows int
+	prec nn.Precision
 }
 
 // BeginBlock runs the full forward pass on the batch ids (batch×seqLen,
@@ -56,6 +66,9 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 	}
 	c := &BlockCache{m: m, batch: batch, seq: seqLen, width: width, starts: append([]int(nil), starts...)}
 	c.kv = transformer.NewDualCache(m.b, m.blockConfig(), m.layers(), batch, seqLen, width, starts, keyMask)
+	if m.useGraphs() {
+		c.graphs = graphs.NewRecorder[stepKey](m.b, maxGraphs)
+	}
 
 	be := m.b
 	tp := m.inferenceTape()
@@ -109,15 +122,44 @@ func (c *BlockCache) Logits(ids, rows []int32) ([]float32, error) {
 		return nil, nil
 	}
 
+	if c.graphs != nil {
+		padded := graphs.PadRows(local, graphs.RowQuantum)
+		in := []*tensor.Tensor{tensor.FromI32(block, len(block)), tensor.FromI32(padded, len(padded))}
+		out := c.graphs.Run(stepKey{rows: len(padded), prec: m.Precision}, in, c.step)
+		return out.F32()[:len(rows)*m.Config.VocabSize], nil
+	}
 	be := m.b
-	tp := m.inferenceTape()
-	hidden := m.encode(tp, be.FromHost(tensor.FromI32(block, len(block))), c.kv.Positions(), c.kv.Attend)
-	logits := m.head(tp, hidden, be.FromHost(tensor.FromI32(local, len(local))))
-	return logits.Value.ToCPU().F32(), nil
+	return be.ToHost(c.step([]*tensor.Tensor{
+		be.FromHost(tensor.FromI32(block, len(block))), be.FromHost(tensor.FromI32(local, len(local))),
+	})).F32(), nil
 }
 
-// Release frees the cache's device memory. It implements mdlm.BlockCache.
-func (c *BlockCache) Release() { c.kv.Release() }
+// Graphs reports how many cached steps the cache has recorded as graphs (0
+// on a backend without graphs, or with NoGraphs set when it began).
+func (c *BlockCache) Graphs() int {
+	if c.graphs == nil {
+		return 0
+	}
+	return c.graphs.Graphs()
+}
+
+// step is a cached step on the device tensors in: the blocks' token ids
+// [B·w] and the rows of the blocks [M] whose logits it returns.
+func (c *BlockCache) step(in []*tensor.Tensor) *tensor.Tensor {
+	m := c.m
+	tp := m.inferenceTape()
+	hidden := m.encode(tp, in[0], c.kv.Positions(), c.kv.Attend)
+	return m.head(tp, hidden, in[1]).Value
+}
+
+// Release frees the cache's device memory and its recorded graphs. It
+// implements mdlm.BlockCache.
+func (c *BlockCache) Release() {
+	if c.graphs != nil {
+		c.graphs.Release()
+	}
+	c.kv.Release()
+}
 
 // inferenceTape is a tape for inference in the model's Precision.
 func (m *Model) inferenceTape() *nn.Tape {

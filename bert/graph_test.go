@@ -76,3 +76,42 @@ func TestLogitsGraphs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, graphstest.Counts{Captures: 4, Launches: 3, Destroys: 4}, be.Counts(), "NoGraphs records nothing")
 }
+
+// TestBlockCacheGraphs runs a block's cached steps on the recording backend
+// and eagerly on the CPU: the first cached step runs eagerly and records,
+// the later ones replay with the new block tokens and row sets, and every
+// step gives the eager logits. Each cache's graphs go with it.
+func TestBlockCacheGraphs(t *testing.T) {
+	for _, cc := range cacheCases {
+		t.Run(cc.name, func(t *testing.T) {
+			m := newCacheTestModel(t, 3, 5)
+			be := graphstest.New()
+			rec := onBackend(m, be)
+			rng := rand.New(rand.NewPCG(6, 7))
+			ids, keyMask := cc.draw(rng, m.Config.VocabSize)
+			batch := len(cc.lengths)
+			all := cc.blockRows()
+
+			eagerCache, _, err := m.BeginBlock(ids, batch, cc.seq, keyMask, cc.starts, cc.width, nil)
+			require.NoError(t, err)
+			recCache, _, err := rec.BeginBlock(ids, batch, cc.seq, keyMask, cc.starts, cc.width, nil)
+			require.NoError(t, err)
+			const steps = 4
+			for step := range steps {
+				ids = cc.changeBlocks(rng, ids, m.Config.VocabSize)
+				rows := all[:len(all)-step*len(all)/steps] // fewer rows as the block fills
+				want, err := eagerCache.Logits(ids, rows)
+				require.NoError(t, err)
+				got, err := recCache.Logits(ids, rows)
+				require.NoError(t, err)
+				require.Equal(t, want, got, "step %d", step)
+				require.Equal(t, graphstest.Counts{Captures: 1, Launches: step}, be.Counts(), "step %d", step)
+				require.Equal(t, 1, recCache.(*BlockCache).Graphs())
+			}
+			eagerCache.Release()
+			recCache.Release()
+			require.Equal(t, graphstest.Counts{Captures: 1, Launches: steps - 1, Destroys: 1}, be.Counts())
+			require.Zero(t, rec.LogitsGraphs(), "the cache's graphs are its own")
+		})
+	}
+}
