@@ -136,12 +136,7 @@ func (c *BlockCache) Logits(ids, rows []int32) ([]float32, error) {
 
 // Graphs reports how many cached steps the cache has recorded as graphs (0
 // on a backend without graphs, or with NoGraphs set when it began).
-func (c *BlockCache) Graphs() int {
-	if c.graphs == nil {
-		return 0
-	}
-	return c.graphs.Graphs()
-}
+func (c *BlockCache) Graphs() int { return c.graphs.Graphs() }
 
 // step is a cached step on the device tensors in: the blocks' token ids
 // [B·w] and the rows of the blocks [M] whose logits it returns.
@@ -155,9 +150,7 @@ func (c *BlockCache) step(in []*tensor.Tensor) *tensor.Tensor {
 // Release frees the cache's device memory and its recorded graphs. It
 // implements mdlm.BlockCache.
 func (c *BlockCache) Release() {
-	if c.graphs != nil {
-		c.graphs.Release()
-	}
+	c.graphs.Release()
 	c.kv.Release()
 }
 

@@ -89,7 +89,7 @@ func New(cfg Config, b tensor.Backend) *Model {
 	tc := m.blockConfig()
 	for i := 0; i < cfg.NumLayers; i++ {
 		pre := fmt.Sprintf("model.layers.%d.", i)
-		w := transformer.NewWeights(b, tc, m.layer(i), transformer.Names{
+		w := transformer.NewWeights(b, tc, transformer.Layer{NoAttnNorm: i == 0}, transformer.Names{
 			AttnNorm: pre + "attn_norm", QKV: pre + "attn.Wqkv", O: pre + "attn.Wo",
 			MLPNorm: pre + "mlp_norm", Up: pre + "mlp.Wi", Down: pre + "mlp.Wo",
 		})
@@ -118,8 +118,8 @@ func (m *Model) blockConfig() transformer.Config {
 // one; layer 0 has no attention norm.
 func (m *Model) layer(i int) transformer.Layer {
 	cfg := m.Config
-	l := transformer.Layer{Theta: cfg.LocalRopeTheta, Window: cfg.LocalAttention, NoAttnNorm: i == 0}
-	if cfg.IsGlobal(i) {
+	l := transformer.Layer{Theta: cfg.LocalRopeTheta, Window: cfg.LocalAttention, NoAttnNorm: m.Layers[i].AttnNorm == nil}
+	if m.Layers[i].Global {
 		l.Theta, l.Window = cfg.GlobalRopeTheta, 0
 	}
 	return l

@@ -58,8 +58,9 @@ func NewRecorder[K comparable](be tensor.Backend, max int) *Recorder[K] {
 	return &Recorder[K]{be: be, gc: gc, max: max}
 }
 
-// CanRecord reports whether the backend records graphs.
-func (r *Recorder[K]) CanRecord() bool { return r.gc != nil }
+// CanRecord reports whether the backend records graphs; a nil Recorder
+// does not.
+func (r *Recorder[K]) CanRecord() bool { return r != nil && r.gc != nil }
 
 // Run copies the host tensors inputs (nil allowed) into key's device
 // buffers, runs forward on them (eagerly the first time, then through the
@@ -130,8 +131,11 @@ func (r *Recorder[K]) upload(key K, dst, h *tensor.Tensor) {
 	t.Free() // stream order: the copy above reads it first
 }
 
-// Graphs reports how many graphs are recorded.
+// Graphs reports how many graphs are recorded (none by a nil Recorder).
 func (r *Recorder[K]) Graphs() int {
+	if r == nil {
+		return 0
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
@@ -143,8 +147,12 @@ func (r *Recorder[K]) Graphs() int {
 	return n
 }
 
-// Release destroys the recorded graphs and frees their buffers.
+// Release destroys the recorded graphs and frees their buffers; the
+// Recorder stays usable and records anew.
 func (r *Recorder[K]) Release() {
+	if r == nil {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.releaseLocked()

@@ -158,3 +158,11 @@ func TestRecorderWithoutGraphs(t *testing.T) {
 	require.Equal(t, 3, runs)
 	require.Zero(t, r.Graphs())
 }
+
+// TestNilRecorder: a nil Recorder records nothing and releases nothing.
+func TestNilRecorder(t *testing.T) {
+	var r *graphs.Recorder[int]
+	require.False(t, r.CanRecord())
+	require.Zero(t, r.Graphs())
+	require.NotPanics(t, r.Release)
+}
