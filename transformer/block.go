@@ -16,14 +16,17 @@ const (
 	// LayerNorm is (x − mean(x)) / √(var(x) + eps) · weight (+ bias) over each
 	// row: ModernBERT's, without bias.
 	LayerNorm NormKind = iota
-	// RMSNorm (x / √(mean(x²) + eps) · weight; LLaDA, Dream, Llama, Qwen)
-	// goes here, built by newNorm, once the op exists.
+	// RMSNorm is x / √(mean(x²) + eps) · (weight + Config.NormWeightOffset),
+	// without bias: LLaDA, Dream, Llama, Qwen (offset 0), Gemma (offset 1).
+	RMSNorm
 )
 
 func (k NormKind) String() string {
 	switch k {
 	case LayerNorm:
 		return "LayerNorm"
+	case RMSNorm:
+		return "RMSNorm"
 	}
 	return fmt.Sprintf("NormKind(%d)", int(k))
 }
@@ -36,15 +39,19 @@ const (
 	// whose first I rows go through GELU and whose last I rows are the gate
 	// (ModernBERT's mlp.Wi).
 	GeGLU MLPKind = iota
-	// SwiGLU (Down·(SiLU(g) ⊙ u), Llama's gate_proj and up_proj fused into
-	// Up) goes here, applied in mlp, once the op exists; a mixture of experts
-	// after it, with the router and experts in Weights.
+	// SwiGLU is Down·(SiLU(g) ⊙ u) where [g; u] = Up·x: the gate first, as
+	// Llama's gate_proj and up_proj stacked into one Up [2I, H]. A mixture of
+	// experts comes after it, applied in mlp, with the router and the
+	// experts in Weights.
+	SwiGLU
 )
 
 func (k MLPKind) String() string {
 	switch k {
 	case GeGLU:
 		return "GeGLU"
+	case SwiGLU:
+		return "SwiGLU"
 	}
 	return fmt.Sprintf("MLPKind(%d)", int(k))
 }
@@ -79,7 +86,10 @@ type Config struct {
 
 	Norm     NormKind
 	NormEps  float32
-	NormBias bool // the norms have a bias (ModernBERT: no)
+	NormBias bool // LayerNorm only: the norms have a bias (ModernBERT: no)
+	// NormWeightOffset is RMSNorm's: the scale is weight + offset (1 for
+	// Gemma, whose checkpoints store the scale minus one; else 0).
+	NormWeightOffset float32
 
 	MLP    MLPKind
 	Rotary RotaryLayout
@@ -104,10 +114,19 @@ func (c Config) Validate() error {
 	case c.NormEps <= 0:
 		return fmt.Errorf("transformer: norm eps %g must be positive", c.NormEps)
 	}
-	if c.Norm != LayerNorm {
+	switch c.Norm {
+	case LayerNorm:
+		if c.NormWeightOffset != 0 {
+			return fmt.Errorf("transformer: a weight offset of %g for LayerNorm, which has none", c.NormWeightOffset)
+		}
+	case RMSNorm:
+		if c.NormBias {
+			return fmt.Errorf("transformer: RMSNorm has no bias")
+		}
+	default:
 		return fmt.Errorf("transformer: unknown norm %v", c.Norm)
 	}
-	if c.MLP != GeGLU {
+	if c.MLP != GeGLU && c.MLP != SwiGLU {
 		return fmt.Errorf("transformer: unknown MLP %v", c.MLP)
 	}
 	if c.Rotary != RotateQK {
@@ -129,7 +148,8 @@ type Layer struct {
 	NoAttnNorm bool
 }
 
-// Norm is a normalisation layer over the rows of [N, H]: *nn.LayerNorm.
+// Norm is a normalisation layer over the rows of [N, H]: *nn.LayerNorm or
+// *nn.RMSNorm.
 type Norm interface {
 	Forward(tp *nn.Tape, x *nn.Var) *nn.Var
 	Params() []*nn.Param
@@ -186,6 +206,8 @@ func newNorm(b tensor.Backend, c Config, name string) Norm {
 	switch c.Norm {
 	case LayerNorm:
 		return nn.NewLayerNorm(b, name, c.Hidden, c.NormEps, c.NormBias)
+	case RMSNorm:
+		return nn.NewRMSNorm(b, name, c.Hidden, c.NormEps, c.NormWeightOffset)
 	}
 	panic(fmt.Sprintf("transformer: unknown norm %v", c.Norm))
 }
@@ -246,6 +268,8 @@ func (b Block) mlp(tp *nn.Tape, x *nn.Var) *nn.Var {
 	switch b.Config.MLP {
 	case GeGLU:
 		return w.Down.Forward(tp, tp.GeGLU(w.Up.Forward(tp, x)))
+	case SwiGLU:
+		return w.Down.Forward(tp, tp.SwiGLU(w.Up.Forward(tp, x)))
 	}
 	panic(fmt.Sprintf("transformer: unknown MLP %v", b.Config.MLP))
 }

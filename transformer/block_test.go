@@ -12,9 +12,17 @@ import (
 	"github.com/dllmgo/dllm/tensor"
 )
 
-// smallConfig is a block of width 8 with two heads of 4 and a GeGLU of 6.
+// smallConfig is a ModernBERT-like block of width 8 with two heads of 4 and
+// a GeGLU of 6.
 func smallConfig() Config {
 	return Config{Hidden: 8, Heads: 2, Intermediate: 6, Norm: LayerNorm, NormEps: 1e-5, MLP: GeGLU, Rotary: RotateQK}
+}
+
+// llamaConfig is smallConfig as Llama's blocks are: RMSNorm and SwiGLU.
+func llamaConfig() Config {
+	c := smallConfig()
+	c.Norm, c.MLP, c.NormEps = RMSNorm, SwiGLU, 1e-6
+	return c
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -30,6 +38,10 @@ func TestConfigValidate(t *testing.T) {
 		{"heads do not divide", func(c *Config) { c.Heads = 3 }, "do not divide"},
 		{"odd head", func(c *Config) { c.Heads = 8 }, "odd"},
 		{"no eps", func(c *Config) { c.NormEps = 0 }, "eps"},
+		{"RMSNorm and SwiGLU", func(c *Config) { *c = llamaConfig() }, ""},
+		{"Gemma's RMSNorm", func(c *Config) { *c = llamaConfig(); c.NormWeightOffset = 1 }, ""},
+		{"RMSNorm with bias", func(c *Config) { *c = llamaConfig(); c.NormBias = true }, "RMSNorm has no bias"},
+		{"LayerNorm with an offset", func(c *Config) { c.NormWeightOffset = 1 }, "offset of 1 for LayerNorm"},
 		{"unknown norm", func(c *Config) { c.Norm = NormKind(7) }, "unknown norm NormKind(7)"},
 		{"unknown MLP", func(c *Config) { c.MLP = MLPKind(7) }, "unknown MLP MLPKind(7)"},
 		{"unknown rotary", func(c *Config) { c.Rotary = RotaryLayout(7) }, "unknown rotary layout RotaryLayout(7)"},
@@ -61,6 +73,10 @@ func TestNewWeights(t *testing.T) {
 		layer Layer
 		want  []p
 	}{
+		{"Llama's layer with q/k/v bias (Qwen2)", func(c *Config) { *c = llamaConfig(); c.QKVBias = true }, Layer{}, []p{
+			{"an.weight", []int{8}}, {"qkv.weight", []int{24, 8}}, {"qkv.bias", []int{24}}, {"o.weight", []int{8, 8}},
+			{"mn.weight", []int{8}}, {"up.weight", []int{12, 8}}, {"down.weight", []int{8, 6}},
+		}},
 		{"first ModernBERT layer", func(*Config) {}, Layer{NoAttnNorm: true}, []p{
 			{"qkv.weight", []int{24, 8}}, {"o.weight", []int{8, 8}}, {"mn.weight", []int{8}},
 			{"up.weight", []int{12, 8}}, {"down.weight", []int{8, 6}},
@@ -153,32 +169,52 @@ func (bc blockCase) inputs(rng *rand.Rand, h int) (x []float32, pos []int32, mas
 // TestBlockForwardMatchesReference runs the block with FullAttention
 // against the block written out in float64 from its definition (doc.go).
 func TestBlockForwardMatchesReference(t *testing.T) {
-	c := smallConfig()
-	for _, bc := range blockCases {
-		t.Run(bc.name, func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(3, 4))
-			blk := randomBlock(c, bc.layer, rng)
-			x, pos, mask := bc.inputs(rng, c.Hidden)
-			var maskT *tensor.Tensor
-			if mask != nil {
-				maskT = tensor.FromI32(mask, bc.batch, bc.seq)
-			}
-			n := bc.batch * bc.seq
-			got := blk.Forward(nn.NoGrad(tensor.CPU()), nn.Constant(tensor.FromF32(x, n, c.Hidden)),
-				tensor.FromI32(pos, n), FullAttention(maskT, bc.batch, bc.seq)).Value.F32()
-			want := refBlock(blk, x, pos, mask, bc.batch, bc.seq)
-			require.Less(t, relDiff(got, want), 1e-5)
-		})
+	gemma := llamaConfig()
+	gemma.NormWeightOffset = 1
+	for _, cfg := range []struct {
+		name string
+		c    Config
+	}{{"ModernBERT", smallConfig()}, {"Llama", llamaConfig()}, {"Gemma's norm", gemma}} {
+		for _, bc := range blockCases {
+			t.Run(cfg.name+"/"+bc.name, func(t *testing.T) { testBlockForward(t, cfg.c, bc) })
+		}
 	}
+}
+
+func testBlockForward(t *testing.T, c Config, bc blockCase) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	blk := randomBlock(c, bc.layer, rng)
+	x, pos, mask := bc.inputs(rng, c.Hidden)
+	var maskT *tensor.Tensor
+	if mask != nil {
+		maskT = tensor.FromI32(mask, bc.batch, bc.seq)
+	}
+	n := bc.batch * bc.seq
+	got := blk.Forward(nn.NoGrad(tensor.CPU()), nn.Constant(tensor.FromF32(x, n, c.Hidden)),
+		tensor.FromI32(pos, n), FullAttention(maskT, bc.batch, bc.seq)).Value.F32()
+	want := refBlock(blk, x, pos, mask, bc.batch, bc.seq)
+	require.Less(t, relDiff(got, want), 1e-5)
 }
 
 // TestBlockGradients checks the block's backward pass, through every
 // weight and the input, against finite differences.
 func TestBlockGradients(t *testing.T) {
-	c := smallConfig()
-	c.QKVBias, c.OBias, c.MLPBias, c.NormBias = true, true, true, true
-	for _, bc := range blockCases[2:4] {
-		t.Run(bc.name, func(t *testing.T) {
+	bert := smallConfig()
+	bert.QKVBias, bert.OBias, bert.MLPBias, bert.NormBias = true, true, true, true
+	llama := llamaConfig()
+	llama.QKVBias, llama.OBias, llama.MLPBias = true, true, true
+	for _, tc := range []struct {
+		name string
+		c    Config
+		bc   blockCase
+	}{
+		{"LayerNorm, GeGLU, sliding window", bert, blockCases[2]},
+		{"LayerNorm, GeGLU, padded batch", bert, blockCases[3]},
+		{"RMSNorm, SwiGLU, padded batch", llama, blockCases[3]},
+		{"RMSNorm, SwiGLU, positions", llama, blockCases[4]},
+	} {
+		c, bc := tc.c, tc.bc
+		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, 6))
 			blk := randomBlock(c, bc.layer, rng)
 			x, pos, mask := bc.inputs(rng, c.Hidden)
@@ -219,7 +255,7 @@ func refBlock(blk Block, x []float32, pos, mask []int32, batch, seq int) []float
 	}
 	a := xs
 	if !blk.Layer.NoAttnNorm {
-		a = refNorm(xs, w.AttnNorm.(*nn.LayerNorm))
+		a = refNormOf(xs, w.AttnNorm)
 	}
 	qkv := refLinear(a, w.QKV)
 	for i, row := range qkv {
@@ -273,14 +309,19 @@ func refBlock(blk Block, x []float32, pos, mask []int32, batch, seq int) []float
 		}
 	}
 	xs = refAdd(xs, refLinear(att, w.O))
-	up := refLinear(refNorm(xs, w.MLPNorm.(*nn.LayerNorm)), w.Up)
+	up := refLinear(refNormOf(xs, w.MLPNorm), w.Up)
 	inter := c.Intermediate
 	g := make([][]float64, n)
 	for i, row := range up {
 		g[i] = make([]float64, inter)
 		for k := range inter {
-			u := row[k]
-			g[i][k] = 0.5 * u * (1 + math.Erf(u/math.Sqrt2)) * row[inter+k]
+			a, b := row[k], row[inter+k]
+			switch c.MLP {
+			case GeGLU: // GELU(first half) ⊙ second half
+				g[i][k] = 0.5 * a * (1 + math.Erf(a/math.Sqrt2)) * b
+			case SwiGLU: // SiLU(gate, the first half) ⊙ up
+				g[i][k] = a / (1 + math.Exp(-a)) * b
+			}
 		}
 	}
 	xs = refAdd(xs, refLinear(g, w.Down))
@@ -319,6 +360,30 @@ func refLinear(x [][]float64, l *nn.Linear) [][]float64 {
 		}
 	}
 	return y
+}
+
+// refNormOf is the norm of either kind.
+func refNormOf(x [][]float64, n Norm) [][]float64 {
+	switch n := n.(type) {
+	case *nn.LayerNorm:
+		return refNorm(x, n)
+	case *nn.RMSNorm:
+		gamma := f64(n.Weight.Value.F32())
+		y := make([][]float64, len(x))
+		for i, row := range x {
+			sq := 0.0
+			for _, v := range row {
+				sq += v * v
+			}
+			r := 1 / math.Sqrt(sq/float64(len(row))+float64(n.Eps))
+			y[i] = make([]float64, len(row))
+			for k, v := range row {
+				y[i][k] = v * r * (gamma[k] + float64(n.WeightOffset))
+			}
+		}
+		return y
+	}
+	panic("unknown norm")
 }
 
 func refNorm(x [][]float64, ln *nn.LayerNorm) [][]float64 {

@@ -56,13 +56,15 @@
 //
 // # Where the next families plug in
 //
-// Each kind is an enum whose values are exactly what runs today; a new value
-// comes with its op. RMSNorm (LLaDA, Dream, Llama, Qwen) is a NormKind built
-// by newNorm; SwiGLU (silu(gate)·up) an MLPKind applied in mlp; a mixture of
-// experts an MLPKind whose Weights hold the router and the experts. Grouped-
-// query attention (fewer key/value heads than query heads) adds the number of
-// key/value heads to Config, which changes the packed QKV width to
+// Each kind is an enum whose values are exactly what runs: LayerNorm and
+// RMSNorm (with Gemma's weight offset), GeGLU and SwiGLU, and the rotary
+// layout of ModernBERT and Hugging Face's Llama. A mixture of experts is an
+// MLPKind whose Weights hold the router and the experts, applied in mlp.
+// Grouped-query attention (fewer key/value heads than query heads) adds the
+// number of key/value heads to Config, which changes the packed QKV width to
 // (nh + 2·nkv)·d, the rotated heads to nh + nkv and the hooks' gathers;
 // partial rotary and Llama-3 frequency scaling are fields of the rotary
-// layout that rope passes on to the RoPE op.
+// layout that rope passes on to the RoPE op; per-head q/k norms (Qwen3) are
+// two more Norms in Weights, applied in Forward to the Q and K heads after
+// the projection and before the rotary.
 package transformer
