@@ -129,8 +129,17 @@ func TestCPUChecksName(t *testing.T) {
 		{"tensor: RoPE: position -1 at row 1 is negative", func() {
 			cpu.RoPE(f(2, 1, 4), f(2, 1, 4), tensor.FromI32([]int32{0, -1}, 2), tensor.RoPEParams{Theta: 1e4})
 		}},
-		{"tensor: Attention: qkv F32[2,5,7]@cpu does not hold 3·2 heads per token", func() {
+		{"tensor: Attention: qkv F32[2,5,7]@cpu does not hold nh + 2·nkv = 6 heads per token (nh = 2, nkv = 2)", func() {
 			cpu.Attention(f(2, 5, 2), nil, f(2, 5, 7), nil, tensor.AttentionParams{Heads: 2})
+		}},
+		{"tensor: Attention: KVHeads = 3 must divide Heads = 4", func() {
+			cpu.Attention(f(1, 5, 4, 2), nil, f(1, 5, 10, 2), nil, tensor.AttentionParams{Heads: 4, KVHeads: 3})
+		}},
+		{"tensor: Attention: qkv F32[1,5,3,4,2]@cpu must be [B, S, 3, 4, d] (rank 5 holds no grouped K and V)", func() {
+			cpu.Attention(f(1, 5, 4, 2), nil, f(1, 5, 3, 4, 2), nil, tensor.AttentionParams{Heads: 4, KVHeads: 1})
+		}},
+		{"tensor: RoPE: rotary size 6 (RotaryDim = 6) must be even and in (0, d = 4] (rotate-half pairs k with k+r/2)", func() {
+			cpu.RoPE(f(2, 1, 4), f(2, 1, 4), i32(2), tensor.RoPEParams{Theta: 1e4, RotaryDim: 6})
 		}},
 		{"tensor: CrossEntropy: target 9 of row 0 is outside [0, 9) and is not the ignore index -100", func() {
 			cpu.CrossEntropy(f(1), nil, f(1, 9), tensor.FromI32([]int32{9}, 1), nil, -100)
