@@ -37,7 +37,7 @@ type Backend struct {
 	scratch *block // 8 bytes for SumSquares' result
 
 	invFreqMu sync.Mutex
-	invFreq   map[invFreqKey]*tensor.Tensor // RoPE tables, per (θ, d)
+	invFreq   map[invFreqKey]*tensor.Tensor // RoPE frequency tables, per (θ, rotary size, scaling)
 
 	errMu sync.Mutex
 	err   error
