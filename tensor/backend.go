@@ -90,7 +90,9 @@ type Backend interface {
 	// same shape. pos [rows] (I32) gives each row's position. Only the first
 	// p.Heads heads of a row are rotated (0 means all); the rest are copied, so
 	// a packed QKV [B·S, 3·nh, d] with Heads = 2·nh rotates Q and K and passes
-	// V through: RoPE fused with the QKV split.
+	// V through: RoPE fused with the QKV split (with grouped KV heads,
+	// [B·S, nh + 2·nkv, d] and Heads = nh + nkv). p.RotaryDim rotates only a
+	// leading part of each head, p.Llama3 rescales the frequencies.
 	RoPE(dst, src, pos *Tensor, p RoPEParams)
 	// RoPEBackward adds the gradient with respect to src into dsrc: the
 	// rotation by −φ applied to dy (copied heads pass dy straight through).
