@@ -1,6 +1,7 @@
 package tensor_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -59,6 +60,7 @@ func TestCPUDeterministicAcrossGOMAXPROCS(t *testing.T) {
 	ids := randI32(rng, 700, 13)
 	qkv := randF32(rng, 2, 150, 3, 4, 16)
 	dout := randF32(rng, 2, 150, 4, 16)
+	qkvG := randF32(rng, 2, 150, 4+2, 16)
 	logits := randF32(rng, 300, 1001)
 	targets := randI32(rng, 300, 1001)
 	a, b := randF32(rng, 200, 300), randF32(rng, 300, 150)
@@ -87,6 +89,17 @@ func TestCPUDeterministicAcrossGOMAXPROCS(t *testing.T) {
 			dq := cpu.New(tensor.F32, 2, 150, 3, 4, 16)
 			cpu.AttentionBackward(dq, dout, qkv, o, l, nil, p)
 			out["Attention out"], out["lse"], out["AttentionBackward"] = o.F32(), l.F32(), dq.F32()
+		}
+		// Grouped-query attention: the backward sums four query heads into
+		// each shared dK and dV.
+		for _, w := range []int{0, 32} {
+			p := tensor.AttentionParams{Heads: 4, KVHeads: 1, Scale: 0.25, Window: w}
+			o, l := cpu.New(tensor.F32, 2, 150, 4, 16), cpu.New(tensor.F32, 2, 4, 150)
+			cpu.Attention(o, l, qkvG, nil, p)
+			dq := cpu.New(tensor.F32, 2, 150, 6, 16)
+			cpu.AttentionBackward(dq, dout, qkvG, o, l, nil, p)
+			key := fmt.Sprintf(" GQA window %d", w)
+			out["Attention out"+key], out["lse"+key], out["AttentionBackward"+key] = o.F32(), l.F32(), dq.F32()
 		}
 
 		loss, lse := cpu.New(tensor.F32, 300), cpu.New(tensor.F32, 300)
