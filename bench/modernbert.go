@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
 	"github.com/dllmgo/dllm/tensor"
@@ -105,7 +106,7 @@ func (w *Workload) TrainStep(lr float64) float32 {
 	tp.Precision = w.Precision
 	tp.FreeActivations = true // only the loss is read after Backward
 	out := w.Model.Forward(tp, bert.Input{IDs: w.ids})
-	loss := tp.CrossEntropy(out.Logits, w.targets, w.weights, -100)
+	loss := tp.CrossEntropy(out.Logits, w.targets, w.weights, data.IgnoreIndex)
 	tp.Backward(loss)
 	w.opt.Step(lr)
 	nn.ZeroGrads(w.params)

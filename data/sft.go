@@ -7,9 +7,6 @@ import (
 	"sync"
 )
 
-// IgnoreIndex is the label of a position that carries no loss (the prompt).
-const IgnoreIndex = -100
-
 // Encoder turns text into token ids. data/tokenizer's *Tokenizer satisfies it.
 // SFT text is encoded with addSpecial false: the chat template is the whole input,
 // with no [CLS]/[SEP] around it.
@@ -146,31 +143,6 @@ func BuildSFT(enc Encoder, convs []Conversation, cfg SFTConfig) ([]Example, SFTS
 	}
 	st.Examples = len(out)
 	return out, st, nil
-}
-
-// Batch is a padded batch of rows, row-major.
-type Batch struct {
-	B, S       int
-	InputIDs   []int32 // B*S
-	Labels     []int32 // B*S; IgnoreIndex where no loss is taken
-	PromptLens []int   // B; 0 for pretraining rows
-}
-
-// Row returns row i's ids and labels (views into the batch).
-func (b *Batch) Row(i int) (ids, labels []int32) {
-	return b.InputIDs[i*b.S : (i+1)*b.S], b.Labels[i*b.S : (i+1)*b.S]
-}
-
-// Supervised counts the positions whose label is not IgnoreIndex, padding
-// included: the normaliser of the default SFT loss.
-func (b *Batch) Supervised() int {
-	n := 0
-	for _, l := range b.Labels {
-		if l != IgnoreIndex {
-			n++
-		}
-	}
-	return n
 }
 
 // PadBatch pads rows to the longest of them. Padding is [PAD] in the input and

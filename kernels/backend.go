@@ -39,8 +39,11 @@ type Backend struct {
 	invFreqMu sync.Mutex
 	invFreq   map[invFreqKey]*tensor.Tensor // RoPE frequency tables, per (θ, rotary size, scaling)
 
-	errMu sync.Mutex
-	err   error
+	// Failures of queued work (see fail): sticky poisoned the context and
+	// stays; pending is the first recoverable failure not yet reported.
+	errMu   sync.Mutex
+	sticky  error
+	pending error
 
 	captureMu sync.Mutex
 	capturing *Graph // the graph being recorded, which owns new allocations
@@ -78,11 +81,16 @@ func open() (*Backend, error) {
 		return nil, fmt.Errorf("%w: %s has compute capability %d.%d; the kernels need 8.0 or newer (bf16 conversions)",
 			ErrNoDevice, ctx.Device.Name, ctx.Device.Major, ctx.Device.Minor)
 	}
+	route, err := chooseRoute(ctx.Device.Major, ctx.Device.Minor, nv.Archs())
+	if err != nil {
+		ctx.Close()
+		return nil, err
+	}
 	return &Backend{
 		ctx:     ctx,
 		dev:     ctx.Device,
 		alloc:   newAllocator(),
-		comp:    &compiler{nvrtc: nv, arch: ctx.Device.Arch(), dir: CacheDir()},
+		comp:    &compiler{nvrtc: nv, route: route, dir: CacheDir()},
 		modules: map[string]cu.Module{},
 		funcs:   map[string]cu.Function{},
 		shmem:   map[cu.Function]int{},
@@ -106,28 +114,53 @@ func (b *Backend) do(f func(th *cu.Thread) error) {
 	}
 }
 
+// fail records the failure of queued work. Ops return no errors (they are
+// queued, and most failures show only later), so a failure waits to be
+// reported by the next Sync, Err or ToHost. Two kinds:
+//   - a failure that poisons the CUDA context (cu.Poisons: an illegal
+//     address, a failed launch) is sticky, as it is in CUDA: every later
+//     report returns it, and nothing on this backend works again;
+//   - any other (NVRTC rejecting a source, cuBLASLt not supporting a shape,
+//     a graph capture the driver refused, out of memory) is reported once,
+//     and the ops after it work. Only the first unreported one is kept.
 func (b *Backend) fail(err error) {
 	b.errMu.Lock()
-	if b.err == nil {
-		b.err = err
+	defer b.errMu.Unlock()
+	if cu.Poisons(err) {
+		if b.sticky == nil {
+			b.sticky = err
+		}
+		return
 	}
-	b.errMu.Unlock()
+	if b.pending == nil {
+		b.pending = err
+	}
 }
 
-// Err returns the first error since the backend opened, without waiting.
+// Err returns the failure of queued work not yet reported, without waiting
+// for the device: the sticky failure if the context is poisoned (returned
+// every time), else the first recoverable failure since the last report,
+// which this call reports (a second call returns nil).
 func (b *Backend) Err() error {
 	b.errMu.Lock()
 	defer b.errMu.Unlock()
-	return b.err
+	if b.sticky != nil {
+		return b.sticky
+	}
+	err := b.pending
+	b.pending = nil
+	return err
 }
 
-// Sync waits for all queued work and returns the first error seen so far.
+// Sync waits for all queued work and reports its failure as Err does.
 func (b *Backend) Sync() error {
 	b.do(func(th *cu.Thread) error { return th.Synchronize() })
 	return b.Err()
 }
 
-// mustBeHealthy panics with the sticky error: for ops that return values.
+// mustBeHealthy panics with the unreported failure: for ops that return
+// values, which cannot return it. A recoverable failure is reported by the
+// panic, so a caller that recovers finds the backend working.
 func (b *Backend) mustBeHealthy(op string) {
 	if err := b.Err(); err != nil {
 		panic(fmt.Sprintf("kernels: %s after a CUDA failure: %v", op, err))

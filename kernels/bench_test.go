@@ -239,3 +239,59 @@ func BenchmarkMatMul(tb *testing.B) {
 		})
 	}
 }
+
+// Llama-7B-class widths for the ops of the Llama-style families (LLaDA,
+// Dream): hidden 4096 = 32 heads × 128, intermediate 11008, over the same
+// 8 × 1024 tokens.
+const llamaBenchH, llamaBenchHeads, llamaBenchI = 4096, 32, 11008
+
+func BenchmarkRMSNorm(tb *testing.B) {
+	b := requireGPU(tb)
+	rng := rand.New(rand.NewPCG(1, 8))
+	tokens := benchB * benchS
+	for _, c := range []struct {
+		name string
+		n, d int
+	}{
+		{"hidden", tokens, llamaBenchH},
+		{"per-head", tokens * llamaBenchHeads, llamaBenchH / llamaBenchHeads},
+	} {
+		x, dy, w := randDevice(b, rng, 1, c.n, c.d), randDevice(b, rng, 1, c.n, c.d), randDevice(b, rng, 1, c.d)
+		y, dx := b.New(tensor.F32, c.n, c.d), b.New(tensor.F32, c.n, c.d)
+		rstd, dw := b.New(tensor.F32, c.n), b.New(tensor.F32, c.d)
+		p := tensor.RMSNormParams{Eps: 1e-6}
+		bytes := 4 * float64(c.n) * float64(c.d)
+		tb.Run(c.name+"/fwd", func(tb *testing.B) {
+			sec := timeOp(tb, b, func() { b.RMSNorm(y, rstd, x, w, p) })
+			reportGBs(tb, 2*bytes, sec) // read x, write y
+		})
+		tb.Run(c.name+"/bwd", func(tb *testing.B) {
+			sec := timeOp(tb, b, func() { b.RMSNormBackward(dx, dw, dy, x, rstd, w, p) })
+			reportGBs(tb, 6*bytes, sec) // dx pass: read x, dy, dx, write dx; dw pass: read x, dy
+		})
+		for _, t := range []*tensor.Tensor{x, dy, w, y, dx, rstd, dw} {
+			t.Free()
+		}
+	}
+}
+
+func BenchmarkSwiGLU(tb *testing.B) {
+	b := requireGPU(tb)
+	rng := rand.New(rand.NewPCG(1, 9))
+	rows := benchB * benchS
+	x := randDevice(b, rng, 1, rows, 2*llamaBenchI)
+	y := b.New(tensor.F32, rows, llamaBenchI)
+	dx, dy := b.New(tensor.F32, rows, 2*llamaBenchI), randDevice(b, rng, 1, rows, llamaBenchI)
+	defer x.Free()
+	defer y.Free()
+	defer dx.Free()
+	defer dy.Free()
+	tb.Run("fwd", func(tb *testing.B) {
+		sec := timeOp(tb, b, func() { b.SwiGLU(y, x) })
+		reportGBs(tb, 4*float64(rows)*3*llamaBenchI, sec)
+	})
+	tb.Run("bwd", func(tb *testing.B) {
+		sec := timeOp(tb, b, func() { b.SwiGLUBackward(dx, x, dy) })
+		reportGBs(tb, 4*float64(rows)*7*llamaBenchI, sec) // read x, dy, dx; write dx
+	})
+}

@@ -56,6 +56,18 @@ func runEveryOp(b *Backend) {
 	b.GeGLUBackward(f32(2, 16), f32(2, 16), f32(3, 8).Rows(1, 3)) // dy 32 bytes in: aligned
 	b.GeGLU(f32(8), f32(9, 2).Rows(1, 9).Reshape(1, 16))          // x 8 bytes in: scalar
 
+	rms := tensor.RMSNormParams{Eps: 1e-6, WeightOffset: 1}
+	b.RMSNorm(z, f32(5), x, f32(7), rms)
+	b.RMSNorm(f32(3, 4, 16), nil, f32(3, 4, 16), f32(16), tensor.RMSNormParams{Eps: 1e-5}) // per head
+	b.RMSNormBackward(z, f32(7), y, x, f32(5), f32(7), rms)
+	b.RMSNormBackward(z, nil, y, x, f32(5), f32(7), rms) // frozen weight: no dw pass
+
+	b.SwiGLU(f32(3, 6), f32(3, 12))                                              // I = 6: scalar
+	b.SwiGLU(f32(3, 8), f32(3, 16))                                              // I = 8, aligned: float4
+	b.SwiGLUBackward(f32(3, 12), f32(3, 12), f32(3, 6))                          // scalar
+	b.SwiGLUBackward(f32(3, 16), f32(3, 16), f32(3, 8))                          // float4
+	b.SwiGLUBackward(f32(2, 16), f32(2, 16), f32(9, 2).Rows(1, 9).Reshape(2, 8)) // dy 8 bytes in: scalar
+
 	pos := i32(2 * 5)
 	b.RoPE(f32(2, 5, 9, 16), f32(2, 5, 9, 16), pos, tensor.RoPEParams{Theta: 160000, Heads: 6})
 	b.RoPEBackward(f32(2, 5, 9, 16), f32(2, 5, 9, 16), pos, tensor.RoPEParams{Theta: 10000})

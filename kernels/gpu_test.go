@@ -30,12 +30,13 @@ func TestGPUWarmup(t *testing.T) {
 	t.Logf("device %s (%s, %d SMs, %d KiB shared opt-in), driver %d, NVRTC %d.%d (%s); warm-up %v, cache %s",
 		b.dev.Name, b.dev.Arch(), b.dev.SMs, b.dev.MaxSharedOptin>>10, b.dev.DriverVersion,
 		b.comp.nvrtc.Major, b.comp.nvrtc.Minor, b.comp.nvrtc.Path, time.Since(start), b.comp.dir)
+	t.Logf("kernel route: %v", b.comp.route)
 	header, err := source(commonHeader)
 	require.NoError(t, err)
 	for _, f := range SourceFiles() {
 		src, err := source(f)
 		require.NoError(t, err)
-		key := cacheKey(f, src, header, compileOptions(b.comp.arch), b.comp.nvrtc.Major, b.comp.nvrtc.Minor)
+		key := cacheKey(f, src, header, compileOptions(b.comp.route.Arch), b.comp.nvrtc.Major, b.comp.nvrtc.Minor)
 		_, err = os.Stat(filepath.Join(b.comp.dir, key))
 		assert.NoError(t, err, "no cached cubin for %s", f)
 	}

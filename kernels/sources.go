@@ -30,6 +30,8 @@ var kernelEntries = map[string][]string{
 	"gelu.cu":           {"gelu_fwd_f32", "gelu_bwd_f32"},
 	"layernorm.cu":      {"layernorm_fwd_f32", "layernorm_bwd_dx_f32", "layernorm_bwd_params_f32"},
 	"geglu.cu":          {"geglu_fwd_f32", "geglu_bwd_f32", "geglu_fwd_f32x4", "geglu_bwd_f32x4"},
+	"rmsnorm.cu":        {"rmsnorm_fwd_f32", "rmsnorm_bwd_dx_f32", "rmsnorm_bwd_dw_f32"},
+	"swiglu.cu":         {"swiglu_fwd_f32", "swiglu_bwd_f32", "swiglu_fwd_f32x4", "swiglu_bwd_f32x4"},
 	"rope.cu":           {"rope_fwd_f32", "rope_bwd_f32"},
 	"attention.cu": {
 		"attn_bwd_dsum",

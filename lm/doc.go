@@ -18,4 +18,12 @@
 // not know the family what they must know about it, such as whether its
 // logits are shifted by one position (Dream, A2D: logits at position i
 // predict the token at i+1).
+//
+// A Family registers a model family with modeldir: its config.json
+// model_type values, Load, presets with New (sized by Fresh to a tokenizer),
+// Describe for `dllm inspect`, and the chat templates its folders carry.
+// Optional interfaces a Model may add: Describer (a one-line description)
+// and PrecisionSetter (bf16 inference through Logits).
+//
+// lm imports tensor, nn and data only.
 package lm

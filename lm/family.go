@@ -1,6 +1,9 @@
 package lm
 
-import "github.com/dllmgo/dllm/tensor"
+import (
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/tensor"
+)
 
 // Family is what one model family registers (modeldir's registry): how to
 // recognise its config.json, and how to make a model from a folder or from a
@@ -16,6 +19,43 @@ type Family struct {
 	Load func(dir string, be tensor.Backend) (Model, error)
 	// Presets names the sizes New accepts, smallest first.
 	Presets []string
-	// New builds a model of a preset with zero weights; call Init.
-	New func(preset string, be tensor.Backend) (Model, error)
+	// New builds a model of a preset with zero weights, sized by f (the
+	// tokenizer it will be trained with); call Init.
+	New func(preset string, f Fresh, be tensor.Backend) (Model, error)
+	// Describe reads a config.json without the weights, for `dllm inspect`.
+	Describe func(configJSON []byte) (ConfigInfo, error)
+	// Templates are the chat templates the family's folders carry, rendered
+	// natively (there is no Jinja engine): a tokenizer_config.json whose
+	// chat_template is the Jinja() of one of them opens with it.
+	Templates []data.Template
+}
+
+// Fresh is what a model made from a preset takes from its tokenizer and
+// its data: zero fields keep the preset's values.
+type Fresh struct {
+	// VocabSize is the tokenizer's vocabulary; the family may round it up.
+	VocabSize int
+	// MaxPositions is the longest sequence the model must take.
+	MaxPositions int
+	// Specials are the tokenizer's special-token ids (NoToken where it has
+	// none); nil keeps the preset's.
+	Specials *Specials
+}
+
+// Specials are the special-token ids a tokenizer defines. A family maps
+// them onto its own config (ModernBERT's BOS is its CLS, its EOS its SEP).
+type Specials struct {
+	Pad, Unk, CLS, SEP, Mask, BOS, EOS int32
+}
+
+// ConfigInfo is what `dllm inspect` shows of a config.json.
+type ConfigInfo struct {
+	// Lines are human-readable lines, the first naming the family and its
+	// main sizes.
+	Lines []string
+	// ParamNames lists the parameters the config implies, in the model's
+	// order (embeddings, layers, head): inspect sorts tensors by it.
+	ParamNames []string
+	// ParamCount is the number of parameters the config implies.
+	ParamCount int64
 }

@@ -3,6 +3,8 @@ package mdlm
 import (
 	"fmt"
 	"testing"
+
+	"github.com/dllmgo/dllm/data"
 )
 
 // tableModel answers every request from one fixed table of logits per
@@ -47,9 +49,9 @@ func BenchmarkGenerateOverhead(b *testing.B) {
 func BenchmarkCorrupt(b *testing.B) {
 	const rows, seqLen = 32, 1024
 	rng := NewRand(2)
-	batch := Batch{IDs: make([]int32, rows*seqLen), Size: rows, SeqLen: seqLen}
-	for i := range batch.IDs {
-		batch.IDs[i] = rng.Int32N(50000)
+	batch := data.Batch{InputIDs: make([]int32, rows*seqLen), B: rows, S: seqLen}
+	for i := range batch.InputIDs {
+		batch.InputIDs[i] = rng.Int32N(50000)
 	}
 	for b.Loop() {
 		if _, err := Corrupt(batch, ObjectiveOptions{MaskID: 50284}, rng); err != nil {

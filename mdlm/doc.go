@@ -21,6 +21,9 @@
 //
 // and the caller computes the cross-entropies with its own autograd.
 // LossFromLogits evaluates the same sum in float64 from plain logits.
+// Objective wraps the two as an lm.Objective for the trainer; for a model
+// whose Spec says ShiftLogits (Dream, A2D) it asks for the logits of the row
+// before each masked position (ShiftRows).
 //
 // Samplers (Generate, Infill, Ancestral) and LogLikelihood are deterministic
 // for a given *rand.Rand seed (math/rand/v2; see NewRand). Gumbel noise is
@@ -59,4 +62,7 @@
 // recipe (linear schedule, t ~ U[1e-3, 1), 1/t weights, per-token
 // normalisation; 128 new tokens, 128 steps, blocks of 32, temperature 0,
 // low-confidence remasking).
+//
+// mdlm imports lm (the Model its Objective trains) and data (the batch); it
+// names no model family.
 package mdlm

@@ -3,27 +3,9 @@ package mdlm
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/dllmgo/dllm/data"
 )
-
-// IgnoreLabel marks a position that is not supervised (the prompt of an SFT
-// example), as in PyTorch's cross-entropy.
-const IgnoreLabel int32 = -100
-
-// Batch is one training batch of token ids.
-type Batch struct {
-	// IDs holds Size×SeqLen clean token ids, row-major.
-	IDs []int32
-	// Labels holds the target of each position, IgnoreLabel where the position
-	// is not supervised. Nil means every position is supervised with its own
-	// id (pretraining). For SFT the prompt carries IgnoreLabel and the padded
-	// tail carries [PAD], so the model learns to end its answers with padding.
-	Labels []int32
-	// PromptLens gives, per row, how many leading positions are prompt. They
-	// are never masked, whatever their labels say. Nil means no prompt.
-	PromptLens []int
-	// Size is the number of rows; SeqLen the length of each.
-	Size, SeqLen int
-}
 
 // Weighting selects the per-token weight of the cross-entropy.
 type Weighting int
@@ -110,7 +92,7 @@ type ObjectiveOptions struct {
 // Corruption is one draw of the forward process for a batch: what the model
 // reads, and which of its outputs the loss needs.
 type Corruption struct {
-	// Noisy is the model input: Batch.IDs with the chosen tokens replaced by
+	// Noisy is the model input: Batch.InputIDs with the chosen tokens replaced by
 	// the mask id.
 	Noisy []int32
 	// Rows are the flat positions (b*SeqLen + s), increasing, of the masked
@@ -132,9 +114,9 @@ type Corruption struct {
 // masks each supervised, non-prompt token with probability 1-α(t). A row may
 // come out with nothing masked (small t); it then adds nothing to the loss,
 // and a batch can have no rows at all, whose loss is 0.
-func Corrupt(b Batch, opts ObjectiveOptions, rng *rand.Rand) (*Corruption, error) {
-	if err := b.validate(); err != nil {
-		return nil, err
+func Corrupt(b data.Batch, opts ObjectiveOptions, rng *rand.Rand) (*Corruption, error) {
+	if err := b.Validate(); err != nil {
+		return nil, fmt.Errorf("mdlm: %w", err)
 	}
 	sched := opts.Schedule
 	if sched == nil {
@@ -149,10 +131,10 @@ func Corrupt(b Batch, opts ObjectiveOptions, rng *rand.Rand) (*Corruption, error
 	}
 	times := opts.FixedTimes
 	if times == nil {
-		times = SampleTimes(b.Size, eps, opts.Times, rng)
+		times = SampleTimes(b.B, eps, opts.Times, rng)
 	} else {
-		if len(times) != b.Size {
-			return nil, fmt.Errorf("mdlm: %d fixed times for %d rows", len(times), b.Size)
+		if len(times) != b.B {
+			return nil, fmt.Errorf("mdlm: %d fixed times for %d rows", len(times), b.B)
 		}
 		for _, t := range times {
 			if !(t > 0 && t <= 1) {
@@ -164,19 +146,19 @@ func Corrupt(b Batch, opts ObjectiveOptions, rng *rand.Rand) (*Corruption, error
 
 	// Count supervision first: the normalisation needs it before any weight
 	// is written.
-	perRow := make([]int, b.Size)
+	perRow := make([]int, b.B)
 	total := 0
-	for r := range b.Size {
-		for s := b.promptLen(r); s < b.SeqLen; s++ {
-			if b.label(r, s) != IgnoreLabel {
+	for r := range b.B {
+		for s := b.PromptLen(r); s < b.S; s++ {
+			if b.Label(r, s) != data.IgnoreIndex {
 				perRow[r]++
 			}
 		}
 		total += perRow[r]
 	}
 
-	c := &Corruption{Noisy: append([]int32(nil), b.IDs...), T: times, Supervised: total}
-	for r := range b.Size {
+	c := &Corruption{Noisy: append([]int32(nil), b.InputIDs...), T: times, Supervised: total}
+	for r := range b.B {
 		if perRow[r] == 0 {
 			continue
 		}
@@ -189,19 +171,19 @@ func Corrupt(b Batch, opts ObjectiveOptions, rng *rand.Rand) (*Corruption, error
 		case NormTokens:
 			w /= float64(total)
 		case NormSequences:
-			w /= float64(perRow[r]) * float64(b.Size)
+			w /= float64(perRow[r]) * float64(b.B)
 		case NormBatch:
-			w /= float64(b.Size)
+			w /= float64(b.B)
 		default:
 			return nil, fmt.Errorf("mdlm: unknown normalization %d", opts.Normalization)
 		}
 		p := maskProb(sched, t)
-		for s := b.promptLen(r); s < b.SeqLen; s++ {
-			label := b.label(r, s)
-			if label == IgnoreLabel || rng.Float64() >= p {
+		for s := b.PromptLen(r); s < b.S; s++ {
+			label := b.Label(r, s)
+			if label == data.IgnoreIndex || rng.Float64() >= p {
 				continue
 			}
-			flat := r*b.SeqLen + s
+			flat := r*b.S + s
 			c.Noisy[flat] = opts.MaskID
 			c.Rows = append(c.Rows, int32(flat))
 			c.Targets = append(c.Targets, label)
@@ -209,42 +191,4 @@ func Corrupt(b Batch, opts ObjectiveOptions, rng *rand.Rand) (*Corruption, error
 		}
 	}
 	return c, nil
-}
-
-func (b *Batch) validate() error {
-	switch {
-	case b.Size <= 0 || b.SeqLen <= 0:
-		return fmt.Errorf("mdlm: batch shape %d×%d", b.Size, b.SeqLen)
-	case len(b.IDs) != b.Size*b.SeqLen:
-		return fmt.Errorf("mdlm: %d ids for a %d×%d batch", len(b.IDs), b.Size, b.SeqLen)
-	case b.Labels != nil && len(b.Labels) != len(b.IDs):
-		return fmt.Errorf("mdlm: %d labels for %d ids", len(b.Labels), len(b.IDs))
-	case b.PromptLens != nil && len(b.PromptLens) != b.Size:
-		return fmt.Errorf("mdlm: %d prompt lengths for %d rows", len(b.PromptLens), b.Size)
-	}
-	for r, p := range b.PromptLens {
-		if p < 0 || p > b.SeqLen {
-			return fmt.Errorf("mdlm: row %d: prompt length %d outside [0, %d]", r, p, b.SeqLen)
-		}
-	}
-	for i, l := range b.Labels {
-		if l < 0 && l != IgnoreLabel {
-			return fmt.Errorf("mdlm: label %d at flat position %d", l, i)
-		}
-	}
-	return nil
-}
-
-func (b *Batch) promptLen(r int) int {
-	if b.PromptLens == nil {
-		return 0
-	}
-	return b.PromptLens[r]
-}
-
-func (b *Batch) label(r, s int) int32 {
-	if b.Labels == nil {
-		return b.IDs[r*b.SeqLen+s]
-	}
-	return b.Labels[r*b.SeqLen+s]
 }

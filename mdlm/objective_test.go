@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/data"
 )
 
 func TestSchedulesEndpointsAndWeight(t *testing.T) {
@@ -60,8 +62,8 @@ func TestSampleTimes(t *testing.T) {
 
 // sftBatch builds a random SFT batch: prompt (label ignored), answer, then a
 // [PAD] tail whose labels are [PAD].
-func sftBatch(rng *rand.Rand, rows, seqLen int, vocab, pad int32) Batch {
-	b := Batch{Size: rows, SeqLen: seqLen}
+func sftBatch(rng *rand.Rand, rows, seqLen int, vocab, pad int32) data.Batch {
+	b := data.Batch{B: rows, S: seqLen}
 	for range rows {
 		prompt := 1 + rng.IntN(seqLen/2)
 		answer := 1 + rng.IntN(seqLen-prompt)
@@ -70,13 +72,13 @@ func sftBatch(rng *rand.Rand, rows, seqLen int, vocab, pad int32) Batch {
 			id := rng.Int32N(vocab - 2) // ids below pad and mask
 			switch {
 			case s < prompt:
-				b.IDs = append(b.IDs, id)
-				b.Labels = append(b.Labels, IgnoreLabel)
+				b.InputIDs = append(b.InputIDs, id)
+				b.Labels = append(b.Labels, data.IgnoreIndex)
 			case s < prompt+answer:
-				b.IDs = append(b.IDs, id)
+				b.InputIDs = append(b.InputIDs, id)
 				b.Labels = append(b.Labels, id)
 			default:
-				b.IDs = append(b.IDs, pad)
+				b.InputIDs = append(b.InputIDs, pad)
 				b.Labels = append(b.Labels, pad)
 			}
 		}
@@ -97,10 +99,10 @@ func TestCorruptSFT(t *testing.T) {
 		require.Len(t, c.Targets, len(c.Rows))
 		require.Len(t, c.Weights, len(c.Rows))
 
-		supervised, perRow := 0, make([]int, b.Size)
-		for r := range b.Size {
-			for s := range b.SeqLen {
-				if b.Labels[r*b.SeqLen+s] != IgnoreLabel {
+		supervised, perRow := 0, make([]int, b.B)
+		for r := range b.B {
+			for s := range b.S {
+				if b.Labels[r*b.S+s] != data.IgnoreIndex {
 					perRow[r]++
 				}
 			}
@@ -111,20 +113,20 @@ func TestCorruptSFT(t *testing.T) {
 		// Rows are exactly the masked positions, increasing, never in a prompt.
 		var want []int32
 		for i, id := range c.Noisy {
-			r, s := i/b.SeqLen, i%b.SeqLen
+			r, s := i/b.S, i%b.S
 			if s < b.PromptLens[r] {
-				require.Equal(t, b.IDs[i], id, "prompt position changed")
+				require.Equal(t, b.InputIDs[i], id, "prompt position changed")
 				continue
 			}
 			if id == mask {
 				want = append(want, int32(i))
 			} else {
-				require.Equal(t, b.IDs[i], id)
+				require.Equal(t, b.InputIDs[i], id)
 			}
 		}
 		require.Equal(t, want, c.Rows)
 		for i, flat := range c.Rows {
-			r := int(flat) / b.SeqLen
+			r := int(flat) / b.S
 			require.Equal(t, b.Labels[flat], c.Targets[i])
 			if c.Targets[i] == pad {
 				padMasked++
@@ -134,9 +136,9 @@ func TestCorruptSFT(t *testing.T) {
 			case NormTokens:
 				w /= float64(supervised)
 			case NormSequences:
-				w /= float64(perRow[r] * b.Size)
+				w /= float64(perRow[r] * b.B)
 			case NormBatch:
-				w /= float64(b.Size)
+				w /= float64(b.B)
 			}
 			assert.InEpsilon(t, w, c.Weights[i], 1e-12)
 		}
@@ -150,7 +152,7 @@ func TestCorruptNeverMasksPromptEvenIfLabelled(t *testing.T) {
 	for i := range ids {
 		ids[i] = rng.Int32N(10)
 	}
-	b := Batch{IDs: ids, PromptLens: []int{5, 9}, Size: 2, SeqLen: 16} // labels nil: everything labelled
+	b := data.Batch{InputIDs: ids, PromptLens: []int{5, 9}, B: 2, S: 16} // labels nil: everything labelled
 	c, err := Corrupt(b, ObjectiveOptions{MaskID: 99, FixedTimes: []float64{1, 1}}, rng)
 	require.NoError(t, err)
 	// At t = 1 every supervised token is masked, so the rows are exactly the non-prompt positions.
@@ -174,7 +176,7 @@ func TestCorruptMaskRate(t *testing.T) {
 	}
 	for _, s := range []Schedule{Linear{}, Cosine{}} {
 		for _, tt := range []float64{0.1, 0.35, 0.8} {
-			c, err := Corrupt(Batch{IDs: ids, Size: 1, SeqLen: n}, ObjectiveOptions{MaskID: 100, Schedule: s, FixedTimes: []float64{tt}}, rng)
+			c, err := Corrupt(data.Batch{InputIDs: ids, B: 1, S: n}, ObjectiveOptions{MaskID: 100, Schedule: s, FixedTimes: []float64{tt}}, rng)
 			require.NoError(t, err)
 			p := 1 - s.Alpha(tt)
 			sd := math.Sqrt(p * (1 - p) / n)
@@ -185,13 +187,13 @@ func TestCorruptMaskRate(t *testing.T) {
 
 func TestCorruptRejectsBadInput(t *testing.T) {
 	rng := NewRand(5)
-	ok := Batch{IDs: make([]int32, 6), Size: 2, SeqLen: 3}
-	for name, b := range map[string]Batch{
-		"shape":      {IDs: make([]int32, 5), Size: 2, SeqLen: 3},
-		"labels":     {IDs: make([]int32, 6), Labels: make([]int32, 5), Size: 2, SeqLen: 3},
-		"prompts":    {IDs: make([]int32, 6), PromptLens: []int{1}, Size: 2, SeqLen: 3},
-		"prompt len": {IDs: make([]int32, 6), PromptLens: []int{1, 4}, Size: 2, SeqLen: 3},
-		"label":      {IDs: make([]int32, 6), Labels: []int32{0, 0, -3, 0, 0, 0}, Size: 2, SeqLen: 3},
+	ok := data.Batch{InputIDs: make([]int32, 6), B: 2, S: 3}
+	for name, b := range map[string]data.Batch{
+		"shape":      {InputIDs: make([]int32, 5), B: 2, S: 3},
+		"labels":     {InputIDs: make([]int32, 6), Labels: make([]int32, 5), B: 2, S: 3},
+		"prompts":    {InputIDs: make([]int32, 6), PromptLens: []int{1}, B: 2, S: 3},
+		"prompt len": {InputIDs: make([]int32, 6), PromptLens: []int{1, 4}, B: 2, S: 3},
+		"label":      {InputIDs: make([]int32, 6), Labels: []int32{0, 0, -3, 0, 0, 0}, B: 2, S: 3},
 		"empty":      {},
 	} {
 		_, err := Corrupt(b, ObjectiveOptions{}, rng)
@@ -235,7 +237,7 @@ func TestLossValue(t *testing.T) {
 		}
 		c, err := Corrupt(b, opts, rng)
 		require.NoError(t, err)
-		full := randomLogits(rng, b.Size*b.SeqLen*vocab)
+		full := randomLogits(rng, b.B*b.S*vocab)
 		got, err := LossFromLogits(gather(full, vocab, c.Rows), c.Targets, c.Weights)
 		require.NoError(t, err)
 
@@ -244,11 +246,11 @@ func TestLossValue(t *testing.T) {
 			sched = Linear{}
 		}
 		want := 0.0
-		for r := range b.Size {
+		for r := range b.B {
 			sum, sup := 0.0, 0
-			for s := range b.SeqLen {
-				i := r*b.SeqLen + s
-				if b.Labels[i] == IgnoreLabel {
+			for s := range b.S {
+				i := r*b.S + s
+				if b.Labels[i] == data.IgnoreIndex {
 					continue
 				}
 				sup++
@@ -271,9 +273,9 @@ func TestLossValue(t *testing.T) {
 			case NormTokens:
 				want += sum / float64(c.Supervised)
 			case NormSequences:
-				want += sum / float64(sup) / float64(b.Size)
+				want += sum / float64(sup) / float64(b.B)
 			case NormBatch:
-				want += sum / float64(b.Size)
+				want += sum / float64(b.B)
 			}
 		}
 		assert.InEpsilon(t, want, got, 1e-9, "trial %d", trial)
@@ -283,7 +285,7 @@ func TestLossValue(t *testing.T) {
 // TestLossByHand checks one case small enough to work out on paper: at t = 1
 // every supervised token is masked and the linear weight is 1.
 func TestLossByHand(t *testing.T) {
-	b := Batch{IDs: []int32{0, 1, 1}, Labels: []int32{IgnoreLabel, 1, 0}, Size: 1, SeqLen: 3}
+	b := data.Batch{InputIDs: []int32{0, 1, 1}, Labels: []int32{data.IgnoreIndex, 1, 0}, B: 1, S: 3}
 	c, err := Corrupt(b, ObjectiveOptions{MaskID: 2, FixedTimes: []float64{1}}, NewRand(7))
 	require.NoError(t, err)
 	assert.Equal(t, []int32{0, 2, 2}, c.Noisy)
@@ -310,7 +312,7 @@ func TestGradientReachesOnlyMaskedRows(t *testing.T) {
 	c, err := Corrupt(b, ObjectiveOptions{MaskID: mask, FixedTimes: []float64{0.6, 0.9}}, rng)
 	require.NoError(t, err)
 	require.NotEmpty(t, c.Rows)
-	full := randomLogits(rng, b.Size*b.SeqLen*vocab)
+	full := randomLogits(rng, b.B*b.S*vocab)
 	loss := func() float64 {
 		l, err := LossFromLogits(gather(full, vocab, c.Rows), c.Targets, c.Weights)
 		require.NoError(t, err)
@@ -383,7 +385,7 @@ func TestLossExpectationMatchesIntegral(t *testing.T) {
 			}
 			var sum, sumSq float64
 			for range batches {
-				c, err := Corrupt(Batch{IDs: ids, Size: rows, SeqLen: 2}, ObjectiveOptions{MaskID: mask, Schedule: sched, Times: TimeStratified}, rng)
+				c, err := Corrupt(data.Batch{InputIDs: ids, B: rows, S: 2}, ObjectiveOptions{MaskID: mask, Schedule: sched, Times: TimeStratified}, rng)
 				require.NoError(t, err)
 				logits, err := toy.Logits(c.Noisy, rows, 2, nil, c.Rows)
 				require.NoError(t, err)

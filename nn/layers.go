@@ -96,6 +96,36 @@ func (ln *LayerNorm) Params() []*Param {
 	return []*Param{ln.Weight, ln.Bias}
 }
 
+// RMSNorm normalises the last axis by its root mean square and scales it by
+// Weight + WeightOffset: the norm of Llama, Qwen, LLaDA and Dream
+// (WeightOffset 0) and of Gemma (WeightOffset 1, the checkpoint stores w of
+// the scale 1 + w). Applied to x [N, H, d] with a weight of size d it is the
+// per-head q/k norm of Qwen3.
+type RMSNorm struct {
+	Weight       *Param
+	Eps          float32
+	WeightOffset float32
+}
+
+// NewRMSNorm makes an RMSNorm whose weight is named prefix+".weight", as in
+// the checkpoints, excluded from weight decay as norm weights are, and set so
+// that the scale starts at 1: ones for the plain convention, 1 − offset in
+// general (zeros for Gemma's).
+func NewRMSNorm(b tensor.Backend, prefix string, dim int, eps, weightOffset float32) *RMSNorm {
+	n := &RMSNorm{Weight: NewParam(b, prefix+".weight", dim), Eps: eps, WeightOffset: weightOffset}
+	n.Weight.NoDecay = true
+	b.Fill(n.Weight.Value, 1-weightOffset)
+	return n
+}
+
+// Forward normalises x [..., D] over its last axis.
+func (n *RMSNorm) Forward(tp *Tape, x *Var) *Var {
+	return tp.RMSNorm(x, n.Weight.Var, tensor.RMSNormParams{Eps: n.Eps, WeightOffset: n.WeightOffset})
+}
+
+// Params lists the layer's parameters.
+func (n *RMSNorm) Params() []*Param { return []*Param{n.Weight} }
+
 // Embedding maps ids to rows of a [V, D] table.
 type Embedding struct {
 	Weight *Param

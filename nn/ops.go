@@ -156,6 +156,46 @@ func (tp *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	}, x, gamma, beta)
 }
 
+// SwiGLU maps x [N, 2I] to silu(x[:, :I]) ⊙ x[:, I:], the gated MLP of
+// Llama-style models (gate first, then up, as a fused gate/up projection
+// stores them).
+func (tp *Tape) SwiGLU(x *Var) *Var {
+	n, twoI := x.Value.Dim(0), x.Value.Dim(1)
+	out := tp.newVar(tensor.F32, n, twoI/2)
+	tp.B.SwiGLU(out.Value, x.Value)
+	return tp.record(out, func() { tp.B.SwiGLUBackward(x.grad(), x.Value, out.Grad) }, x)
+}
+
+// RMSNorm normalises the last axis of x by its root mean square and scales
+// it by w + p.WeightOffset (w has x's last dimension). x may have any rank:
+// x [N, H, d] with w [d] is a per-head q/k norm. rstd is kept for the
+// backward pass only when a gradient will be needed; w gets a gradient only
+// if it needs one (the kernel skips dw otherwise).
+func (tp *Tape) RMSNorm(x, w *Var, p tensor.RMSNormParams) *Var {
+	out := tp.newVar(tensor.F32, x.Shape()...)
+	var rstd *tensor.Tensor
+	if !tp.off && (x.needGrad || w.needGrad) {
+		rstd = tp.B.New(tensor.F32, x.Value.Numel()/x.Value.Dim(-1))
+	}
+	tp.B.RMSNorm(out.Value, rstd, x.Value, w.Value, p)
+	return tp.record(out, func() {
+		// dx is always written by the kernel; a throwaway buffer takes it
+		// when x needs no gradient.
+		var dx, dw *tensor.Tensor
+		if x.needGrad {
+			dx = x.grad()
+		} else {
+			dx = tp.B.New(tensor.F32, x.Shape()...)
+			defer dx.Free()
+		}
+		if w.needGrad {
+			dw = w.grad()
+		}
+		tp.B.RMSNormBackward(dx, dw, out.Grad, x.Value, rstd, w.Value, p)
+		rstd.Free()
+	}, x, w)
+}
+
 // Embedding looks up rows of table [V, D] for ids [N] (I32). The row padIdx
 // receives no gradient (padIdx < 0: none), as PyTorch's padding_idx.
 func (tp *Tape) Embedding(table *Var, ids *tensor.Tensor, padIdx int) *Var {

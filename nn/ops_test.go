@@ -69,6 +69,18 @@ func opCases(rng *rand.Rand) []opCase {
 	add("LayerNorm/bias", func(in []*Var) func(*Tape) *Var {
 		return func(tp *Tape) *Var { return tp.LayerNorm(in[0], in[1], in[2], 1e-5) }
 	}, randLeaf(rng, 3, 8), randLeaf(rng, 8), randLeaf(rng, 8))
+	add("SwiGLU", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.SwiGLU(in[0]) }
+	}, randLeaf(rng, 3, 14))
+	add("RMSNorm", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.RMSNorm(in[0], in[1], tensor.RMSNormParams{Eps: 1e-6}) }
+	}, randLeaf(rng, 4, 9), randLeaf(rng, 9))
+	add("RMSNorm/offset", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.RMSNorm(in[0], in[1], tensor.RMSNormParams{Eps: 1e-5, WeightOffset: 1}) }
+	}, randLeaf(rng, 3, 7), randLeaf(rng, 7))
+	add("RMSNorm/per-head", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.RMSNorm(in[0], in[1], tensor.RMSNormParams{Eps: 1e-6}) }
+	}, randLeaf(rng, 3, 4, 8), randLeaf(rng, 8))
 	ids := randIDs(rng, 9, 6)
 	add("Embedding", func(in []*Var) func(*Tape) *Var {
 		return func(tp *Tape) *Var { return tp.Embedding(in[0], ids, -1) }

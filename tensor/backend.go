@@ -82,6 +82,34 @@ type Backend interface {
 	GeGLU(y, x *Tensor)
 	// GeGLUBackward adds the gradient with respect to x into dx [N, 2I].
 	GeGLUBackward(dx, x, dy *Tensor)
+	// RMSNorm normalises the rows of x [N, D] by their root mean square:
+	//
+	//	rstd = 1/√(mean(x², last axis) + eps),   y = x·rstd·(w + p.WeightOffset)
+	//
+	// with w [D] as the checkpoint stores it: p.WeightOffset = 0 for Llama,
+	// Qwen, LLaDA and Dream, 1 for Gemma's (1 + w). y has x's shape; any rank
+	// works, the last axis being normalised, so per-head q/k norms (Qwen3) are
+	// x [N, H, d] with w [d]. rstd [N] (one value per row) is saved for the
+	// backward pass and may be nil at inference. The mean of squares is
+	// accumulated in float64 on the CPU.
+	RMSNorm(y, rstd, x, w *Tensor, p RMSNormParams)
+	// RMSNormBackward adds the gradients of RMSNorm into dx (x's shape) and
+	// dw [D], using rstd from the forward pass. With x̂ = x·rstd and
+	// g = dy ⊙ (w + offset), per row:
+	//
+	//	dx += rstd·(g − x̂·mean(g ⊙ x̂)),   dw += Σ_rows dy ⊙ x̂
+	//
+	// dw may be nil (a frozen weight): then only dx is computed.
+	RMSNormBackward(dx, dw, dy, x, rstd, w *Tensor, p RMSNormParams)
+	// SwiGLU splits each row of x [N, 2I] into gate = x[:, :I] and
+	// up = x[:, I:] and sets y [N, I] = silu(gate) ⊙ up, silu(z) = z·σ(z):
+	// the first half goes through the activation, as in GeGLU, which is the
+	// order of a fused [gate_proj; up_proj] weight (Llama, Qwen, LLaDA).
+	SwiGLU(y, x *Tensor)
+	// SwiGLUBackward adds the gradient with respect to x into dx [N, 2I]:
+	// dgate += dy·up·silu'(gate), dup += dy·silu(gate), with
+	// silu'(z) = σ(z)·(1 + z·(1 − σ(z))).
+	SwiGLUBackward(dx, x, dy *Tensor)
 
 	// --- Positions and attention ---
 
@@ -254,4 +282,14 @@ func (p AttentionParams) Visible(i, j int) bool {
 type AdamWParams struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float32
 	Step                               int // 1-based, for bias correction
+}
+
+// RMSNormParams configures RMSNorm.
+type RMSNormParams struct {
+	// Eps is added to the mean of squares inside the square root (Llama and
+	// Qwen use 1e-6, LLaDA 1e-5).
+	Eps float32
+	// WeightOffset is added to the stored weight: 0 for the plain convention
+	// (y = x̂·w), 1 for Gemma's (y = x̂·(1 + w)).
+	WeightOffset float32
 }

@@ -184,3 +184,58 @@ func BenchmarkRoPE(b *testing.B) {
 		reportBytes(b, 2*float64(qkv.Bytes()))
 	})
 }
+
+// Llama-7B-class shapes for the ops of the Llama-style families (LLaDA 8B,
+// Dream 7B): 2048 tokens, hidden 4096 = 32 heads × 128, intermediate 11008.
+const (
+	llamaRows, llamaH, llamaHeads, llamaI = 2048, 4096, 32, 11008
+)
+
+func BenchmarkRMSNorm(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 6))
+	for _, c := range []struct {
+		name string
+		n, d int
+	}{
+		{"hidden", llamaRows, llamaH},                             // input_layernorm: [2048, 4096]
+		{"per-head", llamaRows * llamaHeads, llamaH / llamaHeads}, // q_norm/k_norm: [2048·32, 128]
+	} {
+		x, dy, w := randF32(rng, c.n, c.d), randF32(rng, c.n, c.d), randF32(rng, c.d)
+		y, dx := cpu.New(tensor.F32, c.n, c.d), cpu.New(tensor.F32, c.n, c.d)
+		rstd, dw := cpu.New(tensor.F32, c.n), cpu.New(tensor.F32, c.d)
+		p := tensor.RMSNormParams{Eps: 1e-6}
+		bytes := float64(c.n * c.d * 4)
+		b.Run(c.name+"/fwd", func(b *testing.B) {
+			for b.Loop() {
+				cpu.RMSNorm(y, rstd, x, w, p)
+			}
+			reportBytes(b, 2*bytes) // read x, write y
+		})
+		b.Run(c.name+"/bwd", func(b *testing.B) {
+			cpu.RMSNorm(y, rstd, x, w, p)
+			for b.Loop() {
+				cpu.RMSNormBackward(dx, dw, dy, x, rstd, w, p)
+			}
+			reportBytes(b, 6*bytes) // read x and dy, read and write dx; x and dy again for dw
+		})
+	}
+}
+
+func BenchmarkSwiGLU(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 7))
+	x, dy := randF32(rng, llamaRows, 2*llamaI), randF32(rng, llamaRows, llamaI)
+	y, dx := cpu.New(tensor.F32, llamaRows, llamaI), cpu.New(tensor.F32, llamaRows, 2*llamaI)
+	n := float64(llamaRows * llamaI * 4)
+	b.Run("fwd", func(b *testing.B) {
+		for b.Loop() {
+			cpu.SwiGLU(y, x)
+		}
+		reportBytes(b, 3*n) // read both halves, write y
+	})
+	b.Run("bwd", func(b *testing.B) {
+		for b.Loop() {
+			cpu.SwiGLUBackward(dx, x, dy)
+		}
+		reportBytes(b, 7*n) // read x and dy, read and write dx
+	})
+}

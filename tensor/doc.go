@@ -1,10 +1,11 @@
 // Package tensor is dllm's tensor engine: a dense, row-major Tensor that lives
 // on a device, and the Backend interface that every device implements.
 //
-// The op set is exactly what a ModernBERT trained by masked diffusion needs:
-// GEMM, elementwise ops and casts, reductions, softmax, GELU, LayerNorm, GeGLU,
+// The op set is what a ModernBERT trained by masked diffusion needs: GEMM,
+// elementwise ops and casts, reductions, softmax, GELU, LayerNorm, GeGLU,
 // rotary embeddings, attention, embedding lookup, cross-entropy over the
-// vocabulary and the AdamW update. Fused ops are first-class: they are what the
+// vocabulary and the AdamW update; and RMSNorm and SwiGLU for the Llama-style
+// families (LLaDA, Dream, Qwen). Fused ops are first-class: they are what the
 // GPU kernels implement, and the CPU backend implements the same math plainly.
 //
 // The CPU backend (float32, deterministic, parallel over goroutines) is always

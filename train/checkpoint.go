@@ -8,9 +8,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/internal/atomicfile"
+	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
+	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/tensor/safetensors"
 )
 
@@ -145,11 +146,7 @@ func (t *Trainer) Resume(dir string) error {
 	if err := json.Unmarshal(js, &st); err != nil {
 		return fmt.Errorf("%s: %v", filepath.Join(dir, stateFile), err)
 	}
-	src, err := bert.OpenWeights(dir)
-	if err != nil {
-		return err
-	}
-	if err := t.model.LoadWeights(src); err != nil {
+	if err := loadWeights(t.params, dir); err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
 	f, err := safetensors.Open(filepath.Join(dir, optimizerFile))
@@ -173,5 +170,26 @@ func (t *Trainer) Resume(dir string) error {
 	}
 	t.state = st.State
 	t.epochB = t.train(t.state.Epoch)
+	return nil
+}
+
+// loadWeights copies every parameter from the weights of a checkpoint
+// folder, which the model's own Save wrote under the parameters' names.
+func loadWeights(params []*nn.Param, dir string) error {
+	src, err := safetensors.OpenModel(dir)
+	if err != nil {
+		return err
+	}
+	be := params[0].Value.Backend()
+	for _, p := range params {
+		v, shape, err := src.F32(p.Name)
+		if err != nil {
+			return err
+		}
+		if !tensor.SameShape(shape, p.Value.Shape()) {
+			return fmt.Errorf("tensor %s has shape %v, the model wants %v", p.Name, shape, p.Value.Shape())
+		}
+		be.Copy(p.Value, be.FromHost(tensor.FromF32(v, shape...)))
+	}
 	return nil
 }

@@ -1,6 +1,7 @@
 // Package train is the training loop shared by diffusion pretraining and SFT:
-// batches in a deterministic order, the masked-diffusion loss through the
-// model, gradient accumulation and clipping, AdamW with a learning-rate
+// batches (data.Batch) in a deterministic order, the loss of an lm.Objective
+// (mdlm.NewObjective, say) through any lm.Model, gradient accumulation and
+// clipping, AdamW with a learning-rate
 // schedule, held-out evaluation, progress on the terminal, a JSONL metrics
 // log, a loss-curve plot, and checkpoints that resume a run exactly.
 //
@@ -9,4 +10,8 @@
 // saved with the optimizer's; the CPU backend is deterministic. So the loss
 // curve of an interrupted and resumed run is the curve of the run that was
 // never interrupted.
+//
+// train imports lm, data, nn, optim, tensor and the safetensors format; it
+// names no model family and no objective: the model folder a run writes is
+// the caller's business (Hooks.SaveModel, modeldir.Bundle.Save).
 package train

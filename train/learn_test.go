@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -19,16 +20,16 @@ type copyTask struct {
 	mask, pad, sep, base int32
 }
 
-func (c copyTask) batch(rng *rand.Rand, rows int) mdlm.Batch {
+func (c copyTask) batch(rng *rand.Rand, rows int) data.Batch {
 	s := 2*c.n + 1
-	b := mdlm.Batch{Size: rows, SeqLen: s, IDs: make([]int32, rows*s), Labels: make([]int32, rows*s), PromptLens: make([]int, rows)}
+	b := data.Batch{B: rows, S: s, InputIDs: make([]int32, rows*s), Labels: make([]int32, rows*s), PromptLens: make([]int, rows)}
 	for r := range rows {
 		for i := range c.n {
 			tok := c.base + int32(rng.IntN(c.vocab-int(c.base)))
-			b.IDs[r*s+i], b.IDs[r*s+c.n+1+i] = tok, tok
-			b.Labels[r*s+i], b.Labels[r*s+c.n+1+i] = mdlm.IgnoreLabel, tok
+			b.InputIDs[r*s+i], b.InputIDs[r*s+c.n+1+i] = tok, tok
+			b.Labels[r*s+i], b.Labels[r*s+c.n+1+i] = data.IgnoreIndex, tok
 		}
-		b.IDs[r*s+c.n], b.Labels[r*s+c.n] = c.sep, mdlm.IgnoreLabel
+		b.InputIDs[r*s+c.n], b.Labels[r*s+c.n] = c.sep, data.IgnoreIndex
 		b.PromptLens[r] = c.n + 1
 	}
 	return b
@@ -46,18 +47,18 @@ func TestTinyModelLearnsToCopy(t *testing.T) {
 	cfg.VocabSize, cfg.PadTokenID = task.vocab, int(task.pad)
 	m := bert.New(cfg, tensor.CPU())
 	m.Init(rand.New(rand.NewPCG(1, 1)))
-	data := func(epoch int) []mdlm.Batch {
+	batches := func(epoch int) []data.Batch {
 		rng := rand.New(rand.NewPCG(uint64(epoch), 9))
-		out := make([]mdlm.Batch, 50)
+		out := make([]data.Batch, 50)
 		for i := range out {
 			out[i] = task.batch(rng, 32)
 		}
 		return out
 	}
 	held := task.batch(rand.New(rand.NewPCG(1234, 5)), 64)
-	tr, err := New(m, data, []mdlm.Batch{held}, Options{
+	tr, err := New(m, batches, []data.Batch{held}, Options{
 		Steps: 200, LR: 1e-3, WarmupRatio: 0.1, Schedule: "cosine", Clip: 1, Seed: 1,
-		Objective: mdlm.ObjectiveOptions{MaskID: task.mask},
+		Objective: mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: task.mask}),
 	}, Hooks{})
 	require.NoError(t, err)
 	before, err := tr.EvalLoss()
@@ -73,8 +74,8 @@ func TestTinyModelLearnsToCopy(t *testing.T) {
 
 	// Generation on the held-out prompts: the answer must be the prompt.
 	var prompts [][]int32
-	for r := range held.Size {
-		prompts = append(prompts, held.IDs[r*held.SeqLen:r*held.SeqLen+task.n+1])
+	for r := range held.B {
+		prompts = append(prompts, held.InputIDs[r*held.S:r*held.S+task.n+1])
 	}
 	c := mdlm.DefaultSamplerConfig(task.mask, task.pad)
 	c.MaxNewTokens, c.Steps, c.BlockSize, c.FullCanvas = task.n, task.n, task.n, true

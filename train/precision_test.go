@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
@@ -25,9 +26,9 @@ func TestBF16AutocastTrainsLikeF32(t *testing.T) {
 	cfg, err := bert.Preset("tiny")
 	require.NoError(t, err)
 	cfg.VocabSize, cfg.PadTokenID = task.vocab, int(task.pad)
-	data := func(epoch int) []mdlm.Batch {
+	batches := func(epoch int) []data.Batch {
 		rng := rand.New(rand.NewPCG(uint64(epoch), 9))
-		out := make([]mdlm.Batch, 50)
+		out := make([]data.Batch, 50)
 		for i := range out {
 			out[i] = task.batch(rng, 16)
 		}
@@ -38,9 +39,9 @@ func TestBF16AutocastTrainsLikeF32(t *testing.T) {
 	run := func(p nn.Precision) (before, after, train float64, took time.Duration) {
 		m := bert.New(cfg, tensor.CPU())
 		m.Init(rand.New(rand.NewPCG(1, 1)))
-		tr, err := New(m, data, []mdlm.Batch{held}, Options{
+		tr, err := New(m, batches, []data.Batch{held}, Options{
 			Steps: steps, LR: 5e-3, WarmupRatio: 0.1, Schedule: "cosine", Clip: 1, Seed: 1,
-			Objective: mdlm.ObjectiveOptions{MaskID: task.mask}, Precision: p,
+			Objective: mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: task.mask}), Precision: p,
 		}, Hooks{})
 		require.NoError(t, err)
 		before, err = tr.EvalLoss()
@@ -81,19 +82,19 @@ func BenchmarkStepPrecision(b *testing.B) {
 	require.NoError(b, err)
 	cfg.VocabSize = 4096
 	const rows, seq = 8, 128
-	batch := mdlm.Batch{Size: rows, SeqLen: seq, IDs: make([]int32, rows*seq), Labels: make([]int32, rows*seq), PromptLens: make([]int, rows)}
+	batch := data.Batch{B: rows, S: seq, InputIDs: make([]int32, rows*seq), Labels: make([]int32, rows*seq), PromptLens: make([]int, rows)}
 	rng := rand.New(rand.NewPCG(3, 4))
-	for i := range batch.IDs {
-		batch.IDs[i] = int32(1 + rng.IntN(cfg.VocabSize-1))
-		batch.Labels[i] = batch.IDs[i]
+	for i := range batch.InputIDs {
+		batch.InputIDs[i] = int32(1 + rng.IntN(cfg.VocabSize-1))
+		batch.Labels[i] = batch.InputIDs[i]
 	}
-	data := func(int) []mdlm.Batch { return []mdlm.Batch{batch} }
+	batches := func(int) []data.Batch { return []data.Batch{batch} }
 	for _, p := range []nn.Precision{nn.PrecisionF32, nn.PrecisionBF16} {
 		b.Run(p.String(), func(b *testing.B) {
 			m := bert.New(cfg, tensor.CPU())
 			m.Init(rand.New(rand.NewPCG(1, 1)))
-			tr, err := New(m, data, nil, Options{Steps: 1 << 30, LR: 1e-4, Schedule: "constant", Seed: 1,
-				Objective: mdlm.ObjectiveOptions{MaskID: 0}, Precision: p}, Hooks{})
+			tr, err := New(m, batches, nil, Options{Steps: 1 << 30, LR: 1e-4, Schedule: "constant", Seed: 1,
+				Objective: mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: 0}), Precision: p}, Hooks{})
 			require.NoError(b, err)
 			for b.Loop() {
 				_, err := tr.Step()

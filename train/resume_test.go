@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -27,17 +28,17 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	cfg.VocabSize, cfg.PadTokenID = task.vocab, int(task.pad)
 	cfg.HiddenSize, cfg.IntermediateSize, cfg.NumLayers = 32, 48, 2
 	cfg.LayerTypes = bert.LayersEvery(2, 3)
-	data := func(epoch int) []mdlm.Batch {
+	batches := func(epoch int) []data.Batch {
 		rng := rand.New(rand.NewPCG(uint64(epoch), 3))
-		return []mdlm.Batch{task.batch(rng, 4), task.batch(rng, 4), task.batch(rng, 4)} // 3 per epoch: crosses epochs
+		return []data.Batch{task.batch(rng, 4), task.batch(rng, 4), task.batch(rng, 4)} // 3 per epoch: crosses epochs
 	}
-	held := []mdlm.Batch{task.batch(rand.New(rand.NewPCG(7, 7)), 8)}
+	held := []data.Batch{task.batch(rand.New(rand.NewPCG(7, 7)), 8)}
 	newRun := func(out string) (*Trainer, *bert.Model) {
 		m := bert.New(cfg, tensor.CPU())
 		m.Init(rand.New(rand.NewPCG(1, 1)))
-		tr, err := New(m, data, held, Options{
+		tr, err := New(m, batches, held, Options{
 			Steps: 8, LR: 3e-3, WarmupRatio: 0.25, Schedule: "cosine", Clip: 1, Seed: 5,
-			WeightDecay: 0.01, Objective: mdlm.ObjectiveOptions{MaskID: task.mask},
+			WeightDecay: 0.01, Objective: mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: task.mask}),
 			EvalEvery: 3, SaveEvery: 100, KeepLast: 2, OutDir: out, Progress: io.Discard,
 		}, Hooks{SaveModel: m.Save})
 		require.NoError(t, err)

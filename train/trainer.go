@@ -9,15 +9,15 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/dllmgo/dllm/bert"
-	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
-	"github.com/dllmgo/dllm/tensor"
 )
 
-// Options configure a run. The zero value is not useful; see the CLI for
-// defaults.
+// Options configure a run. Start from Defaults() and change what differs:
+// a zero LR or Schedule takes the default, but the other zero values mean
+// what they say (no warm-up, no weight decay, no clipping).
 type Options struct {
 	// Steps is the number of optimizer steps. If 0, Epochs passes over the
 	// data are made instead.
@@ -30,8 +30,10 @@ type Options struct {
 	WeightDecay, Clip           float64
 	Beta1, Beta2, AdamEps       float64
 
-	Seed      uint64
-	Objective mdlm.ObjectiveOptions
+	Seed uint64
+	// Objective computes the loss of a batch (mdlm.NewObjective, say); the
+	// trainer knows nothing else about it.
+	Objective lm.Objective
 	// Precision is the arithmetic of the model's matrix products, in
 	// training and in the held-out evaluation: nn.PrecisionF32 (the zero
 	// value) or nn.PrecisionBF16, the mixed precision a GPU wants (bf16
@@ -62,7 +64,7 @@ type Options struct {
 
 // Data yields the training batches of an epoch in order. It must be a pure
 // function of the epoch: that is what makes resumption exact.
-type Data func(epoch int) []mdlm.Batch
+type Data func(epoch int) []data.Batch
 
 // Hooks let the caller add to a run without the trainer knowing about
 // tokenizers or chat templates.
@@ -77,18 +79,18 @@ type Hooks struct {
 // Trainer holds the state of one run.
 type Trainer struct {
 	opts   Options
-	model  *bert.Model
+	model  lm.Model
 	params []*nn.Param
 	opt    *optim.AdamW
 	sched  optim.Schedule
 	train  Data
-	eval   []mdlm.Batch
+	eval   []data.Batch
 	hooks  Hooks
 
 	state  State
 	rng    *rand.Rand
 	pcg    *rand.PCG
-	epochB []mdlm.Batch // the current epoch's batches
+	epochB []data.Batch // the current epoch's batches
 	total  int          // total optimizer steps
 	// evalAuto and saveAuto mark intervals derived from total.
 	evalAuto, saveAuto bool
@@ -121,9 +123,19 @@ type Point struct {
 var ErrInterrupted = errors.New("training interrupted")
 
 // New prepares a run over model with training data and held-out batches.
-func New(model *bert.Model, train Data, eval []mdlm.Batch, opts Options, hooks Hooks) (*Trainer, error) {
+func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hooks) (*Trainer, error) {
+	if opts.Objective == nil {
+		return nil, errors.New("train: no objective (Options.Objective)")
+	}
+	def := Defaults()
 	if opts.GradAccum < 1 {
 		opts.GradAccum = 1
+	}
+	if opts.LR == 0 {
+		opts.LR = def.LR
+	}
+	if opts.Schedule == "" {
+		opts.Schedule = def.Schedule
 	}
 	if opts.Beta1 == 0 {
 		opts.Beta1, opts.Beta2, opts.AdamEps = 0.9, 0.999, 1e-8
@@ -179,7 +191,7 @@ func (t *Trainer) State() State { return t.state }
 
 // nextBatch returns the next training batch, moving to the next epoch when
 // one is exhausted.
-func (t *Trainer) nextBatch() mdlm.Batch {
+func (t *Trainer) nextBatch() data.Batch {
 	if t.state.Batch >= len(t.epochB) {
 		t.state.Epoch++
 		t.state.Batch = 0
@@ -190,30 +202,6 @@ func (t *Trainer) nextBatch() mdlm.Batch {
 	return b
 }
 
-// Loss computes the diffusion loss of one batch on the given tape and
-// returns it with the number of rows whose logits were computed. A batch
-// with nothing masked has loss 0 and no graph.
-func Loss(tp *nn.Tape, m *bert.Model, b mdlm.Batch, obj mdlm.ObjectiveOptions, rng *rand.Rand, scale float64) (*nn.Var, *mdlm.Corruption, error) {
-	c, err := mdlm.Corrupt(b, obj, rng)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(c.Rows) == 0 {
-		return nil, c, nil
-	}
-	be := m.Backend()
-	w := make([]float32, len(c.Weights))
-	for i, x := range c.Weights {
-		w[i] = float32(x * scale)
-	}
-	ids := be.FromHost(tensor.FromI32(c.Noisy, b.Size, b.SeqLen))
-	rows := be.FromHost(tensor.FromI32(c.Rows, len(c.Rows)))
-	out := m.Forward(tp, bert.Input{IDs: ids, Rows: rows})
-	targets := be.FromHost(tensor.FromI32(c.Targets, len(c.Targets)))
-	weights := be.FromHost(tensor.FromF32(w, len(w)))
-	return tp.CrossEntropy(out.Logits, targets, weights, mdlm.IgnoreLabel), c, nil
-}
-
 // Step runs one optimizer step (GradAccum micro-batches) and returns the
 // training loss.
 func (t *Trainer) Step() (float64, error) {
@@ -221,11 +209,11 @@ func (t *Trainer) Step() (float64, error) {
 	var total float64
 	for range t.opts.GradAccum {
 		b := t.nextBatch()
-		t.state.Tokens += int64(b.Size * b.SeqLen)
+		t.state.Tokens += int64(b.B * b.S)
 		tp := nn.NewTape(be)
 		tp.Precision = t.opts.Precision
 		tp.FreeActivations = true // only the loss is read after Backward
-		loss, _, err := Loss(tp, t.model, b, t.opts.Objective, t.rng, 1/float64(t.opts.GradAccum))
+		loss, err := t.opts.Objective.Loss(tp, t.model, b, t.rng, 1/float64(t.opts.GradAccum))
 		if err != nil {
 			return 0, err
 		}
@@ -245,20 +233,20 @@ func (t *Trainer) Step() (float64, error) {
 	return total, nil
 }
 
-// EvalLoss is the mean diffusion loss over the held-out batches, with noise
+// EvalLoss is the mean objective loss over the held-out batches, with noise
 // drawn from a fixed seed so that evaluations are comparable across steps,
 // in the run's precision.
 func (t *Trainer) EvalLoss() (float64, error) {
 	return evalLoss(t.model, t.eval, t.opts.Objective, t.opts.Seed+1, t.opts.Precision)
 }
 
-// EvalLoss is the mean diffusion loss of m over batches, noise seeded by
+// EvalLoss is the mean loss of m under obj over batches, noise seeded by
 // seed, computed in f32.
-func EvalLoss(m *bert.Model, batches []mdlm.Batch, obj mdlm.ObjectiveOptions, seed uint64) (float64, error) {
+func EvalLoss(m lm.Model, batches []data.Batch, obj lm.Objective, seed uint64) (float64, error) {
 	return evalLoss(m, batches, obj, seed, nn.PrecisionF32)
 }
 
-func evalLoss(m *bert.Model, batches []mdlm.Batch, obj mdlm.ObjectiveOptions, seed uint64, prec nn.Precision) (float64, error) {
+func evalLoss(m lm.Model, batches []data.Batch, obj lm.Objective, seed uint64, prec nn.Precision) (float64, error) {
 	if len(batches) == 0 {
 		return math.NaN(), nil
 	}
@@ -267,7 +255,7 @@ func evalLoss(m *bert.Model, batches []mdlm.Batch, obj mdlm.ObjectiveOptions, se
 	for _, b := range batches {
 		tp := nn.NoGrad(m.Backend())
 		tp.Precision = prec
-		loss, _, err := Loss(tp, m, b, obj, rng, 1)
+		loss, err := obj.Loss(tp, m, b, rng, 1)
 		if err != nil {
 			return 0, err
 		}

@@ -56,7 +56,7 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	reset()
-	fmt.Fprintf(stdout, "dllm chat: %s. %s\n", describeModel(b), chatHelp)
+	fmt.Fprintf(stdout, "dllm chat: %s. %s\n", describeModel(b.Model), chatHelp)
 	in := bufio.NewScanner(stdin)
 	in.Buffer(make([]byte, 1<<20), 1<<20)
 	for {
@@ -105,9 +105,9 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		history = append(history, data.Message{Role: "user", Content: line})
 		prompt, err := b.Prompt(history)
-		if err == nil && len(prompt)+c.MaxNewTokens > b.Model.Config.MaxPositions {
+		if err == nil && !fitsModel(b.Model, len(prompt)+c.MaxNewTokens) {
 			err = fmt.Errorf("the conversation (%d tokens) no longer fits the model's %d; /reset to start over",
-				len(prompt), b.Model.Config.MaxPositions)
+				len(prompt), b.MaxPositions())
 		}
 		if err != nil {
 			history = history[:len(history)-1]
@@ -116,12 +116,12 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		view := newLiveView(b, stdout, *visualize)
 		c.Trace = view.trace
-		out, err := sf.sample(b.Model, [][]int32{prompt}, c)
+		out, err := sf.sample(b.Denoiser(), [][]int32{prompt}, c)
 		view.done()
 		if err != nil {
 			return err
 		}
-		answer := strings.TrimSpace(b.Decode(out.Samples[0].Answer))
+		answer := b.Answer(out.Samples[0].Answer)
 		fmt.Fprintf(stdout, "bot> %s\n", answer)
 		history = append(history, data.Message{Role: "assistant", Content: answer})
 	}

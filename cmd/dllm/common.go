@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/tensor"
-	"github.com/dllmgo/dllm/train"
 )
 
 // openDevice resolves --device. A device that cannot be opened here (no GPU,
@@ -21,13 +21,14 @@ func openDevice(name string) (tensor.Backend, error) {
 	return b, nil
 }
 
-// loadModel reads a model directory; anything wrong with it is reported as
+// loadModel reads a model directory through the registry of families;
+// anything wrong with it (an unknown model_type included) is reported as
 // bad input naming the directory or file.
-func loadModel(dir string, b tensor.Backend) (*bert.Model, error) {
+func loadModel(dir string, b tensor.Backend) (lm.Model, error) {
 	if err := checkModelDir(dir); err != nil {
 		return nil, err
 	}
-	m, err := bert.Load(dir, b)
+	m, err := modeldir.LoadModel(dir, b)
 	if err != nil {
 		return nil, badInput("%v", err)
 	}
@@ -36,14 +37,11 @@ func loadModel(dir string, b tensor.Backend) (*bert.Model, error) {
 
 // loadBundle reads a model folder with its tokenizer and chat template;
 // problems are usage errors naming the folder or file.
-func loadBundle(dir string, be tensor.Backend) (*train.Bundle, error) {
+func loadBundle(dir string, be tensor.Backend) (*modeldir.Bundle, error) {
 	if err := checkModelDir(dir); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, train.TokenizerFile)); err != nil {
-		return nil, badInput("%s: no %s: a chat model folder needs its tokenizer", dir, train.TokenizerFile)
-	}
-	b, err := train.LoadBundle(dir, be)
+	b, err := modeldir.Open(dir, be)
 	if err != nil {
 		return nil, badInput("%v", err)
 	}
@@ -58,10 +56,24 @@ func checkModelDir(dir string) error {
 	if !st.IsDir() {
 		return badInput("%s: not a model directory", dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, bert.ConfigFile)); err != nil {
-		return badInput("%s: no %s: not a model directory", dir, bert.ConfigFile)
+	if _, err := os.Stat(filepath.Join(dir, modeldir.ConfigFile)); err != nil {
+		return badInput("%s: no %s: not a model directory", dir, modeldir.ConfigFile)
 	}
 	return nil
+}
+
+// fitsModel reports whether n positions fit the model's maximum length.
+func fitsModel(m lm.Model, n int) bool {
+	limit := m.Spec().MaxPositions
+	return limit <= 0 || n <= limit
+}
+
+// describeModel says what the model is, for status lines.
+func describeModel(m lm.Model) string {
+	if d, ok := m.(lm.Describer); ok {
+		return d.Describe()
+	}
+	return m.Spec().Family
 }
 
 // errorsCause strips the path from a *fs.PathError, whose path the caller

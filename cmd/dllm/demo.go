@@ -1,17 +1,25 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/synth"
+	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/modeldir"
+	"github.com/dllmgo/dllm/recipe"
+	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/train"
 )
 
@@ -89,34 +97,23 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  [%s] %s  →  %s\n", ex.Task, ex.Prompt, ex.Answer)
 	}
 
-	// 2+3. Tokenizer and model: dllm sft does both.
+	// 2+3. Tokenizer and model, trained by the library's SFT recipe (what
+	// dllm sft runs).
 	stage(2, "training a tokenizer and a tiny ModernBERT by masked-diffusion SFT ("+budget.String()+")")
 	modelDir := filepath.Join(*out, "model")
-	sftArgs := []string{"--data", trainPath, "--out", modelDir, "--preset", "tiny", "--vocab-size", "512",
-		"--time-budget", budget.String(), "--held-out", "0.02", "--samples", "2", "--max-length", "96",
-		"--seed", fmt.Sprint(*seed), "--keep-last", "1", "--batch-size", "32"}
-	fmt.Fprintf(stdout, "$ dllm sft %s\n", strings.Join(sftArgs, " "))
-	if err := runSFT(sftArgs, io.Discard, stdout); err != nil {
+	if err := demoTrain(conversations(trainEx), modelDir, *budget, *seed, stdout); err != nil {
 		return err
 	}
 
 	// 4. Score on unseen questions.
 	stage(3, "answering the held-out questions")
-	be, err := openDevice("cpu")
-	if err != nil {
-		return err
-	}
-	b, err := train.LoadBundle(modelDir, be)
+	b, err := modeldir.Open(modelDir, tensor.CPU())
 	if err != nil {
 		return err
 	}
 	c := b.SamplerConfig() // sized by sft to the training answers
-	convs := make([]data.Conversation, len(testEx))
-	for i, ex := range testEx {
-		convs[i] = data.Conversation{Messages: ex.Messages(), Task: ex.Task}
-	}
 	sf := samplerFlags{sampler: "block", seed: *seed}
-	res, err := evaluate(b, convs, c, &sf, 32, nil)
+	res, err := evaluate(b, conversations(testEx), c, &sf, 32, nil)
 	if err != nil {
 		return err
 	}
@@ -140,12 +137,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		view := newLiveView(b, stdout, true)
 		c.Trace = view.trace
-		o, err := mdlm.Generate(b.Model, [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
+		o, err := mdlm.Generate(b.Denoiser(), [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
 		view.done()
 		if err != nil {
 			return err
 		}
-		got := strings.TrimSpace(b.Decode(o.Samples[0].Answer))
+		got := b.Answer(o.Samples[0].Answer)
 		verdict := "correct"
 		if !ex.Correct(got) {
 			verdict = "wrong, expected " + ex.Answer
@@ -154,4 +151,48 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nThe model is in %s. Talk to it:  dllm chat --model %s\n", modelDir, modelDir)
 	return nil
+}
+
+// demoTrain is the demo's training run: a byte-level BPE tokenizer of 512
+// tokens on the conversations, the tiny preset of the default family, and
+// the SFT recipe for the time budget (rows of at most 96 tokens, 2% held
+// out, batches of 32), saved to dir.
+func demoTrain(convs []data.Conversation, dir string, budget time.Duration, seed uint64, w io.Writer) error {
+	const maxLen = 96
+	fmt.Fprintf(w, "training a byte-level BPE tokenizer (vocabulary 512) on the data...\n")
+	tok, err := tokenizer.Train(recipe.ChatTexts(convs), tokenizer.TrainConfig{VocabSize: 512, IsolateSpaces: true})
+	if err != nil {
+		return err
+	}
+	b, err := recipe.FreshBundle(modeldir.DefaultFamily(), "tiny", tok, maxLen, seed, tensor.CPU())
+	if err != nil {
+		return err
+	}
+	opts := train.Defaults()
+	opts.Seed, opts.TimeBudget, opts.OutDir, opts.KeepLast = seed, budget, dir, 1
+	opts.Progress, opts.Terminal = w, isTerminal(w)
+	var held []data.Conversation
+	t, d, err := recipe.SFTTrainer(b, convs, recipe.Run{
+		Split:     recipe.Split{MaxLen: maxLen, HeldOut: 0.02, Seed: seed, Workers: 2},
+		BatchSize: 32, EvalBatches: 16, Options: opts,
+		AfterEval: func(w io.Writer, step int) { printSamples(w, b, held, 2) },
+	})
+	if err != nil {
+		return err
+	}
+	held = d.HeldConvs
+	fmt.Fprintf(w, "%d training rows, %d held out; model: %s, %d parameters\n",
+		len(d.Train), len(d.Held), describeModel(b.Model), lm.ParamCount(b.Model))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return t.Run(ctx)
+}
+
+// conversations turns generated examples into chat conversations.
+func conversations(exs []synth.Example) []data.Conversation {
+	out := make([]data.Conversation, len(exs))
+	for i, ex := range exs {
+		out[i] = data.Conversation{Messages: ex.Messages(), Task: ex.Task}
+	}
+	return out
 }

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
-	"strings"
 
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/train"
 )
 
@@ -95,14 +96,13 @@ func verboseWriter(on bool, w io.Writer) io.Writer {
 // evaluate generates an answer for every conversation's last user turn and
 // compares it with the reference answer; it also measures the diffusion
 // loss of the references.
-func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, sf *samplerFlags, batch int, verbose io.Writer) (*evalResult, error) {
+func evaluate(b *modeldir.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, sf *samplerFlags, batch int, verbose io.Writer) (*evalResult, error) {
 	type item struct {
 		prompt []int32
 		want   string
 		task   string
 		q      string
 	}
-	maxLen := b.Model.Config.MaxPositions
 	var items []item
 	skipped := 0
 	for _, conv := range convs {
@@ -112,11 +112,11 @@ func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, 
 			continue
 		}
 		p, err := b.Prompt(msgs[:len(msgs)-1])
-		if err != nil || len(p)+c.MaxNewTokens > maxLen {
+		if err != nil || !fitsModel(b.Model, len(p)+c.MaxNewTokens) {
 			skipped++
 			continue
 		}
-		items = append(items, item{p, strings.TrimSpace(msgs[len(msgs)-1].Content), conv.Task, msgs[len(msgs)-2].Content})
+		items = append(items, item{p, msgs[len(msgs)-1].Content, conv.Task, msgs[len(msgs)-2].Content})
 	}
 	if len(items) == 0 {
 		return nil, badInput("no conversation fits: each needs a final assistant turn and a prompt that leaves room for %d new tokens", c.MaxNewTokens)
@@ -139,14 +139,14 @@ func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, 
 		// Stream lo+k for the item at place lo+k of the order: every item
 		// samples the same whatever --batch-size is (mdlm's row streams).
 		c.StreamOffset = lo
-		out, err := sf.sample(b.Model, prompts, c)
+		out, err := sf.sample(b.Denoiser(), prompts, c)
 		if err != nil {
 			return nil, err
 		}
 		for k, i := range idx {
 			it := items[i]
-			got := strings.TrimSpace(b.Decode(out.Samples[k].Answer))
-			ok := got == it.want
+			got := b.Answer(out.Samples[k].Answer)
+			ok := data.SameAnswer(got, it.want)
 			if ok {
 				correct++
 			}
@@ -176,6 +176,10 @@ func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, 
 		res.PerTask = nil
 	}
 
+	maxLen := b.MaxPositions()
+	if maxLen <= 0 {
+		maxLen = math.MaxInt
+	}
 	ex, _, err := data.BuildSFT(b.Tokenizer, convs, data.SFTConfig{MaxLen: maxLen, PadID: int(b.PadID), Template: b.Template})
 	if err != nil {
 		return nil, err
@@ -184,6 +188,6 @@ func evaluate(b *train.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, 
 	if err != nil {
 		return nil, err
 	}
-	res.Loss, err = train.EvalLoss(b.Model, toMDLM(bs), mdlm.ObjectiveOptions{MaskID: b.MaskID}, 1)
+	res.Loss, err = train.EvalLoss(b.Model, bs, mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: b.MaskID}), 1)
 	return res, err
 }

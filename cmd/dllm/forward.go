@@ -5,7 +5,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/tensor/safetensors"
@@ -25,7 +26,7 @@ func init() {
 func runForward(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("forward", stderr)
 	modelDir := fs.String("model", "", "model directory (config.json + model.safetensors)")
-	batchPath := fs.String("batch", "", "input .safetensors with input_ids [B,S] (I64 or I32), optional attention_mask and labels (-100 ignored)")
+	batchPath := fs.String("batch", "", "input .safetensors with input_ids [B,S] (I64 or I32), optional attention_mask, position_ids and labels (-100 ignored), each [B,S]")
 	outPath := fs.String("out", "", "output .safetensors (F32 logits, last_hidden_state, loss, grad.<name>)")
 	grads := fs.Bool("grads", false, "also write the gradient of the loss for every parameter (needs labels)")
 	device := fs.String("device", "cpu", "device: cpu or cuda")
@@ -55,15 +56,15 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	in, err := readForwardBatch(*batchPath, m.Config.VocabSize)
+	in, err := readForwardBatch(*batchPath, m.VocabSize())
 	if err != nil {
 		return err
 	}
 	if *grads && in.labels == nil {
 		return badInput("%s: --grads needs labels in the batch", *batchPath)
 	}
-	if in.s > m.Config.MaxPositions && m.Config.MaxPositions > 0 {
-		return badInput("%s: sequence length %d exceeds the model's maximum of %d", *batchPath, in.s, m.Config.MaxPositions)
+	if !fitsModel(m, in.s) {
+		return badInput("%s: sequence length %d exceeds the model's maximum of %d", *batchPath, in.s, m.Spec().MaxPositions)
 	}
 
 	n := in.b * in.s
@@ -72,12 +73,15 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 		tp = nn.NewTape(be)
 	}
 	tp.Precision = prec
-	fin := bert.Input{IDs: be.FromHost(tensor.FromI32(in.ids, in.b, in.s))}
+	fin := lm.Input{IDs: be.FromHost(tensor.FromI32(in.ids, in.b, in.s))}
 	if in.mask != nil {
 		fin.KeyMask = be.FromHost(tensor.FromI32(in.mask, in.b, in.s))
 	}
+	if in.positions != nil {
+		fin.Positions = be.FromHost(tensor.FromI32(in.positions, n))
+	}
 	out := m.Forward(tp, fin)
-	h, v := m.Config.HiddenSize, m.Config.VocabSize
+	h, v := out.Hidden.Value.Dim(1), m.VocabSize()
 	ts := []safetensors.Tensor{
 		safetensors.F32Tensor("logits", []int{in.b, in.s, v}, out.Logits.Value.ToCPU().F32()),
 		safetensors.F32Tensor("last_hidden_state", []int{in.b, in.s, h}, out.Hidden.Value.ToCPU().F32()),
@@ -87,7 +91,7 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 		// labels that are not -100.
 		count := 0
 		for _, l := range in.labels {
-			if l != -100 {
+			if l != data.IgnoreIndex {
 				count++
 			}
 		}
@@ -95,7 +99,7 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 		for i := range w {
 			w[i] = 1 / float32(max(count, 1))
 		}
-		loss := tp.CrossEntropy(out.Logits, be.FromHost(tensor.FromI32(in.labels, n)), be.FromHost(tensor.FromF32(w, n)), -100)
+		loss := tp.CrossEntropy(out.Logits, be.FromHost(tensor.FromI32(in.labels, n)), be.FromHost(tensor.FromF32(w, n)), data.IgnoreIndex)
 		ts = append(ts, safetensors.F32Tensor("loss", []int{1}, loss.Value.ToCPU().F32()))
 		if *grads {
 			tp.Backward(loss)
@@ -112,8 +116,8 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 }
 
 type forwardBatch struct {
-	b, s              int
-	ids, mask, labels []int32
+	b, s                         int
+	ids, mask, labels, positions []int32
 }
 
 // readForwardBatch reads and validates the batch file; every problem is a
@@ -139,7 +143,7 @@ func readForwardBatch(path string, vocab int) (*forwardBatch, error) {
 			return nil, badInput("%s: input_ids[%d] = %d is outside the vocabulary of %d", path, i, id, vocab)
 		}
 	}
-	for _, name := range []string{"attention_mask", "labels"} {
+	for _, name := range []string{"attention_mask", "labels", "position_ids"} {
 		if _, ok := f.Info(name); !ok {
 			continue
 		}
@@ -152,19 +156,25 @@ func readForwardBatch(path string, vocab int) (*forwardBatch, error) {
 		}
 		for i, x := range v {
 			bad := false
-			if name == "attention_mask" {
+			switch name {
+			case "attention_mask":
 				bad = x != 0 && x != 1
-			} else {
-				bad = x != -100 && (x < 0 || int(x) >= vocab)
+			case "labels":
+				bad = x != data.IgnoreIndex && (x < 0 || int(x) >= vocab)
+			case "position_ids":
+				bad = x < 0
 			}
 			if bad {
 				return nil, badInput("%s: %s[%d] = %d is invalid", path, name, i, x)
 			}
 		}
-		if name == "attention_mask" {
+		switch name {
+		case "attention_mask":
 			in.mask = v
-		} else {
+		case "labels":
 			in.labels = v
+		case "position_ids":
+			in.positions = v
 		}
 	}
 	return in, nil

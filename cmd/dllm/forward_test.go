@@ -5,11 +5,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/tensor/safetensors"
 )
@@ -63,7 +64,7 @@ func TestForwardMatchesHuggingFace(t *testing.T) {
 	require.NoError(t, safetensors.Write(batch, in, nil))
 
 	resaved := t.TempDir()
-	m, err := bert.Load(fixture, tensor.CPU())
+	m, err := modeldir.LoadModel(fixture, tensor.CPU())
 	require.NoError(t, err)
 	require.NoError(t, m.Save(resaved))
 
@@ -94,11 +95,60 @@ func TestForwardMatchesHuggingFace(t *testing.T) {
 	require.Greater(t, e, 1e-5, "--precision bf16 changed nothing")
 
 	// load(save(m)) is bit-identical.
-	again, err := bert.Load(resaved, tensor.CPU())
+	again, err := modeldir.LoadModel(resaved, tensor.CPU())
 	require.NoError(t, err)
 	for i, p := range m.Params() {
 		require.Equal(t, p.Value.F32(), again.Params()[i].Value.F32(), p.Name)
 	}
+}
+
+// position_ids 0..S-1 give the logits of no position_ids; shifted ones
+// (left padding) give others; negative ones are bad input.
+func TestForwardPositionIDs(t *testing.T) {
+	dir := t.TempDir()
+	const b, s = 2, 5
+	ids := []int64{5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
+	run := func(pos []int64, dtype string) ([]float32, int, string) {
+		batch := filepath.Join(t.TempDir(), "batch.safetensors")
+		ts := []safetensors.Tensor{safetensors.I64Tensor("input_ids", []int{b, s}, ids)}
+		switch dtype {
+		case "I64":
+			ts = append(ts, safetensors.I64Tensor("position_ids", []int{b, s}, pos))
+		case "I32":
+			p32 := make([]int32, len(pos))
+			for i, p := range pos {
+				p32[i] = int32(p)
+			}
+			ts = append(ts, safetensors.I32Tensor("position_ids", []int{b, s}, p32))
+		}
+		require.NoError(t, safetensors.Write(batch, ts, nil))
+		out := filepath.Join(dir, dtype+"out.safetensors")
+		os.Remove(out)
+		code, _, stderr := runCLI("forward", "--model", fixture, "--batch", batch, "--out", out)
+		if code != 0 {
+			return nil, code, stderr
+		}
+		f, err := safetensors.Open(out)
+		require.NoError(t, err)
+		logits, _, err := f.F32("logits")
+		require.NoError(t, err)
+		return logits, code, stderr
+	}
+	plain, code, stderr := run(nil, "")
+	require.Equal(t, 0, code, stderr)
+	for _, dtype := range []string{"I64", "I32"} {
+		same, code, stderr := run([]int64{0, 1, 2, 3, 4, 0, 1, 2, 3, 4}, dtype)
+		require.Equal(t, 0, code, stderr)
+		require.Equal(t, plain, same, dtype)
+		moved, code, stderr := run([]int64{0, 1, 2, 3, 4, 1, 1, 0, 1, 2}, dtype)
+		require.Equal(t, 0, code, stderr)
+		require.Equal(t, plain[:len(plain)/2], moved[:len(plain)/2], "row 0 keeps its positions")
+		require.NotEqual(t, plain[len(plain)/2:], moved[len(plain)/2:], "row 1 moved")
+	}
+	_, code, stderr = run([]int64{0, 1, 2, 3, 4, 0, -1, 2, 3, 4}, "I64")
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "position_ids[6] = -1 is invalid")
+	require.NotContains(t, strings.TrimSpace(stderr), "\n", "one line")
 }
 
 func TestForwardBadInput(t *testing.T) {

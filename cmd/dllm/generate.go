@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/dllmgo/dllm/data"
@@ -61,19 +60,19 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 			return badInput("--prompt: %v", err)
 		}
 	}
-	if limit := b.Model.Config.MaxPositions; len(ids)+c.MaxNewTokens > limit {
+	if !fitsModel(b.Model, len(ids)+c.MaxNewTokens) {
 		return badInput("--prompt: %d prompt tokens + %d new tokens exceed the model's maximum length of %d",
-			len(ids), c.MaxNewTokens, limit)
+			len(ids), c.MaxNewTokens, b.MaxPositions())
 	}
 	view := newLiveView(b, stderr, *visualize)
 	c.Trace = view.trace
 	start := time.Now()
-	out, err := sf.sample(b.Model, [][]int32{ids}, c)
+	out, err := sf.sample(b.Denoiser(), [][]int32{ids}, c)
 	view.done()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, strings.TrimSpace(b.Decode(out.Samples[0].Answer)))
+	fmt.Fprintln(stdout, b.Answer(out.Samples[0].Answer))
 	fmt.Fprintln(stderr, generateSummary(out, c.Cache, time.Since(start)))
 	return nil
 }

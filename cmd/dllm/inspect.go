@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/tensor/safetensors"
 )
 
@@ -57,10 +58,10 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 }
 
 func inspectDir(dir string, stdout io.Writer) error {
-	var cfg *bert.Config
-	cfgPath := filepath.Join(dir, "config.json")
+	var cfg *lm.ConfigInfo
+	cfgPath := filepath.Join(dir, modeldir.ConfigFile)
 	if _, err := os.Stat(cfgPath); err == nil {
-		c, err := bert.LoadConfig(cfgPath)
+		c, err := modeldir.Describe(dir)
 		if err != nil {
 			return badInput("%v", err)
 		}
@@ -89,7 +90,7 @@ func inspectDir(dir string, stdout io.Writer) error {
 	}
 	if m == nil {
 		w.line("weights", "none (no %s or %s)", safetensors.SingleFileName, safetensors.IndexFileName)
-		w.line("parameters", "%s expected from the config", thousands(int64(cfg.ParamCount())))
+		w.line("parameters", "%s expected from the config", thousands(cfg.ParamCount))
 		return w.err
 	}
 	var meta map[string]string
@@ -118,30 +119,19 @@ func (r *report) line(label, format string, args ...any) {
 	}
 }
 
-func (r *report) config(c bert.Config) {
-	var globals []string
-	for i := range c.NumLayers {
-		if c.IsGlobal(i) {
-			globals = append(globals, strconv.Itoa(i))
+func (r *report) config(c lm.ConfigInfo) {
+	for i, l := range c.Lines {
+		label := ""
+		if i == 0 {
+			label = "config"
 		}
+		r.line(label, "%s", l)
 	}
-	r.line("config", "ModernBERT: vocab %d, hidden %d, %d layers, %d heads of %d, GeGLU %d, %d positions",
-		c.VocabSize, c.HiddenSize, c.NumLayers, c.NumHeads, c.HeadDim(), c.IntermediateSize, c.MaxPositions)
-	r.line("", "global layers %s (RoPE theta %g); the others see ±%d tokens (RoPE theta %g)",
-		strings.Join(globals, " "), c.GlobalRopeTheta, c.SlidingWindow(), c.LocalRopeTheta)
-	r.line("", "norm eps %g, pad token %s", c.NormEps, tokenName(c.PadTokenID))
-}
-
-func tokenName(id int) string {
-	if id == bert.NoToken {
-		return "none"
-	}
-	return strconv.Itoa(id)
 }
 
 // weights prints the files, the parameter count (checked against the config
 // when there is one) and one row per tensor.
-func (r *report) weights(meta map[string]string, files []*safetensors.File, set tensorSet, cfg *bert.Config) error {
+func (r *report) weights(meta map[string]string, files []*safetensors.File, set tensorSet, cfg *lm.ConfigInfo) error {
 	var fileNames []string
 	for _, f := range files {
 		fileNames = append(fileNames, filepath.Base(f.Path()))
@@ -171,8 +161,8 @@ func (r *report) weights(meta map[string]string, files []*safetensors.File, set 
 		// Parameters in the model's own order (embeddings, layers, head), then
 		// anything else.
 		rank := map[string]int{}
-		for i, p := range cfg.ParamShapes() {
-			rank[p.Name] = i + 1
+		for i, name := range cfg.ParamNames {
+			rank[name] = i + 1
 		}
 		slices.SortStableFunc(names, func(a, b string) int {
 			ra, rb := rank[a], rank[b]
@@ -203,7 +193,7 @@ func (r *report) weights(meta map[string]string, files []*safetensors.File, set 
 	r.line("tensors", "%d, %s bytes of data (%s)", len(names), thousands(bytes), strings.Join(kinds, ", "))
 	count := fmt.Sprintf("%s stored", thousands(elems))
 	if cfg != nil {
-		want := int64(cfg.ParamCount())
+		want := cfg.ParamCount
 		_, tied := set.Info("decoder.weight")
 		switch {
 		case tied:

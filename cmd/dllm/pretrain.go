@@ -3,10 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/dllmgo/dllm/data"
-	"github.com/dllmgo/dllm/mdlm"
-	"github.com/dllmgo/dllm/train"
+	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/recipe"
 )
 
 // dllm pretrain trains a model by masked diffusion on plain text: documents
@@ -41,54 +42,27 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "read %d documents from %d files%s\n", len(docs), stats.Files, skippedNote(stats.Skipped))
 
-	b, err := f.setup(be, func(yield func(string) bool) {
-		for _, d := range docs {
-			if !yield(d) {
-				return
-			}
-		}
-	}, stderr)
+	b, err := f.setup(be, slices.Values(docs), stderr)
 	if err != nil {
 		return err
 	}
-	// Documents are joined by [PAD], the reference's end-of-sequence for
-	// BERT, so the model also learns where texts end.
-	ids := b.Tokenizer.EncodeBatch(docs, false)
-	rows := data.Pack(ids, f.maxLen, int(b.PadID))
-	if len(rows) < 2 {
-		return badInput("%s: only %d rows of %d tokens; need more text or a smaller --max-length", *dataPaths, len(rows), f.maxLen)
-	}
-	trainIdx, heldIdx := data.SplitIndices(len(rows), f.heldOut, f.seed)
-	if len(heldIdx) == 0 {
-		heldIdx, trainIdx = trainIdx[:1], trainIdx[1:]
-	}
-	batches := func(idx []int, seed uint64) []mdlm.Batch {
-		perm := data.Permutation(len(idx), seed)
-		var out []data.Batch
-		for lo := 0; lo < len(perm); lo += f.batchSize {
-			var rs [][]int32
-			for _, k := range perm[lo:min(lo+f.batchSize, len(perm))] {
-				rs = append(rs, rows[idx[k]])
-			}
-			out = append(out, data.PretrainBatch(rs))
-		}
-		return toMDLM(out)
-	}
-	fmt.Fprintf(stderr, "%d training rows of %d tokens, %d held out\n", len(trainIdx), f.maxLen, len(heldIdx))
-	obj, err := f.objective(b.MaskID)
+	obj, err := f.objectiveFor(b.MaskID)
 	if err != nil {
 		return err
 	}
-	epoch := func(e int) []mdlm.Batch { return batches(trainIdx, data.EpochSeed(f.seed, e)) }
-	if f.epochs == 0 && f.steps == 0 {
-		f.epochs = 1
+	t, d, err := recipe.PretrainTrainer(b, docs, recipe.Run{
+		Split:     recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed},
+		BatchSize: f.batchSize, EvalBatches: f.evalBatches,
+		Options: f.options(f.steps, obj, stderr, isTerminal(stderr)),
+	})
+	if d == nil && err != nil {
+		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
 	}
-	opts := f.options(f.steps, obj, stderr, isTerminal(stderr))
-	t, err := train.New(b.Model, epoch, f.evalSet(batches(heldIdx, f.seed)), opts, train.Hooks{SaveModel: b.Save})
+	fmt.Fprintf(stderr, "%d training rows of %d tokens, %d held out\n", len(d.Train), f.maxLen, len(d.Held))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "model: %s, %d parameters, on %s\n", describeModel(b), b.Model.Config.ParamCount(), f.onDevice(be))
+	fmt.Fprintf(stderr, "model: %s, %d parameters, on %s\n", describeModel(b.Model), lm.ParamCount(b.Model), f.onDevice(be))
 	if f.budget <= 0 {
 		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
 	}

@@ -3,9 +3,10 @@ package main
 import (
 	"flag"
 
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/nn"
-	"github.com/dllmgo/dllm/train"
 )
 
 // samplerFlags are the sampling options shared by generate, chat and eval.
@@ -97,7 +98,7 @@ func (s *samplerFlags) validate() error {
 
 // openModel loads a chat model folder on a device and returns it with the
 // sampler configuration these flags give.
-func (s *samplerFlags) openModel(dir, device string) (*train.Bundle, mdlm.SamplerConfig, error) {
+func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.SamplerConfig, error) {
 	be, err := openDevice(device)
 	if err != nil {
 		return nil, mdlm.SamplerConfig{}, err
@@ -110,7 +111,10 @@ func (s *samplerFlags) openModel(dir, device string) (*train.Bundle, mdlm.Sample
 	if err != nil {
 		return nil, c, err
 	}
-	b.Model.Precision, _ = nn.ParsePrecision(s.precision) // apply checked it
+	if ps, ok := b.Model.(lm.PrecisionSetter); ok {
+		p, _ := nn.ParsePrecision(s.precision) // apply checked it
+		ps.SetPrecision(p)
+	}
 	return b, c, nil
 }
 

@@ -9,8 +9,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
-	"github.com/dllmgo/dllm/train"
+	"github.com/dllmgo/dllm/modeldir"
+	"github.com/dllmgo/dllm/recipe"
 )
 
 // dllm sft teaches a model to answer by masked-diffusion SFT: the prompt is
@@ -44,76 +46,32 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "loaded %d conversations%s\n", len(convs), skippedNote(stats.Skipped))
 
-	b, err := f.setup(be, func(yield func(string) bool) {
-		for _, c := range convs {
-			text, err := data.BertChat.Render(c.Messages, false)
-			if err == nil && !yield(text) {
-				return
-			}
-		}
-	}, stderr)
+	b, err := f.setup(be, recipe.ChatTexts(convs), stderr)
 	if err != nil {
 		return err
 	}
-	trainIdx, heldIdx := data.SplitIndices(len(convs), f.heldOut, f.seed)
-	if len(heldIdx) == 0 {
-		heldIdx, trainIdx = trainIdx[:1], trainIdx[1:]
-	}
-	pick := func(idx []int) []data.Conversation {
-		out := make([]data.Conversation, len(idx))
-		for i, j := range idx {
-			out[i] = convs[j]
-		}
-		return out
-	}
-	sftCfg := data.SFTConfig{MaxLen: f.maxLen, PadID: int(b.PadID), Template: b.Template, Workers: 2}
-	trainEx, tstats, err := data.BuildSFT(b.Tokenizer, pick(trainIdx), sftCfg)
+	obj, err := f.objectiveFor(b.MaskID)
 	if err != nil {
-		return badInput("%s: %v", *dataPaths, err)
+		return err
 	}
-	heldConvs := pick(heldIdx)
-	heldEx, _, err := data.BuildSFT(b.Tokenizer, heldConvs, sftCfg)
-	if err != nil {
-		return badInput("%s: %v", *dataPaths, err)
+	var held []data.Conversation // set below, read by AfterEval
+	t, d, err := recipe.SFTTrainer(b, convs, recipe.Run{
+		Split:     recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed, Workers: 2},
+		BatchSize: f.batchSize, EvalBatches: f.evalBatches,
+		Options:   f.options(f.steps, obj, stderr, isTerminal(stderr)),
+		AfterEval: func(w io.Writer, step int) { printSamples(w, b, held, *samples) },
+	})
+	if d == nil && err != nil {
+		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
 	}
-	if len(trainEx) == 0 {
-		return badInput("%s: every conversation's prompt is longer than --max-length %d", *dataPaths, f.maxLen)
-	}
+	held = d.HeldConvs
 	fmt.Fprintf(stderr, "%d training rows (%d dropped: prompt too long, %d truncated), %d held out\n",
-		len(trainEx), tstats.Dropped, tstats.Truncated, len(heldEx))
-
-	// The model's default canvas fits the longest training answer; see
-	// train.Generation for why a much longer one hurts a small model.
-	longest := 0
-	for _, ex := range trainEx {
-		longest = max(longest, len(ex.InputIDs)-ex.PromptLen)
-	}
-	b.Generation = train.GenerationFor(longest)
-
-	obj, err := f.objective(b.MaskID)
-	if err != nil {
-		return err
-	}
-	epoch := func(e int) []mdlm.Batch {
-		bs, _ := data.SFTBatches(trainEx, f.batchSize, int(b.PadID), data.EpochSeed(f.seed, e))
-		return toMDLM(bs)
-	}
-	heldBatches, _ := data.SFTBatches(heldEx, f.batchSize, int(b.PadID), f.seed)
-	if f.epochs == 0 && f.steps == 0 {
-		f.epochs = 10 // the reference's SFT recipe
-	}
-	terminal := isTerminal(stderr)
-	opts := f.options(f.steps, obj, stderr, terminal)
-	hooks := train.Hooks{
-		SaveModel: b.Save,
-		AfterEval: func(w io.Writer, step int) { printSamples(w, b, heldConvs, *samples) },
-	}
-	t, err := train.New(b.Model, epoch, f.evalSet(toMDLM(heldBatches)), opts, hooks)
+		len(d.Train), d.Stats.Dropped, d.Stats.Truncated, len(d.Held))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "model: %s, %d parameters; batches of %d conversations on %s\n",
-		describeModel(b), b.Model.Config.ParamCount(), f.batchSize*f.gradAccum, f.onDevice(be))
+		describeModel(b.Model), lm.ParamCount(b.Model), f.batchSize*f.gradAccum, f.onDevice(be))
 	if f.budget <= 0 {
 		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
 	}
@@ -122,23 +80,22 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 
 // printSamples answers a few held-out prompts and shows them beside the
 // reference answers.
-func printSamples(w io.Writer, b *train.Bundle, convs []data.Conversation, n int) {
+func printSamples(w io.Writer, b *modeldir.Bundle, convs []data.Conversation, n int) {
 	c := b.SamplerConfig()
 	for i := 0; i < n && i < len(convs); i++ {
 		msgs := convs[i].Messages
 		prompt, err := b.Prompt(msgs[:len(msgs)-1])
-		if err != nil || len(prompt)+c.MaxNewTokens > b.Model.Config.MaxPositions {
+		if err != nil || !fitsModel(b.Model, len(prompt)+c.MaxNewTokens) {
 			continue
 		}
-		out, err := mdlm.Generate(b.Model, [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
+		out, err := mdlm.Generate(b.Denoiser(), [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
 		if err != nil {
 			fmt.Fprintf(w, "  sample %d: %v\n", i, err)
 			continue
 		}
-		got := strings.TrimSpace(b.Decode(out.Samples[0].Answer))
-		want := strings.TrimSpace(msgs[len(msgs)-1].Content)
+		got, want := b.Answer(out.Samples[0].Answer), msgs[len(msgs)-1].Content
 		mark := "✗"
-		if got == want {
+		if data.SameAnswer(got, want) {
 			mark = "✓"
 		}
 		fmt.Fprintf(w, "  %s Q: %s\n    A: %s   (reference: %s)\n", mark, oneLine(msgs[len(msgs)-2].Content), oneLine(got), oneLine(want))
@@ -173,9 +130,4 @@ func skippedNote(n int) string {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func describeModel(b *train.Bundle) string {
-	c := b.Model.Config
-	return fmt.Sprintf("ModernBERT hidden %d, %d layers, %d heads, vocabulary %d", c.HiddenSize, c.NumLayers, c.NumHeads, c.VocabSize)
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/tensor"
-	"github.com/dllmgo/dllm/train"
 )
 
 // writeChat writes n copy-task conversations as chat JSONL.
@@ -68,11 +68,11 @@ func TestSFTGenerateEvalChat(t *testing.T) {
 	require.Contains(t, tc["chat_template"], "[Answer]")
 	// The model's default canvas fits its training answers ("w w" plus the
 	// closing "\n[/Answer]\n\n"): a few tokens, rounded up to 8 or 16.
-	var gen train.Generation
+	var gen modeldir.Generation
 	js, _ = os.ReadFile(filepath.Join(out, "generation_config.json"))
 	require.NoError(t, json.Unmarshal(js, &gen))
 	require.True(t, gen.MaxNewTokens >= 8 && gen.MaxNewTokens <= 32, "%+v", gen)
-	b, err := train.LoadBundle(out, tensor.CPU())
+	b, err := modeldir.Open(out, tensor.CPU())
 	require.NoError(t, err)
 	require.Equal(t, gen.MaxNewTokens, b.SamplerConfig().MaxNewTokens)
 
@@ -112,12 +112,24 @@ func TestTrainingBadInput(t *testing.T) {
 	require.NoError(t, os.MkdirAll(noWeights, 0o755))
 	cfg, _ := os.ReadFile(filepath.Join(fixture, "config.json"))
 	require.NoError(t, os.WriteFile(filepath.Join(noWeights, "config.json"), cfg, 0o644))
+	otherFamily := filepath.Join(dir, "llama4")
+	require.NoError(t, os.MkdirAll(otherFamily, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(otherFamily, "config.json"), []byte(`{"model_type": "llama4"}`), 0o644))
 	out := filepath.Join(dir, "out")
 	cases := []struct {
 		name string
 		args []string
 		want string
 	}{
+		{"unknown objective", []string{"sft", "--data", good, "--out", out, "--objective", "bd3lm"}, `--objective: unknown objective "bd3lm" (known: mdlm)`},
+		{"pretrain unknown objective", []string{"pretrain", "--data", good, "--out", out, "--objective", "x"}, `unknown objective "x"`},
+		{"unknown family", []string{"sft", "--data", good, "--out", out, "--family", "gpt"}, `--family: unknown model family "gpt" (known: modernbert)`},
+		{"preset of no family", []string{"pretrain", "--data", good, "--out", out, "--preset", "modernbert-huge"}, `family modernbert has no preset "modernbert-huge"`},
+		{"family with init", []string{"sft", "--data", good, "--out", out, "--init", fixture, "--family", "modernbert"}, "--family and --preset make a fresh model"},
+		{"preset with resume", []string{"pretrain", "--data", good, "--out", out, "--resume", fixture, "--preset", "small"}, "--family and --preset make a fresh model"},
+		{"init of an unknown model_type", []string{"sft", "--data", good, "--out", out, "--init", otherFamily}, `model_type "llama4" is not supported (supported: modernbert)`},
+		{"generate unknown model_type", []string{"generate", "--model", otherFamily, "--prompt", "hi"}, `llama4/config.json: model_type "llama4" is not supported`},
+		{"forward unknown model_type", []string{"forward", "--model", otherFamily, "--batch", good, "--out", out}, `model_type "llama4"`},
 		{"missing data", []string{"sft", "--data", filepath.Join(dir, "nope.jsonl"), "--out", out}, "nope.jsonl"},
 		{"malformed line", []string{"sft", "--data", bad, "--out", out}, "bad.jsonl:2"},
 		{"unknown preset", []string{"sft", "--data", good, "--out", out, "--preset", "huge"}, "huge"},

@@ -6,19 +6,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	"iter"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/dllmgo/dllm/bert"
-	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
+	"github.com/dllmgo/dllm/recipe"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/train"
 )
@@ -26,6 +29,7 @@ import (
 // trainFlags are the options shared by pretrain and sft.
 type trainFlags struct {
 	out, preset, initDir, tokPath, resume, device string
+	family, objectiveName                         string
 	vocabSize                                     int
 	steps, epochs, batchSize, gradAccum, maxLen   int
 	lr, warmup, minLR, weightDecay, clip          float64
@@ -37,12 +41,16 @@ type trainFlags struct {
 	heldOut                                       float64
 	budget                                        time.Duration
 	skipBad, isolateSpaces                        bool
+	familySet, presetSet                          bool // given on the command line
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
+	d := train.Defaults()
 	fs.StringVar(&f.out, "out", "", "output folder: the final model, checkpoints/, metrics.jsonl, loss.png (required)")
-	fs.StringVar(&f.preset, "preset", "tiny", "model size when training from scratch: tiny, small, modernbert-base, modernbert-large")
-	fs.StringVar(&f.initDir, "init", "", "start from this Hugging Face ModernBERT folder instead of a preset")
+	fs.StringVar(&f.family, "family", modeldir.DefaultFamily(), "model family when training from scratch: "+familyList())
+	fs.StringVar(&f.preset, "preset", "tiny", "model size when training from scratch: "+presetList())
+	fs.StringVar(&f.initDir, "init", "", "start from this Hugging Face model folder instead of a preset (its config.json names the family)")
+	fs.StringVar(&f.objectiveName, "objective", mdlm.ObjectiveName, "training objective: "+mdlm.ObjectiveName+" (masked diffusion)")
 	fs.StringVar(&f.tokPath, "tokenizer", "", "tokenizer.json to use (default: the --init model's, or train one on the data)")
 	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
 	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
@@ -53,22 +61,24 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.DurationVar(&f.budget, "time-budget", 0, "train for about this long (e.g. 4m) instead of --steps/--epochs")
 	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: 10 for sft, as the reference, 1 for pretrain)")
 	fs.IntVar(&f.batchSize, "batch-size", defaultBatch, "sequences per micro-batch")
-	fs.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimizer step")
+	fs.IntVar(&f.gradAccum, "grad-accum", d.GradAccum, "micro-batches per optimizer step")
 	fs.IntVar(&f.maxLen, "max-length", defaultMaxLen, "longest sequence in tokens")
-	fs.Float64Var(&f.lr, "lr", 0, "peak learning rate (0: 1e-3 from scratch, 1e-4 from --init)")
-	fs.Float64Var(&f.warmup, "warmup-ratio", 0.1, "fraction of the steps spent warming up")
-	fs.Float64Var(&f.minLR, "min-lr-ratio", 0, "final learning rate as a fraction of the peak")
-	fs.StringVar(&f.schedule, "schedule", "cosine", "learning-rate schedule: constant, linear or cosine")
-	fs.Float64Var(&f.weightDecay, "weight-decay", 0.01, "AdamW weight decay (not applied to norms, biases, embeddings)")
-	fs.Float64Var(&f.clip, "clip", 1, "gradient clipping by global norm (0: off)")
+	fs.Float64Var(&f.lr, "lr", 0, fmt.Sprintf("peak learning rate (0: %g from scratch, %g from --init)", train.DefaultLR, train.FineTuneLR))
+	fs.Float64Var(&f.warmup, "warmup-ratio", d.WarmupRatio, "fraction of the steps spent warming up")
+	fs.Float64Var(&f.minLR, "min-lr-ratio", d.MinLRRatio, "final learning rate as a fraction of the peak")
+	fs.StringVar(&f.schedule, "schedule", d.Schedule, "learning-rate schedule: constant, linear or cosine")
+	fs.Float64Var(&f.weightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay (not applied to norms, biases, embeddings)")
+	fs.Float64Var(&f.clip, "clip", d.Clip, "gradient clipping by global norm (0: off)")
 	fs.StringVar(&f.weighting, "loss-weight", "schedule", "masked-token weight: schedule (1/t, the ELBO) or uniform")
 	fs.StringVar(&f.normalization, "loss-norm", "token", "loss normalisation: token, sequence or batch")
 	fs.StringVar(&f.times, "time-sampling", "uniform", "diffusion times per batch: uniform, stratified or antithetic")
-	fs.Uint64Var(&f.seed, "seed", 1, "random seed: initialisation, data order, noise")
+	fs.Uint64Var(&f.seed, "seed", d.Seed, "random seed: initialisation, data order, noise")
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between held-out evaluations (0: 10 per run)")
 	fs.IntVar(&f.saveEvery, "save-every", 0, "steps between checkpoints (0: 4 per run)")
-	fs.IntVar(&f.keepLast, "keep-last", 2, "checkpoints to keep")
+	fs.IntVar(&f.keepLast, "keep-last", d.KeepLast, "checkpoints to keep")
 	fs.Float64Var(&f.heldOut, "held-out", 0.05, "fraction of the data held out for evaluation")
+	// On a large corpus, scoring all of 5% would cost more than the training
+	// between evaluations.
 	fs.IntVar(&f.evalBatches, "eval-batches", 16, "held-out batches scored at each evaluation (0: all)")
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "skip malformed data lines (counted) instead of stopping")
 }
@@ -83,6 +93,10 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool)
 	if err := noArgs(fs); err != nil {
 		return nil, err
 	}
+	fs.Visit(func(fl *flag.Flag) {
+		f.familySet = f.familySet || fl.Name == "family"
+		f.presetSet = f.presetSet || fl.Name == "preset"
+	})
 	if !hasData() {
 		return nil, badInput("--data is required")
 	}
@@ -115,9 +129,20 @@ func (f *trainFlags) validate() error {
 		return badInput("--vocab-size must be at least 300 (256 bytes plus merges and specials), got %d", f.vocabSize)
 	case f.initDir != "" && f.resume != "":
 		return badInput("--init and --resume exclude each other: --resume already has weights")
+	case (f.familySet || f.presetSet) && (f.initDir != "" || f.resume != ""):
+		return badInput("--family and --preset make a fresh model; --init and --resume start from a folder, whose config.json names its family and size")
 	}
-	if _, err := bert.Preset(f.preset); err != nil && f.initDir == "" {
-		return badInput("--preset: %v", err)
+	if f.initDir == "" && f.resume == "" {
+		fam, err := modeldir.Family(f.family)
+		if err != nil {
+			return badInput("--family: %v", err)
+		}
+		if !slices.Contains(fam.Presets, f.preset) {
+			return badInput("--preset: family %s has no preset %q (known: %s)", fam.Name, f.preset, strings.Join(fam.Presets, ", "))
+		}
+	}
+	if f.objectiveName != mdlm.ObjectiveName {
+		return badInput("--objective: unknown objective %q (known: %s)", f.objectiveName, mdlm.ObjectiveName)
 	}
 	if _, err := optim.NewSchedule(optim.ScheduleConfig{Kind: f.schedule, Peak: 1, TotalSteps: 1}); err != nil {
 		return badInput("--schedule: %v", err)
@@ -128,6 +153,16 @@ func (f *trainFlags) validate() error {
 	}
 	_, err = f.objective(0)
 	return err
+}
+
+// objectiveFor builds the --objective for a model whose mask token is
+// maskID.
+func (f *trainFlags) objectiveFor(maskID int32) (lm.Objective, error) {
+	o, err := f.objective(maskID)
+	if err != nil {
+		return nil, err
+	}
+	return mdlm.NewObjective(o), nil
 }
 
 func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {
@@ -149,7 +184,7 @@ func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {
 // setup returns the tokenizer and the model: from --resume's checkpoint, from
 // --init, or fresh from a preset (training a tokenizer on texts when none is
 // given). texts is only called when a tokenizer must be trained.
-func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool), stderr io.Writer) (*train.Bundle, error) {
+func (f *trainFlags) setup(be tensor.Backend, texts iter.Seq[string], stderr io.Writer) (*modeldir.Bundle, error) {
 	var tok *tokenizer.Tokenizer
 	var err error
 	from := f.initDir
@@ -158,7 +193,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 			return nil, badInput("--resume: %v", err)
 		}
 	}
-	var m *bert.Model
+	var m lm.Model
 	if from != "" {
 		if m, err = loadModel(from, be); err != nil {
 			return nil, err
@@ -170,7 +205,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 			return nil, badInput("%v", err)
 		}
 	case from != "":
-		if tok, err = tokenizer.Load(filepath.Join(from, train.TokenizerFile)); err != nil {
+		if tok, err = tokenizer.Load(filepath.Join(from, modeldir.TokenizerFile)); err != nil {
 			return nil, badInput("%v", err)
 		}
 	default:
@@ -180,41 +215,62 @@ func (f *trainFlags) setup(be tensor.Backend, texts func(yield func(string) bool
 		}
 	}
 	if m == nil {
-		cfg, err := bert.Preset(f.preset)
+		b, err := recipe.FreshBundle(f.family, f.preset, tok, f.maxLen, f.seed, be)
 		if err != nil {
 			return nil, badInput("--preset: %v", err)
 		}
-		cfg.VocabSize = roundUp(tok.VocabSize(), 8)
-		cfg.MaxPositions = max(cfg.MaxPositions, f.maxLen)
-		sp := tok.Specials()
-		cfg.PadTokenID = sp.Pad
-		cfg.CLSTokenID, cfg.BOSTokenID, cfg.SEPTokenID, cfg.EOSTokenID, cfg.MaskTokenID = sp.Cls, sp.Cls, sp.Sep, sp.Sep, sp.Mask
-		m = bert.New(cfg, be)
-		m.Init(rand.New(rand.NewPCG(f.seed, 0x1234)))
+		return b, nil
 	}
-	b, err := train.NewBundle(m, tok)
+	b, err := f.bundle(m, tok, from)
 	if err != nil {
 		return nil, badInput("%v", err)
 	}
 	return b, nil
 }
 
-func (f *trainFlags) options(steps int, obj mdlm.ObjectiveOptions, progress io.Writer, terminal bool) train.Options {
-	lr := f.lr
-	if lr == 0 {
-		lr = 1e-3
+// bundle ties the model to its tokenizer: the special tokens and template
+// of the starting folder when there is one (and --tokenizer does not
+// replace its tokenizer), else those the tokenizer and model name.
+func (f *trainFlags) bundle(m lm.Model, tok *tokenizer.Tokenizer, from string) (*modeldir.Bundle, error) {
+	if from != "" && f.tokPath == "" {
+		return modeldir.Attach(from, m, tok)
+	}
+	return modeldir.NewBundle(m, tok)
+}
+
+// familyList and presetList name the registry's families and presets for
+// the flag help.
+func familyList() string {
+	var names []string
+	for _, f := range modeldir.Families() {
+		names = append(names, f.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func presetList() string {
+	var parts []string
+	for _, f := range modeldir.Families() {
+		parts = append(parts, strings.Join(f.Presets, ", ")+" ("+f.Name+")")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, terminal bool) train.Options {
+	o := train.Defaults()
+	o.LR = f.lr
+	if o.LR == 0 {
+		o.LR = train.DefaultLR
 		if f.initDir != "" {
-			lr = 1e-4
+			o.LR = train.FineTuneLR
 		}
 	}
-	o := train.Options{
-		Steps: steps, Epochs: f.epochs, GradAccum: f.gradAccum,
-		LR: lr, WarmupRatio: f.warmup, MinLRRatio: f.minLR, Schedule: f.schedule,
-		WeightDecay: f.weightDecay, Clip: f.clip,
-		Seed: f.seed, Objective: obj, Precision: f.prec,
-		EvalEvery: f.evalEvery, SaveEvery: f.saveEvery, KeepLast: f.keepLast,
-		OutDir: f.out, Progress: progress, Terminal: terminal, TimeBudget: f.budget,
-	}
+	o.Steps, o.Epochs, o.GradAccum = steps, f.epochs, f.gradAccum
+	o.WarmupRatio, o.MinLRRatio, o.Schedule = f.warmup, f.minLR, f.schedule
+	o.WeightDecay, o.Clip = f.weightDecay, f.clip
+	o.Seed, o.Objective, o.Precision = f.seed, obj, f.prec
+	o.EvalEvery, o.SaveEvery, o.KeepLast = f.evalEvery, f.saveEvery, f.keepLast
+	o.OutDir, o.Progress, o.Terminal, o.TimeBudget = f.out, progress, terminal, f.budget
 	return o
 }
 
@@ -253,25 +309,4 @@ func runTrainer(t *train.Trainer, f *trainFlags, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "saved the model to %s\n", f.out)
 	}
 	return err
-}
-
-func roundUp(n, k int) int { return (n + k - 1) / k * k }
-
-// evalSet keeps the first --eval-batches held-out batches: on a large
-// corpus, scoring all of 5% would cost more than the training between
-// evaluations.
-func (f *trainFlags) evalSet(bs []mdlm.Batch) []mdlm.Batch {
-	if f.evalBatches > 0 && len(bs) > f.evalBatches {
-		return bs[:f.evalBatches]
-	}
-	return bs
-}
-
-// toMDLM converts padded data batches to the diffusion objective's batches.
-func toMDLM(bs []data.Batch) []mdlm.Batch {
-	out := make([]mdlm.Batch, len(bs))
-	for i, b := range bs {
-		out[i] = mdlm.Batch{IDs: b.InputIDs, Labels: b.Labels, PromptLens: b.PromptLens, Size: b.B, SeqLen: b.S}
-	}
-	return out
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/mdlm/live"
-	"github.com/dllmgo/dllm/train"
+	"github.com/dllmgo/dllm/modeldir"
 )
 
 // liveView shows the denoising of an answer when enabled; disabled, its
@@ -16,7 +16,7 @@ type liveView struct {
 	trace mdlm.TraceFunc
 }
 
-func newLiveView(b *train.Bundle, w io.Writer, enabled bool) *liveView {
+func newLiveView(b *modeldir.Bundle, w io.Writer, enabled bool) *liveView {
 	if !enabled {
 		return &liveView{}
 	}

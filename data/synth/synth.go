@@ -75,10 +75,9 @@ func (e Example) Messages() []data.Message {
 	return []data.Message{{Role: data.RoleUser, Content: e.Prompt}, {Role: data.RoleAssistant, Content: e.Answer}}
 }
 
-// Correct reports whether a model's answer matches, ignoring how words are spaced.
-func (e Example) Correct(got string) bool {
-	return strings.Join(strings.Fields(got), " ") == strings.Join(strings.Fields(e.Answer), " ")
-}
+// Correct reports whether a model's answer matches, ignoring how words are
+// spaced (data.SameAnswer, the comparison of dllm eval).
+func (e Example) Correct(got string) bool { return data.SameAnswer(got, e.Answer) }
 
 // task draws one example at a level.
 type task func(r *data.Rand, s sizes) (prompt, answer string)

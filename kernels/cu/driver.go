@@ -35,6 +35,37 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s (CUresult %d)", e.Func, e.Msg, e.Code)
 }
 
+// Poisons reports whether err is a driver failure after which the context
+// is unusable: an illegal address, a failed or timed-out launch, a device
+// assertion, an uncorrectable ECC error. CUDA makes these sticky: every later
+// call of the process on that context fails with them. Any other failure (an
+// invalid value, an unsupported configuration, out of memory, a compile
+// error) leaves the context working.
+func Poisons(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code {
+	case 3, // CUDA_ERROR_NOT_INITIALIZED
+		4,   // CUDA_ERROR_DEINITIALIZED
+		201, // CUDA_ERROR_INVALID_CONTEXT
+		214, // CUDA_ERROR_ECC_UNCORRECTABLE
+		700, // CUDA_ERROR_ILLEGAL_ADDRESS
+		702, // CUDA_ERROR_LAUNCH_TIMEOUT
+		710, // CUDA_ERROR_ASSERT
+		714, // CUDA_ERROR_HARDWARE_STACK_ERROR
+		715, // CUDA_ERROR_ILLEGAL_INSTRUCTION
+		716, // CUDA_ERROR_MISALIGNED_ADDRESS
+		717, // CUDA_ERROR_INVALID_ADDRESS_SPACE
+		718, // CUDA_ERROR_INVALID_PC
+		719, // CUDA_ERROR_LAUNCH_FAILED
+		999: // CUDA_ERROR_UNKNOWN
+		return true
+	}
+	return false
+}
+
 // OutOfMemory reports whether err is a driver out-of-memory failure.
 func OutOfMemory(err error) bool {
 	var e *Error

@@ -10,6 +10,8 @@ func allCases() []testCase {
 		reductionCases(),
 		activationCases(),
 		layerNormCases(),
+		rmsNormCases(),
+		swigluCases(),
 		ropeCases(),
 		attentionCases(),
 		embeddingCases(),

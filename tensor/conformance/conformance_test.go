@@ -59,6 +59,16 @@ func TestAnalyticReferencesMatchFiniteDifferences(t *testing.T) {
 		assertClose(t, NumericalGradient(projected(dy.v, func(v []float64) []float64 { return fwd(x.v, v, beta) }), gamma.v), dg, tol)
 		assertClose(t, NumericalGradient(projected(dy.v, func(v []float64) []float64 { return fwd(x.v, gamma.v, v) }), beta), db, tol)
 	})
+	t.Run("RMSNorm", func(t *testing.T) {
+		for _, offset := range []float64{0, 1} {
+			n, d := 4, 9
+			x, w, dy := e.normal(2, n, d), e.normal(1, d), e.normal(1, n, d)
+			dx, dw := refRMSNormBackward(dy.v, x.v, w.v, d, 1e-5, offset)
+			fwd := func(xv, wv []float64) []float64 { y, _ := refRMSNorm(xv, wv, d, 1e-5, offset); return y }
+			assertClose(t, NumericalGradient(projected(dy.v, func(v []float64) []float64 { return fwd(v, w.v) }), x.v), dx, tol)
+			assertClose(t, NumericalGradient(projected(dy.v, func(v []float64) []float64 { return fwd(x.v, v) }), w.v), dw, tol)
+		}
+	})
 	t.Run("Attention", func(t *testing.T) {
 		for _, c := range []attnCase{
 			{"", 2, 7, 2, 3, 0, "holes", 0},
@@ -147,7 +157,7 @@ func (renamed) Name() string { return "cpu-under-another-name" }
 
 func TestAgainstCPUPathPasses(t *testing.T) {
 	b := renamed{tensor.CPU()}
-	for _, name := range []string{"Add", "Attention", "LayerNormBackward", "Cast", "MatMul"} {
+	for _, name := range []string{"Add", "Attention", "LayerNormBackward", "RMSNormBackward", "SwiGLUBackward", "Cast", "MatMul"} {
 		assert.Empty(t, runNamed(b, name), name)
 	}
 }
@@ -202,4 +212,28 @@ func TestRefGroupedQueryIsRepeatedKV(t *testing.T) {
 		}
 		assertClose(t, want, got, 1e-12)
 	}
+}
+
+// The offset convention is the plain one with the weight shifted: RMSNorm
+// with w and offset 1 is RMSNorm with 1 + w and offset 0, in the reference
+// and on the CPU backend.
+func TestRMSNormOffsetIsShiftedWeight(t *testing.T) {
+	e := newEnv(tensor.CPU(), CPUTolerances(), 5, t.Name())
+	n, d := 6, 10
+	x, w := e.normal(1, n, d), e.normal(0.3, d)
+	shifted := make([]float32, d)
+	for i, v := range w.t.F32() {
+		shifted[i] = 1 + v
+	}
+	ws := fromF32(shifted, d)
+	yRef, rRef := refRMSNorm(x.v, w.v, d, 1e-6, 1)
+	yShift, rShift := refRMSNorm(x.v, ws.v, d, 1e-6, 0)
+	assertClose(t, yRef, yShift, 1e-7)
+	require.Equal(t, rRef, rShift)
+
+	cpu := tensor.CPU()
+	y1, y2 := cpu.New(tensor.F32, n, d), cpu.New(tensor.F32, n, d)
+	cpu.RMSNorm(y1, nil, x.t, w.t, tensor.RMSNormParams{Eps: 1e-6, WeightOffset: 1})
+	cpu.RMSNorm(y2, nil, x.t, ws.t, tensor.RMSNormParams{Eps: 1e-6})
+	assertClose(t, values(y2), values(y1), 1e-6)
 }

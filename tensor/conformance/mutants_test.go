@@ -77,6 +77,85 @@ func (m mutant) GeGLU(y, x *tensor.Tensor) {
 	cpu.GeGLU(y, x)
 }
 
+func (m mutant) RMSNorm(y, rstd, x, w *tensor.Tensor, p tensor.RMSNormParams) {
+	switch m.bug {
+	case "RMSNorm ignores the weight offset":
+		p.WeightOffset = 0
+	case "RMSNorm normalises whole rows of heads":
+		// The per-head bug: x [N, H, d] normalised over each of the N rows
+		// of H·d values instead of over each head.
+		if x.Rank() == 3 {
+			n, d := x.Dim(0), x.Dim(-1)
+			width := x.Numel() / n
+			xs, ys, ws := x.F32(), y.F32(), w.F32()
+			for r := range n {
+				ss := 0.0
+				for _, v := range xs[r*width : (r+1)*width] {
+					ss += float64(v) * float64(v)
+				}
+				inv := 1 / math.Sqrt(ss/float64(width)+float64(p.Eps))
+				for j := range width {
+					ys[r*width+j] = float32(float64(xs[r*width+j]) * inv * (float64(ws[j%d]) + float64(p.WeightOffset)))
+				}
+				if rstd != nil {
+					for h := range width / d {
+						rstd.F32()[r*(width/d)+h] = float32(inv)
+					}
+				}
+			}
+			return
+		}
+	}
+	cpu.RMSNorm(y, rstd, x, w, p)
+}
+
+func (m mutant) RMSNormBackward(dx, dw, dy, x, rstd, w *tensor.Tensor, p tensor.RMSNormParams) {
+	if m.bug == "RMSNormBackward treats rstd as a constant" {
+		// dx += rstd·dy·(w + offset), missing −rstd·x̂·mean(g ⊙ x̂); dw is right.
+		if dw != nil {
+			cpu.RMSNormBackward(cpu.New(tensor.F32, dx.Shape()...), dw, dy, x, rstd, w, p)
+		}
+		d := x.Dim(-1)
+		dxs, dys, ws, rs := dx.F32(), dy.F32(), w.F32(), rstd.F32()
+		for i := range dxs {
+			dxs[i] += rs[i/d] * dys[i] * (ws[i%d] + p.WeightOffset)
+		}
+		return
+	}
+	cpu.RMSNormBackward(dx, dw, dy, x, rstd, w, p)
+}
+
+func (m mutant) SwiGLU(y, x *tensor.Tensor) {
+	if m.bug == "SwiGLU activates the second half" {
+		n, i2 := x.Dim(0), x.Dim(1)
+		sw := cpu.New(tensor.F32, n, i2)
+		xs, ss := x.F32(), sw.F32()
+		for r := range n {
+			copy(ss[r*i2:], xs[r*i2+i2/2:(r+1)*i2])
+			copy(ss[r*i2+i2/2:], xs[r*i2:r*i2+i2/2])
+		}
+		x = sw
+	}
+	cpu.SwiGLU(y, x)
+}
+
+func (m mutant) SwiGLUBackward(dx, x, dy *tensor.Tensor) {
+	if m.bug == "SwiGLUBackward takes σ for silu'" {
+		// silu'(z) = σ(z)·(1 + z·(1 − σ(z))), not σ(z): the classic slip.
+		inner := x.Dim(-1) / 2
+		xs, dxs, dys := x.F32(), dx.F32(), dy.F32()
+		for i, d := range dys {
+			r, j := i/inner, i%inner
+			z, u := float64(xs[r*2*inner+j]), float64(xs[r*2*inner+inner+j])
+			sg := 1 / (1 + math.Exp(-z))
+			dxs[r*2*inner+j] += float32(float64(d) * u * sg)
+			dxs[r*2*inner+inner+j] += float32(float64(d) * z * sg)
+		}
+		return
+	}
+	cpu.SwiGLUBackward(dx, x, dy)
+}
+
 func (m mutant) RoPE(dst, src, pos *tensor.Tensor, p tensor.RoPEParams) {
 	switch m.bug {
 	case "RoPE ignores Llama3 scaling":
@@ -285,6 +364,11 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		{"LayerNorm eps 1e-3", "LayerNorm"},
 		{"LayerNormBackward drops dbeta", "LayerNormBackward"},
 		{"GeGLU activates the second half", "GeGLU"},
+		{"RMSNorm ignores the weight offset", "RMSNorm"},
+		{"RMSNorm normalises whole rows of heads", "RMSNorm"},
+		{"RMSNormBackward treats rstd as a constant", "RMSNormBackward"},
+		{"SwiGLU activates the second half", "SwiGLU"},
+		{"SwiGLUBackward takes σ for silu'", "SwiGLUBackward"},
 		{"RoPE angle in float64", "RoPE"},
 		{"RoPEBackward rotates forward", "RoPEBackward"},
 		{"RoPE ignores Llama3 scaling", "RoPE"},

@@ -446,3 +446,61 @@ func refCrossEntropyBackward(logits []float64, targets []int, weights []float64,
 	}
 	return g
 }
+
+// refRMSNorm normalises rows of length d by their root mean square and
+// scales them by w + offset. It returns y and rstd = 1/√(mean(x²) + eps).
+func refRMSNorm(x, w []float64, d int, eps, offset float64) (y, rstd []float64) {
+	n := len(x) / d
+	y, rstd = make([]float64, len(x)), make([]float64, n)
+	for r := range n {
+		row := x[r*d : (r+1)*d]
+		ms := 0.0
+		for _, v := range row {
+			ms += v * v
+		}
+		ms /= float64(d)
+		rstd[r] = 1 / math.Sqrt(ms+eps)
+		for j, v := range row {
+			y[r*d+j] = v * rstd[r] * (w[j] + offset)
+		}
+	}
+	return y, rstd
+}
+
+// refRMSNormBackward is the analytic gradient of refRMSNorm's y against x
+// and w for output gradient dy (checked against finite differences by this
+// package's tests): with x̂ = x·rstd and g = dy ⊙ (w + offset), per row
+//
+//	dx = rstd·(g − x̂·mean(g ⊙ x̂)),   dw = Σ_rows dy ⊙ x̂.
+func refRMSNormBackward(dy, x, w []float64, d int, eps, offset float64) (dx, dw []float64) {
+	_, rstd := refRMSNorm(x, w, d, eps, offset)
+	dx, dw = make([]float64, len(x)), make([]float64, d)
+	for r, rs := range rstd {
+		m := 0.0
+		for j := range d {
+			i := r*d + j
+			m += dy[i] * (w[j] + offset) * x[i] * rs / float64(d)
+			dw[j] += dy[i] * x[i] * rs
+		}
+		for j := range d {
+			i := r*d + j
+			dx[i] = rs * (dy[i]*(w[j]+offset) - x[i]*rs*m)
+		}
+	}
+	return dx, dw
+}
+
+// refSiLU is z·σ(z) = z/(1 + e^(−z)).
+func refSiLU(z float64) float64 { return z / (1 + math.Exp(-z)) }
+
+// refSwiGLU maps rows [gate | up] of length 2·inner to silu(gate)·up.
+func refSwiGLU(x []float64, inner int) []float64 {
+	n := len(x) / (2 * inner)
+	y := make([]float64, n*inner)
+	for r := range n {
+		for j := range inner {
+			y[r*inner+j] = refSiLU(x[r*2*inner+j]) * x[r*2*inner+inner+j]
+		}
+	}
+	return y
+}

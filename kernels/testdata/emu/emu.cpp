@@ -286,7 +286,50 @@ CUresult cuDeviceGetAttribute(int *v, int attr, int) {
 CUresult cuDevicePrimaryCtxRetain(void **ctx, int) { *ctx = (void *)0xc0; return 0; }
 CUresult cuDevicePrimaryCtxRelease_v2(int) { return 0; }
 CUresult cuCtxSetCurrent(void *) { return 0; }
-CUresult cuCtxSynchronize() { return 0; }
+
+// ---- Failure injection, for the tests of the backend's error handling ----
+// dllm_emu_fail(fn, code) makes the next call of driver function fn return
+// code. A code that poisons a real context (700 illegal address, 719 launch
+// failed, ...) poisons the emulated one too: from then on every call that
+// checks returns it, until dllm_emu_reset. Other codes fail one call only.
+static std::mutex failMu;
+static std::string failFn;
+static int failCode = 0, poisonedBy = 0;
+static bool poisons(int c) {
+    switch (c) {
+    case 3: case 4: case 201: case 214: case 700: case 702: case 710: case 714:
+    case 715: case 716: case 717: case 718: case 719: case 999:
+        return true;
+    }
+    return false;
+}
+void dllm_emu_fail(const char *fn, int code) {
+    std::lock_guard<std::mutex> l(failMu);
+    failFn = fn;
+    failCode = code;
+}
+void dllm_emu_reset() {
+    std::lock_guard<std::mutex> l(failMu);
+    failCode = poisonedBy = 0;
+}
+static CUresult injected(const char *fn) {
+    std::lock_guard<std::mutex> l(failMu);
+    if (poisonedBy) return poisonedBy;
+    if (failCode && failFn == fn) {
+        int c = failCode;
+        failCode = 0;
+        if (poisons(c)) poisonedBy = c;
+        return c;
+    }
+    return 0;
+}
+#define INJECT(fn) \
+    if (CUresult r_ = injected(fn)) return r_
+
+CUresult cuCtxSynchronize() {
+    INJECT("cuCtxSynchronize");
+    return 0;
+}
 
 // DLLM_EMU_MEMORY caps the emulated device's memory in bytes (unset: no
 // cap), so that the tests can drive the backend into out-of-memory.
@@ -337,7 +380,11 @@ static CUresult submit(std::function<void()> op) {
 }
 
 CUresult cuMemcpyHtoD_v2(uint64_t d, const void *s, size_t n) { std::memcpy((void *)d, s, n); return 0; }
-CUresult cuMemcpyDtoH_v2(void *d, uint64_t s, size_t n) { std::memcpy(d, (void *)s, n); return 0; }
+CUresult cuMemcpyDtoH_v2(void *d, uint64_t s, size_t n) {
+    INJECT("cuMemcpyDtoH");
+    std::memcpy(d, (void *)s, n);
+    return 0;
+}
 CUresult cuMemcpyDtoD_v2(uint64_t d, uint64_t s, size_t n) { std::memmove((void *)d, (void *)s, n); return 0; }
 CUresult cuMemcpyHtoDAsync_v2(uint64_t d, const void *s, size_t n, void *) {
     if (capturing) return 900; // host copies cannot be captured
@@ -386,6 +433,7 @@ CUresult cuFuncSetAttribute(void *f, int attr, int v) {
 }
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shmem, void *, void **params, void **extra) {
+    INJECT("cuLaunchKernel");
     Kernel *k = (Kernel *)f;
     if (extra || !params) return 1;
     if (bx * by * bz == 0 || bx * by * bz > 1024 || gx == 0 || gy == 0 || gz == 0 || gy > 65535 || gz > 65535) return 1;
@@ -404,7 +452,10 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
 
 CUresult cuStreamCreate(void **s, unsigned) { *s = (void *)0x5; return 0; }
 CUresult cuStreamDestroy_v2(void *) { return 0; }
-CUresult cuStreamSynchronize(void *) { return capturing ? 900 : 0; }
+CUresult cuStreamSynchronize(void *) {
+    INJECT("cuStreamSynchronize");
+    return capturing ? 900 : 0;
+}
 CUresult cuEventCreate(void **e, unsigned) { *e = new double(0); return 0; }
 CUresult cuEventDestroy_v2(void *e) { delete (double *)e; return 0; }
 CUresult cuEventRecord(void *e, void *) {

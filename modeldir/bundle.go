@@ -1,0 +1,377 @@
+package modeldir
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/internal/atomicfile"
+	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// Files of a model folder besides config.json and the weights.
+const (
+	TokenizerFile        = "tokenizer.json"
+	TokenizerConfigFile  = "tokenizer_config.json"
+	GenerationConfigFile = "generation_config.json"
+)
+
+// Bundle is everything needed to use a chat model: the network, its
+// tokenizer, its chat template and the special tokens the diffusion process
+// relies on. It is what a model folder holds.
+type Bundle struct {
+	Model     lm.Model
+	Tokenizer *tokenizer.Tokenizer
+	Template  data.Template
+	// MaskID is the absorbing state of the diffusion; PadID fills the canvas
+	// and ends an answer.
+	MaskID, PadID int32
+	// BOSID and EOSID are lm.NoToken when the folder names none.
+	BOSID, EOSID int32
+	// Suppress lists special tokens an answer never contains (ModernBERT's
+	// [CLS], [SEP], [UNK]); the pad, mask and eos tokens are not among them.
+	Suppress []int32
+	// Stops are the token sequences that end an answer: the chat template's
+	// end-of-turn marker, and the eos token when there is one.
+	Stops [][]int32
+	// Generation holds the model's default canvas sizes
+	// (generation_config.json); zero fields take the chat defaults.
+	Generation Generation
+}
+
+// Generation is the sampling default a model carries. A model trained on
+// short answers has never seen a long run of padding after an answer, so a
+// canvas far longer than its answers degrades what it writes; sft records
+// a size that fits the training answers.
+type Generation struct {
+	MaxNewTokens int `json:"max_new_tokens,omitempty"`
+	Steps        int `json:"steps,omitempty"`
+	BlockSize    int `json:"block_size,omitempty"`
+}
+
+// GenerationFor returns sampling defaults for answers of at most longest
+// tokens: the canvas rounded up to a multiple of 8 with a little room,
+// capped at the chat default of 128, one step per token.
+func GenerationFor(longest int) Generation {
+	n := min((longest+4+7)/8*8, mdlm.DefaultMaxNewTokens)
+	return Generation{MaxNewTokens: n, Steps: n, BlockSize: min(n, mdlm.DefaultBlockSize)}
+}
+
+// sources are what the special tokens are resolved from, most trusted
+// first; any may be empty.
+type sources struct {
+	tc  tokenizerConfig
+	gen generationConfig
+}
+
+// NewBundle ties a fresh or loaded model to a tokenizer with no
+// tokenizer_config.json: the special tokens come from the model's config
+// ids, then from the tokenizer's usual names; the template is the BERT chat
+// template.
+func NewBundle(m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
+	return newBundle(m, tok, data.BertChatTemplate{}, sources{})
+}
+
+func newBundle(m lm.Model, tok *tokenizer.Tokenizer, tpl data.Template, src sources) (*Bundle, error) {
+	b := &Bundle{Model: m, Tokenizer: tok, Template: tpl}
+	spec := m.Spec()
+	usual := tok.Specials()
+	byName := func(n tokenName) (int32, error) {
+		if n == "" {
+			return lm.NoToken, nil
+		}
+		if id, ok := tok.TokenToID(string(n)); ok {
+			return int32(id), nil
+		}
+		if id, ok := src.tc.addedID(string(n)); ok {
+			return id, nil
+		}
+		return 0, fmt.Errorf("%s names %q, which the tokenizer does not have", TokenizerConfigFile, n)
+	}
+	// resolve picks the first source that names the token.
+	resolve := func(name tokenName, gen idField, specID int32, usualID int) (int32, error) {
+		id, err := byName(name)
+		if err != nil || id != lm.NoToken {
+			return id, err
+		}
+		if g, ok := gen.first(); ok {
+			return g, nil
+		}
+		if specID != lm.NoToken {
+			return specID, nil
+		}
+		if usualID >= 0 {
+			return int32(usualID), nil
+		}
+		return lm.NoToken, nil
+	}
+	var err error
+	if b.MaskID, err = resolve(src.tc.MaskToken, src.gen.MaskTokenID, spec.MaskID, usual.Mask); err != nil {
+		return nil, err
+	}
+	if b.PadID, err = resolve(src.tc.PadToken, src.gen.PadTokenID, spec.PadID, usual.Pad); err != nil {
+		return nil, err
+	}
+	if b.BOSID, err = resolve(src.tc.BosToken, src.gen.BOSTokenID, spec.BOSID, -1); err != nil {
+		return nil, err
+	}
+	if b.EOSID, err = resolve(src.tc.EosToken, src.gen.EOSTokenID, spec.EOSID, -1); err != nil {
+		return nil, err
+	}
+	if b.PadID == lm.NoToken {
+		b.PadID = b.EOSID // Dream and LLaDA pad with their end of text
+	}
+	switch {
+	case b.MaskID == lm.NoToken:
+		return nil, fmt.Errorf("no mask token: %s names no mask_token, %s and config.json no mask_token_id, and the tokenizer has no [MASK]", TokenizerConfigFile, GenerationConfigFile)
+	case b.PadID == lm.NoToken:
+		return nil, fmt.Errorf("no pad or eos token: %s names neither, nor do %s and config.json, and the tokenizer has no [PAD]", TokenizerConfigFile, GenerationConfigFile)
+	}
+	v := m.VocabSize()
+	for _, id := range []int32{b.MaskID, b.PadID, b.BOSID, b.EOSID} {
+		if id >= int32(v) || id < lm.NoToken {
+			return nil, fmt.Errorf("special token id %d is outside the model's vocabulary of %d", id, v)
+		}
+	}
+	if tok.VocabSize() > v {
+		return nil, fmt.Errorf("tokenizer has %d tokens, model only %d", tok.VocabSize(), v)
+	}
+	// Special tokens an answer never holds: named in tokenizer_config.json,
+	// or found under their usual names.
+	keep := map[int32]bool{b.MaskID: true, b.PadID: true, b.EOSID: true, lm.NoToken: true}
+	for _, s := range []struct {
+		name  tokenName
+		usual int
+	}{{src.tc.ClsToken, usual.Cls}, {src.tc.SepToken, usual.Sep}, {src.tc.UnkToken, usual.Unk}} {
+		id, err := byName(s.name)
+		if err != nil {
+			return nil, err
+		}
+		if id == lm.NoToken && s.usual >= 0 {
+			id = int32(s.usual)
+		}
+		if !keep[id] {
+			b.Suppress = append(b.Suppress, id)
+			keep[id] = true
+		}
+	}
+	if !keep[b.BOSID] {
+		b.Suppress = append(b.Suppress, b.BOSID)
+	}
+	b.Stops = [][]int32{toInt32(tok.Encode(b.Template.EndOfTurn(), false))}
+	if b.EOSID != lm.NoToken && b.EOSID != b.PadID {
+		b.Stops = append(b.Stops, []int32{b.EOSID})
+	}
+	return b, nil
+}
+
+// Open reads a model folder: config.json and the weights through the
+// family its model_type names, tokenizer.json, and (when present)
+// tokenizer_config.json with its special tokens and chat template and
+// generation_config.json with the sampling defaults. Errors name the folder
+// or the file.
+func Open(dir string, be tensor.Backend) (*Bundle, error) {
+	fam, _, err := Detect(dir)
+	if err != nil {
+		return nil, err
+	}
+	tokPath := filepath.Join(dir, TokenizerFile)
+	if _, err := os.Stat(tokPath); err != nil {
+		return nil, fmt.Errorf("%s: no %s: a chat model folder needs its tokenizer", dir, TokenizerFile)
+	}
+	m, err := fam.Load(dir, be)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Load(tokPath)
+	if err != nil {
+		return nil, err
+	}
+	return Attach(dir, m, tok)
+}
+
+// Attach ties a model already in memory (loaded from dir, or resumed) and
+// a tokenizer to the special tokens, chat template and generation defaults
+// of dir's tokenizer_config.json and generation_config.json, without
+// reading the weights again.
+func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
+	var src sources
+	var tpl data.Template = data.BertChatTemplate{}
+	cfgPath := filepath.Join(dir, TokenizerConfigFile)
+	if js, err := readOptional(cfgPath); err != nil {
+		return nil, err
+	} else if js != nil {
+		if err := json.Unmarshal(js, &src.tc); err != nil {
+			return nil, fmt.Errorf("%s: %v", cfgPath, err)
+		}
+		text, err := chatTemplateField(js)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", cfgPath, err)
+		}
+		if text != "" {
+			if tpl, err = templateFor(m.Spec().Family, text); err != nil {
+				return nil, fmt.Errorf("%s: %w", cfgPath, err)
+			}
+		}
+	}
+	genPath := filepath.Join(dir, GenerationConfigFile)
+	if js, err := readOptional(genPath); err != nil {
+		return nil, err
+	} else if js != nil {
+		if err := json.Unmarshal(js, &src.gen); err != nil {
+			return nil, fmt.Errorf("%s: %v", genPath, err)
+		}
+		if g := src.gen.Generation; g.MaxNewTokens < 0 || g.Steps < 0 || g.BlockSize < 0 {
+			return nil, fmt.Errorf("%s: negative sizes", genPath)
+		}
+	}
+	b, err := newBundle(m, tok, tpl, src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	b.Generation = src.gen.Generation
+	return b, nil
+}
+
+// templateFor finds the native template of a Jinja chat template: the
+// built-in ones (data.TemplateByJinja), then those of the model's family.
+func templateFor(family, text string) (data.Template, error) {
+	tpl, err := data.TemplateByJinja(text)
+	if err == nil || !errors.Is(err, data.ErrUnknownTemplate) {
+		return tpl, err
+	}
+	if fam, ferr := Family(family); ferr == nil {
+		for _, t := range fam.Templates {
+			if strings.Join(strings.Fields(t.Jinja()), " ") == strings.Join(strings.Fields(text), " ") {
+				return t, nil
+			}
+		}
+	}
+	return nil, err
+}
+
+// readOptional reads a file that may be absent (nil, nil).
+func readOptional(path string) ([]byte, error) {
+	js, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return js, err
+}
+
+// Save writes the whole model folder, each file atomically: the model's
+// config.json and weights, tokenizer.json, tokenizer_config.json (special
+// tokens by name, the chat template) and generation_config.json.
+func (b *Bundle) Save(dir string) error {
+	if err := b.Model.Save(dir); err != nil {
+		return err
+	}
+	if err := b.Tokenizer.Save(filepath.Join(dir, TokenizerFile)); err != nil {
+		return err
+	}
+	name := func(id int32) tokenName {
+		if id == lm.NoToken {
+			return ""
+		}
+		s, _ := b.Tokenizer.IDToToken(int(id))
+		return tokenName(s)
+	}
+	tc := tokenizerConfig{
+		TokenizerClass: "PreTrainedTokenizerFast",
+		ChatTemplate:   b.Template.Jinja(),
+		MaskToken:      name(b.MaskID), PadToken: name(b.PadID),
+		ModelMaxLength: b.Model.Spec().MaxPositions,
+	}
+	usual := b.Tokenizer.Specials()
+	for _, s := range []struct {
+		id  int
+		dst *tokenName
+	}{{usual.Cls, &tc.ClsToken}, {usual.Sep, &tc.SepToken}, {usual.Unk, &tc.UnkToken}} {
+		if s.id >= 0 {
+			*s.dst = name(int32(s.id))
+		}
+	}
+	tc.BosToken, tc.EosToken = name(b.BOSID), name(b.EOSID)
+	if err := writeJSON(filepath.Join(dir, TokenizerConfigFile), tc); err != nil {
+		return err
+	}
+	if b.Generation != (Generation{}) {
+		return writeJSON(filepath.Join(dir, GenerationConfigFile), b.Generation)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	js, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(path, append(js, '\n'), 0o644)
+}
+
+// Prompt renders a conversation that ends with a user turn, plus the
+// generation prompt, as token ids.
+func (b *Bundle) Prompt(messages []data.Message) ([]int32, error) {
+	text, err := b.Template.Render(messages, true)
+	if err != nil {
+		return nil, err
+	}
+	return toInt32(b.Tokenizer.Encode(text, false)), nil
+}
+
+// SamplerConfig returns the chat defaults with this model's special tokens.
+func (b *Bundle) SamplerConfig() mdlm.SamplerConfig {
+	c := mdlm.DefaultSamplerConfig(b.MaskID, b.PadID)
+	if g := b.Generation; g.MaxNewTokens > 0 {
+		c.MaxNewTokens = g.MaxNewTokens
+		c.Steps = cmp.Or(g.Steps, g.MaxNewTokens)
+		c.BlockSize = min(cmp.Or(g.BlockSize, mdlm.DefaultBlockSize), g.MaxNewTokens)
+	}
+	c.StopSequences = b.Stops
+	c.SuppressTokens = b.Suppress
+	return c
+}
+
+// Denoiser is the model as the samplers use it: shifted (mdlm.Shifted) when
+// its logits predict the next position, else the model itself (which keeps
+// its optional abilities, such as mdlm.BlockCacher).
+func (b *Bundle) Denoiser() mdlm.Denoiser {
+	if b.Model.Spec().ShiftLogits {
+		return mdlm.Shifted(b.Model)
+	}
+	return b.Model
+}
+
+// MaxPositions is the longest sequence the model takes (0: no limit).
+func (b *Bundle) MaxPositions() int { return b.Model.Spec().MaxPositions }
+
+// Answer is the text of a generated answer: decoded, special tokens
+// skipped, surrounding whitespace trimmed (what generate prints and eval
+// compares, with data.SameAnswer, to the reference).
+func (b *Bundle) Answer(ids []int32) string { return strings.TrimSpace(b.Decode(ids)) }
+
+// Decode turns answer ids into text.
+func (b *Bundle) Decode(ids []int32) string {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = int(id)
+	}
+	return b.Tokenizer.Decode(out, true)
+}
+
+func toInt32(ids []int) []int32 {
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = int32(id)
+	}
+	return out
+}

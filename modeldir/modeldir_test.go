@@ -1,0 +1,256 @@
+package modeldir
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// copyLegacy copies the legacy model folder into a temporary one, without
+// its tokenizer_config.json and generation_config.json.
+func copyLegacy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{ConfigFile, "model.safetensors", TokenizerFile} {
+		js, err := os.ReadFile(filepath.Join(legacyDir, "model", f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), js, 0o644))
+	}
+	return dir
+}
+
+func writeFile(t *testing.T, dir, name, text string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+}
+
+// The legacy tokenizer: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4; its
+// config.json says pad 0, mask 4.
+func TestSpecialTokens(t *testing.T) {
+	cases := []struct {
+		name             string
+		tokenizerConfig  string // "" leaves the file out
+		generationConfig string
+		mask, pad, eos   int32
+		suppress         []int32
+		err              string
+	}{
+		{name: "nothing but config.json and the tokenizer", mask: 4, pad: 0, eos: lm.NoToken, suppress: []int32{2, 3, 1}},
+		{name: "names as strings", tokenizerConfig: `{"mask_token": "[UNK]", "pad_token": "[SEP]"}`,
+			mask: 1, pad: 3, eos: lm.NoToken, suppress: []int32{2}},
+		{name: "names as AddedToken objects", tokenizerConfig: `{"mask_token": {"content": "[CLS]", "special": true}, "pad_token": {"__type": "AddedToken", "content": "[PAD]"}}`,
+			mask: 2, pad: 0, eos: lm.NoToken, suppress: []int32{3, 1}},
+		{name: "null names fall through to config.json", tokenizerConfig: `{"mask_token": null, "pad_token": null}`,
+			mask: 4, pad: 0, eos: lm.NoToken, suppress: []int32{2, 3, 1}},
+		{name: "a name only added_tokens_decoder knows", tokenizerConfig: `{"mask_token": "<|mask|>", "added_tokens_decoder": {"300": {"content": "<|mask|>", "special": true}}}`,
+			mask: 300, pad: 0, eos: lm.NoToken, suppress: []int32{2, 3, 1}},
+		{name: "generation_config ids, eos as a list", generationConfig: `{"mask_token_id": 5, "pad_token_id": 6, "eos_token_id": [7, 8]}`,
+			mask: 5, pad: 6, eos: 7, suppress: []int32{2, 3, 1}},
+		{name: "eos named by the tokenizer config is not suppressed", tokenizerConfig: `{"eos_token": "[SEP]"}`,
+			mask: 4, pad: 0, eos: 3, suppress: []int32{2, 1}},
+		{name: "no pad anywhere takes eos", tokenizerConfig: `{"pad_token": "[SEP]", "eos_token": "[SEP]"}`,
+			mask: 4, pad: 3, eos: 3, suppress: []int32{2, 1}},
+		{name: "unknown name", tokenizerConfig: `{"mask_token": "<|mask|>"}`, err: `tokenizer_config.json names "<|mask|>"`},
+		{name: "bad name type", tokenizerConfig: `{"mask_token": 4}`, err: "tokenizer_config.json"},
+		{name: "id outside the vocabulary", generationConfig: `{"mask_token_id": 5000}`, err: "outside the model's vocabulary"},
+		{name: "bad generation sizes", generationConfig: `{"max_new_tokens": -1}`, err: "negative sizes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyLegacy(t)
+			if c.tokenizerConfig != "" {
+				writeFile(t, dir, TokenizerConfigFile, c.tokenizerConfig)
+			}
+			if c.generationConfig != "" {
+				writeFile(t, dir, GenerationConfigFile, c.generationConfig)
+			}
+			b, err := Open(dir, tensor.CPU())
+			if c.err != "" {
+				require.ErrorContains(t, err, c.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, c.mask, b.MaskID, "mask")
+			require.Equal(t, c.pad, b.PadID, "pad")
+			require.Equal(t, c.eos, b.EOSID, "eos")
+			require.Equal(t, c.suppress, b.Suppress, "suppress")
+			cfg := b.SamplerConfig()
+			require.Equal(t, c.mask, cfg.MaskID)
+			if c.eos != lm.NoToken && c.eos != c.pad {
+				require.Contains(t, b.Stops, []int32{c.eos})
+			}
+		})
+	}
+}
+
+// What Save writes, Open reads back to the same bundle, and a second Save
+// writes the same bytes.
+func TestSaveOpenRoundTrip(t *testing.T) {
+	src := copyLegacy(t)
+	writeFile(t, src, TokenizerConfigFile, `{"mask_token": "[MASK]", "pad_token": "[PAD]", "eos_token": "[SEP]"}`)
+	b, err := Open(src, tensor.CPU())
+	require.NoError(t, err)
+	b.Generation = GenerationFor(20)
+
+	dir := filepath.Join(t.TempDir(), "out")
+	require.NoError(t, b.Save(dir))
+	b2, err := Open(dir, tensor.CPU())
+	require.NoError(t, err)
+	require.Equal(t, b.MaskID, b2.MaskID)
+	require.Equal(t, b.PadID, b2.PadID)
+	require.Equal(t, b.EOSID, b2.EOSID)
+	require.Equal(t, b.Suppress, b2.Suppress)
+	require.Equal(t, b.Stops, b2.Stops)
+	require.Equal(t, b.Generation, b2.Generation)
+	require.Equal(t, b.Template.Jinja(), b2.Template.Jinja())
+
+	dir2 := filepath.Join(t.TempDir(), "again")
+	require.NoError(t, b2.Save(dir2))
+	for _, f := range []string{ConfigFile, TokenizerConfigFile, GenerationConfigFile, "model.safetensors"} {
+		x, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		y, err := os.ReadFile(filepath.Join(dir2, f))
+		require.NoError(t, err)
+		require.Equal(t, string(x), string(y), f)
+	}
+}
+
+func TestDispatch(t *testing.T) {
+	cases := []struct {
+		name, config, err string
+	}{
+		{"unknown model_type", `{"model_type": "llama4"}`, `config.json: model_type "llama4" is not supported (supported: modernbert)`},
+		{"unknown architecture", `{"architectures": ["GPT2LMHeadModel"]}`, `architectures [GPT2LMHeadModel] are not supported`},
+		{"not JSON", `{`, "config.json"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyLegacy(t)
+			writeFile(t, dir, ConfigFile, c.config)
+			_, err := Open(dir, tensor.CPU())
+			require.ErrorContains(t, err, c.err)
+			require.ErrorContains(t, err, filepath.Join(dir, ConfigFile))
+			_, err = LoadModel(dir, tensor.CPU())
+			require.ErrorContains(t, err, c.err)
+		})
+	}
+	// A config without model_type is matched by its architectures, one
+	// naming neither goes to the default family.
+	dir := copyLegacy(t)
+	js, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	require.NoError(t, err)
+	fam, err := familyFor(configHead{Architectures: []string{"ModernBertForMaskedLM"}})
+	require.NoError(t, err)
+	require.Equal(t, "modernbert", fam.Name)
+	fam, err = familyFor(configHead{})
+	require.NoError(t, err)
+	require.Equal(t, DefaultFamily(), fam.Name)
+	f2, js2, err := Detect(dir)
+	require.NoError(t, err)
+	require.Equal(t, "modernbert", f2.Name)
+	require.Equal(t, js, js2)
+}
+
+func TestNewFresh(t *testing.T) {
+	tok, err := tokenizer.Load(filepath.Join(legacyDir, "model", TokenizerFile))
+	require.NoError(t, err)
+	sp := tok.Specials()
+	m, err := New(DefaultFamily(), "tiny", lm.Fresh{VocabSize: tok.VocabSize(), MaxPositions: 600,
+		Specials: &lm.Specials{Pad: int32(sp.Pad), Mask: int32(sp.Mask), CLS: int32(sp.Cls), SEP: int32(sp.Sep), Unk: int32(sp.Unk), BOS: lm.NoToken, EOS: lm.NoToken}}, tensor.CPU())
+	require.NoError(t, err)
+	require.Equal(t, 320, m.VocabSize())
+	require.Equal(t, 600, m.Spec().MaxPositions)
+	require.Equal(t, int32(4), m.Spec().MaskID)
+	b, err := NewBundle(m, tok)
+	require.NoError(t, err)
+	require.Equal(t, int32(4), b.MaskID)
+	require.Equal(t, int32(0), b.PadID)
+
+	_, err = New("modernbert", "huge", lm.Fresh{}, tensor.CPU())
+	require.ErrorContains(t, err, `no preset "huge"`)
+	_, err = New("gpt", "tiny", lm.Fresh{}, tensor.CPU())
+	require.ErrorContains(t, err, `unknown model family "gpt" (known: modernbert)`)
+}
+
+// upperTemplate is a chat template only a test family knows.
+type upperTemplate struct{ data.BertChatTemplate }
+
+func (upperTemplate) Jinja() string { return "{{ messages | upper }}" }
+
+// A chat template the data package does not know opens when the model's
+// family registers it, and is an error naming the file otherwise.
+func TestFamilyTemplates(t *testing.T) {
+	dir := copyLegacy(t)
+	writeFile(t, dir, TokenizerConfigFile, `{"chat_template": "{{  messages |\n upper }}"}`)
+	_, err := Open(dir, tensor.CPU())
+	require.ErrorIs(t, err, data.ErrUnknownTemplate)
+	require.ErrorContains(t, err, TokenizerConfigFile)
+
+	saved := families
+	t.Cleanup(func() { families = saved })
+	fam := bert.Family
+	fam.Templates = []data.Template{upperTemplate{}}
+	families = []lm.Family{fam}
+	b, err := Open(dir, tensor.CPU())
+	require.NoError(t, err)
+	require.Equal(t, upperTemplate{}, b.Template)
+}
+
+// chat_template may be a string or a list of named templates.
+func TestChatTemplateField(t *testing.T) {
+	bertJinja, err := json.Marshal(data.ChatTemplateJinja)
+	require.NoError(t, err)
+	cases := []struct {
+		name, js, want, err string
+	}{
+		{"absent", `{}`, "", ""},
+		{"null", `{"chat_template": null}`, "", ""},
+		{"string", `{"chat_template": ` + string(bertJinja) + `}`, data.ChatTemplateJinja, ""},
+		{"list with default", `{"chat_template": [{"name": "tool_use", "template": "x"}, {"name": "default", "template": "y"}]}`, "y", ""},
+		{"list without default", `{"chat_template": [{"name": "rag", "template": "z"}]}`, "z", ""},
+		{"number", `{"chat_template": 3}`, "", "neither a string nor a list"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := chatTemplateField([]byte(c.js))
+			if c.err != "" {
+				require.ErrorContains(t, err, c.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, c.want, got)
+		})
+	}
+}
+
+// shiftedBert is the legacy model claiming shifted logits.
+type shiftedBert struct{ lm.Model }
+
+func (s shiftedBert) Spec() lm.Spec {
+	sp := s.Model.Spec()
+	sp.ShiftLogits = true
+	return sp
+}
+
+func TestDenoiserShifts(t *testing.T) {
+	b, err := Open(filepath.Join(legacyDir, "model"), tensor.CPU())
+	require.NoError(t, err)
+	require.Same(t, b.Model, b.Denoiser(), "an unshifted model samples as it is")
+
+	ids := []int32{5, 6, 7, 8, 9, 10}
+	plain, err := b.Model.Logits(ids, 1, 6, nil, []int32{0, 2, 4})
+	require.NoError(t, err)
+	b.Model = shiftedBert{b.Model}
+	got, err := b.Denoiser().Logits(ids, 1, 6, nil, []int32{0, 3, 5})
+	require.NoError(t, err)
+	require.Equal(t, plain, got, "rows 0, 3, 5 read the logits of 0, 2, 4")
+}
