@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -183,6 +184,38 @@ func BenchmarkAttention(tb *testing.B) {
 			})
 			tb.ReportMetric(3.5*flops(benchS)/sec/1e12, "TFLOP/s") // fwd 1×, bwd 2.5× (scores recomputed twice)
 		})
+	}
+}
+
+// BenchmarkAttentionGQA runs attention at equal work with nkv = nh (plain
+// multi-head attention, qkv [B, S, nh + 2·nh, d]) and nkv = nh/4
+// (grouped-query attention): the forward reads a quarter of the K and V,
+// and each dkv block walks four query heads instead of one.
+func BenchmarkAttentionGQA(tb *testing.B) {
+	b := requireGPU(tb)
+	rng := rand.New(rand.NewPCG(1, 8))
+	out, lse := b.New(tensor.F32, benchB, benchS, benchNH, benchD), b.New(tensor.F32, benchB, benchNH, benchS)
+	dout := randDevice(b, rng, 1, benchB, benchS, benchNH, benchD)
+	flops := 4.0 * benchB * benchNH * benchS * benchS * benchD
+	for _, nkv := range []int{benchNH, benchNH / 4} {
+		qkv := randDevice(b, rng, 1, benchB, benchS, benchNH+2*nkv, benchD)
+		dqkv := b.New(tensor.F32, benchB, benchS, benchNH+2*nkv, benchD)
+		for _, prec := range []string{"f32", "bf16"} {
+			p := tensor.AttentionParams{Heads: benchNH, KVHeads: nkv, Scale: float32(1 / math.Sqrt(benchD)), BF16: prec == "bf16"}
+			tb.Run(fmt.Sprintf("%s kv%d fwd", prec, nkv), func(tb *testing.B) {
+				sec := timeOp(tb, b, func() { b.Attention(out, lse, qkv, nil, p) })
+				tb.ReportMetric(flops/sec/1e12, "TFLOP/s")
+			})
+			tb.Run(fmt.Sprintf("%s kv%d fwd+bwd", prec, nkv), func(tb *testing.B) {
+				sec := timeOp(tb, b, func() {
+					b.Attention(out, lse, qkv, nil, p)
+					b.AttentionBackward(dqkv, dout, qkv, out, lse, nil, p)
+				})
+				tb.ReportMetric(3.5*flops/sec/1e12, "TFLOP/s")
+			})
+		}
+		b.Free(qkv)
+		b.Free(dqkv)
 	}
 }
 

@@ -1,69 +1,70 @@
 package kernels
 
 import (
-	"math"
-
 	"github.com/dllmgo/dllm/kernels/cu"
 	"github.com/dllmgo/dllm/tensor"
 )
 
 // --- RoPE ---
 
+// invFreqKey is what the RoPE frequencies depend on: θ, the rotary size and
+// the Llama-3 scaling.
 type invFreqKey struct {
-	theta float64
-	d     int
+	theta  float64
+	r      int
+	llama3 tensor.RoPELlama3
 }
 
-// invFreqTable returns inv_freq [d/2] on the device for (θ, d), computed in
-// float32 exactly as the CPU reference (and Hugging Face) does: the exponent,
-// the power and the reciprocal each rounded to float32.
-func (b *Backend) invFreqTable(theta float64, d int) *tensor.Tensor {
+// invFreqTable returns inv_freq [r/2] on the device for heads of size d:
+// tensor.RoPEParams.InvFreq, the table the CPU backend uses too.
+func (b *Backend) invFreqTable(p tensor.RoPEParams, d int) *tensor.Tensor {
 	b.invFreqMu.Lock()
 	defer b.invFreqMu.Unlock()
-	key := invFreqKey{theta, d}
+	key := invFreqKey{p.Theta, p.RotarySize(d), p.Llama3}
 	if t := b.invFreq[key]; t != nil {
 		return t
 	}
-	inv := make([]float32, d/2)
-	base := float64(float32(theta))
-	for k := range inv {
-		e := float32(2*k) / float32(d)
-		inv[k] = 1 / float32(math.Pow(base, float64(e)))
-	}
+	inv := p.InvFreq(d)
 	t := b.FromHost(tensor.FromF32(inv, len(inv)))
 	b.invFreq[key] = t
 	return t
 }
 
 // ropeDims checks RoPE's operands as the CPU does and returns rows, heads per
-// row, rotated heads per row and head size.
-func ropeDims(op string, x, other, pos *tensor.Tensor, p tensor.RoPEParams) (rows, heads, rotated, d int) {
+// row, rotated heads per row, head size and rotary size.
+func ropeDims(op string, x, other, pos *tensor.Tensor, p tensor.RoPEParams) (rows, heads, rotated, d, r int) {
 	checkF32(op, x, other)
 	check(x.Rank() >= 2, op, "%v must be [..., heads, d]", x)
 	heads, d = x.Dim(-2), x.Dim(-1)
-	check(d%2 == 0, op, "%v: head size %d must be even (rotate-half pairs k with k+d/2)", x, d)
 	check(other.Numel() == x.Numel(), op, "%v and %v differ in element count", x, other)
 	rows = tensor.Numel(x.Shape()[:x.Rank()-2])
 	check(pos.DType() == tensor.I32 && pos.Numel() == rows, op, "pos %v must be I32 with one position per row (%d) of %v", pos, rows, x)
 	check(p.Heads >= 0 && p.Heads <= heads, op, "Heads = %d, but rows of %v have %d heads", p.Heads, x, heads)
 	check(p.Theta > 0, op, "Theta = %v must be positive", p.Theta)
+	r = p.RotarySize(d)
+	check(p.RotaryDim != 0 || d%2 == 0, op, "%v: head size %d must be even (rotate-half pairs k with k+d/2)", x, d)
+	check(r > 0 && r <= d && r%2 == 0, op, "rotary size %d (RotaryDim = %d) must be even and in (0, d = %d] (rotate-half pairs k with k+r/2)", r, p.RotaryDim, d)
+	if l := p.Llama3; l.Factor != 0 {
+		check(l.Factor > 0 && l.LowFreqFactor > 0 && l.HighFreqFactor > l.LowFreqFactor && l.OriginalMaxPositions > 0, op,
+			"Llama3 scaling %+v needs Factor > 0, 0 < LowFreqFactor < HighFreqFactor and OriginalMaxPositions > 0", l)
+	}
 	rotated = p.Heads
 	if rotated == 0 {
 		rotated = heads
 	}
-	return rows, heads, rotated, d
+	return rows, heads, rotated, d, r
 }
 
 func (b *Backend) rope(op, entry string, out, in, pos *tensor.Tensor, p tensor.RoPEParams) {
-	rows, heads, rotated, d := ropeDims(op, in, out, pos, p)
-	n := rows * heads * d / 2
+	rows, heads, rotated, d, r := ropeDims(op, in, out, pos, p)
+	n := rows * heads * (d - r/2) // rope.cu's items: r/2 rotated pairs and d − r pass-through features per head
 	if n == 0 {
 		return
 	}
-	inv := b.invFreqTable(p.Theta, d)
+	inv := b.invFreqTable(p, d)
 	b.launch("rope.cu", entry, b.grid(n), threads, 0,
 		b.ptr(op, out), b.ptr(op, in), b.ptr(op, pos), b.ptr(op, inv),
-		int64(rows), int32(heads), int32(d), int32(rotated))
+		int64(rows), int32(heads), int32(d), int32(rotated), int32(r))
 }
 
 // RoPE applies rotary position embeddings to src, writing dst.
@@ -89,6 +90,7 @@ const (
 
 type attnShape struct {
 	b, s, nh, d int
+	nkv         int // key/value heads (grouped-query attention); nh without grouping
 	w           int // half window, −1 for global attention
 	dm          int // head-size class of the kernels: 32, 64 or 128
 }
@@ -96,13 +98,16 @@ type attnShape struct {
 // attnDims checks the operands as the CPU reference does.
 func attnDims(op string, out, qkv, keyMask *tensor.Tensor, p tensor.AttentionParams) attnShape {
 	checkF32(op, out, qkv)
+	nkv := p.KV()
 	check(p.Heads > 0, op, "Heads = %d must be positive", p.Heads)
-	check(qkv.Rank() >= 3, op, "qkv %v must be [B, S, 3, nh, d]", qkv)
+	check(nkv > 0 && p.Heads%nkv == 0, op, "KVHeads = %d must divide Heads = %d", p.KVHeads, p.Heads)
+	check(qkv.Rank() >= 3, op, "qkv %v must be [B, S, nh + 2·nkv, d]", qkv)
 	bsz, s := qkv.Dim(0), qkv.Dim(1)
-	tok := tensor.Numel(qkv.Shape()[2:])
-	check(tok%(3*p.Heads) == 0 && tok > 0, op, "qkv %v does not hold 3·%d heads per token", qkv, p.Heads)
-	d := tok / (3 * p.Heads)
-	check(qkv.Rank() != 5 || (qkv.Dim(2) == 3 && qkv.Dim(3) == p.Heads), op, "qkv %v must be [B, S, 3, %d, d]", qkv, p.Heads)
+	tok, heads := tensor.Numel(qkv.Shape()[2:]), p.Heads+2*nkv
+	check(tok%heads == 0 && tok > 0, op, "qkv %v does not hold nh + 2·nkv = %d heads per token (nh = %d, nkv = %d)", qkv, heads, p.Heads, nkv)
+	d := tok / heads
+	check(qkv.Rank() != 5 || (nkv == p.Heads && qkv.Dim(2) == 3 && qkv.Dim(3) == p.Heads), op,
+		"qkv %v must be [B, S, 3, %d, d] (rank 5 holds no grouped K and V)", qkv, p.Heads)
 	check(out.Numel() == bsz*s*p.Heads*d, op, "out %v must be [%d, %d, %d, %d] for qkv %v", out, bsz, s, p.Heads, d, qkv)
 	if keyMask != nil {
 		check(keyMask.DType() == tensor.I32 && keyMask.Numel() == bsz*s, op, "keyMask %v must be I32 [%d, %d]", keyMask, bsz, s)
@@ -117,7 +122,7 @@ func attnDims(op string, out, qkv, keyMask *tensor.Tensor, p tensor.AttentionPar
 	for dm < d {
 		dm *= 2
 	}
-	return attnShape{b: bsz, s: s, nh: p.Heads, d: d, w: w, dm: dm}
+	return attnShape{b: bsz, s: s, nh: p.Heads, nkv: nkv, d: d, w: w, dm: dm}
 }
 
 // Tile sizes of attention_mma.cu (the tensor-core kernels, p.BF16): 64 rows
@@ -158,7 +163,7 @@ func (a attnShape) entry(kind string) string {
 
 // scalars are the trailing kernel arguments shared by the attention kernels.
 func (a attnShape) scalars(scale float32) []any {
-	return []any{int32(a.s), int32(a.nh), int32(a.d), scale, int32(a.w)}
+	return []any{int32(a.s), int32(a.nh), int32(a.nkv), int32(a.d), scale, int32(a.w)}
 }
 
 var attnThreads = cu.Dim3{X: 64, Y: 1, Z: 1}
@@ -205,15 +210,17 @@ func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *tensor.T
 	b.launch("attention.cu", "attn_bwd_dsum", cu.Dim3{X: (rows*32 + 255) / 256, Y: 1, Z: 1}, threads, 0,
 		pd, pdo, po, int64(rows), int32(a.s), int32(a.nh), int32(a.d), boolArg(p.BF16))
 	grads := append([]any{pdx, pdo, px, pl, pd, pm}, a.scalars(p.Scale)...)
+	// dq: a block per query tile and query head; dkv: per key tile and KV
+	// head, summing over the query heads of its group.
 	if p.BF16 {
-		grid := cu.Dim3{X: (a.s + mmaRows - 1) / mmaRows, Y: a.nh, Z: a.b}
-		b.launch("attention_mma.cu", a.entry("attn_mma_dq"), grid, mmaThreads, a.mmaDqShared(), grads...)
-		b.launch("attention_mma.cu", a.entry("attn_mma_dkv"), grid, mmaThreads, a.mmaDkvShared(), grads...)
+		tiles := (a.s + mmaRows - 1) / mmaRows
+		b.launch("attention_mma.cu", a.entry("attn_mma_dq"), cu.Dim3{X: tiles, Y: a.nh, Z: a.b}, mmaThreads, a.mmaDqShared(), grads...)
+		b.launch("attention_mma.cu", a.entry("attn_mma_dkv"), cu.Dim3{X: tiles, Y: a.nkv, Z: a.b}, mmaThreads, a.mmaDkvShared(), grads...)
 		return
 	}
 	b.launch("attention.cu", a.entry("attn_bwd_dq"), cu.Dim3{X: (a.s + attnBQ - 1) / attnBQ, Y: a.nh, Z: a.b},
 		attnThreads, a.dqShared(), grads...)
-	b.launch("attention.cu", a.entry("attn_bwd_dkv"), cu.Dim3{X: (a.s + attnBKV - 1) / attnBKV, Y: a.nh, Z: a.b},
+	b.launch("attention.cu", a.entry("attn_bwd_dkv"), cu.Dim3{X: (a.s + attnBKV - 1) / attnBKV, Y: a.nkv, Z: a.b},
 		attnThreads, a.dkvShared(), grads...)
 }
 

@@ -14,8 +14,16 @@ import (
 // against every key the block can see are one small GEMM (Q_blk·K_rangeᵀ),
 // the softmax runs row by row on that tile, and the output is a second GEMM
 // (P·V_range). The packed qkv layout needs no copies: Q, K and V of one head
-// are [S, d] matrices with row stride 3·H inside qkv, which is exactly what
-// the GEMM's leading dimension expresses.
+// are [S, d] matrices with row stride (nh + 2·nkv)·d inside qkv (3·H without
+// grouping), which is exactly what the GEMM's leading dimension expresses.
+//
+// Grouped-query attention changes only which K and V a query head reads:
+// query head h reads KV head ⌊h/group⌋, group = nh/nkv, so the forward is
+// the same per-head computation with other column offsets. The backward
+// sums the gradients of a group's query heads into their shared dK and dV,
+// so its tasks are (batch, KV head) pairs that run the group's query heads
+// one after the other: each task still owns its slice of dqkv, and the sums
+// into dK and dV keep a fixed order.
 //
 // With a sliding window a block only multiplies against keys
 // [i0 − w, i1 − 1 + w] (w = Window/2), so the cost is O(S·(block + 2w)),
@@ -36,14 +44,27 @@ var serialGEMM = gemm.Config{Threads: 1}
 // attnShape is the geometry of one Attention call.
 type attnShape struct {
 	b, s, nh, d int
+	nkv         int // key/value heads: nh without grouping
 	w           int // half window: key j visible from i iff |i−j| ≤ w; -1 = global
 }
 
 // h is the hidden size nh·d, the row stride of out.
 func (a attnShape) h() int { return a.nh * a.d }
 
-// ld is the row stride of Q, K and V inside the packed qkv.
-func (a attnShape) ld() int { return 3 * a.h() }
+// ld is the row stride of Q, K and V inside the packed qkv: nh query heads,
+// nkv key heads and nkv value heads per token.
+func (a attnShape) ld() int { return (a.nh + 2*a.nkv) * a.d }
+
+// group is the number of query heads that share one KV head.
+func (a attnShape) group() int { return a.nh / a.nkv }
+
+// offsets returns where query head h's Q, K and V start in batch row bi of
+// the packed qkv, and where its output starts in out.
+func (a attnShape) offsets(bi, h int) (qOff, kOff, vOff, oOff int) {
+	base := bi * a.s * a.ld()
+	kv := h / a.group()
+	return base + h*a.d, base + (a.nh+kv)*a.d, base + (a.nh+a.nkv+kv)*a.d, bi*a.s*a.h() + h*a.d
+}
 
 // The number of queries per block: big enough for the GEMM micro-kernel to
 // run at speed and to repack K and V rarely, small enough that a sliding
@@ -80,16 +101,20 @@ func (a attnShape) rowRange(i int) (lo, hi int) {
 }
 
 // attnDims checks the operands and returns the geometry. qkv may be
-// [B, S, 3, nh, d] or any shape [B, S, ...] holding 3·nh·d values per token.
+// [B, S, 3, nh, d] (without grouping) or any shape [B, S, ...] holding
+// (nh + 2·nkv)·d values per token, such as [B, S, nh + 2·nkv, d].
 func attnDims(op string, out, qkv, keyMask *Tensor, p AttentionParams) attnShape {
 	checkF32(op, out, qkv)
+	nkv := p.KV()
 	check(p.Heads > 0, op, "Heads = %d must be positive", p.Heads)
-	check(qkv.Rank() >= 3, op, "qkv %v must be [B, S, 3, nh, d]", qkv)
+	check(nkv > 0 && p.Heads%nkv == 0, op, "KVHeads = %d must divide Heads = %d", p.KVHeads, p.Heads)
+	check(qkv.Rank() >= 3, op, "qkv %v must be [B, S, nh + 2·nkv, d]", qkv)
 	b, s := qkv.Dim(0), qkv.Dim(1)
-	tok := Numel(qkv.shape[2:])
-	check(tok%(3*p.Heads) == 0 && tok > 0, op, "qkv %v does not hold 3·%d heads per token", qkv, p.Heads)
-	d := tok / (3 * p.Heads)
-	check(qkv.Rank() != 5 || (qkv.Dim(2) == 3 && qkv.Dim(3) == p.Heads), op, "qkv %v must be [B, S, 3, %d, d]", qkv, p.Heads)
+	tok, heads := Numel(qkv.shape[2:]), p.Heads+2*nkv
+	check(tok%heads == 0 && tok > 0, op, "qkv %v does not hold nh + 2·nkv = %d heads per token (nh = %d, nkv = %d)", qkv, heads, p.Heads, nkv)
+	d := tok / heads
+	check(qkv.Rank() != 5 || (nkv == p.Heads && qkv.Dim(2) == 3 && qkv.Dim(3) == p.Heads), op,
+		"qkv %v must be [B, S, 3, %d, d] (rank 5 holds no grouped K and V)", qkv, p.Heads)
 	check(out.Numel() == b*s*p.Heads*d, op, "out %v must be [%d, %d, %d, %d] for qkv %v", out, b, s, p.Heads, d, qkv)
 	if keyMask != nil {
 		check(keyMask.dtype == I32 && keyMask.Numel() == b*s, op, "keyMask %v must be I32 [%d, %d]", keyMask, b, s)
@@ -98,7 +123,7 @@ func attnDims(op string, out, qkv, keyMask *Tensor, p AttentionParams) attnShape
 	if p.Window > 0 {
 		w = p.Window / 2
 	}
-	return attnShape{b: b, s: s, nh: p.Heads, d: d, w: w}
+	return attnShape{b: b, s: s, nh: p.Heads, nkv: nkv, d: d, w: w}
 }
 
 // attnScratch is one task's working memory: a block of scores and a block of
@@ -155,9 +180,7 @@ func (cpuBackend) Attention(out, lse, qkv, keyMask *Tensor, p AttentionParams) {
 // attnForwardHead computes one (batch, head) pair.
 func attnForwardHead(a attnShape, scale float32, x, o, lse []float32, mask []int32, bi, h int, sc *attnScratch) {
 	H, ld := a.h(), a.ld()
-	qOff := bi*a.s*ld + h*a.d
-	kOff, vOff := qOff+H, qOff+2*H
-	oOff := bi*a.s*H + h*a.d
+	qOff, kOff, vOff, oOff := a.offsets(bi, h)
 	for i0 := 0; i0 < a.s; i0 += a.block() {
 		i1 := min(a.s, i0+a.block())
 		j0, j1 := a.keyRange(i0, i1)
@@ -233,26 +256,29 @@ func (cpuBackend) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *Tensor, 
 	if keyMask != nil {
 		masks = keyMask.I32()
 	}
-	parallelFor(a.b*a.nh, 1, func(t0, t1 int) {
+	// One task per (batch, KV head): the query heads of a group add into
+	// the same dK and dV, so they run in order on one goroutine.
+	parallelFor(a.b*a.nkv, 1, func(t0, t1 int) {
 		sc := getAttnScratch(a.block() * a.s)
 		defer attnScratchPool.Put(sc)
 		dsum := make([]float32, a.s)
 		for t := t0; t < t1; t++ {
-			bi, h := t/a.nh, t%a.nh
+			bi, kv := t/a.nkv, t%a.nkv
 			var mask []int32
 			if masks != nil {
 				mask = masks[bi*a.s : (bi+1)*a.s]
 			}
-			attnBackwardHead(a, p.Scale, x, dx, o, do, ls[t*a.s:(t+1)*a.s], dsum, mask, bi, h, sc)
+			for h := kv * a.group(); h < (kv+1)*a.group(); h++ {
+				l := (bi*a.nh + h) * a.s
+				attnBackwardHead(a, p.Scale, x, dx, o, do, ls[l:l+a.s], dsum, mask, bi, h, sc)
+			}
 		}
 	})
 }
 
 func attnBackwardHead(a attnShape, scale float32, x, dx, o, do, lse, dsum []float32, mask []int32, bi, h int, sc *attnScratch) {
 	H, ld := a.h(), a.ld()
-	qOff := bi*a.s*ld + h*a.d
-	kOff, vOff := qOff+H, qOff+2*H
-	oOff := bi*a.s*H + h*a.d
+	qOff, kOff, vOff, oOff := a.offsets(bi, h)
 	for i := range a.s {
 		orow := o[oOff+i*H : oOff+i*H+a.d]
 		drow := do[oOff+i*H : oOff+i*H+a.d]

@@ -69,6 +69,38 @@ func BenchmarkAttention(b *testing.B) {
 	}
 }
 
+// BenchmarkAttentionGQA compares grouped-query attention with multi-head
+// attention at equal work: the same 8 query heads of 64, S = 256, global;
+// kv8 is plain multi-head attention, kv2 four query heads per KV head.
+// The flops are the same, only the K and V read (and, in the backward, the
+// parallelism: one task per batch row and KV head) shrink.
+func BenchmarkAttentionGQA(b *testing.B) {
+	const bsz, nh, d = 4, 8, 64
+	rng := rand.New(rand.NewPCG(1, 9))
+	dout := randF32(rng, bsz, benchS, nh, d)
+	out := cpu.New(tensor.F32, bsz, benchS, nh, d)
+	lse := cpu.New(tensor.F32, bsz, nh, benchS)
+	fwd := 4 * float64(bsz*nh*benchS*benchS*d)
+	for _, nkv := range []int{nh, nh / 4} {
+		qkv := randF32(rng, bsz, benchS, nh+2*nkv, d)
+		dqkv := cpu.New(tensor.F32, bsz, benchS, nh+2*nkv, d)
+		p := tensor.AttentionParams{Heads: nh, KVHeads: nkv, Scale: 0.125}
+		b.Run(fmt.Sprintf("kv%d/fwd", nkv), func(b *testing.B) {
+			for b.Loop() {
+				cpu.Attention(out, lse, qkv, nil, p)
+			}
+			reportFlops(b, fwd)
+		})
+		b.Run(fmt.Sprintf("kv%d/bwd", nkv), func(b *testing.B) {
+			cpu.Attention(out, lse, qkv, nil, p)
+			for b.Loop() {
+				cpu.AttentionBackward(dqkv, dout, qkv, out, lse, nil, p)
+			}
+			reportFlops(b, 2.5*fwd)
+		})
+	}
+}
+
 func BenchmarkLayerNorm(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	x, dy, gamma := randF32(rng, benchRows, benchH), randF32(rng, benchRows, benchH), randF32(rng, benchH)
