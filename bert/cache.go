@@ -2,68 +2,43 @@ package bert
 
 import (
 	"fmt"
-	"math"
 
+	"github.com/dllmgo/dllm/graphs"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/transformer"
 )
 
 // Block caching for the block sampler: Fast-dLLM's DualCache (Wu et al.
 // 2025), which makes the model an mdlm.BlockCacher.
 //
-// During one block of the block sampler only the block's tokens change, yet
-// every step runs the whole canvas through every layer. BeginBlock runs one
-// full forward pass and keeps, per layer, the packed Q, K, V after RoPE of
-// every position. A later step (BlockCache.Logits) recomputes the block's
-// positions only: per layer, the block's hidden states go through the norm,
-// Wqkv and RoPE at their positions; their fresh K and V replace the block's
-// rows of the cached qkv; the block's queries attend over all keys (cached
-// outside the block, fresh inside, with the layer's window and key mask);
-// then Wo and the MLP run on the block's rows, and the head on the rows
-// asked for. Positions outside the block keep the keys and values of the
-// block's first step: that is the approximation, and it is exact for the
-// first step.
-//
-// Costs per cached step, with w block positions of S: the projections and
-// the MLP run on w rows instead of S, and attention on w queries instead of
-// S. The attention is composed from backend ops rather than the fused
-// Attention (which pairs each query with the keys of the same tensor):
-// gather K and V head-major from the cached qkv, scores = Q·Kᵀ per head (a
-// batched MatMul), an additive mask (window, key mask) precomputed per
-// block, Softmax, P·V, and a gather back to [w, H]. It runs in f32 in either
-// Precision; the projections follow Model.Precision as in Logits. Cached
-// steps run eagerly, without the recorded graphs of Logits (graph.go).
+// BeginBlock runs the full forward pass with transformer.DualCache recording
+// every layer's post-RoPE qkv; a later step (BlockCache.Logits) runs the
+// blocks' tokens only through the same encoder, with the cache's attention
+// over the recorded keys and values, and the head on the rows asked for.
+// transformer.DualCache explains the approximation and the costs. The
+// attention of a cached step runs in f32 in either Precision; the
+// projections follow Model.Precision as in Logits. On a backend that records
+// graphs, each cache records its cached step once per padded row count and
+// precision and replays it on the later steps of the block (graph.go).
 
-// maskedScore is added to the score of a key a query may not see. Finite,
-// unlike −Inf, so that a softmax row stays free of NaN; exp of it underflows
-// to exactly 0.
-const maskedScore = -1e30
-
-// BlockCache is one block's DualCache for a batch: the packed qkv of every
-// layer and the index tensors and masks that a cached step reuses. It
-// implements mdlm.BlockCache; BeginBlock makes one.
+// BlockCache is one block's DualCache for a batch: the model and the
+// recorded keys and values. It implements mdlm.BlockCache; BeginBlock makes
+// one.
 type BlockCache struct {
 	m                 *Model
 	batch, seq, width int
 	starts            []int
-	// qkv[l] is layer l's [B·S, 3·nh, d] post-RoPE Q, K, V (Q, K, V
-	// head-major in each row): L·B·S·3H floats in all. Outside the blocks it
-	// holds BeginBlock's values; a cached step overwrites the block rows.
-	qkv []*tensor.Tensor
-	// pos [B·w] are the block positions, starts[b]+t for row b·w+t.
-	pos *tensor.Tensor
-	// kvIdx gathers K then V head-major ([2, B·nh, S] rows of d) from a
-	// layer's qkv viewed as [B·S·3·nh, d] rows.
-	kvIdx *tensor.Tensor
-	// qIdx gathers the block's Q head-major ([B·nh, w] rows of d) from the
-	// fresh block qkv viewed as [B·w·3·nh, d]; outIdx puts the attention
-	// output [B·nh·w, d] back in row order [B·w·nh, d].
-	qIdx, outIdx *tensor.Tensor
-	// bias [B·nh, w, S] is 0 where a block query sees a key and maskedScore
-	// where the window or the key mask hides it: bias[0] for the sliding
-	// window layers, bias[1] for the global ones.
-	bias [2]*tensor.Tensor
+	kv                *transformer.DualCache
+	// graphs records the cached step; nil runs it eagerly.
+	graphs *graphs.Recorder[stepKey]
+}
+
+// stepKey is the shape of one recorded cached step.
+type stepKey struct {
+	rows int
+	prec nn.Precision
 }
 
 // BeginBlock runs the full forward pass on the batch ids (batch×seqLen,
@@ -90,26 +65,25 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 		}
 	}
 	c := &BlockCache{m: m, batch: batch, seq: seqLen, width: width, starts: append([]int(nil), starts...)}
-	c.buildIndices(keyMask)
+	c.kv = transformer.NewDualCache(m.b, m.blockConfig(), m.layers(), batch, seqLen, width, starts, keyMask)
+	if m.useGraphs() {
+		c.graphs = graphs.NewRecorder[stepKey](m.b, maxGraphs)
+	}
 
 	be := m.b
-	n := batch * seqLen
 	tp := m.inferenceTape()
 	var mask *tensor.Tensor
 	if keyMask != nil {
 		mask = be.FromHost(tensor.FromI32(keyMask, batch, seqLen))
 	}
-	x := m.EmbedNorm.Forward(tp, m.Embed.Forward(tp, be.FromHost(tensor.FromI32(ids, n))))
-	for i, l := range m.Layers {
-		x = m.runLayer(tp, l, x, m.positionIDs(batch, seqLen), func(qkv *nn.Var) *nn.Var {
-			c.qkv = append(c.qkv, qkv.Value)
-			return m.fullAttention(tp, i, qkv, batch, seqLen, mask)
-		})
-	}
+	full := transformer.FullAttention(mask, batch, seqLen)
+	hidden := m.encode(tp, be.FromHost(tensor.FromI32(ids, batch*seqLen)), m.positionIDs(batch, seqLen), func(i int) transformer.Attention {
+		return c.kv.Record(i, full)
+	})
 	if len(rows) == 0 {
 		return c, nil, nil
 	}
-	logits := m.logitsHead(tp, m.FinalNorm.Forward(tp, x), be.FromHost(tensor.FromI32(rows, len(rows))))
+	logits := m.head(tp, hidden, be.FromHost(tensor.FromI32(rows, len(rows))))
 	return c, logits.Value.ToCPU().F32(), nil
 }
 
@@ -119,7 +93,7 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 // the blocks. It implements mdlm.BlockCache.
 func (c *BlockCache) Logits(ids, rows []int32) ([]float32, error) {
 	m := c.m
-	if c.qkv == nil {
+	if c.kv.Released() {
 		return nil, fmt.Errorf("bert: block cache used after Release")
 	}
 	if len(ids) != c.batch*c.seq {
@@ -148,25 +122,36 @@ func (c *BlockCache) Logits(ids, rows []int32) ([]float32, error) {
 		return nil, nil
 	}
 
-	be := m.b
-	tp := m.inferenceTape()
-	x := m.EmbedNorm.Forward(tp, m.Embed.Forward(tp, be.FromHost(tensor.FromI32(block, len(block)))))
-	for i, l := range m.Layers {
-		x = m.runLayer(tp, l, x, c.pos, func(qkv *nn.Var) *nn.Var { return c.attend(i, qkv) })
+	if c.graphs != nil {
+		padded := graphs.PadRows(local, graphs.RowQuantum)
+		in := []*tensor.Tensor{tensor.FromI32(block, len(block)), tensor.FromI32(padded, len(padded))}
+		out := c.graphs.Run(stepKey{rows: len(padded), prec: m.Precision}, in, c.step)
+		return out.F32()[:len(rows)*m.Config.VocabSize], nil
 	}
-	logits := m.logitsHead(tp, m.FinalNorm.Forward(tp, x), be.FromHost(tensor.FromI32(local, len(local))))
-	return logits.Value.ToCPU().F32(), nil
+	be := m.b
+	return be.ToHost(c.step([]*tensor.Tensor{
+		be.FromHost(tensor.FromI32(block, len(block))), be.FromHost(tensor.FromI32(local, len(local))),
+	})).F32(), nil
 }
 
-// Release frees the cache's device memory. It implements mdlm.BlockCache.
+// Graphs reports how many cached steps the cache has recorded as graphs (0
+// on a backend without graphs, or with NoGraphs set when it began).
+func (c *BlockCache) Graphs() int { return c.graphs.Graphs() }
+
+// step is a cached step on the device tensors in: the blocks' token ids
+// [B·w] and the rows of the blocks [M] whose logits it returns.
+func (c *BlockCache) step(in []*tensor.Tensor) *tensor.Tensor {
+	m := c.m
+	tp := m.inferenceTape()
+	hidden := m.encode(tp, in[0], c.kv.Positions(), c.kv.Attend)
+	return m.head(tp, hidden, in[1]).Value
+}
+
+// Release frees the cache's device memory and its recorded graphs. It
+// implements mdlm.BlockCache.
 func (c *BlockCache) Release() {
-	for _, t := range c.qkv {
-		t.Free()
-	}
-	c.qkv = nil
-	for _, t := range []*tensor.Tensor{c.pos, c.kvIdx, c.qIdx, c.outIdx, c.bias[0], c.bias[1]} {
-		t.Free()
-	}
+	c.graphs.Release()
+	c.kv.Release()
 }
 
 // inferenceTape is a tape for inference in the model's Precision.
@@ -176,156 +161,11 @@ func (m *Model) inferenceTape() *nn.Tape {
 	return tp
 }
 
-// runLayer runs encoder layer l on the hidden rows x [N, H] at positions pos
-// [N]; attend turns the post-RoPE qkv [N, 3·nh, d] into the attention
-// output [N, H]. It is Forward's layer body with the attention left open.
-func (m *Model) runLayer(tp *nn.Tape, l *Layer, x *nn.Var, pos *tensor.Tensor, attend func(qkv *nn.Var) *nn.Var) *nn.Var {
-	cfg := m.Config
-	n, nh := x.Shape()[0], cfg.NumHeads
-	a := x
-	if l.AttnNorm != nil {
-		a = l.AttnNorm.Forward(tp, x)
+// layers is the geometry of every layer.
+func (m *Model) layers() []transformer.Layer {
+	ls := make([]transformer.Layer, len(m.Layers))
+	for i := range ls {
+		ls[i] = m.layer(i)
 	}
-	qkv := l.Wqkv.Forward(tp, a)
-	qkv = tp.RoPE(tp.Reshape(qkv, n, 3*nh, cfg.HiddenSize/nh), pos, tensor.RoPEParams{Theta: m.layerRopeTheta(l), Heads: 2 * nh})
-	x = tp.Add(x, l.Wo.Forward(tp, attend(qkv)))
-	return tp.Add(x, l.MLPWo.Forward(tp, tp.GeGLU(l.Wi.Forward(tp, l.MLPNorm.Forward(tp, x)))))
-}
-
-// logitsHead computes the logits of the hidden rows z [N, H] selected by rows.
-func (m *Model) logitsHead(tp *nn.Tape, z *nn.Var, rows *tensor.Tensor) *nn.Var {
-	z = m.HeadNorm.Forward(tp, tp.GELU(m.HeadDense.Forward(tp, tp.GatherRows(z, rows))))
-	return tp.AddBias(tp.Linear(z, m.Embed.Weight.Var), m.DecoderBias.Var)
-}
-
-// layerRopeTheta and layerAttention are a layer's RoPE base and attention geometry.
-func (m *Model) layerRopeTheta(l *Layer) float64 {
-	if l.Global {
-		return m.Config.GlobalRopeTheta
-	}
-	return m.Config.LocalRopeTheta
-}
-
-func (m *Model) layerAttention(l *Layer) tensor.AttentionParams {
-	cfg := m.Config
-	d := cfg.HiddenSize / cfg.NumHeads
-	p := tensor.AttentionParams{Heads: cfg.NumHeads, Scale: float32(1 / math.Sqrt(float64(d)))}
-	if !l.Global {
-		p.Window = cfg.LocalAttention
-	}
-	return p
-}
-
-// fullAttention is Forward's attention over whole sequences.
-func (m *Model) fullAttention(tp *nn.Tape, layer int, qkv *nn.Var, batch, seq int, mask *tensor.Tensor) *nn.Var {
-	cfg := m.Config
-	nh := cfg.NumHeads
-	att := tp.Attention(tp.Reshape(qkv, batch, seq, 3, nh, cfg.HiddenSize/nh), mask, m.layerAttention(m.Layers[layer]))
-	return tp.Reshape(att, batch*seq, cfg.HiddenSize)
-}
-
-// attend is the attention of layer's block queries over the cached keys:
-// the fresh block qkv [B·w, 3·nh, d] first replaces the block rows of the
-// cache.
-func (c *BlockCache) attend(layer int, qkv *nn.Var) *nn.Var {
-	m, be := c.m, c.m.b
-	cfg := m.Config
-	nh, h := cfg.NumHeads, cfg.HiddenSize
-	d, w, s, bh := h/nh, c.width, c.seq, c.batch*nh
-	fresh := qkv.Value.Reshape(c.batch*w, 3*h)
-	cache := c.qkv[layer].Reshape(c.batch*s, 3*h)
-	for b, st := range c.starts {
-		be.Copy(cache.Rows(b*s+st, b*s+st+w), fresh.Rows(b*w, (b+1)*w))
-	}
-	kv := be.New(tensor.F32, 2*bh*s, d)
-	be.GatherRows(kv, cache.Reshape(c.batch*s*3*nh, d), c.kvIdx)
-	q := be.New(tensor.F32, bh*w, d)
-	be.GatherRows(q, fresh.Reshape(c.batch*w*3*nh, d), c.qIdx)
-
-	p := m.layerAttention(m.Layers[layer])
-	scores := be.New(tensor.F32, bh, w, s)
-	be.MatMul(scores, q.Reshape(bh, w, d), kv.Rows(0, bh*s).Reshape(bh, s, d), false, true, p.Scale, 0)
-	be.Add(scores, scores, c.bias[boolIndex(p.Window == 0)])
-	be.Softmax(scores, scores)
-	o := be.New(tensor.F32, bh, w, d)
-	be.MatMul(o, scores, kv.Rows(bh*s, 2*bh*s).Reshape(bh, s, d), false, false, 1, 0)
-	out := be.New(tensor.F32, c.batch*w*nh, d)
-	be.GatherRows(out, o.Reshape(bh*w, d), c.outIdx)
-	for _, t := range []*tensor.Tensor{kv, q, scores, o} {
-		t.Free() // stream order: every op that reads them is queued
-	}
-	return nn.Constant(out.Reshape(c.batch*w, h))
-}
-
-// buildIndices makes the position, gather and mask tensors of the cache's
-// geometry (attend describes them).
-func (c *BlockCache) buildIndices(keyMask []int32) {
-	be := c.m.b
-	cfg := c.m.Config
-	nh := cfg.NumHeads
-	bsz, s, w := c.batch, c.seq, c.width
-
-	pos := make([]int32, 0, bsz*w)
-	for _, st := range c.starts {
-		for t := range w {
-			pos = append(pos, int32(st+t))
-		}
-	}
-	// Row (b, s, part, h) of qkv viewed as [B·S·3·nh, d] is ((b·S+s)·3+part)·nh+h.
-	kv := make([]int32, 0, 2*bsz*nh*s)
-	for part := 1; part <= 2; part++ { // K, then V
-		for b := range bsz {
-			for h := range nh {
-				for j := range s {
-					kv = append(kv, int32(((b*s+j)*3+part)*nh+h))
-				}
-			}
-		}
-	}
-	q := make([]int32, 0, bsz*nh*w)
-	for b := range bsz {
-		for h := range nh {
-			for t := range w {
-				q = append(q, int32((b*w+t)*3*nh+h))
-			}
-		}
-	}
-	out := make([]int32, 0, bsz*w*nh)
-	for b := range bsz {
-		for t := range w {
-			for h := range nh {
-				out = append(out, int32((b*nh+h)*w+t))
-			}
-		}
-	}
-	c.pos = be.FromHost(tensor.FromI32(pos, len(pos)))
-	c.kvIdx = be.FromHost(tensor.FromI32(kv, len(kv)))
-	c.qIdx = be.FromHost(tensor.FromI32(q, len(q)))
-	c.outIdx = be.FromHost(tensor.FromI32(out, len(out)))
-
-	for g, window := range []int{cfg.LocalAttention, 0} {
-		p := tensor.AttentionParams{Window: window}
-		bias := make([]float32, bsz*nh*w*s)
-		for b, st := range c.starts {
-			for t := range w {
-				row := bias[((b*nh)*w+t)*s:][:s]
-				for j := range row {
-					if !p.Visible(st+t, j) || (keyMask != nil && keyMask[b*s+j] == 0) {
-						row[j] = maskedScore
-					}
-				}
-			}
-			for h := 1; h < nh; h++ { // every head masks alike
-				copy(bias[(b*nh+h)*w*s:][:w*s], bias[b*nh*w*s:][:w*s])
-			}
-		}
-		c.bias[g] = be.FromHost(tensor.FromF32(bias, bsz*nh, w, s))
-	}
-}
-
-func boolIndex(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	return ls
 }

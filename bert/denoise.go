@@ -20,8 +20,8 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	if gc, ok := m.b.(tensor.GraphCapturer); ok && !m.NoGraphs {
-		return m.graphLogits(gc, ids, batch, seqLen, keyMask, rows)
+	if m.useGraphs() {
+		return m.graphLogits(ids, batch, seqLen, keyMask, rows)
 	}
 	in := Input{
 		IDs:  m.b.FromHost(tensor.FromI32(ids, batch, seqLen)),

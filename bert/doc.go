@@ -9,7 +9,11 @@
 // globally with a large RoPE base; the others attend within a sliding window with
 // a small base. The MLP is a GeGLU, every LayerNorm and Linear is bias-free, and
 // the masked-LM head (dense, GELU, LayerNorm) decodes with the tied token
-// embedding matrix plus the model's only bias.
+// embedding matrix plus the model's only bias. The layer body is package
+// transformer's block (Model.Block), configured as ModernBERT's; the
+// training forward pass, Logits and the block cache's steps all run it, with
+// different attention hooks. Logits and the cached steps record and replay
+// their forward passes through package graphs on a backend that can.
 //
 // Config reads and writes the config.json of a Hugging Face model directory in
 // both spellings transformers has used (see LoadConfig), rejects settings this

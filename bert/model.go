@@ -2,19 +2,22 @@ package bert
 
 import (
 	"fmt"
-	"math"
 
+	"github.com/dllmgo/dllm/graphs"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/transformer"
 )
 
-// Layer is one pre-norm encoder layer:
+// Layer is one pre-norm encoder layer, ModernBERT's weights under Hugging
+// Face's names:
 //
 //	h = h + Wo·Attention(RoPE(Wqkv·AttnNorm(h)))
 //	h = h + MLPWo·GeGLU(Wi·MLPNorm(h))
 //
-// Layer 0 has no AttnNorm: the embeddings were just normalised.
+// Layer 0 has no AttnNorm: the embeddings were just normalised. The
+// arithmetic is package transformer's block (Model.Block).
 type Layer struct {
 	AttnNorm *nn.LayerNorm // nil on layer 0
 	Wqkv     *nn.Linear    // [3H, H]: rows Q, K, V, each head-major
@@ -25,6 +28,15 @@ type Layer struct {
 	// Global layers attend everywhere with the global RoPE theta; the others
 	// see a sliding window of local_attention/2 on each side.
 	Global bool
+}
+
+// weights is the layer's weights by role.
+func (l *Layer) weights() transformer.Weights {
+	w := transformer.Weights{QKV: l.Wqkv, O: l.Wo, MLPNorm: l.MLPNorm, Up: l.Wi, Down: l.MLPWo}
+	if l.AttnNorm != nil { // a nil *nn.LayerNorm is not a nil Norm
+		w.AttnNorm = l.AttnNorm
+	}
+	return w
 }
 
 // Model is ModernBertForMaskedLM: the encoder plus the masked-LM head whose
@@ -49,8 +61,8 @@ type Model struct {
 	NoGraphs bool
 
 	b         tensor.Backend
-	positions map[[2]int]*tensor.Tensor // cached position ids per (batch, seq)
-	graphs    graphs                    // recorded forward passes of Logits
+	positions map[[2]int]*tensor.Tensor  // cached position ids per (batch, seq)
+	graphs    *graphs.Recorder[graphKey] // recorded forward passes of Logits
 }
 
 // New builds a model with zero weights and unit norms on backend b. Call Init
@@ -71,24 +83,52 @@ func New(cfg Config, b tensor.Backend) *Model {
 		}(),
 		b:         b,
 		positions: map[[2]int]*tensor.Tensor{},
+		graphs:    graphs.NewRecorder[graphKey](b, maxGraphs),
 	}
 	m.Embed.Weight.NoDecay = true
+	tc := m.blockConfig()
 	for i := 0; i < cfg.NumLayers; i++ {
 		pre := fmt.Sprintf("model.layers.%d.", i)
-		l := &Layer{
-			Wqkv:    nn.NewLinear(b, pre+"attn.Wqkv", h, 3*h, false),
-			Wo:      nn.NewLinear(b, pre+"attn.Wo", h, h, false),
-			MLPNorm: nn.NewLayerNorm(b, pre+"mlp_norm", h, eps, false),
-			Wi:      nn.NewLinear(b, pre+"mlp.Wi", h, 2*cfg.IntermediateSize, false),
-			MLPWo:   nn.NewLinear(b, pre+"mlp.Wo", cfg.IntermediateSize, h, false),
-			Global:  cfg.IsGlobal(i),
-		}
-		if i > 0 {
-			l.AttnNorm = nn.NewLayerNorm(b, pre+"attn_norm", h, eps, false)
-		}
+		w := transformer.NewWeights(b, tc, transformer.Layer{NoAttnNorm: i == 0}, transformer.Names{
+			AttnNorm: pre + "attn_norm", QKV: pre + "attn.Wqkv", O: pre + "attn.Wo",
+			MLPNorm: pre + "mlp_norm", Up: pre + "mlp.Wi", Down: pre + "mlp.Wo",
+		})
+		l := &Layer{Wqkv: w.QKV, Wo: w.O, Wi: w.Up, MLPWo: w.Down, Global: cfg.IsGlobal(i)}
+		l.AttnNorm, _ = w.AttnNorm.(*nn.LayerNorm) // nil on layer 0
+		l.MLPNorm = w.MLPNorm.(*nn.LayerNorm)
 		m.Layers = append(m.Layers, l)
 	}
 	return m
+}
+
+// blockConfig is what ModernBERT's layers share, in package transformer's
+// terms: bias-free LayerNorm, GeGLU with a fused Wi, rotary over the packed
+// Q and K heads, no bias anywhere.
+func (m *Model) blockConfig() transformer.Config {
+	cfg := m.Config
+	return transformer.Config{
+		Hidden: cfg.HiddenSize, Heads: cfg.NumHeads, Intermediate: cfg.IntermediateSize,
+		Norm: transformer.LayerNorm, NormEps: float32(cfg.NormEps),
+		MLP: transformer.GeGLU, Rotary: transformer.RotateQK,
+	}
+}
+
+// layer is layer i's geometry: global layers attend everywhere with the
+// global rotary base, the others within the sliding window with the local
+// one; layer 0 has no attention norm.
+func (m *Model) layer(i int) transformer.Layer {
+	cfg := m.Config
+	l := transformer.Layer{Theta: cfg.LocalRopeTheta, Window: cfg.LocalAttention, NoAttnNorm: m.Layers[i].AttnNorm == nil}
+	if m.Layers[i].Global {
+		l.Theta, l.Window = cfg.GlobalRopeTheta, 0
+	}
+	return l
+}
+
+// Block is encoder layer i as a transformer block: the arithmetic that
+// Forward, Logits, BeginBlock and the cached steps all run.
+func (m *Model) Block(i int) transformer.Block {
+	return transformer.Block{Config: m.blockConfig(), Layer: m.layer(i), Weights: m.Layers[i].weights()}
 }
 
 // Backend is the device the weights live on.
@@ -101,14 +141,7 @@ func (m *Model) Params() []*nn.Param {
 	ps := []*nn.Param{m.Embed.Weight}
 	ps = append(ps, m.EmbedNorm.Params()...)
 	for _, l := range m.Layers {
-		if l.AttnNorm != nil {
-			ps = append(ps, l.AttnNorm.Params()...)
-		}
-		ps = append(ps, l.Wqkv.Params()...)
-		ps = append(ps, l.Wo.Params()...)
-		ps = append(ps, l.MLPNorm.Params()...)
-		ps = append(ps, l.Wi.Params()...)
-		ps = append(ps, l.MLPWo.Params()...)
+		ps = append(ps, l.weights().Params()...)
 	}
 	ps = append(ps, m.FinalNorm.Params()...)
 	ps = append(ps, m.HeadDense.Params()...)
@@ -127,48 +160,42 @@ type (
 // decides the arithmetic of every projection, the tied decoder included
 // (nn.PrecisionBF16: bf16 operands, f32 accumulation).
 func (m *Model) Forward(tp *nn.Tape, in Input) Output {
-	cfg := m.Config
 	if in.IDs.Rank() != 2 {
 		panic(fmt.Sprintf("bert: Forward with ids %v, want [B, S]", in.IDs.Shape()))
 	}
 	bsz, seq := in.IDs.Dim(0), in.IDs.Dim(1)
-	n, h, nh := bsz*seq, cfg.HiddenSize, cfg.NumHeads
-	d := h / nh
 	pos := in.Positions
 	if pos == nil {
 		pos = m.positionIDs(bsz, seq)
 	}
+	full := transformer.FullAttention(in.KeyMask, bsz, seq)
+	out := Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, func(int) transformer.Attention { return full })}
+	if !in.NoLogits {
+		out.Logits = m.head(tp, out.Hidden, in.Rows)
+	}
+	return out
+}
 
-	x := m.EmbedNorm.Forward(tp, m.Embed.Forward(tp, in.IDs.Reshape(n)))
-	for _, l := range m.Layers {
-		a := x
-		if l.AttnNorm != nil {
-			a = l.AttnNorm.Forward(tp, x)
-		}
-		qkv := l.Wqkv.Forward(tp, a) // [N, 3H] = [N, 3·nh, d]
-		theta, window := cfg.LocalRopeTheta, cfg.LocalAttention
-		if l.Global {
-			theta, window = cfg.GlobalRopeTheta, 0
-		}
-		qkv = tp.RoPE(tp.Reshape(qkv, n, 3*nh, d), pos, tensor.RoPEParams{Theta: theta, Heads: 2 * nh})
-		att := tp.Attention(tp.Reshape(qkv, bsz, seq, 3, nh, d), in.KeyMask, tensor.AttentionParams{
-			Heads: nh, Scale: float32(1 / math.Sqrt(float64(d))), Window: window,
-		})
-		x = tp.Add(x, l.Wo.Forward(tp, tp.Reshape(att, n, h)))
-		mlp := l.MLPWo.Forward(tp, tp.GeGLU(l.Wi.Forward(tp, l.MLPNorm.Forward(tp, x))))
-		x = tp.Add(x, mlp)
+// encode runs the encoder on the token ids [N] at positions pos [N], with
+// attention(i) as layer i's attention, and returns the final-normed hidden
+// states [N, H]. Forward attends over whole sequences; the block cache's
+// steps (cache.go) over cached keys.
+func (m *Model) encode(tp *nn.Tape, ids, pos *tensor.Tensor, attention func(layer int) transformer.Attention) *nn.Var {
+	x := m.EmbedNorm.Forward(tp, m.Embed.Forward(tp, ids))
+	for i := range m.Layers {
+		x = m.Block(i).Forward(tp, x, pos, attention(i))
 	}
-	out := Output{Hidden: m.FinalNorm.Forward(tp, x)}
-	if in.NoLogits {
-		return out
-	}
-	z := out.Hidden
-	if in.Rows != nil {
-		z = tp.GatherRows(z, in.Rows)
+	return m.FinalNorm.Forward(tp, x)
+}
+
+// head is the masked-LM head on the hidden rows z [N, H] selected by rows
+// (nil: all): dense, GELU, norm, then the tied decoder and its bias.
+func (m *Model) head(tp *nn.Tape, z *nn.Var, rows *tensor.Tensor) *nn.Var {
+	if rows != nil {
+		z = tp.GatherRows(z, rows)
 	}
 	z = m.HeadNorm.Forward(tp, tp.GELU(m.HeadDense.Forward(tp, z)))
-	out.Logits = tp.AddBias(tp.Linear(z, m.Embed.Weight.Var), m.DecoderBias.Var)
-	return out
+	return tp.AddBias(tp.Linear(z, m.Embed.Weight.Var), m.DecoderBias.Var)
 }
 
 // positionIDs returns [B·S] positions 0..S−1 per sequence, cached.

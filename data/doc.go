@@ -14,7 +14,6 @@
 //     padded batches grouped by length.
 //   - pack.go: pretraining chunks: documents joined by a separator and cut into
 //     fixed-length rows in which every token is supervised.
-//   - shard.go: a small binary file of token ids, read memory-mapped.
 //   - shuffle.go: a seeded Rand whose draws never change, shuffles, train/test splits.
 //   - wordnet.go: WordNet glosses turned into "What does X mean?" pairs.
 //

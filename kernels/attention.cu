@@ -2,9 +2,12 @@
 // the SIMT cores: the correct, plain version that a tensor-core (mma.sync,
 // bf16) kernel is to be checked against later.
 //
-// Layout (backend.go): qkv [B, S, 3, nh, d], so Q, K and V of head h are
-// [S, d] matrices with row stride ld = 3·nh·d; out and dout [B, S, nh, d];
-// lse and dsum [B, nh, S]; mask [B, S] (1 = real key, 0 = padding) or null.
+// Layout (backend.go): qkv [B, S, nh + 2·nkv, d]: nh query heads, nkv key
+// heads, nkv value heads ([B, S, 3, nh, d] when nkv = nh), so Q, K and V of
+// a head are [S, d] matrices with row stride ld = (nh + 2·nkv)·d; out and
+// dout [B, S, nh, d]; lse and dsum [B, nh, S]; mask [B, S] (1 = real key,
+// 0 = padding) or null. Grouped-query attention: query head h reads KV head
+// h / (nh/nkv), so nh/nkv consecutive query heads share one K and one V.
 // Key j is visible from query i iff it is not padding and, when w ≥ 0
 // (w = Window/2), |i − j| ≤ w. A query that sees no key gets out = 0 and
 // lse = +∞, the convention of the CPU reference: the backward's exp(s − lse)
@@ -24,10 +27,11 @@
 // Backward, with P = exp(scale·QKᵀ − lse) and D_i = Σ_c dout[i,c]·out[i,c]:
 //   dV += Pᵀ·dout,  dS = P ⊙ (dout·Vᵀ − D),  dQ += scale·dS·K,  dK += scale·dSᵀ·Q
 // in three kernels: attn_bwd_dsum (D), attn_bwd_dq (one thread per query,
-// walking key tiles) and attn_bwd_dkv (one thread per key, walking query
-// tiles). Each output element has exactly one writer, so there are no
-// atomics and the result is deterministic; the price is computing the scores
-// twice.
+// walking key tiles) and attn_bwd_dkv (one thread per key of a KV head,
+// walking the query tiles of every query head of its group in turn, so that
+// the group's contributions to the shared dK and dV sum in registers). Each
+// output element has exactly one writer, so there are no atomics and the
+// result is deterministic; the price is computing the scores twice.
 //
 // Head sizes: each kernel is a template on DM ∈ {32, 64, 128} with the real
 // head size d ≤ DM at run time; rows are zero-padded to DM in shared memory,
@@ -57,19 +61,20 @@ __device__ __forceinline__ void load_rows(float *dst, int stride, const float *s
 
 // forward smem floats: BQ·(DM+1) [Q, own] + 2·BK·DM [K, V tiles] + BK [key ok]
 template <int DM>
-__device__ void attn_fwd(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int d, float scale, int w) {
+__device__ void attn_fwd(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale,
+                         int w) {
     DLLM_DYNAMIC_SHARED(float, smem);
     float *Qs = smem;
     float *Ks = Qs + ATTN_BQ * (DM + 1);
     float *Vs = Ks + ATTN_BK * DM;
     float *kok = Vs + ATTN_BK * DM;
 
-    const int tid = threadIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int tid = threadIdx.x, h = blockIdx.y, b = blockIdx.z, kv = h / (nh / nkv);
     const int q0 = blockIdx.x * ATTN_BQ, qi = q0 + tid;
-    const long long ld = 3LL * nh * d;
+    const long long ld = (long long)(nh + 2 * nkv) * d;
     const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
-    const float *Kg = Qg + (long long)nh * d;
-    const float *Vg = Kg + (long long)nh * d;
+    const float *Kg = qkv + (long long)b * S * ld + (long long)(nh + kv) * d;
+    const float *Vg = Kg + (long long)nkv * d;
 
     load_rows<DM>(Qs, DM + 1, Qg, ld, q0, ATTN_BQ, S, d);
 
@@ -151,7 +156,7 @@ extern "C" __global__ void attn_bwd_dsum(float *dsum, const float *dout, const f
 // dq smem floats: 2·BQ·(DM+1) [Q, dO own] + 2·BK·DM [K, V tiles] + BK [key ok]
 template <int DM>
 __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask,
-                            int S, int nh, int d, float scale, int w) {
+                            int S, int nh, int nkv, int d, float scale, int w) {
     DLLM_DYNAMIC_SHARED(float, smem);
     float *Qs = smem;
     float *dOs = Qs + ATTN_BQ * (DM + 1);
@@ -159,12 +164,12 @@ __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, co
     float *Vs = Ks + ATTN_BK * DM;
     float *kok = Vs + ATTN_BK * DM;
 
-    const int tid = threadIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int tid = threadIdx.x, h = blockIdx.y, b = blockIdx.z, kv = h / (nh / nkv);
     const int q0 = blockIdx.x * ATTN_BQ, qi = q0 + tid;
-    const long long ld = 3LL * nh * d, H = (long long)nh * d;
+    const long long ld = (long long)(nh + 2 * nkv) * d, H = (long long)nh * d;
     const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
-    const float *Kg = Qg + H;
-    const float *Vg = Kg + H;
+    const float *Kg = qkv + (long long)b * S * ld + (long long)(nh + kv) * d;
+    const float *Vg = Kg + (long long)nkv * d;
     const float *dOg = dout + (long long)b * S * H + (long long)h * d;
 
     load_rows<DM>(Qs, DM + 1, Qg, ld, q0, ATTN_BQ, S, d);
@@ -219,9 +224,12 @@ __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, co
 }
 
 // dkv smem floats: 2·BKV·(DM+1) [K, V own] + 2·BQT·DM [Q, dO tiles] + 2·BQT [lse, dsum]
+//
+// blockIdx.y is the KV head; the block walks the query tiles of each query
+// head of its group in turn.
 template <int DM>
 __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask,
-                             int S, int nh, int d, float scale, int w) {
+                             int S, int nh, int nkv, int d, float scale, int w) {
     DLLM_DYNAMIC_SHARED(float, smem);
     float *Ks = smem;
     float *Vs = Ks + ATTN_BKV * (DM + 1);
@@ -230,15 +238,11 @@ __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, c
     float *Ls = dOs + ATTN_BQT * DM;
     float *Ds = Ls + ATTN_BQT;
 
-    const int tid = threadIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int tid = threadIdx.x, kv = blockIdx.y, b = blockIdx.z, group = nh / nkv;
     const int k0 = blockIdx.x * ATTN_BKV, kj = k0 + tid;
-    const long long ld = 3LL * nh * d, H = (long long)nh * d;
-    const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
-    const float *Kg = Qg + H;
-    const float *Vg = Kg + H;
-    const float *dOg = dout + (long long)b * S * H + (long long)h * d;
-    const float *Lg = lse + ((long long)b * nh + h) * S;
-    const float *Dg = dsum + ((long long)b * nh + h) * S;
+    const long long ld = (long long)(nh + 2 * nkv) * d, H = (long long)nh * d;
+    const float *Kg = qkv + (long long)b * S * ld + (long long)(nh + kv) * d;
+    const float *Vg = Kg + (long long)nkv * d;
 
     load_rows<DM>(Ks, DM + 1, Kg, ld, k0, ATTN_BKV, S, d);
     load_rows<DM>(Vs, DM + 1, Vg, ld, k0, ATTN_BKV, S, d);
@@ -253,40 +257,46 @@ __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, c
     for (int c = 0; c < DM; ++c) dk[c] = dv[c] = 0.0f;
     const float *k = Ks + tid * (DM + 1), *v = Vs + tid * (DM + 1);
 
-    for (int i0 = qbeg; i0 < qend; i0 += ATTN_BQT) {
-        __syncthreads();
-        load_rows<DM>(Qs, DM, Qg, ld, i0, ATTN_BQT, qend, d);
-        load_rows<DM>(dOs, DM, dOg, H, i0, ATTN_BQT, qend, d);
-        for (int r = tid; r < ATTN_BQT; r += blockDim.x) {
-            int qi = i0 + r;
-            Ls[r] = qi < qend ? Lg[qi] : DLLM_INF;
-            Ds[r] = qi < qend ? Dg[qi] : 0.0f;
-        }
-        __syncthreads();
-        if (!key_ok) continue;
-        for (int r = 0; r < ATTN_BQT; ++r) {
-            int qi = i0 + r;
-            if (qi >= qend) break;
-            if (w >= 0 && abs(qi - kj) > w) continue;
-            const float *q = Qs + r * DM, *go = dOs + r * DM;
-            float s = 0.0f, dp = 0.0f;
-#pragma unroll 16
-            for (int c = 0; c < DM; ++c) {
-                s += q[c] * k[c];
-                dp += go[c] * v[c];
+    for (int h = kv * group; h < (kv + 1) * group; ++h) { // the group's query heads
+        const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
+        const float *dOg = dout + (long long)b * S * H + (long long)h * d;
+        const float *Lg = lse + ((long long)b * nh + h) * S;
+        const float *Dg = dsum + ((long long)b * nh + h) * S;
+        for (int i0 = qbeg; i0 < qend; i0 += ATTN_BQT) {
+            __syncthreads();
+            load_rows<DM>(Qs, DM, Qg, ld, i0, ATTN_BQT, qend, d);
+            load_rows<DM>(dOs, DM, dOg, H, i0, ATTN_BQT, qend, d);
+            for (int r = tid; r < ATTN_BQT; r += blockDim.x) {
+                int qi = i0 + r;
+                Ls[r] = qi < qend ? Lg[qi] : DLLM_INF;
+                Ds[r] = qi < qend ? Dg[qi] : 0.0f;
             }
-            float p = expf(s * scale - Ls[r]);
-            float ds = p * (dp - Ds[r]);
+            __syncthreads();
+            if (!key_ok) continue;
+            for (int r = 0; r < ATTN_BQT; ++r) {
+                int qi = i0 + r;
+                if (qi >= qend) break;
+                if (w >= 0 && abs(qi - kj) > w) continue;
+                const float *q = Qs + r * DM, *go = dOs + r * DM;
+                float s = 0.0f, dp = 0.0f;
+#pragma unroll 16
+                for (int c = 0; c < DM; ++c) {
+                    s += q[c] * k[c];
+                    dp += go[c] * v[c];
+                }
+                float p = expf(s * scale - Ls[r]);
+                float ds = p * (dp - Ds[r]);
 #pragma unroll
-            for (int c = 0; c < DM; ++c) {
-                dv[c] += p * go[c];
-                dk[c] += ds * q[c];
+                for (int c = 0; c < DM; ++c) {
+                    dv[c] += p * go[c];
+                    dk[c] += ds * q[c];
+                }
             }
         }
     }
     if (kj < S) {
-        float *gk = dqkv + ((long long)b * S + kj) * ld + H + (long long)h * d;
-        float *gv = gk + H;
+        float *gk = dqkv + ((long long)b * S + kj) * ld + (long long)(nh + kv) * d;
+        float *gv = gk + (long long)nkv * d;
 #pragma unroll
         for (int c = 0; c < DM; ++c) {
             if (c < d) {
@@ -298,24 +308,61 @@ __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, c
 }
 
 // Entry points, one per head-size class. Grids: forward and dq
-// (ceil(S/ATTN_BQ), nh, B); dkv (ceil(S/ATTN_BKV), nh, B); 64 threads.
-#define ATTN_ENTRIES(DM)                                                                                              \
-    extern "C" __global__ void __launch_bounds__(64) attn_fwd_d##DM(float *out, float *lse, const float *qkv,         \
-                                                                    const int *mask, int S, int nh, int d,           \
-                                                                    float scale, int w) {                            \
-        attn_fwd<DM>(out, lse, qkv, mask, S, nh, d, scale, w);                                                        \
-    }                                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(64)                                                                  \
-        attn_bwd_dq_d##DM(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,      \
-                          const int *mask, int S, int nh, int d, float scale, int w) {                                \
-        attn_bwd_dq<DM>(dqkv, dout, qkv, lse, dsum, mask, S, nh, d, scale, w);                                        \
-    }                                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(64)                                                                  \
-        attn_bwd_dkv_d##DM(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,     \
-                           const int *mask, int S, int nh, int d, float scale, int w) {                               \
-        attn_bwd_dkv<DM>(dqkv, dout, qkv, lse, dsum, mask, S, nh, d, scale, w);                                       \
-    }
+// (ceil(S/ATTN_BQ), nh, B); dkv (ceil(S/ATTN_BKV), nkv, B); 64 threads.
 
-ATTN_ENTRIES(32)
-ATTN_ENTRIES(64)
-ATTN_ENTRIES(128)
+// The entry points, one per head size, written out rather than generated by a
+// macro: a macro puts the whole entry, the inlined call included, on the line
+// of its invocation, and NVRTC 11.8 with --generate-line-info crashes
+// (unbounded recursion) compiling such an entry for sm_90. Each call stands
+// on a line of its own.
+
+extern "C" __global__ void __launch_bounds__(64)
+attn_fwd_d32(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
+    attn_fwd<32>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(64)
+attn_bwd_dq_d32(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_bwd_dq<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(64)
+attn_bwd_dkv_d32(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_bwd_dkv<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(64)
+attn_fwd_d64(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
+    attn_fwd<64>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(64)
+attn_bwd_dq_d64(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_bwd_dq<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(64)
+attn_bwd_dkv_d64(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_bwd_dkv<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(64)
+attn_fwd_d128(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
+    attn_fwd<128>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(64)
+attn_bwd_dq_d128(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_bwd_dq<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(64)
+attn_bwd_dkv_d128(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_bwd_dkv<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}

@@ -1,9 +1,10 @@
 // attention_mma.cu: flash attention on the tensor cores, in bf16 with f32
 // accumulation (mma.sync.m16n8k16, sm_80 and newer). The contract is that of
-// attention.cu, read it first: packed qkv [B, S, 3, nh, d], key j visible
-// from query i iff it is not padding and, when w ≥ 0, |i − j| ≤ w; a query
-// that sees no key gets out = 0 and lse = +∞. The math is the same too; what
-// differs is who multiplies. attention.cu stays as the f32 reference this
+// attention.cu, read it first: packed qkv [B, S, nh + 2·nkv, d] (query head
+// h reads KV head h/(nh/nkv)), key j visible from query i iff it is not
+// padding and, when w ≥ 0, |i − j| ≤ w; a query that sees no key gets
+// out = 0 and lse = +∞. The math is the same too; what differs is who
+// multiplies. attention.cu stays as the f32 reference this
 // kernel is checked against, and as the exact path.
 //
 // Precision: Q, K, V and dO are rounded to bf16 as they enter shared memory,
@@ -29,7 +30,9 @@
 // Work split: a block is 4 warps, 64 rows (queries for the forward and dq
 // kernels, keys for dkv), 16 rows per warp. The other side streams through
 // shared memory in tiles. As in attention.cu, dq and dkv are separate
-// kernels with one writer per output element: no atomics, deterministic.
+// kernels with one writer per output element: no atomics, deterministic. A
+// dkv block belongs to one KV head and streams the queries of every query
+// head of its group, one head after the other, into the same accumulators.
 //
 // Shared memory holds bf16 pairs as 32-bit words, in two arrangements:
 //   rows:       element (r, c) at word r·(DM/2 + 4) + c/2 — a matrix whose
@@ -172,17 +175,18 @@ __device__ __forceinline__ bool warp_skips(int r0, int S, int c0, int N, int w) 
 
 // forward smem words: 64·(DM/2+4) [Q] + 64·(DM/2+4) [K] + DM·(64/2+4) [Vᵀ] + 64 [key ok]
 template <int DM>
-__device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int d, float scale, int w) {
+__device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale,
+                             int w) {
     constexpr int LDR = DM / 2 + 4, LDT = MMA_BK / 2 + 4, KS = DM / 16, NT = MMA_BK / 8, DT = DM / 8;
     DLLM_DYNAMIC_SHARED(unsigned, smem);
     unsigned *Qs = smem, *Ks = Qs + MMA_ROWS * LDR, *Vt = Ks + MMA_BK * LDR, *kok = Vt + DM * LDT;
 
     const int warp = threadIdx.x >> 5, t = threadIdx.x & 3, g = (threadIdx.x & 31) >> 2;
-    const int h = blockIdx.y, b = blockIdx.z, q0 = blockIdx.x * MMA_ROWS, r0 = q0 + 16 * warp;
-    const long long ld = 3LL * nh * d;
+    const int h = blockIdx.y, b = blockIdx.z, q0 = blockIdx.x * MMA_ROWS, r0 = q0 + 16 * warp, kv = h / (nh / nkv);
+    const long long ld = (long long)(nh + 2 * nkv) * d;
     const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
-    const float *Kg = Qg + (long long)nh * d;
-    const float *Vg = Kg + (long long)nh * d;
+    const float *Kg = qkv + (long long)b * S * ld + (long long)(nh + kv) * d;
+    const float *Vg = Kg + (long long)nkv * d;
 
     tile_rows<DM>(Qs, Qg, ld, q0, MMA_ROWS, S, d);
     __syncthreads();
@@ -283,18 +287,18 @@ __device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int
 // P = exp(scale·Q·Kᵀ − lse), dP = dO·Vᵀ, dS = P ⊙ (dP − D), dQ += scale·dS·K.
 template <int DM>
 __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
-                            const int *mask, int S, int nh, int d, float scale, int w) {
+                            const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
     constexpr int LDR = DM / 2 + 4, LDT = MMA_BK / 2 + 4, NT = MMA_BK / 8, DT = DM / 8;
     DLLM_DYNAMIC_SHARED(unsigned, smem);
     unsigned *Qs = smem, *dOs = Qs + MMA_ROWS * LDR, *Ks = dOs + MMA_ROWS * LDR, *Vs = Ks + MMA_BK * LDR;
     unsigned *Kt = Vs + MMA_BK * LDR, *kok = Kt + DM * LDT;
 
     const int warp = threadIdx.x >> 5, t = threadIdx.x & 3, g = (threadIdx.x & 31) >> 2;
-    const int h = blockIdx.y, b = blockIdx.z, q0 = blockIdx.x * MMA_ROWS, r0 = q0 + 16 * warp;
-    const long long ld = 3LL * nh * d, H = (long long)nh * d;
+    const int h = blockIdx.y, b = blockIdx.z, q0 = blockIdx.x * MMA_ROWS, r0 = q0 + 16 * warp, kv = h / (nh / nkv);
+    const long long ld = (long long)(nh + 2 * nkv) * d, H = (long long)nh * d;
     const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
-    const float *Kg = Qg + H;
-    const float *Vg = Kg + H;
+    const float *Kg = qkv + (long long)b * S * ld + (long long)(nh + kv) * d;
+    const float *Vg = Kg + (long long)nkv * d;
     const float *dOg = dout + (long long)b * S * H + (long long)h * d;
 
     tile_rows<DM>(Qs, Qg, ld, q0, MMA_ROWS, S, d);
@@ -358,7 +362,7 @@ __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, co
 // dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ⊙ (dPᵀ − D); dV += Pᵀ·dO, dK += scale·dSᵀ·Q.
 template <int DM>
 __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
-                             const int *mask, int S, int nh, int d, float scale, int w) {
+                             const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
     constexpr int LDR = DM / 2 + 4, LDT = MMA_BQ / 2 + 4, NT = MMA_BQ / 8, DT = DM / 8;
     DLLM_DYNAMIC_SHARED(unsigned, smem);
     unsigned *Ks = smem, *Vs = Ks + MMA_ROWS * LDR, *Qs = Vs + MMA_ROWS * LDR, *dOs = Qs + MMA_BQ * LDR;
@@ -366,14 +370,10 @@ __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, c
     float *Ls = (float *)(dOt + DM * LDT), *Ds = Ls + MMA_BQ;
 
     const int warp = threadIdx.x >> 5, t = threadIdx.x & 3, g = (threadIdx.x & 31) >> 2;
-    const int h = blockIdx.y, b = blockIdx.z, k0 = blockIdx.x * MMA_ROWS, r0 = k0 + 16 * warp;
-    const long long ld = 3LL * nh * d, H = (long long)nh * d;
-    const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
-    const float *Kg = Qg + H;
-    const float *Vg = Kg + H;
-    const float *dOg = dout + (long long)b * S * H + (long long)h * d;
-    const float *Lg = lse + ((long long)b * nh + h) * S;
-    const float *Dg = dsum + ((long long)b * nh + h) * S;
+    const int kv = blockIdx.y, b = blockIdx.z, k0 = blockIdx.x * MMA_ROWS, r0 = k0 + 16 * warp, group = nh / nkv;
+    const long long ld = (long long)(nh + 2 * nkv) * d, H = (long long)nh * d;
+    const float *Kg = qkv + (long long)b * S * ld + (long long)(nh + kv) * d;
+    const float *Vg = Kg + (long long)nkv * d;
 
     tile_rows<DM>(Ks, Kg, ld, k0, MMA_ROWS, S, d);
     tile_rows<DM>(Vs, Vg, ld, k0, MMA_ROWS, S, d);
@@ -392,40 +392,46 @@ __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, c
 #pragma unroll
         for (int i = 0; i < 4; ++i) dk[dt][i] = dv[dt][i] = 0.0f;
 
-    for (int i0 = qbeg; i0 < qend; i0 += MMA_BQ) {
-        __syncthreads();
-        tile_rows<DM>(Qs, Qg, ld, i0, MMA_BQ, qend, d);
-        tile_rows<DM>(dOs, dOg, H, i0, MMA_BQ, qend, d);
-        tile_cols<DM, MMA_BQ>(Qt, Qg, ld, i0, qend, d);
-        tile_cols<DM, MMA_BQ>(dOt, dOg, H, i0, qend, d);
-        for (int r = threadIdx.x; r < MMA_BQ; r += blockDim.x) {
-            int qi = i0 + r;
-            Ls[r] = qi < qend ? Lg[qi] : DLLM_INF;
-            Ds[r] = qi < qend ? Dg[qi] : 0.0f;
-        }
-        __syncthreads();
-        if (warp_skips(r0, S, i0, MMA_BQ, w)) continue;
-
-        float st[NT][4], dpt[NT][4];
-        scores_pair<DM, NT>(st, dpt, Ks, Vs, Qs, dOs, 16 * warp); // Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                int c = 8 * nt + 2 * t + (i & 1), hh = i >> 1, qi = i0 + c;
-                bool ok = key_ok[hh] && qi < qend && in_window(qi, key[hh], w);
-                float p = ok ? expf(st[nt][i] * scale - Ls[c]) : 0.0f;
-                st[nt][i] = p;                        // Pᵀ
-                dpt[nt][i] = p * (dpt[nt][i] - Ds[c]); // dSᵀ
+    for (int h = kv * group; h < (kv + 1) * group; ++h) { // the group's query heads
+        const float *Qg = qkv + (long long)b * S * ld + (long long)h * d;
+        const float *dOg = dout + (long long)b * S * H + (long long)h * d;
+        const float *Lg = lse + ((long long)b * nh + h) * S;
+        const float *Dg = dsum + ((long long)b * nh + h) * S;
+        for (int i0 = qbeg; i0 < qend; i0 += MMA_BQ) {
+            __syncthreads();
+            tile_rows<DM>(Qs, Qg, ld, i0, MMA_BQ, qend, d);
+            tile_rows<DM>(dOs, dOg, H, i0, MMA_BQ, qend, d);
+            tile_cols<DM, MMA_BQ>(Qt, Qg, ld, i0, qend, d);
+            tile_cols<DM, MMA_BQ>(dOt, dOg, H, i0, qend, d);
+            for (int r = threadIdx.x; r < MMA_BQ; r += blockDim.x) {
+                int qi = i0 + r;
+                Ls[r] = qi < qend ? Lg[qi] : DLLM_INF;
+                Ds[r] = qi < qend ? Dg[qi] : 0.0f;
             }
-        accumulate_pc<DM, NT, LDT>(dv, st, dOt);  // dV += Pᵀ·dO
-        accumulate_pc<DM, NT, LDT>(dk, dpt, Qt);  // dK += dSᵀ·Q
+            __syncthreads();
+            if (warp_skips(r0, S, i0, MMA_BQ, w)) continue;
+
+            float st[NT][4], dpt[NT][4];
+            scores_pair<DM, NT>(st, dpt, Ks, Vs, Qs, dOs, 16 * warp); // Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    int c = 8 * nt + 2 * t + (i & 1), hh = i >> 1, qi = i0 + c;
+                    bool ok = key_ok[hh] && qi < qend && in_window(qi, key[hh], w);
+                    float p = ok ? expf(st[nt][i] * scale - Ls[c]) : 0.0f;
+                    st[nt][i] = p;                        // Pᵀ
+                    dpt[nt][i] = p * (dpt[nt][i] - Ds[c]); // dSᵀ
+                }
+            accumulate_pc<DM, NT, LDT>(dv, st, dOt);  // dV += Pᵀ·dO
+            accumulate_pc<DM, NT, LDT>(dk, dpt, Qt);  // dK += dSᵀ·Q
+        }
     }
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
         if (key[hh] >= S) continue;
-        float *gk = dqkv + ((long long)b * S + key[hh]) * ld + H + (long long)h * d;
-        float *gv = gk + H;
+        float *gk = dqkv + ((long long)b * S + key[hh]) * ld + (long long)(nh + kv) * d;
+        float *gv = gk + (long long)nkv * d;
 #pragma unroll
         for (int dt = 0; dt < DT; ++dt)
 #pragma unroll
@@ -440,25 +446,62 @@ __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, c
 }
 
 // Entry points, one per head-size class. Grids: forward and dq
-// (ceil(S/64), nh, B); dkv (ceil(S/64), nh, B); 128 threads. D comes from
+// (ceil(S/64), nh, B); dkv (ceil(S/64), nkv, B); 128 threads. D comes from
 // attention.cu's attn_bwd_dsum.
-#define ATTN_MMA_ENTRIES(DM)                                                                                          \
-    extern "C" __global__ void __launch_bounds__(128) attn_mma_fwd_d##DM(float *out, float *lse, const float *qkv,    \
-                                                                         const int *mask, int S, int nh, int d,      \
-                                                                         float scale, int w) {                       \
-        attn_mma_fwd<DM>(out, lse, qkv, mask, S, nh, d, scale, w);                                                    \
-    }                                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(128)                                                                 \
-        attn_mma_dq_d##DM(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,      \
-                          const int *mask, int S, int nh, int d, float scale, int w) {                                \
-        attn_mma_dq<DM>(dqkv, dout, qkv, lse, dsum, mask, S, nh, d, scale, w);                                        \
-    }                                                                                                                 \
-    extern "C" __global__ void __launch_bounds__(128)                                                                 \
-        attn_mma_dkv_d##DM(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,     \
-                           const int *mask, int S, int nh, int d, float scale, int w) {                               \
-        attn_mma_dkv<DM>(dqkv, dout, qkv, lse, dsum, mask, S, nh, d, scale, w);                                       \
-    }
 
-ATTN_MMA_ENTRIES(32)
-ATTN_MMA_ENTRIES(64)
-ATTN_MMA_ENTRIES(128)
+// The entry points, one per head size, written out rather than generated by a
+// macro: a macro puts the whole entry, the inlined call included, on the line
+// of its invocation, and NVRTC 11.8 with --generate-line-info crashes
+// (unbounded recursion) compiling such an entry for sm_90. Each call stands
+// on a line of its own.
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_mma_fwd_d32(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
+    attn_mma_fwd<32>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_mma_dq_d32(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_mma_dq<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_mma_dkv_d32(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_mma_dkv<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_mma_fwd_d64(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
+    attn_mma_fwd<64>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_mma_dq_d64(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_mma_dq<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_mma_dkv_d64(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_mma_dkv<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_mma_fwd_d128(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
+    attn_mma_fwd<128>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_mma_dq_d128(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_mma_dq<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+attn_mma_dkv_d128(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
+    int nh, int nkv, int d, float scale, int w) {
+    attn_mma_dkv<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+}

@@ -37,7 +37,7 @@ type Backend struct {
 	scratch *block // 8 bytes for SumSquares' result
 
 	invFreqMu sync.Mutex
-	invFreq   map[invFreqKey]*tensor.Tensor // RoPE tables, per (θ, d)
+	invFreq   map[invFreqKey]*tensor.Tensor // RoPE frequency tables, per (θ, rotary size, scaling)
 
 	// Failures of queued work (see fail): sticky poisoned the context and
 	// stays; pending is the first recoverable failure not yet reported.

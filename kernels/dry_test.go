@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -72,6 +73,9 @@ func runEveryOp(b *Backend) {
 	pos := i32(2 * 5)
 	b.RoPE(f32(2, 5, 9, 16), f32(2, 5, 9, 16), pos, tensor.RoPEParams{Theta: 160000, Heads: 6})
 	b.RoPEBackward(f32(2, 5, 9, 16), f32(2, 5, 9, 16), pos, tensor.RoPEParams{Theta: 10000})
+	llama3 := tensor.RoPELlama3{Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 8192}
+	b.RoPE(f32(2, 5, 8, 16), f32(2, 5, 8, 16), pos, tensor.RoPEParams{Theta: 5e5, Heads: 6, RotaryDim: 8, Llama3: llama3})
+	b.RoPEBackward(f32(2, 5, 8, 16), f32(2, 5, 8, 16), pos, tensor.RoPEParams{Theta: 5e5, RotaryDim: 4})
 
 	for _, d := range []int{16, 64, 100} {
 		const bs, s, nh = 2, 70, 3
@@ -83,6 +87,13 @@ func runEveryOp(b *Backend) {
 		p.BF16 = true // the tensor-core kernels
 		b.Attention(out, lse, qkv, mask, p)
 		b.AttentionBackward(f32(bs, s, 3, nh, d), f32(bs, s, nh, d), qkv, out, lse, mask, p)
+		// grouped-query attention: 3 query heads share one KV head
+		gqa, g := f32(bs, s, nh+2, d), tensor.AttentionParams{Heads: nh, KVHeads: 1, Scale: 0.1, Window: 16}
+		for _, bf16 := range []bool{false, true} {
+			g.BF16 = bf16
+			b.Attention(out, lse, gqa, mask, g)
+			b.AttentionBackward(f32(bs, s, nh+2, d), f32(bs, s, nh, d), gqa, out, lse, mask, g)
+		}
 	}
 
 	table, ids := f32(11, 4), i32(6)
@@ -184,6 +195,38 @@ func TestDryAttentionShared(t *testing.T) {
 		b := newDryBackend(h100)
 		b.Attention(b.New(tensor.F32, 1, 4, 1, 130), nil, b.New(tensor.F32, 1, 4, 3, 1, 130), nil, tensor.AttentionParams{Heads: 1, Scale: 1})
 	}, "head size above 128 must be refused")
+}
+
+// TestDryGroupedAttentionGrids: the forward and dq kernels run a block row
+// per query head, dkv one per KV head; the scalars carry nh and nkv.
+func TestDryGroupedAttentionGrids(t *testing.T) {
+	b := newDryBackend(h100)
+	const bs, s, nh, nkv, d = 2, 130, 8, 2, 64
+	qkv, out, lse := b.New(tensor.F32, bs, s, nh+2*nkv, d), b.New(tensor.F32, bs, s, nh, d), b.New(tensor.F32, bs, nh, s)
+	for _, bf16 := range []bool{false, true} {
+		p := tensor.AttentionParams{Heads: nh, KVHeads: nkv, Scale: 0.125, BF16: bf16}
+		b.Attention(out, lse, qkv, nil, p)
+		b.AttentionBackward(b.New(tensor.F32, bs, s, nh+2*nkv, d), b.New(tensor.F32, bs, s, nh, d), qkv, out, lse, nil, p)
+	}
+	seen := 0
+	for _, l := range b.dry.launches {
+		if l.file != "attention.cu" && l.file != "attention_mma.cu" || l.entry == "attn_bwd_dsum" {
+			continue
+		}
+		seen++
+		wantY := nh
+		if strings.Contains(l.entry, "dkv") {
+			wantY = nkv
+		}
+		assert.Equal(t, wantY, l.grid.Y, l.entry)
+		assert.Equal(t, bs, l.grid.Z, l.entry)
+		n := len(l.args)
+		assert.Equal(t, []any{int32(s), int32(nh), int32(nkv), int32(d)}, l.args[n-6:n-2], l.entry)
+	}
+	assert.Equal(t, 6, seen)
+	assert.Panics(t, func() {
+		b.Attention(out, lse, b.New(tensor.F32, bs, s, nh+2*3, d), nil, tensor.AttentionParams{Heads: nh, KVHeads: 3, Scale: 1})
+	}, "KVHeads must divide Heads")
 }
 
 func itoa(n int) string {

@@ -149,13 +149,20 @@ func TestGPUAttentionAtScale(t *testing.T) {
 	for _, c := range []struct {
 		d, window int
 		bf16      bool
-	}{{64, 0, false}, {64, 128, false}, {32, 0, false}, {80, 64, false}, {64, 0, true}, {64, 128, true}, {32, 0, true}, {80, 64, true}, {128, 0, true}} {
+		nkv       int // 0: multi-head, qkv [B, S, 3, nh, d]; else grouped, [B, S, nh + 2·nkv, d]
+	}{{64, 0, false, 0}, {64, 128, false, 0}, {32, 0, false, 0}, {80, 64, false, 0}, {64, 0, true, 0}, {64, 128, true, 0},
+		{32, 0, true, 0}, {80, 64, true, 0}, {128, 0, true, 0},
+		{64, 128, false, 2}, {64, 0, true, 1}, {80, 64, true, 2}} {
 		tol := 1e-5 // f32 kernels; the tensor-core ones round their operands to bf16
 		if c.bf16 {
 			tol = 2e-2
 		}
 		const bs, s, nh = 2, 300, 4
-		qkvh := hostRandom(rng, 1, bs, s, 3, nh, c.d)
+		shape := []int{bs, s, 3, nh, c.d}
+		if c.nkv != 0 {
+			shape = []int{bs, s, nh + 2*c.nkv, c.d}
+		}
+		qkvh := hostRandom(rng, 1, shape...)
 		mask := make([]int32, bs*s)
 		for i := range mask {
 			mask[i] = 1
@@ -164,7 +171,7 @@ func TestGPUAttentionAtScale(t *testing.T) {
 			mask[s+j] = 0
 		}
 		maskh := tensor.FromI32(mask, bs, s)
-		p := tensor.AttentionParams{Heads: nh, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window, BF16: c.bf16}
+		p := tensor.AttentionParams{Heads: nh, KVHeads: c.nkv, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window, BF16: c.bf16}
 
 		outW, lseW := cpu.New(tensor.F32, bs, s, nh, c.d), cpu.New(tensor.F32, bs, nh, s)
 		cpu.Attention(outW, lseW, qkvh, maskh, p)
@@ -173,15 +180,15 @@ func TestGPUAttentionAtScale(t *testing.T) {
 		b.Fill(out, float32(math.NaN()))
 		b.Fill(lse, float32(math.NaN()))
 		b.Attention(out, lse, qkv, dm, p)
-		assert.Less(t, relErr(b.ToHost(out).F32(), outW.F32()), tol, "d=%d window=%d bf16=%v out", c.d, c.window, c.bf16)
-		assert.Less(t, relErr(b.ToHost(lse).F32(), lseW.F32()), tol, "d=%d window=%d bf16=%v lse", c.d, c.window, c.bf16)
+		assert.Less(t, relErr(b.ToHost(out).F32(), outW.F32()), tol, "d=%d window=%d bf16=%v nkv=%d out", c.d, c.window, c.bf16, c.nkv)
+		assert.Less(t, relErr(b.ToHost(lse).F32(), lseW.F32()), tol, "d=%d window=%d bf16=%v nkv=%d lse", c.d, c.window, c.bf16, c.nkv)
 
 		douth := hostRandom(rng, 1, bs, s, nh, c.d)
-		dqkvW := hostRandom(rng, 1, bs, s, 3, nh, c.d)
+		dqkvW := hostRandom(rng, 1, shape...)
 		dqkv := b.FromHost(dqkvW)
 		cpu.AttentionBackward(dqkvW, douth, qkvh, outW, lseW, maskh, p)
 		b.AttentionBackward(dqkv, b.FromHost(douth), qkv, out, lse, dm, p)
-		assert.Less(t, relErr(b.ToHost(dqkv).F32(), dqkvW.F32()), tol, "d=%d window=%d bf16=%v dqkv", c.d, c.window, c.bf16)
+		assert.Less(t, relErr(b.ToHost(dqkv).F32(), dqkvW.F32()), tol, "d=%d window=%d bf16=%v nkv=%d dqkv", c.d, c.window, c.bf16, c.nkv)
 	}
 	require.NoError(t, b.Sync())
 }

@@ -197,3 +197,58 @@ func TestGPUBlockCache(t *testing.T) {
 	assert.Less(t, relErr(gotCached, wantCached), 1e-5, "cached step logits")
 	require.NoError(t, g.Sync())
 }
+
+// TestGPUBlockCacheGraphs runs several cached steps of one block through
+// recorded CUDA graphs against the same steps run eagerly: the first cached
+// step records, the later ones replay with new block tokens and fewer rows,
+// as a sampler's steps do.
+func TestGPUBlockCacheGraphs(t *testing.T) {
+	g := requireGPU(t)
+	cfg := smallModelConfig(t)
+	rng := rand.New(rand.NewPCG(5, 5))
+	const bsz, seq, width, steps = 2, 40, 8, 4
+	ids := make([]int32, bsz*seq)
+	for i := range ids {
+		ids[i] = int32(rng.IntN(cfg.VocabSize))
+	}
+	starts := []int{8, 16}
+	var rows []int32
+	for bi, s := range starts {
+		for j := s; j < s+width; j++ {
+			rows = append(rows, int32(bi*seq+j))
+		}
+	}
+	var canvases [][]int32
+	for range steps {
+		step := append([]int32(nil), ids...)
+		for bi, s := range starts {
+			step[bi*seq+s+rng.IntN(width)] = int32(rng.IntN(cfg.VocabSize))
+		}
+		canvases = append(canvases, step)
+	}
+
+	m := bert.New(cfg, g)
+	m.Init(rand.New(rand.NewPCG(1, 2)))
+	run := func(noGraphs bool) ([][]float32, int) {
+		m.NoGraphs = noGraphs
+		c, _, err := m.BeginBlock(ids, bsz, seq, nil, starts, width, nil)
+		require.NoError(t, err)
+		defer c.Release()
+		var out [][]float32
+		for i, step := range canvases {
+			logits, err := c.Logits(step, rows[:len(rows)-2*i])
+			require.NoError(t, err)
+			out = append(out, logits)
+		}
+		return out, c.(*bert.BlockCache).Graphs()
+	}
+	want, eagerGraphs := run(true)
+	got, recorded := run(false)
+	assert.Equal(t, 0, eagerGraphs)
+	assert.Equal(t, 1, recorded, "one graph for every step of the block")
+	for i := range want {
+		require.Len(t, got[i], len(want[i]))
+		assert.Less(t, relErr(got[i], want[i]), 1e-5, "cached step %d", i)
+	}
+	require.NoError(t, g.Sync())
+}

@@ -1,35 +1,30 @@
 package kernels
 
 import (
-	"math"
-
 	"github.com/dllmgo/dllm/kernels/cu"
 	"github.com/dllmgo/dllm/tensor"
 )
 
 // --- RoPE ---
 
+// invFreqKey is what the RoPE frequencies depend on: θ, the rotary size and
+// the Llama-3 scaling.
 type invFreqKey struct {
-	theta float64
-	d     int
+	theta  float64
+	r      int
+	llama3 tensor.RoPELlama3
 }
 
-// invFreqTable returns inv_freq [d/2] on the device for (θ, d), computed in
-// float32 exactly as the CPU reference (and Hugging Face) does: the exponent,
-// the power and the reciprocal each rounded to float32.
-func (b *Backend) invFreqTable(theta float64, d int) *tensor.Tensor {
+// invFreqTable returns inv_freq [r/2] on the device for heads of size d:
+// tensor.RoPEParams.InvFreq, the table the CPU backend uses too.
+func (b *Backend) invFreqTable(p tensor.RoPEParams, d int) *tensor.Tensor {
 	b.invFreqMu.Lock()
 	defer b.invFreqMu.Unlock()
-	key := invFreqKey{theta, d}
+	key := invFreqKey{p.Theta, p.RotarySize(d), p.Llama3}
 	if t := b.invFreq[key]; t != nil {
 		return t
 	}
-	inv := make([]float32, d/2)
-	base := float64(float32(theta))
-	for k := range inv {
-		e := float32(2*k) / float32(d)
-		inv[k] = 1 / float32(math.Pow(base, float64(e)))
-	}
+	inv := p.InvFreq(d)
 	t := b.FromHost(tensor.FromF32(inv, len(inv)))
 	b.invFreq[key] = t
 	return t
@@ -38,15 +33,15 @@ func (b *Backend) invFreqTable(theta float64, d int) *tensor.Tensor {
 // rope launches one direction of rope.cu for operands that passed their
 // contract (s).
 func (b *Backend) rope(op, entry string, out, in, pos *tensor.Tensor, p tensor.RoPEParams, s tensor.RoPEShape) {
-	rows, heads, rotated, d := s.Rows, s.Heads, s.Rotated, s.D
-	n := rows * heads * d / 2
+	rows, heads, rotated, d, r := s.Rows, s.Heads, s.Rotated, s.D, s.R
+	n := rows * heads * (d - r/2) // rope.cu's items: r/2 rotated pairs and d − r pass-through features per head
 	if n == 0 {
 		return
 	}
-	inv := b.invFreqTable(p.Theta, d)
+	inv := b.invFreqTable(p, d)
 	b.launch("rope.cu", entry, b.grid(n), threads, 0,
 		b.ptr(op, out), b.ptr(op, in), b.ptr(op, pos), b.ptr(op, inv),
-		int64(rows), int32(heads), int32(d), int32(rotated))
+		int64(rows), int32(heads), int32(d), int32(rotated), int32(r))
 }
 
 // RoPE applies rotary position embeddings to src, writing dst.
@@ -72,6 +67,7 @@ const (
 
 type attnShape struct {
 	b, s, nh, d int
+	nkv         int // key/value heads (grouped-query attention); nh without grouping
 	w           int // half window, −1 for global attention
 	dm          int // head-size class of the kernels: 32, 64 or 128
 }
@@ -79,7 +75,7 @@ type attnShape struct {
 // attnDims checks the limits of the kernels for operands that passed the
 // contract (c) and returns their geometry.
 func attnDims(op string, c tensor.AttentionShape, p tensor.AttentionParams) attnShape {
-	bsz, s, d := c.Batch, c.Seq, c.D
+	bsz, s, nkv, d := c.Batch, c.Seq, c.KVHeads, c.D
 	check(d <= 128, op, "head size %d: the CUDA kernels support d ≤ 128", d)
 	check(p.Heads <= 65535 && bsz <= 65535, op, "%d heads × batch %d exceeds the grid", p.Heads, bsz)
 	w := -1
@@ -90,7 +86,7 @@ func attnDims(op string, c tensor.AttentionShape, p tensor.AttentionParams) attn
 	for dm < d {
 		dm *= 2
 	}
-	return attnShape{b: bsz, s: s, nh: p.Heads, d: d, w: w, dm: dm}
+	return attnShape{b: bsz, s: s, nh: p.Heads, nkv: nkv, d: d, w: w, dm: dm}
 }
 
 // Tile sizes of attention_mma.cu (the tensor-core kernels, p.BF16): 64 rows
@@ -131,7 +127,7 @@ func (a attnShape) entry(kind string) string {
 
 // scalars are the trailing kernel arguments shared by the attention kernels.
 func (a attnShape) scalars(scale float32) []any {
-	return []any{int32(a.s), int32(a.nh), int32(a.d), scale, int32(a.w)}
+	return []any{int32(a.s), int32(a.nh), int32(a.nkv), int32(a.d), scale, int32(a.w)}
 }
 
 var attnThreads = cu.Dim3{X: 64, Y: 1, Z: 1}
@@ -169,15 +165,17 @@ func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *tensor.T
 	b.launch("attention.cu", "attn_bwd_dsum", cu.Dim3{X: (rows*32 + 255) / 256, Y: 1, Z: 1}, threads, 0,
 		pd, pdo, po, int64(rows), int32(a.s), int32(a.nh), int32(a.d), boolArg(p.BF16))
 	grads := append([]any{pdx, pdo, px, pl, pd, pm}, a.scalars(p.Scale)...)
+	// dq: a block per query tile and query head; dkv: per key tile and KV
+	// head, summing over the query heads of its group.
 	if p.BF16 {
-		grid := cu.Dim3{X: (a.s + mmaRows - 1) / mmaRows, Y: a.nh, Z: a.b}
-		b.launch("attention_mma.cu", a.entry("attn_mma_dq"), grid, mmaThreads, a.mmaDqShared(), grads...)
-		b.launch("attention_mma.cu", a.entry("attn_mma_dkv"), grid, mmaThreads, a.mmaDkvShared(), grads...)
+		tiles := (a.s + mmaRows - 1) / mmaRows
+		b.launch("attention_mma.cu", a.entry("attn_mma_dq"), cu.Dim3{X: tiles, Y: a.nh, Z: a.b}, mmaThreads, a.mmaDqShared(), grads...)
+		b.launch("attention_mma.cu", a.entry("attn_mma_dkv"), cu.Dim3{X: tiles, Y: a.nkv, Z: a.b}, mmaThreads, a.mmaDkvShared(), grads...)
 		return
 	}
 	b.launch("attention.cu", a.entry("attn_bwd_dq"), cu.Dim3{X: (a.s + attnBQ - 1) / attnBQ, Y: a.nh, Z: a.b},
 		attnThreads, a.dqShared(), grads...)
-	b.launch("attention.cu", a.entry("attn_bwd_dkv"), cu.Dim3{X: (a.s + attnBKV - 1) / attnBKV, Y: a.nh, Z: a.b},
+	b.launch("attention.cu", a.entry("attn_bwd_dkv"), cu.Dim3{X: (a.s + attnBKV - 1) / attnBKV, Y: a.nkv, Z: a.b},
 		attnThreads, a.dkvShared(), grads...)
 }
 

@@ -49,6 +49,12 @@
 // the logits it gives the row alone (the key mask of Denoiser); ModernBERT
 // does, bit for bit, on the CPU.
 //
+// Sequence is Generate's block sampler for one prompt, advanced a step at a
+// time; StepSequences advances many independent sequences (each with its own
+// prompt length, settings, schedule and stream) in one model call, and each
+// samples exactly what Generate samples for its prompt alone. Package serve
+// batches concurrent requests with it.
+//
 // Generate can run from Fast-dLLM's DualCache (SamplerConfig.Cache): a model
 // that implements BlockCacher runs one full pass at each block's first step,
 // keeping every layer's keys and values, and the block's later steps

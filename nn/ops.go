@@ -220,13 +220,17 @@ func (tp *Tape) RoPE(x *Var, pos *tensor.Tensor, p tensor.RoPEParams) *Var {
 }
 
 // Attention runs multi-head attention on a packed qkv [B, S, 3, nh, d] and
-// returns [B, S, nh·d]. keyMask [B, S] (I32, 1 = real) may be nil.
+// returns [B, S, nh·d]. keyMask [B, S] (I32, 1 = real) may be nil. With
+// grouped-query attention (p.KVHeads = nkv) qkv is [B, S, nh + 2·nkv, d]:
+// the query heads, then the key heads, then the value heads.
 func (tp *Tape) Attention(qkv *Var, keyMask *tensor.Tensor, p tensor.AttentionParams) *Var {
 	s := qkv.Shape()
-	if len(s) != 5 || s[2] != 3 || s[3] != p.Heads {
-		panic(fmt.Sprintf("nn: Attention qkv %v with %d heads", s, p.Heads))
+	mha := len(s) == 5 && s[2] == 3 && s[3] == p.Heads && p.KV() == p.Heads
+	gqa := len(s) == 4 && p.Heads > 0 && p.KV() > 0 && s[2] == p.Heads+2*p.KV()
+	if !mha && !gqa {
+		panic(fmt.Sprintf("nn: Attention qkv %v with %d heads and %d KV heads", s, p.Heads, p.KV()))
 	}
-	bsz, seq, nh, d := s[0], s[1], s[3], s[4]
+	bsz, seq, nh, d := s[0], s[1], p.Heads, s[len(s)-1]
 	if tp.Precision == PrecisionBF16 {
 		p.BF16 = true // a backend with bf16 attention kernels may use them
 	}

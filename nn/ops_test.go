@@ -99,6 +99,10 @@ func opCases(rng *rand.Rand) []opCase {
 		add("Attention", func(in []*Var) func(*Tape) *Var {
 			return func(tp *Tape) *Var { return tp.Attention(in[0], keyMask, p) }
 		}, randLeaf(rng, 2, 6, 3, 2, 4))
+		gqa := tensor.AttentionParams{Heads: 4, KVHeads: 2, Scale: 0.5, Window: window}
+		add("Attention GQA", func(in []*Var) func(*Tape) *Var {
+			return func(tp *Tape) *Var { return tp.Attention(in[0], keyMask, gqa) }
+		}, randLeaf(rng, 2, 6, 4+2*2, 3))
 	}
 	targets := tensor.FromI32([]int32{3, -100, 0, 6, 2}, 5)
 	weights := tensor.FromF32([]float32{0.5, 1, 2, 0.25, 1.5}, 5)

@@ -122,7 +122,9 @@ type Backend interface {
 	// same shape. pos [rows] (I32) gives each row's position. Only the first
 	// p.Heads heads of a row are rotated (0 means all); the rest are copied, so
 	// a packed QKV [B·S, 3·nh, d] with Heads = 2·nh rotates Q and K and passes
-	// V through: RoPE fused with the QKV split.
+	// V through: RoPE fused with the QKV split (with grouped KV heads,
+	// [B·S, nh + 2·nkv, d] and Heads = nh + nkv). p.RotaryDim rotates only a
+	// leading part of each head, p.Llama3 rescales the frequencies.
 	RoPE(dst, src, pos *Tensor, p RoPEParams)
 	// RoPEBackward adds the gradient with respect to src into dsrc: the
 	// rotation by −φ applied to dy (copied heads pass dy straight through).
@@ -130,7 +132,9 @@ type Backend interface {
 	// Attention computes softmax(QKᵀ·scale + mask)·V per head from a packed
 	// qkv [B, S, 3, nh, d] (Q, K, V head-major, as ModernBERT's Wqkv lays them
 	// out) into out [B, S, nh, d], which is [B, S, H] for the output
-	// projection. keyMask [B, S] (I32, 1 = real token, 0 = padding) may be nil.
+	// projection. With grouped-query attention (p.KVHeads = nkv < nh) the
+	// packed qkv is [B, S, nh + 2·nkv, d]: nh query heads, then nkv key
+	// heads, then nkv value heads (see AttentionParams.KVHeads). keyMask [B, S] (I32, 1 = real token, 0 = padding) may be nil.
 	// lse [B, nh, S] receives each query's log-sum-exp for the backward pass
 	// and may be nil at inference; it is the natural log of the scaled
 	// scores. A query that sees no key gets zeros and lse = +Inf (as
@@ -184,10 +188,35 @@ type Backend interface {
 
 // RoPEParams configures rotary position embeddings.
 type RoPEParams struct {
-	// Theta is the base: inv_freq[k] = Theta^(−2k/d).
+	// Theta is the base: inv_freq[k] = Theta^(−2k/r), r the rotary size
+	// (RotaryDim, or the head size d).
 	Theta float64
 	// Heads is how many leading heads of each row are rotated; 0 means all.
 	Heads int
+	// RotaryDim is partial rotary embedding: only the first RotaryDim
+	// features of each rotated head turn, in the rotate-half layout within
+	// that part (feature k pairs with k + RotaryDim/2, and the frequencies
+	// use RotaryDim as their size); features RotaryDim..d−1 pass through
+	// unchanged. 0 means the whole head. Must be even and at most d.
+	RotaryDim int
+	// Llama3 rescales the frequencies as Llama 3.1/3.2 do; the zero value
+	// (Factor 0) means no scaling.
+	Llama3 RoPELlama3
+}
+
+// RoPELlama3 is the "llama3" rope_scaling of a Hugging Face config. With
+// ω = inv_freq[k], its wavelength λ = 2π/ω and L = OriginalMaxPositions,
+// the rescaled frequency is
+//
+//	ω/Factor                          if λ > L/LowFreqFactor  (long wavelengths: slowed down)
+//	ω                                 if λ < L/HighFreqFactor (short ones: unchanged)
+//	(1 − s)·ω/Factor + s·ω            otherwise, s = (L/λ − LowFreqFactor)/(HighFreqFactor − LowFreqFactor)
+//
+// The middle band includes both of its bounds. RoPEParams.InvFreq computes
+// it in float32, step by step as Hugging Face does.
+type RoPELlama3 struct {
+	Factor, LowFreqFactor, HighFreqFactor float64
+	OriginalMaxPositions                  int
 }
 
 // A Graph is a recorded sequence of a backend's ops that replays with one
@@ -209,8 +238,17 @@ type GraphCapturer interface {
 
 // AttentionParams configures scaled dot-product attention.
 type AttentionParams struct {
-	// Heads is the number of heads nh; the head size is inferred from qkv.
+	// Heads is the number of (query) heads nh; the head size is inferred
+	// from qkv.
 	Heads int
+	// KVHeads is the number of key/value heads nkv for grouped-query
+	// attention; 0 means nkv = nh, plain multi-head attention. nh must be a
+	// multiple of nkv. The query heads form nkv groups of nh/nkv consecutive
+	// heads, and every head of group g attends with key head g and value
+	// head g: query head h uses KV head ⌊h/(nh/nkv)⌋, as Hugging Face's
+	// repeat_kv (a repeat-interleave) arranges it. nkv = 1 is multi-query
+	// attention. Only K and V shrink; out and lse keep nh heads.
+	KVHeads int
 	// Scale multiplies QKᵀ; usually 1/√d.
 	Scale float32
 	// Window is Hugging Face's local_attention: key j is visible from query i
@@ -222,6 +260,14 @@ type AttentionParams struct {
 	// bf16 (relative errors of about 1e-2). The CPU backend ignores it and
 	// computes in f32.
 	BF16 bool
+}
+
+// KV returns the number of key/value heads: KVHeads, or Heads when it is 0.
+func (p AttentionParams) KV() int {
+	if p.KVHeads == 0 {
+		return p.Heads
+	}
+	return p.KVHeads
 }
 
 // Visible reports whether key j is in query i's window.

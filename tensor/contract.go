@@ -302,32 +302,48 @@ func CheckSwiGLUBackward(dx, x, dy *Tensor) (rows, inner int) {
 // --- Positions and attention ---
 
 // RoPEShape is the geometry of a RoPE call: Rows rows of Heads heads of
-// size D, of which the first Rotated heads are rotated.
-type RoPEShape struct{ Rows, Heads, Rotated, D int }
+// size D, of which the first Rotated heads are rotated, each in its first R
+// features (the rotary size).
+type RoPEShape struct{ Rows, Heads, Rotated, D, R int }
 
-// ropeContract checks x [..., heads, d], other with as many elements and
-// pos (one I32 position per row).
+// ropeContract checks x [..., heads, d], other with as many elements, pos
+// (one I32 position per row) and the parameters.
 func ropeContract(op string, x, other, pos *Tensor, p RoPEParams) RoPEShape {
 	checkF32(op, x, other)
 	check(x.Rank() >= 2, op, "%v must be [..., heads, d]", x)
 	heads, d := x.Dim(-2), x.Dim(-1)
-	check(d%2 == 0, op, "%v: head size %d must be even (rotate-half pairs k with k+d/2)", x, d)
 	check(other.Numel() == x.Numel(), op, "%v and %v differ in element count", x, other)
 	rows := Numel(x.shape[:x.Rank()-2])
 	check(pos.dtype == I32 && pos.Numel() == rows, op, "pos %v must be I32 with one position per row (%d) of %v", pos, rows, x)
 	check(p.Heads >= 0 && p.Heads <= heads, op, "Heads = %d, but rows of %v have %d heads", p.Heads, x, heads)
-	check(p.Theta > 0, op, "Theta = %v must be positive", p.Theta)
+	r := checkRoPEParams(op, x, p, d)
 	rotated := p.Heads
 	if rotated == 0 {
 		rotated = heads
 	}
-	return RoPEShape{Rows: rows, Heads: heads, Rotated: rotated, D: d}
+	return RoPEShape{Rows: rows, Heads: heads, Rotated: rotated, D: d, R: r}
 }
 
-// CheckRoPE is RoPE's contract: src [..., H, d] with an even head size d,
-// dst with as many elements, both F32; pos I32 with one position per row
-// (the product of the dimensions before H); 0 ≤ p.Heads ≤ H and p.Theta > 0.
-// That the positions are not negative is checked by the CPU backend only.
+// checkRoPEParams checks the frequency parameters for heads of size d and
+// returns the rotary size r.
+func checkRoPEParams(op string, x *Tensor, p RoPEParams, d int) int {
+	check(p.Theta > 0, op, "Theta = %v must be positive", p.Theta)
+	r := p.RotarySize(d)
+	check(p.RotaryDim != 0 || d%2 == 0, op, "%v: head size %d must be even (rotate-half pairs k with k+d/2)", x, d)
+	check(r > 0 && r <= d && r%2 == 0, op, "rotary size %d (RotaryDim = %d) must be even and in (0, d = %d] (rotate-half pairs k with k+r/2)", r, p.RotaryDim, d)
+	if l := p.Llama3; l.Factor != 0 {
+		check(l.Factor > 0 && l.LowFreqFactor > 0 && l.HighFreqFactor > l.LowFreqFactor && l.OriginalMaxPositions > 0, op,
+			"Llama3 scaling %+v needs Factor > 0, 0 < LowFreqFactor < HighFreqFactor and OriginalMaxPositions > 0", l)
+	}
+	return r
+}
+
+// CheckRoPE is RoPE's contract: src [..., H, d], dst with as many elements,
+// both F32; pos I32 with one position per row (the product of the
+// dimensions before H); 0 ≤ p.Heads ≤ H; p.Theta > 0; a rotary size
+// (p.RotaryDim, 0: all of d) that is even and at most d; Llama-3 scaling,
+// when set, with Factor > 0 and 0 < LowFreqFactor < HighFreqFactor. That
+// the positions are not negative is checked by the CPU backend only.
 func CheckRoPE(dst, src, pos *Tensor, p RoPEParams) RoPEShape {
 	return ropeContract("RoPE", src, dst, pos, p)
 }
@@ -339,21 +355,25 @@ func CheckRoPEBackward(dsrc, dy, pos *Tensor, p RoPEParams) RoPEShape {
 }
 
 // AttentionShape is the geometry of an Attention call: Batch sequences of
-// Seq tokens, Heads heads of size D.
-type AttentionShape struct{ Batch, Seq, Heads, D int }
+// Seq tokens, Heads query heads and KVHeads key/value heads of size D.
+type AttentionShape struct{ Batch, Seq, Heads, KVHeads, D int }
 
-// attentionContract checks the operands both directions share: qkv [B, S, 3, nh, d]
-// (or any [B, S, ...] holding 3·nh·d values per token), out with B·S·nh·d
+// attentionContract checks the operands both directions share: qkv
+// [B, S, nh + 2·nkv, d] (or any [B, S, ...] holding that many values per
+// token; rank 5 is [B, S, 3, nh, d], without grouping), out with B·S·nh·d
 // elements, keyMask (may be nil) I32 [B, S], lse (may be nil) F32 [B, nh, S].
 func attentionContract(op string, out, lse, qkv, keyMask *Tensor, p AttentionParams) AttentionShape {
 	checkF32(op, out, qkv)
+	nkv := p.KV()
 	check(p.Heads > 0, op, "Heads = %d must be positive", p.Heads)
-	check(qkv.Rank() >= 3, op, "qkv %v must be [B, S, 3, nh, d]", qkv)
+	check(nkv > 0 && p.Heads%nkv == 0, op, "KVHeads = %d must divide Heads = %d", p.KVHeads, p.Heads)
+	check(qkv.Rank() >= 3, op, "qkv %v must be [B, S, nh + 2·nkv, d]", qkv)
 	b, s := qkv.Dim(0), qkv.Dim(1)
-	tok := Numel(qkv.shape[2:])
-	check(tok%(3*p.Heads) == 0 && tok > 0, op, "qkv %v does not hold 3·%d heads per token", qkv, p.Heads)
-	d := tok / (3 * p.Heads)
-	check(qkv.Rank() != 5 || (qkv.Dim(2) == 3 && qkv.Dim(3) == p.Heads), op, "qkv %v must be [B, S, 3, %d, d]", qkv, p.Heads)
+	tok, heads := Numel(qkv.shape[2:]), p.Heads+2*nkv
+	check(tok%heads == 0 && tok > 0, op, "qkv %v does not hold nh + 2·nkv = %d heads per token (nh = %d, nkv = %d)", qkv, heads, p.Heads, nkv)
+	d := tok / heads
+	check(qkv.Rank() != 5 || (nkv == p.Heads && qkv.Dim(2) == 3 && qkv.Dim(3) == p.Heads), op,
+		"qkv %v must be [B, S, 3, %d, d] (rank 5 holds no grouped K and V)", qkv, p.Heads)
 	check(out.Numel() == b*s*p.Heads*d, op, "out %v must be [%d, %d, %d, %d] for qkv %v", out, b, s, p.Heads, d, qkv)
 	if keyMask != nil {
 		check(keyMask.dtype == I32 && keyMask.Numel() == b*s, op, "keyMask %v must be I32 [%d, %d]", keyMask, b, s)
@@ -362,11 +382,13 @@ func attentionContract(op string, out, lse, qkv, keyMask *Tensor, p AttentionPar
 		checkF32(op, lse)
 		check(lse.Numel() == b*p.Heads*s, op, "lse %v must be [%d, %d, %d]", lse, b, p.Heads, s)
 	}
-	return AttentionShape{Batch: b, Seq: s, Heads: p.Heads, D: d}
+	return AttentionShape{Batch: b, Seq: s, Heads: p.Heads, KVHeads: nkv, D: d}
 }
 
-// CheckAttention is Attention's contract: p.Heads > 0; qkv F32
-// [B, S, 3, nh, d], or any [B, S, ...] holding 3·nh·d values per token; out
+// CheckAttention is Attention's contract: p.Heads > 0 and the number of
+// key/value heads nkv (p.KVHeads, 0: nh) divides it; qkv F32
+// [B, S, nh + 2·nkv, d], or any [B, S, ...] holding (nh + 2·nkv)·d values
+// per token, rank 5 only as [B, S, 3, nh, d] without grouping; out
 // F32 with B·S·nh·d elements; keyMask (may be nil) I32 with B·S elements;
 // lse (may be nil) F32 with B·nh·S elements.
 func CheckAttention(out, lse, qkv, keyMask *Tensor, p AttentionParams) AttentionShape {

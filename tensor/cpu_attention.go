@@ -14,8 +14,16 @@ import (
 // against every key the block can see are one small GEMM (Q_blk·K_rangeᵀ),
 // the softmax runs row by row on that tile, and the output is a second GEMM
 // (P·V_range). The packed qkv layout needs no copies: Q, K and V of one head
-// are [S, d] matrices with row stride 3·H inside qkv, which is exactly what
-// the GEMM's leading dimension expresses.
+// are [S, d] matrices with row stride (nh + 2·nkv)·d inside qkv (3·H without
+// grouping), which is exactly what the GEMM's leading dimension expresses.
+//
+// Grouped-query attention changes only which K and V a query head reads:
+// query head h reads KV head ⌊h/group⌋, group = nh/nkv, so the forward is
+// the same per-head computation with other column offsets. The backward
+// sums the gradients of a group's query heads into their shared dK and dV,
+// so its tasks are (batch, KV head) pairs that run the group's query heads
+// one after the other: each task still owns its slice of dqkv, and the sums
+// into dK and dV keep a fixed order.
 //
 // With a sliding window a block only multiplies against keys
 // [i0 − w, i1 − 1 + w] (w = Window/2), so the cost is O(S·(block + 2w)),
@@ -36,14 +44,27 @@ var serialGEMM = gemm.Config{Threads: 1}
 // attnShape is the geometry of one Attention call.
 type attnShape struct {
 	b, s, nh, d int
+	nkv         int // key/value heads: nh without grouping
 	w           int // half window: key j visible from i iff |i−j| ≤ w; -1 = global
 }
 
 // h is the hidden size nh·d, the row stride of out.
 func (a attnShape) h() int { return a.nh * a.d }
 
-// ld is the row stride of Q, K and V inside the packed qkv.
-func (a attnShape) ld() int { return 3 * a.h() }
+// ld is the row stride of Q, K and V inside the packed qkv: nh query heads,
+// nkv key heads and nkv value heads per token.
+func (a attnShape) ld() int { return (a.nh + 2*a.nkv) * a.d }
+
+// group is the number of query heads that share one KV head.
+func (a attnShape) group() int { return a.nh / a.nkv }
+
+// offsets returns where query head h's Q, K and V start in batch row bi of
+// the packed qkv, and where its output starts in out.
+func (a attnShape) offsets(bi, h int) (qOff, kOff, vOff, oOff int) {
+	base := bi * a.s * a.ld()
+	kv := h / a.group()
+	return base + h*a.d, base + (a.nh+kv)*a.d, base + (a.nh+a.nkv+kv)*a.d, bi*a.s*a.h() + h*a.d
+}
 
 // The number of queries per block: big enough for the GEMM micro-kernel to
 // run at speed and to repack K and V rarely, small enough that a sliding
@@ -86,7 +107,7 @@ func attnDims(c AttentionShape, p AttentionParams) attnShape {
 	if p.Window > 0 {
 		w = p.Window / 2
 	}
-	return attnShape{b: c.Batch, s: c.Seq, nh: c.Heads, d: c.D, w: w}
+	return attnShape{b: c.Batch, s: c.Seq, nh: c.Heads, nkv: c.KVHeads, d: c.D, w: w}
 }
 
 // attnScratch is one task's working memory: a block of scores and a block of
@@ -139,9 +160,7 @@ func (cpuBackend) Attention(out, lse, qkv, keyMask *Tensor, p AttentionParams) {
 // attnForwardHead computes one (batch, head) pair.
 func attnForwardHead(a attnShape, scale float32, x, o, lse []float32, mask []int32, bi, h int, sc *attnScratch) {
 	H, ld := a.h(), a.ld()
-	qOff := bi*a.s*ld + h*a.d
-	kOff, vOff := qOff+H, qOff+2*H
-	oOff := bi*a.s*H + h*a.d
+	qOff, kOff, vOff, oOff := a.offsets(bi, h)
 	for i0 := 0; i0 < a.s; i0 += a.block() {
 		i1 := min(a.s, i0+a.block())
 		j0, j1 := a.keyRange(i0, i1)
@@ -211,26 +230,29 @@ func (cpuBackend) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *Tensor, 
 	if keyMask != nil {
 		masks = keyMask.I32()
 	}
-	parallelFor(a.b*a.nh, 1, func(t0, t1 int) {
+	// One task per (batch, KV head): the query heads of a group add into
+	// the same dK and dV, so they run in order on one goroutine.
+	parallelFor(a.b*a.nkv, 1, func(t0, t1 int) {
 		sc := getAttnScratch(a.block() * a.s)
 		defer attnScratchPool.Put(sc)
 		dsum := make([]float32, a.s)
 		for t := t0; t < t1; t++ {
-			bi, h := t/a.nh, t%a.nh
+			bi, kv := t/a.nkv, t%a.nkv
 			var mask []int32
 			if masks != nil {
 				mask = masks[bi*a.s : (bi+1)*a.s]
 			}
-			attnBackwardHead(a, p.Scale, x, dx, o, do, ls[t*a.s:(t+1)*a.s], dsum, mask, bi, h, sc)
+			for h := kv * a.group(); h < (kv+1)*a.group(); h++ {
+				l := (bi*a.nh + h) * a.s
+				attnBackwardHead(a, p.Scale, x, dx, o, do, ls[l:l+a.s], dsum, mask, bi, h, sc)
+			}
 		}
 	})
 }
 
 func attnBackwardHead(a attnShape, scale float32, x, dx, o, do, lse, dsum []float32, mask []int32, bi, h int, sc *attnScratch) {
 	H, ld := a.h(), a.ld()
-	qOff := bi*a.s*ld + h*a.d
-	kOff, vOff := qOff+H, qOff+2*H
-	oOff := bi*a.s*H + h*a.d
+	qOff, kOff, vOff, oOff := a.offsets(bi, h)
 	for i := range a.s {
 		orow := o[oOff+i*H : oOff+i*H+a.d]
 		drow := do[oOff+i*H : oOff+i*H+a.d]

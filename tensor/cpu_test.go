@@ -1,6 +1,7 @@
 package tensor_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -63,6 +64,7 @@ func TestCPUDeterministicAcrossGOMAXPROCS(t *testing.T) {
 	ids := randI32(rng, 700, 13)
 	qkv := randF32(rng, 2, 150, 3, 4, 16)
 	dout := randF32(rng, 2, 150, 4, 16)
+	qkvG := randF32(rng, 2, 150, 4+2, 16)
 	logits := randF32(rng, 300, 1001)
 	targets := randI32(rng, 300, 1001)
 	a, b := randF32(rng, 200, 300), randF32(rng, 300, 150)
@@ -91,6 +93,17 @@ func TestCPUDeterministicAcrossGOMAXPROCS(t *testing.T) {
 			dq := cpu.New(tensor.F32, 2, 150, 3, 4, 16)
 			cpu.AttentionBackward(dq, dout, qkv, o, l, nil, p)
 			out["Attention out"], out["lse"], out["AttentionBackward"] = o.F32(), l.F32(), dq.F32()
+		}
+		// Grouped-query attention: the backward sums four query heads into
+		// each shared dK and dV.
+		for _, w := range []int{0, 32} {
+			p := tensor.AttentionParams{Heads: 4, KVHeads: 1, Scale: 0.25, Window: w}
+			o, l := cpu.New(tensor.F32, 2, 150, 4, 16), cpu.New(tensor.F32, 2, 4, 150)
+			cpu.Attention(o, l, qkvG, nil, p)
+			dq := cpu.New(tensor.F32, 2, 150, 6, 16)
+			cpu.AttentionBackward(dq, dout, qkvG, o, l, nil, p)
+			key := fmt.Sprintf(" GQA window %d", w)
+			out["Attention out"+key], out["lse"+key], out["AttentionBackward"+key] = o.F32(), l.F32(), dq.F32()
 		}
 
 		loss, lse := cpu.New(tensor.F32, 300), cpu.New(tensor.F32, 300)
@@ -133,8 +146,17 @@ func TestCPUChecksName(t *testing.T) {
 		{"tensor: RoPE: position -1 at row 1 is negative", func() {
 			cpu.RoPE(f(2, 1, 4), f(2, 1, 4), tensor.FromI32([]int32{0, -1}, 2), tensor.RoPEParams{Theta: 1e4})
 		}},
-		{"tensor: Attention: qkv F32[2,5,7]@cpu does not hold 3·2 heads per token", func() {
+		{"tensor: Attention: qkv F32[2,5,7]@cpu does not hold nh + 2·nkv = 6 heads per token (nh = 2, nkv = 2)", func() {
 			cpu.Attention(f(2, 5, 2), nil, f(2, 5, 7), nil, tensor.AttentionParams{Heads: 2})
+		}},
+		{"tensor: Attention: KVHeads = 3 must divide Heads = 4", func() {
+			cpu.Attention(f(1, 5, 4, 2), nil, f(1, 5, 10, 2), nil, tensor.AttentionParams{Heads: 4, KVHeads: 3})
+		}},
+		{"tensor: Attention: qkv F32[1,5,3,4,2]@cpu must be [B, S, 3, 4, d] (rank 5 holds no grouped K and V)", func() {
+			cpu.Attention(f(1, 5, 4, 2), nil, f(1, 5, 3, 4, 2), nil, tensor.AttentionParams{Heads: 4, KVHeads: 1})
+		}},
+		{"tensor: RoPE: rotary size 6 (RotaryDim = 6) must be even and in (0, d = 4] (rotate-half pairs k with k+r/2)", func() {
+			cpu.RoPE(f(2, 1, 4), f(2, 1, 4), i32(2), tensor.RoPEParams{Theta: 1e4, RotaryDim: 6})
 		}},
 		{"tensor: CrossEntropy: target 9 of row 0 is outside [0, 9) and is not the ignore index -100", func() {
 			cpu.CrossEntropy(f(1), nil, f(1, 9), tensor.FromI32([]int32{9}, 1), nil, -100)

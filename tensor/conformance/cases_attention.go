@@ -9,29 +9,47 @@ import (
 
 // attnCase is one attention geometry. mask: "none", "tail" (each sequence
 // padded at the end to a random length), "holes" (random keys padded
-// anywhere, including whole sequences: some queries then see no key).
+// anywhere, including whole sequences: some queries then see no key). nkv
+// is AttentionParams.KVHeads: 0 packs qkv as [B, S, 3, nh, d], anything else
+// as [B, S, nh + 2·nkv, d].
 type attnCase struct {
 	name        string
 	b, s, nh, d int
 	window      int
 	mask        string
+	nkv         int
 }
 
 var attnCaseList = []attnCase{
-	{"global, d odd", 2, 11, 2, 5, 0, "none"},
-	{"global, padded, a sequence all padding", 3, 9, 2, 8, 0, "holes"},
-	{"window 4 (|i−j| ≤ 2), S = 37 spans query blocks", 1, 37, 2, 6, 4, "holes"},
-	{"window larger than S", 2, 10, 1, 4, 100, "tail"},
-	{"window 1: each query sees only itself", 1, 9, 2, 3, 1, "holes"},
-	{"window 16, S = 70, 3 heads", 1, 70, 3, 16, 16, "none"},
-	{"ModernBERT head size 64, window 128, S = 150", 2, 150, 2, 64, 128, "tail"},
+	{"global, d odd", 2, 11, 2, 5, 0, "none", 0},
+	{"global, padded, a sequence all padding", 3, 9, 2, 8, 0, "holes", 0},
+	{"window 4 (|i−j| ≤ 2), S = 37 spans query blocks", 1, 37, 2, 6, 4, "holes", 0},
+	{"window larger than S", 2, 10, 1, 4, 100, "tail", 0},
+	{"window 1: each query sees only itself", 1, 9, 2, 3, 1, "holes", 0},
+	{"window 16, S = 70, 3 heads", 1, 70, 3, 16, 16, "none", 0},
+	{"ModernBERT head size 64, window 128, S = 150", 2, 150, 2, 64, 128, "tail", 0},
+	// Grouped-query attention: query head h uses KV head h/(nh/nkv).
+	{"GQA nh = 4, nkv = 2, padded, a sequence all padding", 3, 9, 4, 8, 0, "holes", 2},
+	{"MQA nh = 3, nkv = 1, d odd, window 6", 2, 13, 3, 5, 6, "tail", 1},
+	{"GQA nh = 4, nkv = 4 packed [B, S, nh + 2·nkv, d]", 1, 8, 4, 4, 0, "none", 4},
+	{"GQA nh = 4, nkv = 1, window 16, S = 70 spans query blocks", 1, 70, 4, 16, 16, "holes", 1},
+	{"GQA nh = 6, nkv = 2, head size 64, window 128, S = 150", 1, 150, 6, 64, 128, "tail", 2},
+	{"GQA nh = 4, nkv = 2, head size 100 (the 128 class), S = 40", 1, 40, 4, 100, 0, "tail", 2},
+}
+
+// shape is the case's qkv shape.
+func (c attnCase) shape() []int {
+	if c.nkv == 0 {
+		return []int{c.b, c.s, 3, c.nh, c.d}
+	}
+	return []int{c.b, c.s, c.nh + 2*c.nkv, c.d}
 }
 
 // draw makes the case's qkv and mask; mask is nil for "none".
 func (e *env) drawAttention(c attnCase) (qkv host, mask []int, g attnGeom) {
 	// q and k with standard deviation 1.4 give scores of standard deviation
 	// about 2 after the 1/√d scaling: peaked but not one-hot softmaxes.
-	qkv = e.normal(1.4, c.b, c.s, 3, c.nh, c.d)
+	qkv = e.normal(1.4, c.shape()...)
 	switch c.mask {
 	case "tail":
 		mask = make([]int, c.b*c.s)
@@ -54,12 +72,12 @@ func (e *env) drawAttention(c attnCase) (qkv host, mask []int, g attnGeom) {
 			}
 		}
 	}
-	g = attnGeom{b: c.b, s: c.s, nh: c.nh, d: c.d, scale: 1 / math.Sqrt(float64(c.d)), window: c.window, mask: mask}
+	g = attnGeom{b: c.b, s: c.s, nh: c.nh, nkv: c.nkv, d: c.d, scale: 1 / math.Sqrt(float64(c.d)), window: c.window, mask: mask}
 	return qkv, mask, g
 }
 
 func (c attnCase) params(bf16 bool) tensor.AttentionParams {
-	return tensor.AttentionParams{Heads: c.nh, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window, BF16: bf16}
+	return tensor.AttentionParams{Heads: c.nh, KVHeads: c.nkv, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window, BF16: bf16}
 }
 
 func maskTensor(mask []int, b, s int) *tensor.Tensor {
@@ -124,7 +142,7 @@ func attentionChecks(suffix string) []testCase {
 				} else {
 					want, how = refAttentionBackward(qkv.v, dout.v, g), "analytic"
 				}
-				d0 := e.seedGrad(want, c.b, c.s, 3, c.nh, c.d)
+				d0 := e.seedGrad(want, c.shape()...)
 				mt := maskTensor(mask, c.b, c.s)
 				outT, lseT := roundF32(out, c.b, c.s, c.nh, c.d), roundF32(lse, c.b, c.nh, c.s)
 				trs = append(trs, trial{name: fmt.Sprintf("%s (%s)", c.name, how), op: bwd, run: func(b tensor.Backend) []*tensor.Tensor {

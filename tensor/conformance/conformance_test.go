@@ -71,9 +71,11 @@ func TestAnalyticReferencesMatchFiniteDifferences(t *testing.T) {
 	})
 	t.Run("Attention", func(t *testing.T) {
 		for _, c := range []attnCase{
-			{"", 2, 7, 2, 3, 0, "holes"},
-			{"", 1, 12, 1, 4, 6, "tail"},
-			{"", 2, 5, 3, 2, 2, "none"},
+			{"", 2, 7, 2, 3, 0, "holes", 0},
+			{"", 1, 12, 1, 4, 6, "tail", 0},
+			{"", 2, 5, 3, 2, 2, "none", 0},
+			{"", 2, 7, 4, 3, 0, "holes", 2},
+			{"", 1, 12, 3, 4, 6, "tail", 1},
 		} {
 			qkv, _, g := e.drawAttention(c)
 			dout := e.normal(1, c.b, c.s, c.nh, c.d)
@@ -106,7 +108,7 @@ func assertClose(t *testing.T, want, got []float64, tol float64) {
 // mask, and a fully padded sequence gives zeros and lse = +Inf.
 func TestRefAttentionProperties(t *testing.T) {
 	e := newEnv(tensor.CPU(), CPUTolerances(), 3, t.Name())
-	c := attnCase{"", 2, 9, 2, 4, 0, "none"}
+	c := attnCase{"", 2, 9, 2, 4, 0, "none", 0}
 	qkv, _, g := e.drawAttention(c)
 	global, lse := refAttention(qkv.v, g)
 	g.window = 18
@@ -164,6 +166,52 @@ func TestAgainstCPUPathPasses(t *testing.T) {
 // operands itself, so a GPU's bf16 GEMM is compared with it directly.
 func TestRunBF16MatMul(t *testing.T) {
 	RunBF16MatMul(t, renamed{tensor.CPU()}, CPUTolerances())
+}
+
+// The grouped-query reference is multi-head attention on K and V heads
+// repeated as repeat_interleave repeats them: head g serves query heads
+// g·(nh/nkv) .. (g+1)·(nh/nkv) − 1. The gradient of a shared K or V head is
+// the sum of its copies' gradients.
+func TestRefGroupedQueryIsRepeatedKV(t *testing.T) {
+	e := newEnv(tensor.CPU(), CPUTolerances(), 5, t.Name())
+	for _, c := range []attnCase{
+		{"", 2, 7, 6, 3, 4, "holes", 2},
+		{"", 1, 9, 4, 5, 0, "tail", 1},
+	} {
+		qkv, _, g := e.drawAttention(c)
+		group := c.nh / c.nkv
+		// expand [B, S, nh + 2·nkv, d] into [B, S, 3, nh, d]
+		wide := make([]float64, c.b*c.s*3*c.nh*c.d)
+		src := func(tok, head int) []float64 { return qkv.v[(tok*(c.nh+2*c.nkv)+head)*c.d:][:c.d] }
+		for tok := range c.b * c.s {
+			for h := range c.nh {
+				copy(wide[((tok*3+0)*c.nh+h)*c.d:], src(tok, h))
+				copy(wide[((tok*3+1)*c.nh+h)*c.d:], src(tok, c.nh+h/group))
+				copy(wide[((tok*3+2)*c.nh+h)*c.d:], src(tok, c.nh+c.nkv+h/group))
+			}
+		}
+		mha := g
+		mha.nkv = 0
+		out, lse := refAttention(qkv.v, g)
+		wout, wlse := refAttention(wide, mha)
+		require.Equal(t, wout, out)
+		require.Equal(t, wlse, lse)
+
+		dout := e.normal(1, c.b, c.s, c.nh, c.d)
+		got := refAttentionBackward(qkv.v, dout.v, g)
+		wgrad := refAttentionBackward(wide, dout.v, mha)
+		want := make([]float64, len(got))
+		for tok := range c.b * c.s {
+			for h := range c.nh {
+				for k := range c.d {
+					want[(tok*(c.nh+2*c.nkv)+h)*c.d+k] += wgrad[((tok*3+0)*c.nh+h)*c.d+k]
+					want[(tok*(c.nh+2*c.nkv)+c.nh+h/group)*c.d+k] += wgrad[((tok*3+1)*c.nh+h)*c.d+k]
+					want[(tok*(c.nh+2*c.nkv)+c.nh+c.nkv+h/group)*c.d+k] += wgrad[((tok*3+2)*c.nh+h)*c.d+k]
+				}
+			}
+		}
+		assertClose(t, want, got, 1e-12)
+	}
 }
 
 // The offset convention is the plain one with the weight shifted: RMSNorm

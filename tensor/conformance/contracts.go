@@ -205,12 +205,13 @@ func contractCases(b tensor.Backend) []contractCase {
 			"dtype":    func() { b.SwiGLUBackward(bf16(2, 6), f32(2, 6), f32(2, 3)) },
 		}},
 		{"RoPE", func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i32(2), rope) }, map[string]func(){
-			"odd head":  func() { b.RoPE(f32(2, 3, 5), f32(2, 3, 5), i32(2), rope) },
-			"positions": func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i32(3), rope) },
-			"I64 pos":   func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i64(2), rope) },
-			"heads":     func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i32(2), tensor.RoPEParams{Theta: 1e4, Heads: 4}) },
-			"theta":     func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i32(2), tensor.RoPEParams{}) },
-			"dst count": func() { b.RoPE(f32(2, 3, 2), f32(2, 3, 4), i32(2), rope) },
+			"odd head":   func() { b.RoPE(f32(2, 3, 5), f32(2, 3, 5), i32(2), rope) },
+			"positions":  func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i32(3), rope) },
+			"I64 pos":    func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i64(2), rope) },
+			"heads":      func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i32(2), tensor.RoPEParams{Theta: 1e4, Heads: 4}) },
+			"theta":      func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i32(2), tensor.RoPEParams{}) },
+			"odd rotary": func() { b.RoPE(f32(2, 3, 4), f32(2, 3, 4), i32(2), tensor.RoPEParams{Theta: 1e4, RotaryDim: 3}) },
+			"dst count":  func() { b.RoPE(f32(2, 3, 2), f32(2, 3, 4), i32(2), rope) },
 		}},
 		{"RoPEBackward", func() { b.RoPEBackward(f32(2, 3, 4), f32(2, 3, 4), i32(2), rope) }, map[string]func(){
 			"odd head": func() { b.RoPEBackward(f32(2, 3, 5), f32(2, 3, 5), i32(2), rope) },
@@ -218,7 +219,13 @@ func contractCases(b tensor.Backend) []contractCase {
 			"dtype":    func() { b.RoPEBackward(f32(2, 3, 4), bf16(2, 3, 4), i32(2), rope) },
 		}},
 		{"Attention", func() { b.Attention(f32(2, 5, 2, 4), f32(2, 2, 5), f32(2, 5, 3, 2, 4), i32(2, 5), attn) }, map[string]func(){
-			"no heads":   func() { b.Attention(f32(2, 5, 2, 4), nil, f32(2, 5, 3, 2, 4), nil, tensor.AttentionParams{Scale: 1}) },
+			"no heads": func() { b.Attention(f32(2, 5, 2, 4), nil, f32(2, 5, 3, 2, 4), nil, tensor.AttentionParams{Scale: 1}) },
+			"kv heads": func() {
+				b.Attention(f32(2, 5, 2, 4), nil, f32(2, 5, 3, 2, 4), nil, tensor.AttentionParams{Heads: 2, KVHeads: 3, Scale: 1})
+			},
+			"gqa rank 5": func() {
+				b.Attention(f32(2, 5, 4, 4), nil, f32(2, 5, 3, 2, 4), nil, tensor.AttentionParams{Heads: 4, KVHeads: 1, Scale: 1})
+			},
 			"qkv split":  func() { b.Attention(f32(2, 5, 2, 4), nil, f32(2, 5, 7), nil, attn) },
 			"qkv layout": func() { b.Attention(f32(2, 5, 2, 4), nil, f32(2, 5, 2, 3, 4), nil, attn) },
 			"out count":  func() { b.Attention(f32(2, 5, 2, 3), nil, f32(2, 5, 3, 2, 4), nil, attn) },

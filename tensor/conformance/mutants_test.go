@@ -157,6 +157,50 @@ func (m mutant) SwiGLUBackward(dx, x, dy *tensor.Tensor) {
 }
 
 func (m mutant) RoPE(dst, src, pos *tensor.Tensor, p tensor.RoPEParams) {
+	switch m.bug {
+	case "RoPE ignores Llama3 scaling":
+		p.Llama3 = tensor.RoPELlama3{}
+	case "RoPE ignores the positions":
+		// Row r at position r mod 7, what the "ordered" cases use: only
+		// positions that are not consecutive per sequence tell.
+		ps := cpu.New(tensor.I32, pos.Numel())
+		for r := range ps.I32() {
+			ps.I32()[r] = int32(r % 7)
+		}
+		pos = ps
+	case "RoPE partial rotary pairs k with k+d/2":
+		// The whole head's rotate-half pairs, with the frequencies of the
+		// rotary size: features past RotaryDim move.
+		if r := p.RotaryDim; r != 0 && r < src.Dim(-1) {
+			d := src.Dim(-1)
+			q := p
+			q.RotaryDim = 0
+			cpu.RoPE(dst, src, pos, q)
+			// Rotation by the right angles (those of r) but across the
+			// whole head: recompute φ for k < r/2 only, pass the rest.
+			inv := p.InvFreq(d)
+			x, y := src.F32(), dst.F32()
+			heads, rot := src.Dim(-2), p.Heads
+			if rot == 0 {
+				rot = heads
+			}
+			for row, ps := range pos.I32() {
+				for h := range rot {
+					for k := range d / 2 {
+						i := (row*heads+h)*d + k
+						a, b := float64(x[i]), float64(x[i+d/2])
+						c, sn := 1.0, 0.0
+						if k < r/2 {
+							phi := float64(float32(ps) * inv[k])
+							c, sn = math.Cos(phi), math.Sin(phi)
+						}
+						y[i], y[i+d/2] = float32(a*c-b*sn), float32(b*c+a*sn)
+					}
+				}
+			}
+			return
+		}
+	}
 	if m.bug == "RoPE angle in float64" {
 		// Exact angles instead of Hugging Face's float32 ones: only the
 		// large positions tell.
@@ -194,8 +238,33 @@ func (m mutant) RoPEBackward(dsrc, dy, pos *tensor.Tensor, p tensor.RoPEParams) 
 	cpu.RoPEBackward(dsrc, dy, pos, p)
 }
 
+// expandKV copies a grouped qkv [B, S, nh + 2·nkv, d] into a multi-head
+// [B, S, 3, nh, d] in which query head h gets KV head kvOf(h).
+func expandKV(qkv *tensor.Tensor, p tensor.AttentionParams, kvOf func(h int) int) *tensor.Tensor {
+	b, s, nh, nkv := qkv.Dim(0), qkv.Dim(1), p.Heads, p.KV()
+	d := qkv.Numel() / (b * s * (nh + 2*nkv))
+	wide := cpu.New(tensor.F32, b, s, 3, nh, d)
+	x, w := qkv.F32(), wide.F32()
+	for tok := range b * s {
+		head := func(i int) []float32 { return x[(tok*(nh+2*nkv)+i)*d:][:d] }
+		for h := range nh {
+			copy(w[((tok*3+0)*nh+h)*d:], head(h))
+			copy(w[((tok*3+1)*nh+h)*d:], head(nh+kvOf(h)))
+			copy(w[((tok*3+2)*nh+h)*d:], head(nh+nkv+kvOf(h)))
+		}
+	}
+	return wide
+}
+
 func (m mutant) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.AttentionParams) {
 	switch m.bug {
+	case "Attention tiles the KV heads instead of interleaving them":
+		if nkv := p.KV(); nkv != p.Heads {
+			// repeat instead of repeat_interleave: query head h gets KV head h mod nkv
+			cpu.Attention(out, lse, expandKV(qkv, p, func(h int) int { return h % nkv }), keyMask,
+				tensor.AttentionParams{Heads: p.Heads, Scale: p.Scale, Window: p.Window})
+			return
+		}
 	case "Attention window off by one":
 		if p.Window > 0 {
 			p.Window += 2
@@ -209,6 +278,30 @@ func (m mutant) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.Attent
 func (m mutant) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *tensor.Tensor, p tensor.AttentionParams) {
 	if m.bug == "AttentionBackward overwrites" {
 		cpu.Fill(dqkv, 0)
+	}
+	if nkv := p.KV(); m.bug == "AttentionBackward keeps one query head's dK, dV per group" && nkv != p.Heads {
+		// Right forward, but each shared K and V gets the gradient of the
+		// last query head of its group instead of the group's sum.
+		group := p.Heads / nkv
+		wide := expandKV(qkv, p, func(h int) int { return h / group })
+		dwide := cpu.New(tensor.F32, wide.Shape()...)
+		cpu.Fill(dwide, 0)
+		mha := tensor.AttentionParams{Heads: p.Heads, Scale: p.Scale, Window: p.Window}
+		cpu.AttentionBackward(dwide, dout, wide, out, lse, keyMask, mha)
+		b, s, nh, d := qkv.Dim(0), qkv.Dim(1), p.Heads, wide.Dim(4)
+		dx, dw := dqkv.F32(), dwide.F32()
+		for tok := range b * s {
+			for h := range nh {
+				for k := range d {
+					dx[(tok*(nh+2*nkv)+h)*d+k] += dw[((tok*3+0)*nh+h)*d+k]
+					if h%group == group-1 {
+						dx[(tok*(nh+2*nkv)+nh+h/group)*d+k] += dw[((tok*3+1)*nh+h)*d+k]
+						dx[(tok*(nh+2*nkv)+nh+nkv+h/group)*d+k] += dw[((tok*3+2)*nh+h)*d+k]
+					}
+				}
+			}
+		}
+		return
 	}
 	cpu.AttentionBackward(dqkv, dout, qkv, out, lse, keyMask, p)
 }
@@ -316,9 +409,14 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		{"SwiGLUBackward takes σ for silu'", "SwiGLUBackward"},
 		{"RoPE angle in float64", "RoPE"},
 		{"RoPEBackward rotates forward", "RoPEBackward"},
+		{"RoPE ignores Llama3 scaling", "RoPE"},
+		{"RoPE ignores the positions", "RoPE"},
+		{"RoPE partial rotary pairs k with k+d/2", "RoPE"},
 		{"Attention window off by one", "Attention"},
 		{"Attention ignores the key mask", "Attention"},
 		{"AttentionBackward overwrites", "AttentionBackward"},
+		{"Attention tiles the KV heads instead of interleaving them", "Attention"},
+		{"AttentionBackward keeps one query head's dK, dV per group", "AttentionBackward"},
 		{"EmbeddingBackward updates the padding row", "EmbeddingBackward"},
 		{"CrossEntropy ignores weights", "CrossEntropy"},
 		{"CrossEntropyBackward ignores the ignore index", "CrossEntropyBackward"},

@@ -1,6 +1,10 @@
 package conformance
 
-import "math"
+import (
+	"math"
+
+	"github.com/dllmgo/dllm/tensor"
+)
 
 // Float64 references: the definitions of backend.go written as plainly as
 // possible, on flat row-major slices. Nothing here is optimised; each is
@@ -82,30 +86,63 @@ func refGeGLU(x []float64, inner int) []float64 {
 	return y
 }
 
-// ropeInvFreq and ropeAngle define the rotation angles as Hugging Face
-// computes them in float32: inv_freq[k] = 1/θ^(2k/d) with the exponent, the
-// power and the reciprocal rounded to float32, and φ = p·inv_freq[k] rounded
-// to float32. The rounding of φ is part of the op's definition (at p ≈ 8000
-// it moves φ by up to 5e-4 rad), so the reference reproduces it; from φ on
-// it computes in float64.
-func ropeInvFreq(theta float64, d, k int) float32 {
-	e := float32(2*k) / float32(d)
-	return 1 / float32(math.Pow(float64(float32(theta)), float64(e)))
+// ropeFreq is what the rotation angles depend on: the base θ, the rotary
+// size r (the head size, or RotaryDim) and Llama-3 scaling (factor 0: none).
+type ropeFreq struct {
+	theta  float64
+	r      int
+	llama3 tensor.RoPELlama3
 }
 
-func ropeAngle(theta float64, d, k, pos int) float64 {
-	return float64(float32(pos) * ropeInvFreq(theta, d, k))
+// invFreq and angle define the rotation angles as Hugging Face computes
+// them in float32: inv_freq[k] = 1/θ^(2k/r) with the exponent, the power
+// and the reciprocal rounded to float32, optionally rescaled for Llama 3,
+// and φ = p·inv_freq[k] rounded to float32. The rounding of φ is part of the
+// op's definition (at p ≈ 8000 it moves φ by up to 5e-4 rad), so the
+// reference reproduces it; from φ on it computes in float64.
+func (f ropeFreq) invFreq(k int) float32 {
+	e := float32(2*k) / float32(f.r)
+	w := 1 / float32(math.Pow(float64(float32(f.theta)), float64(e)))
+	if f.llama3.Factor != 0 {
+		w = llama3Scale(w, f.llama3)
+	}
+	return w
+}
+
+// llama3Scale is transformers' _compute_llama3_parameters for one
+// frequency, on float32 values as its tensors are (x/t for a Python number x
+// and a tensor t is t.reciprocal()·x there): wavelengths above L/low slow
+// down by the factor, those below L/high stay, and the band between,
+// bounds included, interpolates with s = (L/λ − low)/(high − low).
+func llama3Scale(w float32, l tensor.RoPELlama3) float32 {
+	wavelen := float32(1/w) * float32(2*math.Pi)
+	orig := float64(l.OriginalMaxPositions)
+	if wavelen > float32(orig/l.LowFreqFactor) {
+		return w / float32(l.Factor)
+	}
+	if wavelen < float32(orig/l.HighFreqFactor) {
+		return w
+	}
+	ratio := float32(float32(1/wavelen) * float32(orig))
+	s := float32(ratio-float32(l.LowFreqFactor)) / float32(l.HighFreqFactor-l.LowFreqFactor)
+	slow := float32(float32(float32(1-s)*w) / float32(l.Factor))
+	return slow + float32(s*w)
+}
+
+func (f ropeFreq) angle(k, pos int) float64 {
+	return float64(float32(pos) * f.invFreq(k))
 }
 
 // refRoPE rotates the first `rotated` heads of every row of `heads` heads of
-// size d; row r has position pos[r]. sign = −1 rotates by −φ (the backward).
-func refRoPE(x []float64, pos []int, heads, rotated, d int, theta float64, sign float64) []float64 {
+// size d: features k and k + r/2 for k < r/2, the rest of the head left as
+// it is; row i has position pos[i]. sign = −1 rotates by −φ (the backward).
+func refRoPE(x []float64, pos []int, heads, rotated, d int, f ropeFreq, sign float64) []float64 {
 	out := append([]float64(nil), x...)
-	half, width := d/2, heads*d
+	half, width := f.r/2, heads*d
 	for r, p := range pos {
 		for h := range rotated {
 			for k := range half {
-				phi := sign * ropeAngle(theta, d, k, p)
+				phi := sign * f.angle(k, p)
 				c, s := math.Cos(phi), math.Sin(phi)
 				i := r*width + h*d + k
 				a, b := x[i], x[i+half]
@@ -117,13 +154,22 @@ func refRoPE(x []float64, pos []int, heads, rotated, d int, theta float64, sign 
 	return out
 }
 
-// attnGeom is one attention problem: qkv [B, S, 3, nh, d], out [B, S, nh, d],
-// lse [B, nh, S], mask [B, S] (nil: no padding).
+// attnGeom is one attention problem: qkv [B, S, nh + 2·nkv, d] (nh query
+// heads, nkv key heads, nkv value heads; [B, S, 3, nh, d] when nkv = nh),
+// out [B, S, nh, d], lse [B, nh, S], mask [B, S] (nil: no padding).
 type attnGeom struct {
 	b, s, nh, d int
+	nkv         int // 0 means nh
 	scale       float64
 	window      int
 	mask        []int
+}
+
+func (g attnGeom) kv() int {
+	if g.nkv == 0 {
+		return g.nh
+	}
+	return g.nkv
 }
 
 // visible reports whether query i sees key j of batch row bi.
@@ -144,10 +190,20 @@ func abs(x int) int {
 	return x
 }
 
-// at returns the index of element k of Q (which 0), K (1) or V (2) of head h
-// at token (bi, i) in qkv.
+// at returns the index of element k of the Q (which 0), K (1) or V (2) that
+// query head h uses at token (bi, i) in qkv. Query head h shares the key and
+// value head h/(nh/nkv) with the other heads of its group (repeat-interleave),
+// so gradients that the reference adds at K and V indices sum over the group.
 func (g attnGeom) at(bi, i, which, h, k int) int {
-	return (((bi*g.s+i)*3+which)*g.nh+h)*g.d + k
+	nkv := g.kv()
+	head := h
+	switch which {
+	case 1:
+		head = g.nh + h/(g.nh/nkv)
+	case 2:
+		head = g.nh + nkv + h/(g.nh/nkv)
+	}
+	return ((bi*g.s+i)*(g.nh+2*nkv)+head)*g.d + k
 }
 
 // refAttention computes out and lse; a query that sees no key gets zeros and

@@ -50,7 +50,7 @@ var Llama = Shape{Name: "llama", Batch: 2, Seq: 1024, Heads: 32, HeadDim: 128, I
 // Smoke is a shape small enough to run every benchmark once in a test:
 // that checks the suite's calls against each backend's contracts (a wrong
 // operand shape would otherwise show up first on a borrowed GPU).
-var Smoke = Shape{Name: "smoke", Batch: 2, Seq: 8, Heads: 2, HeadDim: 4, Intermediate: 6, Vocab: 16, Window: 4}
+var Smoke = Shape{Name: "smoke", Batch: 2, Seq: 8, Heads: 4, HeadDim: 4, Intermediate: 6, Vocab: 16, Window: 4}
 
 func (s Shape) rows() int   { return s.Batch * s.Seq }
 func (s Shape) hidden() int { return s.Heads * s.HeadDim }
@@ -344,8 +344,8 @@ func layerParams(s Shape) int {
 	return h*3*h + h*h + h*2*s.Intermediate + s.Intermediate*h
 }
 
-// attention benchmarks global and sliding-window attention, forward and
-// backward, counting the useful flops: 2 per multiply-add, QKᵀ and PV over
+// attention benchmarks global, sliding-window and grouped-query attention,
+// forward and backward, counting the useful flops: 2 per multiply-add, QKᵀ and PV over
 // the visible (query, key) pairs; the backward does 2.5 times as much (the
 // scores recomputed, dV, dP, dQ, dK).
 func attention(e *env, c Config) []variant {
@@ -378,6 +378,25 @@ func attention(e *env, c Config) []variant {
 				variant{name: name + "/fwd", op: func() { e.be.Attention(out, lse, qkv, nil, p) }, flops: fwd},
 				variant{name: name + "/bwd", op: func() {
 					e.be.AttentionBackward(dqkv, dout, qkv, out, lse, nil, p)
+				}, flops: 2.5 * fwd})
+		}
+		if s.Heads%4 == 0 {
+			// Grouped-query attention, four query heads per key/value head,
+			// against global multi-head attention at equal work: the same
+			// flops, less K and V to read.
+			nkv := s.Heads / 4
+			gqkv := e.uniform(1, s.Batch, s.Seq, s.Heads+2*nkv, s.HeadDim)
+			gd := e.zeros(tensor.F32, s.Batch, s.Seq, s.Heads+2*nkv, s.HeadDim)
+			p := tensor.AttentionParams{Heads: s.Heads, KVHeads: nkv, Scale: 0.125, BF16: bf16}
+			fwd := 4 * float64(s.Batch*s.Heads*s.HeadDim) * float64(s.Seq*s.Seq)
+			name := "gqa4"
+			if bf16 {
+				name += "-bf16"
+			}
+			vs = append(vs,
+				variant{name: name + "/fwd", op: func() { e.be.Attention(out, lse, gqkv, nil, p) }, flops: fwd},
+				variant{name: name + "/bwd", op: func() {
+					e.be.AttentionBackward(gd, dout, gqkv, out, lse, nil, p)
 				}, flops: 2.5 * fwd})
 		}
 	}

@@ -1,0 +1,70 @@
+// Package transformer is the layer body that every model family of dllm
+// shares: one pre-norm transformer block, written once, that a family's
+// training forward pass, its sampling forward pass and its block-cached
+// (DualCache) steps all run. The families (ModernBERT in package bert; LLaDA,
+// Dream, converted Llama/Qwen and MoE models to come) own their embeddings,
+// their heads and the names their checkpoints give the weights; this package
+// owns the arithmetic between them.
+//
+// # The pre-norm block
+//
+// A block maps hidden states x [N, H] (N = B·S token rows of width H) to new
+// hidden states of the same shape, in two residual steps:
+//
+//	a   = AttnNorm(x)                      (skipped where Layer.NoAttnNorm)
+//	qkv = RoPE(QKV·a)                      [N, 3·nh, d]: Q, K, V heads, d = H/nh
+//	x   = x + O·Attention(qkv)             the hook: see below
+//	x   = x + Down·Act(Up·MLPNorm(x))      the gated MLP
+//
+// "Pre-norm" means that each step normalises its input and adds its output
+// to the unnormalised residual stream x, so that the stream is a sum of every
+// step's contribution and gradients reach the first layer through the
+// additions undamped. (The original Transformer normalised after the
+// addition; deep models train far more stably this way.) A family whose
+// embeddings were just normalised, as ModernBERT's are, skips the first
+// layer's attention norm: Layer.NoAttnNorm.
+//
+// Rotary position embeddings (RoPE) bring positions in: each query and key
+// head is rotated, pair of coordinates by pair, by angles proportional to the
+// token's position, so that the score q·k depends on the two positions only
+// through their difference. Values are not rotated. The base Theta of the
+// angles is per layer (ModernBERT uses a large one on its global layers and a
+// small one on its sliding-window layers).
+//
+// # What is configured
+//
+// Config holds what every layer of a model shares: sizes, and the kinds of
+// norm (NormKind), MLP (MLPKind) and rotary layout (RotaryLayout), and which
+// projections carry a bias. Layer holds the per-layer geometry: the rotary
+// base, the attention window, whether there is an attention norm. Weights
+// holds one layer's parameters by role; NewWeights makes them under the names
+// a family's checkpoints use. Block puts the three together and Forward runs
+// it.
+//
+// # The attention hook
+//
+// Everything in a block is the same arithmetic in every use except the
+// attention, which is why it is a parameter of Forward (an Attention):
+//
+//   - FullAttention attends over whole sequences with the layer's window and
+//     a key mask: training and plain sampling, global and sliding layers alike.
+//   - DualCache (Fast-dLLM's block cache) records every layer's keys and
+//     values once per block (Record), and later attends the block's fresh
+//     queries over them (Attend), recomputing only the block's rows.
+//
+// A block-diffusion mask (BD3LM) is one more Attention.
+//
+// # Where the next families plug in
+//
+// Each kind is an enum whose values are exactly what runs: LayerNorm and
+// RMSNorm (with Gemma's weight offset), GeGLU and SwiGLU, and the rotary
+// layout of ModernBERT and Hugging Face's Llama. A mixture of experts is an
+// MLPKind whose Weights hold the router and the experts, applied in mlp.
+// Grouped-query attention (fewer key/value heads than query heads) adds the
+// number of key/value heads to Config, which changes the packed QKV width to
+// (nh + 2·nkv)·d, the rotated heads to nh + nkv and the hooks' gathers;
+// partial rotary and Llama-3 frequency scaling are fields of the rotary
+// layout that rope passes on to the RoPE op; per-head q/k norms (Qwen3) are
+// two more Norms in Weights, applied in Forward to the Q and K heads after
+// the projection and before the rotary.
+package transformer
