@@ -9,19 +9,32 @@ import (
 
 // SumSquares: sum_squares.cu.
 
-// SumSquares returns Σ x², accumulated in float64. It waits for queued work.
-func (b *Backend) SumSquares(x *tensor.Tensor) float64 {
+// SumSquares returns Σ x² over all of xs, accumulated in float64: one
+// kernel per tensor, all adding into one device double, and one wait for the
+// result, so a global gradient norm costs one synchronisation however many
+// parameters the model has.
+func (b *Backend) SumSquares(xs ...*tensor.Tensor) float64 {
 	const op = "SumSquares"
-	tensor.CheckSumSquares(x)
-	n := x.Numel()
-	if n == 0 {
+	tensor.CheckSumSquares(xs...)
+	type launch struct {
+		px   cu.DevicePtr
+		n    int64
+		grid cu.Dim3
+	}
+	var ls []launch
+	for _, x := range xs {
+		if n := x.Numel(); n > 0 {
+			ls = append(ls, launch{b.ptr(op, x), int64(n), b.grid(n)})
+		}
+	}
+	if len(ls) == 0 {
 		return 0
 	}
-	px := b.ptr(op, x)
 	var sum float64
-	grid := b.grid(n)
 	if b.dry != nil {
-		b.dry.launch("sum_squares.cu", "sum_squares_f32", grid, threads, 0, []any{cu.DevicePtr(0), px, int64(n)})
+		for _, l := range ls {
+			b.dry.launch("sum_squares.cu", "sum_squares_f32", l.grid, threads, 0, []any{cu.DevicePtr(0), l.px, l.n})
+		}
 		return 0
 	}
 	b.do(func(th *cu.Thread) error {
@@ -40,8 +53,10 @@ func (b *Backend) SumSquares(x *tensor.Tensor) float64 {
 		if err != nil {
 			return err
 		}
-		if err := th.LaunchKernel(f, grid, threads, 0, out, px, int64(n)); err != nil {
-			return err
+		for _, l := range ls {
+			if err := th.LaunchKernel(f, l.grid, threads, 0, out, l.px, l.n); err != nil {
+				return err
+			}
 		}
 		return th.CopyDtoH(unsafe.Pointer(&sum), out, 8)
 	})

@@ -57,13 +57,18 @@ func (o *AdamW) Steps() int { return o.step }
 // maxNorm, and returns the norm before clipping (PyTorch's clip_grad_norm_).
 // maxNorm <= 0 only measures.
 func ClipGradNorm(params []*nn.Param, maxNorm float64) float64 {
-	var sq float64
+	// One reduction over every gradient: on a GPU one wait for the device,
+	// not one per parameter.
+	var grads []*tensor.Tensor
 	for _, p := range params {
 		if p.Grad != nil {
-			sq += p.Grad.Backend().SumSquares(p.Grad)
+			grads = append(grads, p.Grad)
 		}
 	}
-	norm := math.Sqrt(sq)
+	if len(grads) == 0 {
+		return 0
+	}
+	norm := math.Sqrt(grads[0].Backend().SumSquares(grads...))
 	if maxNorm > 0 && norm > maxNorm {
 		scale := float32(maxNorm / (norm + 1e-6))
 		for _, p := range params {

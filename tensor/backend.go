@@ -61,9 +61,10 @@ type Backend interface {
 	MeanLastAxis(dst, src *Tensor)
 	// SumRows ADDS the column sums of src [N, D] into dst [D] (a bias gradient).
 	SumRows(dst, src *Tensor)
-	// SumSquares returns Σ x² over all elements, accumulated in float64 (for
-	// gradient-norm clipping). It waits for pending work.
-	SumSquares(x *Tensor) float64
+	// SumSquares returns Σ x² over all elements of all of xs, accumulated in
+	// float64: the squared global norm that gradient clipping needs. It waits
+	// for pending work once, however many tensors it sums.
+	SumSquares(xs ...*Tensor) float64
 
 	// --- Activations and normalisation ---
 

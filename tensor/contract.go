@@ -156,7 +156,11 @@ func CheckSumRows(dst, src *Tensor) (rows, d int) {
 }
 
 // CheckSumSquares is SumSquares's contract: x is F32.
-func CheckSumSquares(x *Tensor) { checkF32("SumSquares", x) }
+func CheckSumSquares(xs ...*Tensor) {
+	for _, x := range xs {
+		checkF32("SumSquares", x)
+	}
+}
 
 // --- Activations and normalisation ---
 

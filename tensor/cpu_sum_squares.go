@@ -2,10 +2,20 @@ package tensor
 
 // SumSquares: Σ x² in float64, for gradient-norm clipping.
 
-// SumSquares sums x² in float64 over fixed chunks, then adds the chunks'
+// SumSquares sums x² of each tensor in float64 and adds the tensors' sums
+// in order.
+func (c cpuBackend) SumSquares(xs ...*Tensor) float64 {
+	CheckSumSquares(xs...)
+	total := 0.0
+	for _, x := range xs {
+		total += sumSquares(x)
+	}
+	return total
+}
+
+// sumSquares sums x² in float64 over fixed chunks, then adds the chunks'
 // sums in order: the same result for any GOMAXPROCS.
-func (cpuBackend) SumSquares(x *Tensor) float64 {
-	CheckSumSquares(x)
+func sumSquares(x *Tensor) float64 {
 	xs := x.F32()
 	const chunk = 1 << 14
 	partial := make([]float64, (len(xs)+chunk-1)/chunk)

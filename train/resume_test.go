@@ -2,11 +2,13 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -73,6 +75,15 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 		_, err := os.Stat(filepath.Join(out, f))
 		require.NoError(t, err, f)
 	}
+	// Each step's line logs the gradient norm before clipping.
+	js, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	require.NoError(t, err)
+	var line struct {
+		GradNorm *float64 `json:"grad_norm"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(strings.SplitN(string(js), "\n", 2)[0]), &line))
+	require.NotNil(t, line.GradNorm, "grad_norm in %s", js[:min(len(js), 200)])
+	require.Positive(t, *line.GradNorm)
 	all, err := listCheckpoints(filepath.Join(out, checkpointsDir))
 	require.NoError(t, err)
 	require.Len(t, all, 2, "keep-last prunes old checkpoints")

@@ -13,6 +13,7 @@ import (
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
+	"github.com/dllmgo/dllm/tensor"
 )
 
 // Options configure a run. Start from Defaults() and change what differs:
@@ -78,14 +79,15 @@ type Hooks struct {
 
 // Trainer holds the state of one run.
 type Trainer struct {
-	opts   Options
-	model  lm.Model
-	params []*nn.Param
-	opt    *optim.AdamW
-	sched  optim.Schedule
-	train  Data
-	eval   []data.Batch
-	hooks  Hooks
+	opts     Options
+	gradNorm float64 // the last step's gradient norm, before clipping
+	model    lm.Model
+	params   []*nn.Param
+	opt      *optim.AdamW
+	sched    optim.Schedule
+	train    Data
+	eval     []data.Batch
+	hooks    Hooks
 
 	state  State
 	rng    *rand.Rand
@@ -204,9 +206,17 @@ func (t *Trainer) nextBatch() data.Batch {
 
 // Step runs one optimizer step (GradAccum micro-batches) and returns the
 // training loss.
+//
+// On a GPU every read of a device value waits for the whole queue, so a step
+// reads exactly two: the loss, summed over the micro-batches on the device,
+// and the global gradient norm (one reduction over every parameter). With
+// the uploads of each micro-batch's inputs, the waits per step do not grow
+// with the model's depth (kernels' TestGPUStepSyncs counts them).
 func (t *Trainer) Step() (float64, error) {
 	be := t.model.Backend()
-	var total float64
+	acc := be.New(tensor.F32, 1)
+	defer acc.Free()
+	seen := false
 	for range t.opts.GradAccum {
 		b := t.nextBatch()
 		t.state.Tokens += int64(b.B * b.S)
@@ -220,13 +230,18 @@ func (t *Trainer) Step() (float64, error) {
 		if loss == nil {
 			continue
 		}
-		total += float64(loss.Value.ToCPU().F32()[0])
+		be.AXPY(acc, loss.Value, 1)
+		seen = true
 		tp.Backward(loss)
+	}
+	var total float64
+	if seen {
+		total = float64(acc.ToCPU().F32()[0])
 	}
 	if math.IsNaN(total) || math.IsInf(total, 0) {
 		return total, fmt.Errorf("step %d: loss is %v", t.state.Step+1, total)
 	}
-	optim.ClipGradNorm(t.params, t.opts.Clip)
+	t.gradNorm = optim.ClipGradNorm(t.params, t.opts.Clip)
 	t.opt.Step(t.sched.LR(t.state.Step))
 	nn.ZeroGrads(t.params)
 	t.state.Step++
@@ -308,7 +323,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		rate := float64(t.state.Tokens-startTokens) / time.Since(start).Seconds()
 		bar.update(step, loss, rate, t.sched.LR(step-1))
 		t.log.write(map[string]any{"step": step, "loss": loss, "lr": t.sched.LR(step - 1),
-			"tokens": t.state.Tokens, "tokens_per_s": rate})
+			"grad_norm": t.gradNorm, "tokens": t.state.Tokens, "tokens_per_s": rate})
 
 		last := step == t.total
 		if (t.opts.EvalEvery > 0 && step%t.opts.EvalEvery == 0) || last {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -90,8 +91,18 @@ func (t *Thread) MemsetD32(dst DevicePtr, v uint32, n int) error {
 
 // Synchronize waits for all work queued on the stream.
 func (t *Thread) Synchronize() error {
+	syncs.Add(1)
 	return check("cuStreamSynchronize", drv.cuStreamSynchronize(t.c.stream))
 }
+
+// syncs counts the host's waits for the device (Synchronize, and so every
+// copy to or from host memory).
+var syncs atomic.Int64
+
+// Syncs is the number of times this process has waited for a device: each
+// wait drains the GPU's queue, so a training step should make a small
+// number of them, independent of the model's depth (a test holds it to that).
+func Syncs() int64 { return syncs.Load() }
 
 // --- Modules and launches ---
 

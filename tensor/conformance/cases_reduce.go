@@ -74,6 +74,21 @@ func reductionCases() []testCase {
 					return []*tensor.Tensor{b.FromHost(tensor.FromF32([]float32{float32(s)}, 1))}
 				}, outs: []expect{{name: "sum", want: []float64{want}}}})
 			}
+			// Several tensors at once: the global norm of a model's gradients,
+			// an empty tensor among them.
+			parts := []host{e.normal(1, 3, 5), e.normal(2, 4097), e.normal(0.5, 1, 1)}
+			want := 0.0
+			for _, p := range parts {
+				want += dot(p.v, p.v)
+			}
+			trs = append(trs, trial{name: "several", op: "SumSquares", run: func(b tensor.Backend) []*tensor.Tensor {
+				xs := []*tensor.Tensor{b.New(tensor.F32, 0)}
+				for _, p := range parts {
+					xs = append(xs, up(b, p.t))
+				}
+				s := b.SumSquares(xs...)
+				return []*tensor.Tensor{b.FromHost(tensor.FromF32([]float32{float32(s)}, 1))}
+			}, outs: []expect{{name: "sum", want: []float64{want}}}})
 			return e.collect(trs...)
 		}},
 		{"Softmax", func(e *env) error {

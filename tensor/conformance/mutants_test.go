@@ -38,6 +38,13 @@ func (m mutant) GELU(dst, src *tensor.Tensor) {
 	cpu.GELU(dst, src)
 }
 
+func (m mutant) SumSquares(xs ...*tensor.Tensor) float64 {
+	if m.bug == "SumSquares sums the first tensor only" && len(xs) > 1 {
+		return cpu.SumSquares(xs[0])
+	}
+	return cpu.SumSquares(xs...)
+}
+
 func (m mutant) Softmax(dst, src *tensor.Tensor) {
 	if m.bug == "Softmax skips the last row" {
 		n := src.Dim(0)
@@ -399,6 +406,7 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		{"AXPY overwrites", "AXPY"},
 		{"GELU tanh approximation", "GELU"},
 		{"Softmax skips the last row", "Softmax"},
+		{"SumSquares sums the first tensor only", "SumSquares"},
 		{"LayerNorm eps 1e-3", "LayerNorm"},
 		{"LayerNormBackward drops dbeta", "LayerNormBackward"},
 		{"GeGLU activates the second half", "GeGLU"},
