@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -279,4 +280,41 @@ func (tp *Tape) Sum(x *Var) *Var {
 		tp.B.AXPY(x.grad(), ones, 1)
 		ones.Free()
 	}, x)
+}
+
+// ConcatRows stacks xs along their first axis: tensors [n_i, ...] with the
+// same trailing shape give [Σn_i, ...]. A block whose checkpoint stores
+// q_proj, k_proj and v_proj apart stacks their weights into the one packed
+// QKV projection with it; the backward pass hands each input its rows of
+// the gradient.
+func (tp *Tape) ConcatRows(xs ...*Var) *Var {
+	if len(xs) == 0 {
+		panic("nn: ConcatRows of nothing")
+	}
+	tail := xs[0].Shape()[1:]
+	rows := 0
+	for _, x := range xs {
+		s := x.Shape()
+		if len(s) != len(tail)+1 || !slices.Equal(s[1:], tail) {
+			panic(fmt.Sprintf("nn: ConcatRows of %v and %v", xs[0].Shape(), s))
+		}
+		rows += s[0]
+	}
+	out := tp.newVar(tensor.F32, append([]int{rows}, tail...)...)
+	at := 0
+	for _, x := range xs {
+		n := x.Value.Dim(0)
+		tp.B.Copy(out.Value.Rows(at, at+n), x.Value)
+		at += n
+	}
+	return tp.record(out, func() {
+		at := 0
+		for _, x := range xs {
+			n := x.Value.Dim(0)
+			if x.needGrad {
+				tp.B.AXPY(x.grad(), out.Grad.Rows(at, at+n), 1)
+			}
+			at += n
+		}
+	}, xs...)
 }

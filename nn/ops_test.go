@@ -115,6 +115,9 @@ func opCases(rng *rand.Rand) []opCase {
 	add("Reshape∘Linear", func(in []*Var) func(*Tape) *Var {
 		return func(tp *Tape) *Var { return tp.Linear(tp.Reshape(in[0], 6, 2), in[1]) }
 	}, randLeaf(rng, 3, 4), randLeaf(rng, 5, 2))
+	add("ConcatRows", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.ConcatRows(in[0], in[1], in[2]) }
+	}, randLeaf(rng, 3, 4), randLeaf(rng, 1, 4), randLeaf(rng, 2, 4))
 	return cases
 }
 
