@@ -230,6 +230,13 @@ func ParseConfig(js []byte) (Config, error) {
 			return Config{}, fmt.Errorf("llada: %s: %v", f.key, err)
 		}
 	}
+	for k, v := range raw { // compact, so that equal configs compare equal
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, v); err != nil {
+			return Config{}, fmt.Errorf("llada: %s: %v", k, err)
+		}
+		raw[k] = buf.Bytes()
+	}
 	c.Extra = raw
 	if err := c.Validate(); err != nil {
 		return Config{}, err
