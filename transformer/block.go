@@ -3,6 +3,7 @@ package transformer
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
@@ -225,6 +226,19 @@ type Weights struct {
 	// Config.SeparateGateUp it is [I, H] and Gate [I, H] is the gate.
 	Gate, Up *nn.Linear
 	Down     *nn.Linear // [H, I]
+
+	// qkIdx keeps qkNorm's gather indices per row count on the device, so
+	// that a forward pass uploads nothing after its first (a recorded graph
+	// may replay it). NewWeights makes it with QKNorm; without it (Weights
+	// written by hand) qkNorm uploads its indices every time.
+	qkIdx *qkIndices
+}
+
+// qkIndices are qkNorm's gathers by row count N: the query rows, key rows
+// and value rows of the packed qkv, and the way back to packed order.
+type qkIndices struct {
+	mu    sync.Mutex
+	byRow map[int][4]*tensor.Tensor
 }
 
 // Params lists the weights in the order AttnNorm, QKV (or Q, K, V), QNorm,
@@ -283,6 +297,7 @@ func NewWeights(b tensor.Backend, c Config, l Layer, names Names) Weights {
 	if c.QKNorm {
 		w.QNorm = newNorm(b, c, names.QNorm, d)
 		w.KNorm = newNorm(b, c, names.KNorm, d)
+		w.qkIdx = &qkIndices{byRow: map[int][4]*tensor.Tensor{}}
 	}
 	if c.SeparateGateUp {
 		w.Gate = nn.NewLinear(b, names.Gate, h, c.Intermediate, c.MLPBias)
@@ -376,23 +391,42 @@ func stacked(tp *nn.Tape, x *nn.Var, ls ...*nn.Linear) *nn.Var {
 // and gathered back into the packed order.
 func (b Block) qkNorm(tp *nn.Tape, qkv *nn.Var) *nn.Var {
 	c, w := b.Config, b.Weights
-	n, nh, nkv, d := qkv.Shape()[0], c.Heads, c.KV(), c.HeadDim()
+	n, d := qkv.Shape()[0], c.HeadDim()
+	idx := b.qkIndices(tp.B, n)
 	rows := tp.Reshape(qkv, n*c.QKVHeads(), d)
-	idx := func(first, heads int) *tensor.Tensor {
-		v := make([]int32, 0, n*heads)
+	q := w.QNorm.Forward(tp, tp.GatherRows(rows, idx[0]))
+	k := w.KNorm.Forward(tp, tp.GatherRows(rows, idx[1]))
+	v := tp.GatherRows(rows, idx[2])
+	out := tp.GatherRows(tp.ConcatRows(q, k, v), idx[3])
+	return tp.Reshape(out, n, c.QKVHeads(), d)
+}
+
+// qkIndices returns qkNorm's gathers for n rows on be, made once per n
+// where the weights keep them.
+func (b Block) qkIndices(be tensor.Backend, n int) [4]*tensor.Tensor {
+	cache := b.Weights.qkIdx
+	if cache != nil {
+		cache.mu.Lock()
+		defer cache.mu.Unlock()
+		if idx, ok := cache.byRow[n]; ok {
+			return idx
+		}
+	}
+	c := b.Config
+	nh, nkv, heads := c.Heads, c.KV(), c.QKVHeads()
+	var idx [4]*tensor.Tensor
+	for part, span := range [3][2]int{{0, nh}, {nh, nkv}, {nh + nkv, nkv}} { // Q, K, V heads
+		v := make([]int32, 0, n*span[1])
 		for i := range n {
-			for h := range heads {
-				v = append(v, int32(i*c.QKVHeads()+first+h))
+			for h := range span[1] {
+				v = append(v, int32(i*heads+span[0]+h))
 			}
 		}
-		return tp.B.FromHost(tensor.FromI32(v, len(v)))
+		idx[part] = be.FromHost(tensor.FromI32(v, len(v)))
 	}
-	q := w.QNorm.Forward(tp, tp.GatherRows(rows, idx(0, nh)))
-	k := w.KNorm.Forward(tp, tp.GatherRows(rows, idx(nh, nkv)))
-	v := tp.GatherRows(rows, idx(nh+nkv, nkv))
 	// Back to packed order: row i's head h sits at i·nh+h among the queries,
 	// n·nh + i·nkv + h among the keys, n·(nh+nkv) + i·nkv + h among the values.
-	back := make([]int32, 0, n*c.QKVHeads())
+	back := make([]int32, 0, n*heads)
 	for i := range n {
 		for h := range nh {
 			back = append(back, int32(i*nh+h))
@@ -403,8 +437,11 @@ func (b Block) qkNorm(tp *nn.Tape, qkv *nn.Var) *nn.Var {
 			}
 		}
 	}
-	out := tp.GatherRows(tp.ConcatRows(q, k, v), tp.B.FromHost(tensor.FromI32(back, len(back))))
-	return tp.Reshape(out, n, c.QKVHeads(), d)
+	idx[3] = be.FromHost(tensor.FromI32(back, len(back)))
+	if cache != nil {
+		cache.byRow[n] = idx
+	}
+	return idx
 }
 
 // AttentionParams are the block's heads, key/value heads, scale 1/√d and
