@@ -3,6 +3,7 @@ package transformer
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/dllmgo/dllm/nn"
@@ -94,10 +95,10 @@ type Config struct {
 	HeadSize int
 	// SeparateQKV says that the checkpoint stores the query, key and value
 	// projections as three tensors (Weights.Q, K, V: Llama's q_proj,
-	// k_proj, v_proj) instead of one packed QKV. The block stacks their rows
-	// into the packed projection at each forward pass (one copy of the
-	// weights, then one GEMM), so that the parameters stay exactly the
-	// checkpoint's tensors while the attention sees the same packed qkv.
+	// k_proj, v_proj) instead of one packed QKV. NewWeights makes them views
+	// of consecutive rows of one tensor, which is the packed projection: the
+	// parameters are exactly the checkpoint's tensors, and the block still
+	// runs one GEMM, without a copy, into the same packed qkv.
 	SeparateQKV bool
 	// SeparateGateUp is the same for the gated MLP: Weights.Gate and
 	// Weights.Up [I, H] each (Llama's gate_proj and up_proj) instead of one
@@ -227,11 +228,51 @@ type Weights struct {
 	Gate, Up *nn.Linear
 	Down     *nn.Linear // [H, I]
 
+	// qkvStack and gateUpStack are the storage that NewWeights made Q, K, V
+	// (and Gate, Up) views of: the packed projection, without a copy.
+	qkvStack, gateUpStack *stack
+
 	// qkIdx keeps qkNorm's gather indices per row count on the device, so
 	// that a forward pass uploads nothing after its first (a recorded graph
 	// may replay it). NewWeights makes it with QKNorm; without it (Weights
 	// written by hand) qkNorm uploads its indices every time.
 	qkIdx *qkIndices
+}
+
+// stack is one packed projection whose row ranges are the weights (and
+// biases) of the Linears parts.
+type stack struct {
+	w, b  *tensor.Tensor // b nil without bias
+	parts []*nn.Linear
+}
+
+// newStack makes Linears named names, of in inputs and outs[i] outputs,
+// whose weights (and biases) are consecutive row ranges of one tensor.
+func newStack(be tensor.Backend, in int, bias bool, names []string, outs []int) *stack {
+	total := 0
+	for _, o := range outs {
+		total += o
+	}
+	st := &stack{w: be.New(tensor.F32, total, in)}
+	if bias {
+		st.b = be.New(tensor.F32, total)
+	}
+	at := 0
+	for i, o := range outs {
+		l := &nn.Linear{W: &nn.Param{Name: names[i] + ".weight", Var: nn.Leaf(st.w.Rows(at, at+o))}}
+		if bias {
+			l.B = &nn.Param{Name: names[i] + ".bias", Var: nn.Leaf(st.b.Rows(at, at+o)), NoDecay: true}
+		}
+		st.parts = append(st.parts, l)
+		at += o
+	}
+	return st
+}
+
+// holds reports whether ls are still the stack's own Linears (a caller may
+// have replaced one).
+func (st *stack) holds(ls []*nn.Linear) bool {
+	return st != nil && slices.Equal(st.parts, ls)
 }
 
 // qkIndices are qkNorm's gathers by row count N: the query rows, key rows
@@ -288,9 +329,8 @@ func NewWeights(b tensor.Backend, c Config, l Layer, names Names) Weights {
 		Down:    nn.NewLinear(b, names.Down, c.Intermediate, h, c.MLPBias),
 	}
 	if c.SeparateQKV {
-		w.Q = nn.NewLinear(b, names.Q, h, c.Heads*d, c.QKVBias)
-		w.K = nn.NewLinear(b, names.K, h, c.KV()*d, c.QKVBias)
-		w.V = nn.NewLinear(b, names.V, h, c.KV()*d, c.QKVBias)
+		w.qkvStack = newStack(b, h, c.QKVBias, []string{names.Q, names.K, names.V}, []int{c.Heads * d, c.KV() * d, c.KV() * d})
+		w.Q, w.K, w.V = w.qkvStack.parts[0], w.qkvStack.parts[1], w.qkvStack.parts[2]
 	} else {
 		w.QKV = nn.NewLinear(b, names.QKV, h, c.QKVHeads()*d, c.QKVBias)
 	}
@@ -300,8 +340,8 @@ func NewWeights(b tensor.Backend, c Config, l Layer, names Names) Weights {
 		w.qkIdx = &qkIndices{byRow: map[int][4]*tensor.Tensor{}}
 	}
 	if c.SeparateGateUp {
-		w.Gate = nn.NewLinear(b, names.Gate, h, c.Intermediate, c.MLPBias)
-		w.Up = nn.NewLinear(b, names.Up, h, c.Intermediate, c.MLPBias)
+		w.gateUpStack = newStack(b, h, c.MLPBias, []string{names.Gate, names.Up}, []int{c.Intermediate, c.Intermediate})
+		w.Gate, w.Up = w.gateUpStack.parts[0], w.gateUpStack.parts[1]
 	} else {
 		w.Up = nn.NewLinear(b, names.Up, h, 2*c.Intermediate, c.MLPBias)
 	}
@@ -364,12 +404,14 @@ func (b Block) qkvProj(tp *nn.Tape, a *nn.Var) *nn.Var {
 	if !b.Config.SeparateQKV {
 		return w.QKV.Forward(tp, a)
 	}
-	return stacked(tp, a, w.Q, w.K, w.V)
+	return stacked(tp, a, w.qkvStack, w.Q, w.K, w.V)
 }
 
 // stacked applies the Linears ls as one: their weights (and biases) stacked
-// row-wise, so that the output is their outputs side by side.
-func stacked(tp *nn.Tape, x *nn.Var, ls ...*nn.Linear) *nn.Var {
+// row-wise, so that the output is their outputs side by side. Where st
+// holds them (NewWeights made them as views of one tensor) the stack is
+// that tensor, without a copy; otherwise their rows are copied together.
+func stacked(tp *nn.Tape, x *nn.Var, st *stack, ls ...*nn.Linear) *nn.Var {
 	ws := make([]*nn.Var, len(ls))
 	var bs []*nn.Var
 	for i, l := range ls {
@@ -378,8 +420,16 @@ func stacked(tp *nn.Tape, x *nn.Var, ls ...*nn.Linear) *nn.Var {
 			bs = append(bs, l.B.Var)
 		}
 	}
+	bias := len(bs) == len(ls)
+	if st.holds(ls) && bias == (st.b != nil) {
+		y := tp.Linear(x, tp.Stacked(st.w, ws...))
+		if bias {
+			y = tp.AddBias(y, tp.Stacked(st.b, bs...))
+		}
+		return y
+	}
 	y := tp.Linear(x, tp.ConcatRows(ws...))
-	if len(bs) == len(ls) {
+	if bias {
 		y = tp.AddBias(y, tp.ConcatRows(bs...))
 	}
 	return y
@@ -471,7 +521,7 @@ func (b Block) mlp(tp *nn.Tape, x *nn.Var) *nn.Var {
 	w := b.Weights
 	var up *nn.Var // [N, 2I], the first half through the activation
 	if b.Config.SeparateGateUp {
-		up = stacked(tp, x, w.Gate, w.Up)
+		up = stacked(tp, x, w.gateUpStack, w.Gate, w.Up)
 	} else {
 		up = w.Up.Forward(tp, x)
 	}

@@ -515,3 +515,36 @@ func refAdd(a, b [][]float64) [][]float64 {
 	}
 	return out
 }
+
+// TestStackedViews: NewWeights makes separate q/k/v and gate/up weights as
+// views of one packed tensor (writing a view writes the stack); Linears
+// replaced by hand are stacked by copying, with the same result.
+func TestStackedViews(t *testing.T) {
+	c := qwen3Config()
+	rng := rand.New(rand.NewPCG(30, 31))
+	blk := randomBlock(c, Layer{Theta: 10000}, rng)
+	w := blk.Weights
+	require.True(t, w.qkvStack.holds([]*nn.Linear{w.Q, w.K, w.V}))
+	require.Equal(t, w.K.W.Value.F32(), w.qkvStack.w.F32()[24*8:36*8], "K's rows follow Q's")
+	require.Equal(t, w.Up.W.Value.F32(), w.gateUpStack.w.F32()[6*8:], "up's rows follow the gate's")
+
+	bc := blockCases[3]
+	x, pos, mask := bc.inputs(rng, c.Hidden)
+	n := bc.batch * bc.seq
+	run := func(b Block) []float32 {
+		return b.Forward(nn.NoGrad(tensor.CPU()), nn.Constant(tensor.FromF32(x, n, c.Hidden)),
+			tensor.FromI32(pos, n), FullAttention(tensor.FromI32(mask, bc.batch, bc.seq), bc.batch, bc.seq)).Value.F32()
+	}
+	want := run(blk)
+	own := func(l *nn.Linear) *nn.Linear { // the same weights in storage of their own
+		m := nn.NewLinear(tensor.CPU(), "copy", l.W.Value.Dim(1), l.W.Value.Dim(0), l.B != nil)
+		copy(m.W.Value.F32(), l.W.Value.F32())
+		if l.B != nil {
+			copy(m.B.Value.F32(), l.B.Value.F32())
+		}
+		return m
+	}
+	blk.Weights.K, blk.Weights.Gate = own(w.K), own(w.Gate)
+	require.False(t, blk.Weights.qkvStack.holds([]*nn.Linear{blk.Weights.Q, blk.Weights.K, blk.Weights.V}))
+	require.Equal(t, want, run(blk))
+}

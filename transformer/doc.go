@@ -1,8 +1,8 @@
 // Package transformer is the layer body that every model family of dllm
 // shares: one pre-norm transformer block, written once, that a family's
 // training forward pass, its sampling forward pass and its block-cached
-// (DualCache) steps all run. The families (ModernBERT in package bert; LLaDA,
-// Dream, converted Llama/Qwen and MoE models to come) own their embeddings,
+// (DualCache) steps all run. The families (ModernBERT in package bert, LLaDA in
+// package llada; Dream, converted Llama/Qwen and MoE models to come) own their embeddings,
 // their heads and the names their checkpoints give the weights; this package
 // owns the arithmetic between them.
 //
@@ -70,11 +70,12 @@
 // Hugging Face's Llama-style checkpoints store q_proj, k_proj, v_proj and
 // gate_proj, up_proj as separate tensors. With Config.SeparateQKV and
 // SeparateGateUp the block keeps them as separate parameters under their
-// checkpoint names (so that saving, gradients and optimizer state are per
-// checkpoint tensor) and stacks their rows at each forward pass into the
-// one packed projection the rest of the block expects: a copy of the
-// weights, then a single GEMM; the backward pass hands each tensor its rows
-// of the gradient.
+// checkpoint names (so that loading, saving, gradients and optimizer state
+// are per checkpoint tensor), made by NewWeights as views of consecutive
+// rows of one tensor: that tensor is the packed projection the rest of the
+// block expects, run as a single GEMM without a copy (nn.Tape.Stacked), and
+// the backward pass hands each view its rows of the gradient. Linears put
+// into Weights by hand are copied together at each pass instead.
 //
 // Each kind is an enum whose values are exactly what runs: LayerNorm and
 // RMSNorm (with Gemma's weight offset), GeGLU and SwiGLU, and the rotary
