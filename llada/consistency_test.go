@@ -279,3 +279,37 @@ func TestChatTemplate(t *testing.T) {
 	_, err = Chat.Render(nil, true)
 	require.ErrorIs(t, err, data.ErrNoMessages)
 }
+
+// TestFreshAndInit: a preset sized to a tokenizer takes its vocabulary
+// (embeddings rounded up to a multiple of 8), its length and its special
+// ids; Init draws the projections at init_std (the residual outputs
+// smaller) and sets the norms to one.
+func TestFreshAndInit(t *testing.T) {
+	mdl, err := Family.New("tiny", lm.Fresh{VocabSize: 301, MaxPositions: 700,
+		Specials: &lm.Specials{Pad: lm.NoToken, Mask: 300, EOS: 2, BOS: 1, Unk: lm.NoToken, CLS: lm.NoToken, SEP: lm.NoToken}}, tensor.CPU())
+	require.NoError(t, err)
+	m := mdl.(*Model)
+	require.Equal(t, 301, m.Config.VocabSize)
+	require.Equal(t, 304, m.VocabSize())
+	require.Equal(t, 700, m.Spec().MaxPositions)
+	require.Equal(t, lm.Spec{Family: "llada", ModelType: "llada", MaxPositions: 700, MaskID: 300, PadID: 2, BOSID: lm.NoToken, EOSID: 2}, m.Spec())
+	require.False(t, m.Spec().ShiftLogits)
+
+	m.Init(rand.New(rand.NewPCG(40, 41)))
+	std := func(v []float32) float64 {
+		s := 0.0
+		for _, x := range v {
+			s += float64(x) * float64(x)
+		}
+		return math.Sqrt(s / float64(len(v)))
+	}
+	blk := m.Blocks[0]
+	require.InDelta(t, 0.02, std(blk.Q.W.Value.F32()), 0.002)
+	require.InDelta(t, 0.02, std(m.Embed.Weight.Value.F32()), 0.002)
+	require.InDelta(t, 0.02/math.Sqrt(2*float64(m.Config.NLayers)), std(blk.Down.W.Value.F32()), 0.002)
+	for _, v := range [][]float32{blk.AttnNorm.Params()[0].Value.F32(), m.Final.Weight.Value.F32()} {
+		for _, x := range v {
+			require.Equal(t, float32(1), x)
+		}
+	}
+}
