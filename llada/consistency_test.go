@@ -1,7 +1,9 @@
 package llada
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -261,7 +263,8 @@ func TestBlockCacheFirstStep(t *testing.T) {
 	require.Less(t, maxRel(step, want), 1e-5)
 }
 
-// TestChatTemplate renders LLaDA-8B-Instruct's (Llama 3's) chat format.
+// TestChatTemplate renders LLaDA-8B-Instruct's chat format (Llama 3's),
+// as its Jinja text does.
 func TestChatTemplate(t *testing.T) {
 	got, err := Chat.Render([]data.Message{
 		{Role: data.RoleSystem, Content: "Be brief. "},
@@ -275,6 +278,10 @@ func TestChatTemplate(t *testing.T) {
 		"<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>"+
 		"<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"+
 		"<|start_header_id|>assistant<|end_header_id|>\n\n", got)
+	again, err := Chat.Render([]data.Message{{Role: data.RoleUser, Content: "Bye"}}, false)
+	require.NoError(t, err)
+	require.Equal(t, "<|startoftext|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"+
+		"<|start_header_id|>assistant<|end_header_id|>\n\n", again, "the released template always ends so")
 	require.Equal(t, "Goodbye.", Chat.Answer(" Goodbye.<|eot_id|><|start_header_id|>"))
 	_, err = Chat.Render(nil, true)
 	require.ErrorIs(t, err, data.ErrNoMessages)
@@ -312,4 +319,21 @@ func TestFreshAndInit(t *testing.T) {
 			require.Equal(t, float32(1), x)
 		}
 	}
+}
+
+// TestChatJinjaIsTheReleasedOne: the Jinja text of LLaDA-8B-Instruct's
+// tokenizer_config.json (its chat_template and special tokens copied into
+// testdata) is Chat's, as modeldir compares them (whitespace runs
+// collapsed), so that the released folder opens with Chat.
+func TestChatJinjaIsTheReleasedOne(t *testing.T) {
+	js, err := os.ReadFile(filepath.Join("testdata", "instruct_tokenizer_config.json"))
+	require.NoError(t, err)
+	var tc struct {
+		ChatTemplate string `json:"chat_template"`
+		BOS          string `json:"bos_token"`
+	}
+	require.NoError(t, json.Unmarshal(js, &tc))
+	require.Equal(t, strings.Fields(tc.ChatTemplate), strings.Fields(Chat.Jinja()))
+	require.Equal(t, tc.ChatTemplate, Chat.Jinja(), "even the whitespace")
+	require.Equal(t, chatBOS, tc.BOS)
 }

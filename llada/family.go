@@ -89,14 +89,18 @@ func (c Config) Info() lm.ConfigInfo {
 	return info
 }
 
-// ChatTemplate is the chat template of LLaDA-8B-Instruct, Llama 3's:
+// ChatTemplate is the chat template of LLaDA-8B-Instruct's
+// tokenizer_config.json, Llama 3's format:
 //
 //	<|startoftext|>                                     the BOS, once
 //	<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>   per message
 //	<|start_header_id|>assistant<|end_header_id|>\n\n   the generation prompt
 //
-// Content is trimmed; every role is written as given. The answer ends at
-// <|eot_id|> (126348 in LLaDA's vocabulary).
+// Content is trimmed; every role is written as given. As in the released
+// Jinja text, the generation prompt closes every rendering, whether asked
+// for or not (so an SFT row's supervised tail is the answer, <|eot_id|>,
+// and that prompt again; the samplers stop at the answer's <|eot_id|>,
+// 126348 in LLaDA's vocabulary).
 type ChatTemplate struct{}
 
 // Chat is LLaDA's chat template.
@@ -113,12 +117,12 @@ const (
 // ChatJinja is the template as Jinja text, for tokenizer_config.json.
 const ChatJinja = `{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>
 
-'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>
+'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>
 
-' }}{% endif %}`
+' }}`
 
-// Render implements data.Template.
-func (ChatTemplate) Render(messages []data.Message, addGenerationPrompt bool) (string, error) {
+// Render implements data.Template; the generation prompt is always added.
+func (ChatTemplate) Render(messages []data.Message, _ bool) (string, error) {
 	if len(messages) == 0 {
 		return "", data.ErrNoMessages
 	}
@@ -129,9 +133,7 @@ func (ChatTemplate) Render(messages []data.Message, addGenerationPrompt bool) (s
 		b.WriteString(strings.TrimSpace(m.Content))
 		b.WriteString(chatEndOfTurn)
 	}
-	if addGenerationPrompt {
-		b.WriteString(chatHeaderOpen + "assistant" + chatHeaderEnd)
-	}
+	b.WriteString(chatHeaderOpen + "assistant" + chatHeaderEnd)
 	return b.String(), nil
 }
 
