@@ -92,6 +92,21 @@ func TestConfigDefaults(t *testing.T) {
 	require.ErrorContains(t, err, `block_type = "sequential"`)
 }
 
+// TestReleasedConfig: LLaDA-8B-Instruct's config.json (copied into
+// testdata) is the llada-8b preset, 8,015,581,184 parameters: its weights'
+// index gives 16,031,162,368 bytes of BF16.
+func TestReleasedConfig(t *testing.T) {
+	c, err := LoadConfig(filepath.Join("testdata", "instruct_config.json"))
+	require.NoError(t, err)
+	require.Equal(t, int64(16031162368), 2*c.ParamCount())
+	require.Contains(t, c.Extra, "transformers_version")
+	c.Extra = nil
+	p, err := Preset("llada-8b")
+	require.NoError(t, err)
+	require.Equal(t, p, c)
+	require.Equal(t, "model.transformer.ff_out.weight", c.Info().ParamNames[len(c.Info().ParamNames)-1])
+}
+
 // TestPresets: every preset is valid, and llada-8b has the released
 // checkpoint's 8,015,581,184 parameters.
 func TestPresets(t *testing.T) {
