@@ -145,6 +145,28 @@ func TestPaddingIsInvisible(t *testing.T) {
 		require.NoError(t, err)
 		require.Less(t, maxRel(batch[b*7*v:(b*7+l)*v], alone), 1e-5, "row %d", b)
 	}
+
+	// Left padding: positions stay 0..S−1, so a row's real tokens sit at
+	// later positions than alone; rotary scores depend on differences only,
+	// so the logits agree to rounding.
+	var left, leftMask []int32
+	for b, l := range lengths {
+		row := ids[b*7 : b*7+l]
+		for range 7 - l {
+			left, leftMask = append(left, int32(m.Config.PadTokenID)), append(leftMask, 0)
+		}
+		left, leftMask = append(left, row...), append(leftMask, make([]int32, l)...)
+		for i := range l {
+			leftMask[len(leftMask)-l+i] = 1
+		}
+	}
+	lb, err := m.Logits(left, 3, 7, leftMask, allRows(len(left)))
+	require.NoError(t, err)
+	for b, l := range lengths {
+		alone, err := m.Logits(ids[b*7:b*7+l], 1, l, nil, allRows(l))
+		require.NoError(t, err)
+		require.Less(t, maxRel(lb[(b*7+7-l)*v:(b+1)*7*v], alone), 1e-4, "left-padded row %d", b)
+	}
 }
 
 // TestTiedScaledHead: with weight_tying the logits are ln_f's output times
