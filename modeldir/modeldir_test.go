@@ -128,7 +128,7 @@ func TestDispatch(t *testing.T) {
 	cases := []struct {
 		name, config, err string
 	}{
-		{"unknown model_type", `{"model_type": "llama4"}`, `config.json: model_type "llama4" is not supported (supported: modernbert)`},
+		{"unknown model_type", `{"model_type": "llama4"}`, `config.json: model_type "llama4" is not supported (supported: modernbert, llada`},
 		{"unknown architecture", `{"architectures": ["GPT2LMHeadModel"]}`, `architectures [GPT2LMHeadModel] are not supported`},
 		{"not JSON", `{`, "config.json"},
 	}
@@ -178,7 +178,7 @@ func TestNewFresh(t *testing.T) {
 	_, err = New("modernbert", "huge", lm.Fresh{}, tensor.CPU())
 	require.ErrorContains(t, err, `no preset "huge"`)
 	_, err = New("gpt", "tiny", lm.Fresh{}, tensor.CPU())
-	require.ErrorContains(t, err, `unknown model family "gpt" (known: modernbert)`)
+	require.ErrorContains(t, err, `unknown model family "gpt" (known: modernbert, llada`)
 }
 
 // upperTemplate is a chat template only a test family knows.

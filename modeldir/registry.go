@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/llada"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -17,6 +18,7 @@ import (
 // of `dllm sft/pretrain --family`.
 var families = []lm.Family{
 	bert.Family,
+	llada.Family,
 }
 
 // Families returns the registered families, the default first.

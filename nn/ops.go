@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -279,4 +280,72 @@ func (tp *Tape) Sum(x *Var) *Var {
 		tp.B.AXPY(x.grad(), ones, 1)
 		ones.Free()
 	}, x)
+}
+
+// Stacked is ConcatRows without the copy, for parameters that were made as
+// consecutive row ranges of one tensor: w [Σn_i, ...] is the stack, and
+// parts are Vars whose values are the views w.Rows(0, n_0),
+// w.Rows(n_0, n_0+n_1), ... in order (the caller's promise; their shapes
+// are checked). The result's value is w itself; the backward pass hands
+// each part its rows of the gradient. Backward never frees w.
+func (tp *Tape) Stacked(w *tensor.Tensor, parts ...*Var) *Var {
+	rows := 0
+	for _, p := range parts {
+		s := p.Shape()
+		if len(s) != w.Rank() || !slices.Equal(s[1:], w.Shape()[1:]) {
+			panic(fmt.Sprintf("nn: Stacked %v from a part %v", w.Shape(), s))
+		}
+		rows += s[0]
+	}
+	if rows != w.Dim(0) {
+		panic(fmt.Sprintf("nn: Stacked %v from parts of %d rows in all", w.Shape(), rows))
+	}
+	out := &Var{Value: w, borrowed: true}
+	return tp.record(out, func() {
+		at := 0
+		for _, p := range parts {
+			n := p.Value.Dim(0)
+			if p.needGrad {
+				tp.B.AXPY(p.grad(), out.Grad.Rows(at, at+n), 1)
+			}
+			at += n
+		}
+	}, parts...)
+}
+
+// ConcatRows stacks xs along their first axis: tensors [n_i, ...] with the
+// same trailing shape give [Σn_i, ...]. A block whose checkpoint stores
+// q_proj, k_proj and v_proj apart stacks their weights into the one packed
+// QKV projection with it; the backward pass hands each input its rows of
+// the gradient.
+func (tp *Tape) ConcatRows(xs ...*Var) *Var {
+	if len(xs) == 0 {
+		panic("nn: ConcatRows of nothing")
+	}
+	tail := xs[0].Shape()[1:]
+	rows := 0
+	for _, x := range xs {
+		s := x.Shape()
+		if len(s) != len(tail)+1 || !slices.Equal(s[1:], tail) {
+			panic(fmt.Sprintf("nn: ConcatRows of %v and %v", xs[0].Shape(), s))
+		}
+		rows += s[0]
+	}
+	out := tp.newVar(tensor.F32, append([]int{rows}, tail...)...)
+	at := 0
+	for _, x := range xs {
+		n := x.Value.Dim(0)
+		tp.B.Copy(out.Value.Rows(at, at+n), x.Value)
+		at += n
+	}
+	return tp.record(out, func() {
+		at := 0
+		for _, x := range xs {
+			n := x.Value.Dim(0)
+			if x.needGrad {
+				tp.B.AXPY(x.grad(), out.Grad.Rows(at, at+n), 1)
+			}
+			at += n
+		}
+	}, xs...)
 }

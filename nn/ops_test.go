@@ -115,6 +115,13 @@ func opCases(rng *rand.Rand) []opCase {
 	add("Reshape∘Linear", func(in []*Var) func(*Tape) *Var {
 		return func(tp *Tape) *Var { return tp.Linear(tp.Reshape(in[0], 6, 2), in[1]) }
 	}, randLeaf(rng, 3, 4), randLeaf(rng, 5, 2))
+	add("ConcatRows", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.ConcatRows(in[0], in[1], in[2]) }
+	}, randLeaf(rng, 3, 4), randLeaf(rng, 1, 4), randLeaf(rng, 2, 4))
+	stack := randLeaf(rng, 6, 4).Value
+	add("Stacked", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.Stacked(stack, in...) }
+	}, Leaf(stack.Rows(0, 3)), Leaf(stack.Rows(3, 4)), Leaf(stack.Rows(4, 6)))
 	return cases
 }
 
@@ -144,7 +151,11 @@ func TestBackwardReadsNoFreedMemory(t *testing.T) {
 		// Two uses of the output, so that its gradient is accumulated
 		// before the op's own step reads it.
 		tp.Backward(tp.Sum(tp.Add(tp.Scale(out, 0.5), tp.GELU(out))))
-		if freeActs && out.NeedsGrad() {
+		switch {
+		case freeActs && out.borrowed:
+			// Stacked's output is its parameters' storage: it stays.
+			require.NotPanics(t, func() { out.Value.F32() }, "FreeActivations freed borrowed storage")
+		case freeActs && out.NeedsGrad():
 			// Backward freed the op's output: its storage is gone.
 			require.Panics(t, func() { out.Value.F32() }, "FreeActivations left the output alive")
 		}

@@ -81,7 +81,7 @@ func (tp *Tape) Backward(loss *Var) {
 		s.backward()
 		s.out.Grad.Free()
 		s.out.Grad = nil
-		if tp.FreeActivations && s.out != loss && i != len(tp.steps)-1 {
+		if tp.FreeActivations && s.out != loss && i != len(tp.steps)-1 && !s.out.borrowed {
 			// Every op that read this output was recorded later, so its
 			// backward step has run: the value is dead.
 			s.out.Value.Free()

@@ -19,6 +19,9 @@ type Var struct {
 	// base is the Var this one is a Reshape of: its gradient is a view of
 	// base's, made when first needed.
 	base *Var
+	// borrowed says that Value belongs to someone else (parameters, see
+	// Tape.Stacked): Backward never frees it.
+	borrowed bool
 }
 
 // Constant wraps a value that needs no gradient (inputs, masks).

@@ -25,6 +25,27 @@ func llamaConfig() Config {
 	return c
 }
 
+// qwen3Config is a block with everything the Llama-style families add:
+// grouped-query attention (4 query heads on 2 key/value heads), a head size
+// of 6 that is not H/nh, separate q/k/v and gate/up tensors with a q/k/v
+// bias, per-head q/k norms, and partial rotary over 4 of the 6 coordinates.
+func qwen3Config() Config {
+	c := llamaConfig()
+	c.Heads, c.KVHeads, c.HeadSize, c.RotaryDim = 4, 2, 6, 4
+	c.SeparateQKV, c.SeparateGateUp, c.QKNorm, c.QKVBias = true, true, true, true
+	return c
+}
+
+// llama3Config is a Llama 3.1 block: GQA (2 heads on 1), separate tensors
+// and its frequency scaling (whose band edges the small test positions and
+// large theta reach).
+func llama3Config() Config {
+	c := llamaConfig()
+	c.KVHeads, c.SeparateQKV, c.SeparateGateUp = 1, true, true
+	c.RopeScaling = tensor.RoPELlama3{Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 64}
+	return c
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -45,6 +66,14 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown norm", func(c *Config) { c.Norm = NormKind(7) }, "unknown norm NormKind(7)"},
 		{"unknown MLP", func(c *Config) { c.MLP = MLPKind(7) }, "unknown MLP MLPKind(7)"},
 		{"unknown rotary", func(c *Config) { c.Rotary = RotaryLayout(7) }, "unknown rotary layout RotaryLayout(7)"},
+		{"Qwen3's", func(c *Config) { *c = qwen3Config() }, ""},
+		{"Llama 3's", func(c *Config) { *c = llama3Config() }, ""},
+		{"head size free of the width", func(c *Config) { c.Heads, c.HeadSize = 3, 4 }, ""},
+		{"kv heads do not divide", func(c *Config) { c.KVHeads = 3 }, "3 key/value heads do not divide the 2 query heads"},
+		{"negative kv heads", func(c *Config) { c.KVHeads = -1 }, "negative"},
+		{"odd rotary", func(c *Config) { c.RotaryDim = 3 }, "rotary size 3"},
+		{"rotary beyond the head", func(c *Config) { c.RotaryDim = 6 }, "at most the head size 4"},
+		{"q/k norm with LayerNorm", func(c *Config) { c.QKNorm = true }, "per-head q/k norms are RMSNorms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := smallConfig()
@@ -62,7 +91,7 @@ func TestConfigValidate(t *testing.T) {
 // TestNewWeights: the parameters a config and a layer ask for, by name and
 // shape, in Params order; biases only where the config asks for them.
 func TestNewWeights(t *testing.T) {
-	names := Names{AttnNorm: "an", QKV: "qkv", O: "o", MLPNorm: "mn", Up: "up", Down: "down"}
+	names := testNames
 	type p struct {
 		name  string
 		shape []int
@@ -75,6 +104,16 @@ func TestNewWeights(t *testing.T) {
 	}{
 		{"Llama's layer with q/k/v bias (Qwen2)", func(c *Config) { *c = llamaConfig(); c.QKVBias = true }, Layer{}, []p{
 			{"an.weight", []int{8}}, {"qkv.weight", []int{24, 8}}, {"qkv.bias", []int{24}}, {"o.weight", []int{8, 8}},
+			{"mn.weight", []int{8}}, {"up.weight", []int{12, 8}}, {"down.weight", []int{8, 6}},
+		}},
+		{"Qwen3's layer", func(c *Config) { *c = qwen3Config() }, Layer{}, []p{
+			{"an.weight", []int{8}}, {"q.weight", []int{24, 8}}, {"q.bias", []int{24}}, {"k.weight", []int{12, 8}},
+			{"k.bias", []int{12}}, {"v.weight", []int{12, 8}}, {"v.bias", []int{12}}, {"qn.weight", []int{6}},
+			{"kn.weight", []int{6}}, {"o.weight", []int{8, 24}}, {"mn.weight", []int{8}}, {"gate.weight", []int{6, 8}},
+			{"up.weight", []int{6, 8}}, {"down.weight", []int{8, 6}},
+		}},
+		{"packed GQA", func(c *Config) { *c = llamaConfig(); c.KVHeads = 1 }, Layer{}, []p{
+			{"an.weight", []int{8}}, {"qkv.weight", []int{16, 8}}, {"o.weight", []int{8, 8}},
 			{"mn.weight", []int{8}}, {"up.weight", []int{12, 8}}, {"down.weight", []int{8, 6}},
 		}},
 		{"first ModernBERT layer", func(*Config) {}, Layer{NoAttnNorm: true}, []p{
@@ -109,9 +148,14 @@ func TestNewWeights(t *testing.T) {
 	}
 }
 
+var testNames = Names{
+	AttnNorm: "an", QKV: "qkv", O: "o", MLPNorm: "mn", Up: "up", Down: "down",
+	Q: "q", K: "k", V: "v", QNorm: "qn", KNorm: "kn", Gate: "gate",
+}
+
 // randomBlock is a block of c with random weights and norms.
 func randomBlock(c Config, l Layer, rng *rand.Rand) Block {
-	w := NewWeights(tensor.CPU(), c, l, Names{AttnNorm: "an", QKV: "qkv", O: "o", MLPNorm: "mn", Up: "up", Down: "down"})
+	w := NewWeights(tensor.CPU(), c, l, testNames)
 	for _, p := range w.Params() {
 		v := p.Value.F32()
 		for i := range v {
@@ -174,7 +218,8 @@ func TestBlockForwardMatchesReference(t *testing.T) {
 	for _, cfg := range []struct {
 		name string
 		c    Config
-	}{{"ModernBERT", smallConfig()}, {"Llama", llamaConfig()}, {"Gemma's norm", gemma}} {
+	}{{"ModernBERT", smallConfig()}, {"Llama", llamaConfig()}, {"Gemma's norm", gemma},
+		{"Qwen3", qwen3Config()}, {"Llama 3", llama3Config()}} {
 		for _, bc := range blockCases {
 			t.Run(cfg.name+"/"+bc.name, func(t *testing.T) { testBlockForward(t, cfg.c, bc) })
 		}
@@ -210,6 +255,7 @@ func TestBlockGradients(t *testing.T) {
 	}{
 		{"LayerNorm, GeGLU, padded batch, sliding window", bert, blockCases[3]},
 		{"RMSNorm, SwiGLU, moved positions", llama, blockCases[4]},
+		{"GQA, q/k norm, biases, partial rotary, padded batch", qwen3Config(), blockCases[3]},
 	} {
 		c, bc := tc.c, tc.bc
 		t.Run(tc.name, func(t *testing.T) {
@@ -246,7 +292,8 @@ func relDiff(got []float32, want []float64) float64 {
 // FullAttention takes it.
 func refBlock(blk Block, x []float32, pos, mask []int32, batch, seq int) []float64 {
 	c, w := blk.Config, blk.Weights
-	h, nh, d, n := c.Hidden, c.Heads, c.HeadDim(), batch*seq
+	nh, nkv, d, n := c.Heads, c.KV(), c.HeadDim(), batch*seq
+	h := c.Hidden
 	xs := make([][]float64, n)
 	for i := range xs {
 		xs[i] = f64(x[i*h : (i+1)*h])
@@ -255,24 +302,53 @@ func refBlock(blk Block, x []float32, pos, mask []int32, batch, seq int) []float
 	if !blk.Layer.NoAttnNorm {
 		a = refNormOf(xs, w.AttnNorm)
 	}
-	qkv := refLinear(a, w.QKV)
+	var qkv [][]float64
+	if c.SeparateQKV {
+		qkv = refCat(refLinear(a, w.Q), refLinear(a, w.K), refLinear(a, w.V))
+	} else {
+		qkv = refLinear(a, w.QKV)
+	}
+	if c.QKNorm { // each query head by QNorm, each key head by KNorm
+		for _, row := range qkv {
+			for head := range nh + nkv {
+				norm := w.QNorm
+				if head >= nh {
+					norm = w.KNorm
+				}
+				copy(row[head*d:(head+1)*d], refNormOf([][]float64{row[head*d : (head+1)*d]}, norm)[0])
+			}
+		}
+	}
+	r := d // the rotated prefix of each head
+	if c.RotaryDim > 0 {
+		r = c.RotaryDim
+	}
+	inv := make([]float64, r/2)
+	for k := range inv {
+		inv[k] = math.Pow(blk.Layer.Theta, -2*float64(k)/float64(r))
+	}
+	if c.RopeScaling.Factor != 0 { // the scaled table is the tensor package's (tested there)
+		inv = f64(tensor.RoPEParams{Theta: blk.Layer.Theta, RotaryDim: c.RotaryDim, Llama3: c.RopeScaling}.InvFreq(d))
+	}
 	for i, row := range qkv {
-		for head := range 2 * nh {
+		for head := range nh + nkv {
 			v := row[head*d : (head+1)*d]
-			for k := range d / 2 {
-				phi := float64(pos[i]) * math.Pow(blk.Layer.Theta, -2*float64(k)/float64(d))
+			for k := range r / 2 {
+				phi := float64(pos[i]) * inv[k]
 				cs, sn := math.Cos(phi), math.Sin(phi)
-				v[k], v[k+d/2] = v[k]*cs-v[k+d/2]*sn, v[k+d/2]*cs+v[k]*sn
+				v[k], v[k+r/2] = v[k]*cs-v[k+r/2]*sn, v[k+r/2]*cs+v[k]*sn
 			}
 		}
 	}
 	att := make([][]float64, n)
 	for i := range att {
-		att[i] = make([]float64, h)
+		att[i] = make([]float64, nh*d)
 	}
 	p := blk.AttentionParams()
 	for b := range batch {
 		for head := range nh {
+			kh := nh + head*nkv/nh       // its key head in the packed row
+			vh := nh + nkv + head*nkv/nh // and its value head
 			for i := range seq {
 				q := qkv[b*seq+i][head*d : (head+1)*d]
 				var js []int
@@ -281,7 +357,7 @@ func refBlock(blk Block, x []float32, pos, mask []int32, batch, seq int) []float
 					if !p.Visible(i, j) || (mask != nil && mask[b*seq+j] == 0) {
 						continue
 					}
-					k := qkv[b*seq+j][h+head*d : h+(head+1)*d]
+					k := qkv[b*seq+j][kh*d : (kh+1)*d]
 					s := 0.0
 					for e := range q {
 						s += q[e] * k[e]
@@ -298,7 +374,7 @@ func refBlock(blk Block, x []float32, pos, mask []int32, batch, seq int) []float
 				}
 				out := att[b*seq+i][head*d : (head+1)*d]
 				for k, j := range js {
-					v := qkv[b*seq+j][2*h+head*d : 2*h+(head+1)*d]
+					v := qkv[b*seq+j][vh*d : (vh+1)*d]
 					for e := range out {
 						out[e] += scores[k] / sum * v[e]
 					}
@@ -307,7 +383,13 @@ func refBlock(blk Block, x []float32, pos, mask []int32, batch, seq int) []float
 		}
 	}
 	xs = refAdd(xs, refLinear(att, w.O))
-	up := refLinear(refNormOf(xs, w.MLPNorm), w.Up)
+	mn := refNormOf(xs, w.MLPNorm)
+	var up [][]float64
+	if c.SeparateGateUp {
+		up = refCat(refLinear(mn, w.Gate), refLinear(mn, w.Up))
+	} else {
+		up = refLinear(mn, w.Up)
+	}
 	inter := c.Intermediate
 	g := make([][]float64, n)
 	for i, row := range up {
@@ -412,6 +494,17 @@ func refNorm(x [][]float64, ln *nn.LayerNorm) [][]float64 {
 	return y
 }
 
+// refCat puts the rows of its arguments side by side.
+func refCat(parts ...[][]float64) [][]float64 {
+	out := make([][]float64, len(parts[0]))
+	for i := range out {
+		for _, p := range parts {
+			out[i] = append(out[i], p[i]...)
+		}
+	}
+	return out
+}
+
 func refAdd(a, b [][]float64) [][]float64 {
 	out := make([][]float64, len(a))
 	for i := range a {
@@ -421,4 +514,37 @@ func refAdd(a, b [][]float64) [][]float64 {
 		}
 	}
 	return out
+}
+
+// TestStackedViews: NewWeights makes separate q/k/v and gate/up weights as
+// views of one packed tensor (writing a view writes the stack); Linears
+// replaced by hand are stacked by copying, with the same result.
+func TestStackedViews(t *testing.T) {
+	c := qwen3Config()
+	rng := rand.New(rand.NewPCG(30, 31))
+	blk := randomBlock(c, Layer{Theta: 10000}, rng)
+	w := blk.Weights
+	require.True(t, w.qkvStack.holds([]*nn.Linear{w.Q, w.K, w.V}))
+	require.Equal(t, w.K.W.Value.F32(), w.qkvStack.w.F32()[24*8:36*8], "K's rows follow Q's")
+	require.Equal(t, w.Up.W.Value.F32(), w.gateUpStack.w.F32()[6*8:], "up's rows follow the gate's")
+
+	bc := blockCases[3]
+	x, pos, mask := bc.inputs(rng, c.Hidden)
+	n := bc.batch * bc.seq
+	run := func(b Block) []float32 {
+		return b.Forward(nn.NoGrad(tensor.CPU()), nn.Constant(tensor.FromF32(x, n, c.Hidden)),
+			tensor.FromI32(pos, n), FullAttention(tensor.FromI32(mask, bc.batch, bc.seq), bc.batch, bc.seq)).Value.F32()
+	}
+	want := run(blk)
+	own := func(l *nn.Linear) *nn.Linear { // the same weights in storage of their own
+		m := nn.NewLinear(tensor.CPU(), "copy", l.W.Value.Dim(1), l.W.Value.Dim(0), l.B != nil)
+		copy(m.W.Value.F32(), l.W.Value.F32())
+		if l.B != nil {
+			copy(m.B.Value.F32(), l.B.Value.F32())
+		}
+		return m
+	}
+	blk.Weights.K, blk.Weights.Gate = own(w.K), own(w.Gate)
+	require.False(t, blk.Weights.qkvStack.holds([]*nn.Linear{blk.Weights.Q, blk.Weights.K, blk.Weights.V}))
+	require.Equal(t, want, run(blk))
 }

@@ -1,8 +1,8 @@
 // Package transformer is the layer body that every model family of dllm
 // shares: one pre-norm transformer block, written once, that a family's
 // training forward pass, its sampling forward pass and its block-cached
-// (DualCache) steps all run. The families (ModernBERT in package bert; LLaDA,
-// Dream, converted Llama/Qwen and MoE models to come) own their embeddings,
+// (DualCache) steps all run. The families (ModernBERT in package bert, LLaDA in
+// package llada; Dream, converted Llama/Qwen and MoE models to come) own their embeddings,
 // their heads and the names their checkpoints give the weights; this package
 // owns the arithmetic between them.
 //
@@ -12,7 +12,7 @@
 // hidden states of the same shape, in two residual steps:
 //
 //	a   = AttnNorm(x)                      (skipped where Layer.NoAttnNorm)
-//	qkv = RoPE(QKV·a)                      [N, 3·nh, d]: Q, K, V heads, d = H/nh
+//	qkv = RoPE(QKNorm(QKV·a))              [N, nh + 2·nkv, d]: Q, K, V heads
 //	x   = x + O·Attention(qkv)             the hook: see below
 //	x   = x + Down·Act(Up·MLPNorm(x))      the gated MLP
 //
@@ -54,17 +54,31 @@
 //
 // A block-diffusion mask (BD3LM) is one more Attention.
 //
-// # Where the next families plug in
+// # Heads, checkpoints and the Llama-style families
+//
+// The head size d is H/nh unless Config.HeadSize says otherwise (Qwen3).
+// Grouped-query attention (Config.KVHeads = nkv < nh: LLaDA's n_kv_heads,
+// Llama's and Qwen's num_key_value_heads) shares each key/value head among
+// nh/nkv consecutive query heads: the packed qkv of a row holds nh query
+// heads, then nkv key heads, then nkv value heads, and the hooks pair query
+// head j with key/value head ⌊j·nkv/nh⌋. Rotary turns the nh + nkv query and
+// key heads, all of each head or its first Config.RotaryDim coordinates,
+// with Llama 3.1's frequency scaling where Config.RopeScaling sets it.
+// Qwen3 normalises every query and key head by its own RMSNorm before the
+// rotary (Config.QKNorm).
+//
+// Hugging Face's Llama-style checkpoints store q_proj, k_proj, v_proj and
+// gate_proj, up_proj as separate tensors. With Config.SeparateQKV and
+// SeparateGateUp the block keeps them as separate parameters under their
+// checkpoint names (so that loading, saving, gradients and optimizer state
+// are per checkpoint tensor), made by NewWeights as views of consecutive
+// rows of one tensor: that tensor is the packed projection the rest of the
+// block expects, run as a single GEMM without a copy (nn.Tape.Stacked), and
+// the backward pass hands each view its rows of the gradient. Linears put
+// into Weights by hand are copied together at each pass instead.
 //
 // Each kind is an enum whose values are exactly what runs: LayerNorm and
 // RMSNorm (with Gemma's weight offset), GeGLU and SwiGLU, and the rotary
 // layout of ModernBERT and Hugging Face's Llama. A mixture of experts is an
 // MLPKind whose Weights hold the router and the experts, applied in mlp.
-// Grouped-query attention (fewer key/value heads than query heads) adds the
-// number of key/value heads to Config, which changes the packed QKV width to
-// (nh + 2·nkv)·d, the rotated heads to nh + nkv and the hooks' gathers;
-// partial rotary and Llama-3 frequency scaling are fields of the rotary
-// layout that rope passes on to the RoPE op; per-head q/k norms (Qwen3) are
-// two more Norms in Weights, applied in Forward to the Q and K heads after
-// the projection and before the rotary.
 package transformer

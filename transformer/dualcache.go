@@ -31,22 +31,23 @@ import (
 // the tape's Precision.
 type DualCache struct {
 	be                tensor.Backend
-	heads, hidden     int
+	heads, kvHeads, d int
 	batch, seq, width int
 	starts            []int
-	// qkv[l] is layer l's [B·S, 3·nh, d] post-rotary Q, K, V (Q, K, V
-	// head-major in each row): L·B·S·3H floats in all. Outside the blocks it
+	// qkv[l] is layer l's [B·S, nh+2·nkv, d] post-rotary Q, K, V (Q, K, V
+	// head-major in each row): L·B·S·(nh+2·nkv)·d floats in all. Outside the blocks it
 	// holds the recorded pass's values; a cached step overwrites the block
 	// rows.
 	qkv []*tensor.Tensor
 	// pos [B·w] are the block positions, starts[b]+t for row b·w+t.
 	pos *tensor.Tensor
-	// kvIdx gathers K then V head-major ([2, B·nh, S] rows of d) from a
-	// layer's qkv viewed as [B·S·3·nh, d] rows.
+	// kvIdx gathers K then V per query head ([2, B·nh, S] rows of d: query
+	// head h reads key/value head ⌊h·nkv/nh⌋) from a layer's qkv viewed as
+	// [B·S·(nh+2·nkv), d] rows.
 	kvIdx *tensor.Tensor
 	// qIdx gathers the block's Q head-major ([B·nh, w] rows of d) from the
-	// fresh block qkv viewed as [B·w·3·nh, d]; outIdx puts the attention
-	// output [B·nh·w, d] back in row order [B·w·nh, d].
+	// fresh block qkv viewed as [B·w·(nh+2·nkv), d]; outIdx puts the
+	// attention output [B·nh·w, d] back in row order [B·w·nh, d].
 	qIdx, outIdx *tensor.Tensor
 	// bias[window] [B·nh, w, S] is 0 where a block query sees a key and
 	// maskedScore where the window or the key mask hides it, one per window
@@ -66,7 +67,7 @@ const maskedScore = -1e30
 // checks them.
 func NewDualCache(be tensor.Backend, c Config, layers []Layer, batch, seq, width int, starts []int, keyMask []int32) *DualCache {
 	dc := &DualCache{
-		be: be, heads: c.Heads, hidden: c.Hidden,
+		be: be, heads: c.Heads, kvHeads: c.KV(), d: c.HeadDim(),
 		batch: batch, seq: seq, width: width, starts: append([]int(nil), starts...),
 		qkv: make([]*tensor.Tensor, len(layers)),
 	}
@@ -80,7 +81,7 @@ func NewDualCache(be tensor.Backend, c Config, layers []Layer, batch, seq, width
 func (dc *DualCache) Positions() *tensor.Tensor { return dc.pos }
 
 // Record is layer's attention in the full pass: it keeps the post-rotary qkv
-// [B·S, 3·nh, d] and then attends as full does.
+// [B·S, nh+2·nkv, d] and then attends as full does.
 func (dc *DualCache) Record(layer int, full Attention) Attention {
 	return func(tp *nn.Tape, qkv *nn.Var, p tensor.AttentionParams) *nn.Var {
 		dc.qkv[layer] = qkv.Value
@@ -89,7 +90,7 @@ func (dc *DualCache) Record(layer int, full Attention) Attention {
 }
 
 // Attend is layer's attention in a cached step: the blocks' fresh qkv
-// [B·w, 3·nh, d] first replaces the block rows of the cache, then the
+// [B·w, nh+2·nkv, d] first replaces the block rows of the cache, then the
 // blocks' queries attend over every key of their sequence.
 func (dc *DualCache) Attend(layer int) Attention {
 	return func(_ *nn.Tape, qkv *nn.Var, p tensor.AttentionParams) *nn.Var {
@@ -99,17 +100,18 @@ func (dc *DualCache) Attend(layer int) Attention {
 
 func (dc *DualCache) attend(layer int, qkv *tensor.Tensor, p tensor.AttentionParams) *tensor.Tensor {
 	be := dc.be
-	nh, h := dc.heads, dc.hidden
-	d, w, s, bh := h/nh, dc.width, dc.seq, dc.batch*nh
-	fresh := qkv.Reshape(dc.batch*w, 3*h)
-	cache := dc.qkv[layer].Reshape(dc.batch*s, 3*h)
+	nh, d := dc.heads, dc.d
+	heads := nh + 2*dc.kvHeads // per row of the packed qkv
+	w, s, bh := dc.width, dc.seq, dc.batch*nh
+	fresh := qkv.Reshape(dc.batch*w, heads*d)
+	cache := dc.qkv[layer].Reshape(dc.batch*s, heads*d)
 	for b, st := range dc.starts {
 		be.Copy(cache.Rows(b*s+st, b*s+st+w), fresh.Rows(b*w, (b+1)*w))
 	}
 	kv := be.New(tensor.F32, 2*bh*s, d)
-	be.GatherRows(kv, cache.Reshape(dc.batch*s*3*nh, d), dc.kvIdx)
+	be.GatherRows(kv, cache.Reshape(dc.batch*s*heads, d), dc.kvIdx)
 	q := be.New(tensor.F32, bh*w, d)
-	be.GatherRows(q, fresh.Reshape(dc.batch*w*3*nh, d), dc.qIdx)
+	be.GatherRows(q, fresh.Reshape(dc.batch*w*heads, d), dc.qIdx)
 
 	scores := be.New(tensor.F32, bh, w, s)
 	be.MatMul(scores, q.Reshape(bh, w, d), kv.Rows(0, bh*s).Reshape(bh, s, d), false, true, p.Scale, 0)
@@ -122,7 +124,7 @@ func (dc *DualCache) attend(layer int, qkv *tensor.Tensor, p tensor.AttentionPar
 	for _, t := range []*tensor.Tensor{kv, q, scores, o} {
 		t.Free() // stream order: every op that reads them is queued
 	}
-	return out.Reshape(dc.batch*w, h)
+	return out.Reshape(dc.batch*w, nh*d)
 }
 
 // Release frees the cache's device memory.
@@ -152,7 +154,8 @@ func (dc *DualCache) Released() bool { return dc.qkv == nil }
 // geometry (attend describes them).
 func (dc *DualCache) buildIndices(layers []Layer, keyMask []int32) {
 	be := dc.be
-	nh := dc.heads
+	nh, nkv := dc.heads, dc.kvHeads
+	heads := nh + 2*nkv
 	bsz, s, w := dc.batch, dc.seq, dc.width
 
 	pos := make([]int32, 0, bsz*w)
@@ -161,13 +164,16 @@ func (dc *DualCache) buildIndices(layers []Layer, keyMask []int32) {
 			pos = append(pos, int32(st+t))
 		}
 	}
-	// Row (b, s, part, h) of qkv viewed as [B·S·3·nh, d] is ((b·S+s)·3+part)·nh+h.
+	// Row (b, s) of qkv viewed as [B·S·(nh+2·nkv), d] starts at
+	// (b·S+s)·(nh+2·nkv); its key heads follow its nh query heads, its value
+	// heads its nkv key heads.
 	kv := make([]int32, 0, 2*bsz*nh*s)
-	for part := 1; part <= 2; part++ { // K, then V
+	for part := range 2 { // K, then V
 		for b := range bsz {
 			for h := range nh {
+				g := h * nkv / nh // the key/value head of query head h
 				for j := range s {
-					kv = append(kv, int32(((b*s+j)*3+part)*nh+h))
+					kv = append(kv, int32((b*s+j)*heads+nh+part*nkv+g))
 				}
 			}
 		}
@@ -176,7 +182,7 @@ func (dc *DualCache) buildIndices(layers []Layer, keyMask []int32) {
 	for b := range bsz {
 		for h := range nh {
 			for t := range w {
-				q = append(q, int32((b*w+t)*3*nh+h))
+				q = append(q, int32((b*w+t)*heads+h))
 			}
 		}
 	}

@@ -13,9 +13,18 @@ import (
 // TestDualCacheOneBlockIsExact: through a single block nothing outside the
 // blocks changes when the block rows change, so a cached step (Attend over
 // the keys Record kept, the blocks' own keys fresh) must give the full
-// pass's rows on the changed input, to f32 rounding.
+// pass's rows on the changed input, to f32 rounding. Qwen3's block checks
+// the gathers of grouped-query attention and a head size that is not H/nh.
 func TestDualCacheOneBlockIsExact(t *testing.T) {
-	c := smallConfig()
+	for _, cfg := range []struct {
+		name string
+		c    Config
+	}{{"ModernBERT", smallConfig()}, {"Qwen3", qwen3Config()}} {
+		t.Run(cfg.name, func(t *testing.T) { testDualCacheOneBlock(t, cfg.c) })
+	}
+}
+
+func testDualCacheOneBlock(t *testing.T, c Config) {
 	for _, tc := range []struct {
 		name       string
 		layer      Layer

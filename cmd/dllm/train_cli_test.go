@@ -123,11 +123,11 @@ func TestTrainingBadInput(t *testing.T) {
 	}{
 		{"unknown objective", []string{"sft", "--data", good, "--out", out, "--objective", "bd3lm"}, `--objective: unknown objective "bd3lm" (known: mdlm)`},
 		{"pretrain unknown objective", []string{"pretrain", "--data", good, "--out", out, "--objective", "x"}, `unknown objective "x"`},
-		{"unknown family", []string{"sft", "--data", good, "--out", out, "--family", "gpt"}, `--family: unknown model family "gpt" (known: modernbert)`},
+		{"unknown family", []string{"sft", "--data", good, "--out", out, "--family", "gpt"}, `--family: unknown model family "gpt" (known: modernbert, llada`},
 		{"preset of no family", []string{"pretrain", "--data", good, "--out", out, "--preset", "modernbert-huge"}, `family modernbert has no preset "modernbert-huge"`},
 		{"family with init", []string{"sft", "--data", good, "--out", out, "--init", fixture, "--family", "modernbert"}, "--family and --preset make a fresh model"},
 		{"preset with resume", []string{"pretrain", "--data", good, "--out", out, "--resume", fixture, "--preset", "small"}, "--family and --preset make a fresh model"},
-		{"init of an unknown model_type", []string{"sft", "--data", good, "--out", out, "--init", otherFamily}, `model_type "llama4" is not supported (supported: modernbert)`},
+		{"init of an unknown model_type", []string{"sft", "--data", good, "--out", out, "--init", otherFamily}, `model_type "llama4" is not supported (supported: modernbert, llada`},
 		{"generate unknown model_type", []string{"generate", "--model", otherFamily, "--prompt", "hi"}, `llama4/config.json: model_type "llama4" is not supported`},
 		{"forward unknown model_type", []string{"forward", "--model", otherFamily, "--batch", good, "--out", out}, `model_type "llama4"`},
 		{"missing data", []string{"sft", "--data", filepath.Join(dir, "nope.jsonl"), "--out", out}, "nope.jsonl"},

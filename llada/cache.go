@@ -1,0 +1,157 @@
+package llada
+
+import (
+	"fmt"
+
+	"github.com/dllmgo/dllm/graphs"
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/nn"
+	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/transformer"
+)
+
+// Block caching for the block sampler: Fast-dLLM's DualCache (Wu et al.
+// 2025), which makes the model an mdlm.BlockCacher. It is ModernBERT's
+// (package bert) on LLaDA's blocks: the cache itself is the shared
+// transformer.DualCache.
+//
+// BeginBlock runs the full forward pass with transformer.DualCache recording
+// every layer's post-RoPE qkv; a later step (BlockCache.Logits) runs the
+// blocks' tokens only through the same encoder, with the cache's attention
+// over the recorded keys and values, and the head on the rows asked for.
+// transformer.DualCache explains the approximation and the costs. The
+// attention of a cached step runs in f32 in either Precision; the
+// projections follow Model.Precision as in Logits. On a backend that records
+// graphs, each cache records its cached step once per padded row count and
+// precision and replays it on the later steps of the block (denoise.go).
+
+// BlockCache is one block's DualCache for a batch: the model and the
+// recorded keys and values. It implements mdlm.BlockCache; BeginBlock makes
+// one.
+type BlockCache struct {
+	m                 *Model
+	batch, seq, width int
+	starts            []int
+	kv                *transformer.DualCache
+	// graphs records the cached step; nil runs it eagerly.
+	graphs *graphs.Recorder[stepKey]
+}
+
+// stepKey is the shape of one recorded cached step.
+type stepKey struct {
+	rows int
+	prec nn.Precision
+}
+
+// BeginBlock runs the full forward pass on the batch ids (batch×seqLen,
+// row-major, keyMask as in Logits) and returns a cache for the block of each
+// sequence b, positions [starts[b], starts[b]+width), together with the
+// logits at rows, computed as Logits computes them. The blocks must be real
+// tokens. With the cache, later steps of the block recompute the blocks
+// only (BlockCache.Logits). The dynamic type of the cache is *BlockCache.
+func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
+	if err := m.checkBatch(ids, batch, seqLen, keyMask, rows); err != nil {
+		return nil, nil, err
+	}
+	if len(starts) != batch || width <= 0 {
+		return nil, nil, fmt.Errorf("llada: %d block starts of width %d for a batch of %d", len(starts), width, batch)
+	}
+	for b, s := range starts {
+		if s < 0 || s+width > seqLen {
+			return nil, nil, fmt.Errorf("llada: block [%d, %d) of sequence %d outside its %d positions", s, s+width, b, seqLen)
+		}
+		for p := s; keyMask != nil && p < s+width; p++ {
+			if keyMask[b*seqLen+p] == 0 {
+				return nil, nil, fmt.Errorf("llada: block position %d of sequence %d is padding", p, b)
+			}
+		}
+	}
+	c := &BlockCache{m: m, batch: batch, seq: seqLen, width: width, starts: append([]int(nil), starts...)}
+	c.kv = transformer.NewDualCache(m.b, m.blockConfig(), m.layers(), batch, seqLen, width, starts, keyMask)
+	if m.useGraphs() {
+		c.graphs = graphs.NewRecorder[stepKey](m.b, maxGraphs)
+	}
+
+	be := m.b
+	tp := m.inferenceTape()
+	var mask *tensor.Tensor
+	if keyMask != nil {
+		mask = be.FromHost(tensor.FromI32(keyMask, batch, seqLen))
+	}
+	full := transformer.FullAttention(mask, batch, seqLen)
+	hidden := m.encode(tp, be.FromHost(tensor.FromI32(ids, batch*seqLen)), m.positionIDs(batch, seqLen), func(i int) transformer.Attention {
+		return c.kv.Record(i, full)
+	})
+	if len(rows) == 0 {
+		return c, nil, nil
+	}
+	logits := m.head(tp, hidden, be.FromHost(tensor.FromI32(rows, len(rows))))
+	return c, logits.Value.ToCPU().F32(), nil
+}
+
+// Logits recomputes the block of every sequence from ids (the batch as it
+// is now; only the block tokens are read) against the cached keys and values
+// outside the blocks, and returns the logits at rows, which must lie inside
+// the blocks. It implements mdlm.BlockCache.
+func (c *BlockCache) Logits(ids, rows []int32) ([]float32, error) {
+	m := c.m
+	if c.kv.Released() {
+		return nil, fmt.Errorf("llada: block cache used after Release")
+	}
+	if len(ids) != c.batch*c.seq {
+		return nil, fmt.Errorf("llada: %d ids for a block cache of %d×%d", len(ids), c.batch, c.seq)
+	}
+	w := c.width
+	block := make([]int32, c.batch*w)
+	for b, s := range c.starts {
+		for t := range w {
+			id := ids[b*c.seq+s+t]
+			if id < 0 || int(id) >= m.VocabSize() {
+				return nil, fmt.Errorf("llada: token id %d outside the embeddings of %d", id, m.VocabSize())
+			}
+			block[b*w+t] = id
+		}
+	}
+	local := make([]int32, len(rows)) // rows as rows of the block batch
+	for i, r := range rows {
+		b, s := int(r)/c.seq, int(r)%c.seq
+		if r < 0 || b >= c.batch || s < c.starts[b] || s >= c.starts[b]+w {
+			return nil, fmt.Errorf("llada: row %d outside the cached blocks", r)
+		}
+		local[i] = int32(b*w + s - c.starts[b])
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+
+	if c.graphs != nil {
+		padded := graphs.PadRows(local, graphs.RowQuantum)
+		in := []*tensor.Tensor{tensor.FromI32(block, len(block)), tensor.FromI32(padded, len(padded))}
+		out := c.graphs.Run(stepKey{rows: len(padded), prec: m.Precision}, in, c.step)
+		return out.F32()[:len(rows)*m.VocabSize()], nil
+	}
+	be := m.b
+	return be.ToHost(c.step([]*tensor.Tensor{
+		be.FromHost(tensor.FromI32(block, len(block))), be.FromHost(tensor.FromI32(local, len(local))),
+	})).F32(), nil
+}
+
+// Graphs reports how many cached steps the cache has recorded as graphs (0
+// on a backend without graphs, or with NoGraphs set when it began).
+func (c *BlockCache) Graphs() int { return c.graphs.Graphs() }
+
+// step is a cached step on the device tensors in: the blocks' token ids
+// [B·w] and the rows of the blocks [M] whose logits it returns.
+func (c *BlockCache) step(in []*tensor.Tensor) *tensor.Tensor {
+	m := c.m
+	tp := m.inferenceTape()
+	hidden := m.encode(tp, in[0], c.kv.Positions(), c.kv.Attend)
+	return m.head(tp, hidden, in[1]).Value
+}
+
+// Release frees the cache's device memory and its recorded graphs. It
+// implements mdlm.BlockCache.
+func (c *BlockCache) Release() {
+	c.graphs.Release()
+	c.kv.Release()
+}
