@@ -37,19 +37,19 @@
 // and clean queries never see noisy keys (Allowed, TrainingMask). For L = 6
 // and blocks of 2 (xtI the noisy token at position I, x0I the clean one):
 //
-//	        xt0 xt1 xt2 xt3 xt4 xt5 x00 x01 x02 x03 x04 x05
-//	   xt0   1   1   .   .   .   .   .   .   .   .   .   .
-//	   xt1   1   1   .   .   .   .   .   .   .   .   .   .
-//	   xt2   .   .   1   1   .   .   1   1   .   .   .   .
-//	   xt3   .   .   1   1   .   .   1   1   .   .   .   .
-//	   xt4   .   .   .   .   1   1   1   1   1   1   .   .
-//	   xt5   .   .   .   .   1   1   1   1   1   1   .   .
-//	   x00   .   .   .   .   .   .   1   1   .   .   .   .
-//	   x01   .   .   .   .   .   .   1   1   .   .   .   .
-//	   x02   .   .   .   .   .   .   1   1   1   1   .   .
-//	   x03   .   .   .   .   .   .   1   1   1   1   .   .
-//	   x04   .   .   .   .   .   .   1   1   1   1   1   1
-//	   x05   .   .   .   .   .   .   1   1   1   1   1   1
+//	     xt0 xt1 xt2 xt3 xt4 xt5 x00 x01 x02 x03 x04 x05
+//	xt0   1   1   .   .   .   .   .   .   .   .   .   .
+//	xt1   1   1   .   .   .   .   .   .   .   .   .   .
+//	xt2   .   .   1   1   .   .   1   1   .   .   .   .
+//	xt3   .   .   1   1   .   .   1   1   .   .   .   .
+//	xt4   .   .   .   .   1   1   1   1   1   1   .   .
+//	xt5   .   .   .   .   1   1   1   1   1   1   .   .
+//	x00   .   .   .   .   .   .   1   1   .   .   .   .
+//	x01   .   .   .   .   .   .   1   1   .   .   .   .
+//	x02   .   .   .   .   .   .   1   1   1   1   .   .
+//	x03   .   .   .   .   .   .   1   1   1   1   .   .
+//	x04   .   .   .   .   .   .   1   1   1   1   1   1
+//	x05   .   .   .   .   .   .   1   1   1   1   1   1
 //
 // The noisy rows of block 2 (xt4, xt5) see their own block and the clean
 // blocks 0 and 1: exactly what the sampler will show the model when it
