@@ -50,7 +50,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	obj, err := f.objectiveFor(b.MaskID)
+	obj, err := f.objectiveFor(b, true)
 	if err != nil {
 		return err
 	}
@@ -61,6 +61,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 		Options:   f.options(f.steps, obj, stderr, isTerminal(stderr)),
 		AfterEval: func(w io.Writer, step int) { printSamples(w, b, held, *samples) },
 	})
+	f.recordObjective(b)
 	if d == nil && err != nil {
 		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
 	}
