@@ -9,8 +9,8 @@ import (
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/lm"
-	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/nn"
 )
 
 // Sampling with the prefix cached gives the tokens of sampling without it,
