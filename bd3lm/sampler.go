@@ -53,6 +53,8 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 	switch {
 	case len(prompts) == 0:
 		return &mdlm.Output{}, nil
+	case m.Spec().ShiftLogits:
+		return nil, fmt.Errorf("bd3lm: the sampler does not shift logits yet (a %s model predicts the next position)", m.Spec().Family)
 	case c.Threshold > 0 || c.CFGScale > 0:
 		return nil, fmt.Errorf("bd3lm: the block-diffusion sampler has no threshold decoding or guidance")
 	case c.Temperature < 0 || math.IsNaN(c.Temperature):

@@ -178,12 +178,18 @@ func (f *trainFlags) objectiveFor(b *modeldir.Bundle, sft bool) (lm.Objective, e
 	if _, ok := b.Model.(lm.MaskAttender); !ok {
 		return nil, badInput("--objective bd3lm: the %s family takes no attention mask", b.Model.Spec().Family)
 	}
-	eos := b.EOSID
-	if sft && eos == lm.NoToken {
-		return nil, badInput("--objective bd3lm: the model has no end-of-text token to end its answers' blocks with")
-	}
 	return bd3lm.NewObjective(bd3lm.Options{MDLM: o, BlockSize: f.blockSize, PerBlock: f.timePerBlock,
-		PadToBlocks: sft, EOS: eos, Pad: b.PadID}), nil
+		PadToBlocks: sft, EOS: endOfText(b), Pad: b.PadID}), nil
+}
+
+// endOfText is the token that ends a block-diffusion answer: the model's
+// eos, or, where it has none (a fresh ModernBERT, whose chat answers end
+// with padding), its pad token.
+func endOfText(b *modeldir.Bundle) int32 {
+	if b.EOSID != lm.NoToken {
+		return b.EOSID
+	}
+	return b.PadID
 }
 
 // recordObjective writes what a BD3LM run's sampler needs into b's
