@@ -52,7 +52,13 @@
 //     values once per block (Record), and later attends the block's fresh
 //     queries over them (Attend), recomputing only the block's rows.
 //
-// A block-diffusion mask (BD3LM) is one more Attention.
+//   - Masked attends under any pattern of which query may see which key,
+//     given as structure (an allow pattern, positions for the window) and
+//     made into an additive bias per window: block diffusion's training
+//     mask (package bd3lm) and its block-causal sampling mask. It composes
+//     backend ops (nn.MaskedAttention: MatMul, Add, Softmax, MatMul), so it
+//     runs everywhere without a kernel of its own; a fused kernel is future
+//     work.
 //
 // # Where the next families plug in
 //
