@@ -154,3 +154,23 @@ func TestPadToBlocks(t *testing.T) {
 		})
 	}
 }
+
+// The gradient of the loss with respect to the weights, through the masked
+// attention of both halves, matches finite differences.
+func TestLossGradient(t *testing.T) {
+	m := newTestModel(t)
+	b := randomBatch(rand.New(rand.NewPCG(8, 8)), 2, 7)
+	o := bd3lm.NewObjective(bd3lm.Options{MDLM: mdlm.ObjectiveOptions{MaskID: testMask}, BlockSize: 3})
+	var inputs []*nn.Var
+	for _, p := range m.Params() {
+		if p.Name == "model.layers.1.attn_norm.weight" || p.Name == "model.layers.0.mlp_norm.weight" {
+			inputs = append(inputs, p.Var)
+		}
+	}
+	require.Len(t, inputs, 2)
+	require.NoError(t, nn.GradCheck(inputs, func(tp *nn.Tape) *nn.Var {
+		loss, err := o.Loss(tp, m, b, rand.New(rand.NewPCG(1, 1)), 1)
+		require.NoError(t, err)
+		return loss
+	}, 1e-2, 3e-2, 4))
+}
