@@ -40,7 +40,7 @@ func (s *samplerFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.cfg, "cfg", 0, "classifier-free guidance scale (0: off)")
 	fs.BoolVar(&s.stochastic, "stochastic-transfer", false, "draw each step's number of revealed tokens instead of rounding its mean")
 	fs.StringVar(&s.sampler, "sampler", "block", "block (LLaDA/dLLM low-confidence remasking), ancestral (MDLM) or bd3lm (block diffusion: blocks appended until one holds end-of-text; the default for a model trained with --objective bd3lm)")
-	fs.BoolVar(&s.cache, "cache", false, "Fast-dLLM DualCache: recompute only the active block between its full passes (faster, approximate; block sampler)")
+	fs.BoolVar(&s.cache, "cache", false, "block sampler: Fast-dLLM DualCache, recompute only the active block between its full passes (faster, approximate); bd3lm: keep the finished blocks' keys and values (exact)")
 	fs.Uint64Var(&s.seed, "seed", 0, "random seed (same seed, same answer)")
 	fs.StringVar(&s.precision, "precision", "f32", "inference arithmetic: f32, or bf16 (bf16 operands, f32 sums: what a GPU wants, slower on cpu)")
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dllmgo/dllm/bd3lm"
 	"io"
 	"iter"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
@@ -164,9 +164,7 @@ func (f *trainFlags) validate() error {
 }
 
 // objectiveFor builds the --objective for bundle b; sft pads BD3LM's rows
-// to whole blocks. A BD3LM run records the sampler and its block size in
-// b's generation defaults, so that generate and chat sample it block by
-// block without flags.
+// to whole blocks.
 func (f *trainFlags) objectiveFor(b *modeldir.Bundle, sft bool) (lm.Objective, error) {
 	o, err := f.objective(b.MaskID)
 	if err != nil {
@@ -193,7 +191,8 @@ func endOfText(b *modeldir.Bundle) int32 {
 }
 
 // recordObjective writes what a BD3LM run's sampler needs into b's
-// generation defaults (after the recipe sized them).
+// generation defaults (after the recipe sized them), so that generate, chat
+// and eval sample the saved model block by block without flags.
 func (f *trainFlags) recordObjective(b *modeldir.Bundle) {
 	if f.objectiveName == bd3lm.ObjectiveName {
 		b.Generation.Sampler = bd3lm.ObjectiveName
