@@ -168,13 +168,26 @@ func (m *Model) Forward(tp *nn.Tape, in Input) Output {
 	if pos == nil {
 		pos = m.positionIDs(bsz, seq)
 	}
-	full := transformer.FullAttention(in.KeyMask, bsz, seq)
-	out := Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, func(int) transformer.Attention { return full })}
+	attention := func(int) transformer.Attention { return transformer.FullAttention(in.KeyMask, bsz, seq) }
+	if in.Mask != nil { // an objective's or sampler's own pattern (lm.MaskAttender)
+		if err := in.Mask.Check(bsz, seq); err != nil {
+			panic("bert: " + err.Error())
+		}
+		masked := transformer.NewMasked(m.b, in.Mask.Allow, in.Mask.Rows, bsz, seq, in.Mask.Pos)
+		attention = func(i int) transformer.Attention { return masked.For(m.layer(i)) }
+	}
+	out := Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {
 		out.Logits = m.head(tp, out.Hidden, in.Rows)
 	}
 	return out
 }
+
+// AttendsWithMask marks the model as one whose Forward honours lm.Input's
+// Mask (lm.MaskAttender).
+func (m *Model) AttendsWithMask() {}
+
+var _ lm.MaskAttender = (*Model)(nil)
 
 // encode runs the encoder on the token ids [N] at positions pos [N], with
 // attention(i) as layer i's attention, and returns the final-normed hidden

@@ -139,7 +139,7 @@ func evaluate(b *modeldir.Bundle, convs []data.Conversation, c mdlm.SamplerConfi
 		// Stream lo+k for the item at place lo+k of the order: every item
 		// samples the same whatever --batch-size is (mdlm's row streams).
 		c.StreamOffset = lo
-		out, err := sf.sample(b.Denoiser(), prompts, c)
+		out, err := sf.sample(b, prompts, c)
 		if err != nil {
 			return nil, err
 		}

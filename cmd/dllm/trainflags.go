@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
@@ -42,6 +43,8 @@ type trainFlags struct {
 	budget                                        time.Duration
 	skipBad, isolateSpaces                        bool
 	familySet, presetSet                          bool // given on the command line
+	blockSize                                     int  // --objective bd3lm
+	timePerBlock                                  bool // --objective bd3lm
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
@@ -50,7 +53,9 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.StringVar(&f.family, "family", modeldir.DefaultFamily(), "model family when training from scratch: "+familyList())
 	fs.StringVar(&f.preset, "preset", "tiny", "model size when training from scratch: "+presetList())
 	fs.StringVar(&f.initDir, "init", "", "start from this Hugging Face model folder instead of a preset (its config.json names the family)")
-	fs.StringVar(&f.objectiveName, "objective", mdlm.ObjectiveName, "training objective: "+mdlm.ObjectiveName+" (masked diffusion)")
+	fs.StringVar(&f.objectiveName, "objective", mdlm.ObjectiveName, "training objective: "+mdlm.ObjectiveName+" (masked diffusion) or "+bd3lm.ObjectiveName+" (block diffusion)")
+	fs.IntVar(&f.blockSize, "block-size", bd3lm.DefaultBlockSize, "--objective bd3lm: tokens per block")
+	fs.BoolVar(&f.timePerBlock, "time-per-block", false, "--objective bd3lm: one diffusion time per block (the BD3LM authors') instead of one per sequence (the dLLM framework's)")
 	fs.StringVar(&f.tokPath, "tokenizer", "", "tokenizer.json to use (default: the --init model's, or train one on the data)")
 	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
 	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
@@ -141,8 +146,11 @@ func (f *trainFlags) validate() error {
 			return badInput("--preset: family %s has no preset %q (known: %s)", fam.Name, f.preset, strings.Join(fam.Presets, ", "))
 		}
 	}
-	if f.objectiveName != mdlm.ObjectiveName {
-		return badInput("--objective: unknown objective %q (known: %s)", f.objectiveName, mdlm.ObjectiveName)
+	if f.objectiveName != mdlm.ObjectiveName && f.objectiveName != bd3lm.ObjectiveName {
+		return badInput("--objective: unknown objective %q (known: %s, %s)", f.objectiveName, mdlm.ObjectiveName, bd3lm.ObjectiveName)
+	}
+	if f.blockSize < 1 {
+		return badInput("--block-size must be at least 1, got %d", f.blockSize)
 	}
 	if _, err := optim.NewSchedule(optim.ScheduleConfig{Kind: f.schedule, Peak: 1, TotalSteps: 1}); err != nil {
 		return badInput("--schedule: %v", err)
@@ -155,14 +163,41 @@ func (f *trainFlags) validate() error {
 	return err
 }
 
-// objectiveFor builds the --objective for a model whose mask token is
-// maskID.
-func (f *trainFlags) objectiveFor(maskID int32) (lm.Objective, error) {
-	o, err := f.objective(maskID)
+// objectiveFor builds the --objective for bundle b; sft pads BD3LM's rows
+// to whole blocks.
+func (f *trainFlags) objectiveFor(b *modeldir.Bundle, sft bool) (lm.Objective, error) {
+	o, err := f.objective(b.MaskID)
 	if err != nil {
 		return nil, err
 	}
-	return mdlm.NewObjective(o), nil
+	if f.objectiveName != bd3lm.ObjectiveName {
+		return mdlm.NewObjective(o), nil
+	}
+	if _, ok := b.Model.(lm.MaskAttender); !ok {
+		return nil, badInput("--objective bd3lm: the %s family takes no attention mask", b.Model.Spec().Family)
+	}
+	return bd3lm.NewObjective(bd3lm.Options{MDLM: o, BlockSize: f.blockSize, PerBlock: f.timePerBlock,
+		PadToBlocks: sft, EOS: endOfText(b), Pad: b.PadID}), nil
+}
+
+// endOfText is the token that ends a block-diffusion answer: the model's
+// eos, or, where it has none (a fresh ModernBERT, whose chat answers end
+// with padding), its pad token.
+func endOfText(b *modeldir.Bundle) int32 {
+	if b.EOSID != lm.NoToken {
+		return b.EOSID
+	}
+	return b.PadID
+}
+
+// recordObjective writes what a BD3LM run's sampler needs into b's
+// generation defaults (after the recipe sized them), so that generate, chat
+// and eval sample the saved model block by block without flags.
+func (f *trainFlags) recordObjective(b *modeldir.Bundle) {
+	if f.objectiveName == bd3lm.ObjectiveName {
+		b.Generation.Sampler = bd3lm.ObjectiveName
+		b.Generation.BlockSize = f.blockSize
+	}
 }
 
 func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {
