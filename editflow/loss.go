@@ -35,6 +35,11 @@ type Options struct {
 	// the reference's SFT script); negative: x0 is the prompt alone (its
 	// "empty" source).
 	MaskLength int
+	// BOS is the token put first in a row that has no prompt and does not
+	// start with it (the anchor of insertions at the front); 0: the model's
+	// Spec().BOSID. A model without one (lm.NoToken) uses each row's first
+	// token as the anchor.
+	BOS int32
 }
 
 // DefaultOptions are the reference's defaults for SFT.
@@ -124,10 +129,10 @@ func (o *Objective) Draw(spec lm.Spec, b data.Batch, rng *rand.Rand, scale float
 		x1 := append([]int32{}, ids[:n]...)
 		p := b.PromptLen(r)
 		if p == 0 {
-			if len(x1) == 0 || x1[0] != spec.BOSID {
-				x1 = append([]int32{spec.BOSID}, x1...)
+			if bos := anchor(opt.BOS, spec); bos != lm.NoToken && (len(x1) == 0 || x1[0] != bos) {
+				x1 = append([]int32{bos}, x1...)
 			}
-			p = 1
+			p = min(1, len(x1))
 		}
 		if p > len(x1) {
 			return Plan{}, fmt.Errorf("editflow: row %d: prompt of %d tokens in a sequence of %d", r, p, len(x1))
@@ -157,6 +162,14 @@ func (o *Objective) Draw(spec lm.Spec, b data.Batch, rng *rand.Rand, scale float
 		weights[r] = scale * w / (denom * float64(b.B))
 	}
 	return PlanOf(xs, edits, weights, spec.PadID), nil
+}
+
+// anchor is the BOS token: bos if set, else the model's.
+func anchor(bos int32, spec lm.Spec) int32 {
+	if bos > 0 {
+		return bos
+	}
+	return spec.BOSID
 }
 
 // PlanOf lays out sequences xs with their remaining edits and per-row

@@ -58,7 +58,7 @@ func TestObjectiveOnModernBERT(t *testing.T) {
 		1, 5, 6, 7, 8, 9, 2,
 		1, 5, 10, 11, 2, 0, 0,
 	}, PromptLens: []int{2, 3}}
-	obj := editflow.NewObjective(editflow.Options{MaskLength: 4})
+	obj := editflow.NewObjective(editflow.Options{MaskLength: 4, BOS: 1})
 	loss := func() (float32, *nn.Tape, *nn.Var) {
 		tp := nn.NewTape(tensor.CPU())
 		l, err := obj.Loss(tp, m, b, rand.New(rand.NewPCG(9, 9)), 1)
