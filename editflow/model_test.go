@@ -2,6 +2,8 @@ package editflow_test
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"math/rand/v2"
 	"testing"
 
@@ -80,4 +82,32 @@ func TestObjectiveOnModernBERT(t *testing.T) {
 	}
 	v2, _, _ := loss()
 	require.Equal(t, v1, v2)
+}
+
+// A saved model opens with the same heads, marked in config.json, and a
+// folder without the mark opens as the plain backbone.
+func TestSaveAndWrap(t *testing.T) {
+	m := tinyModel(t, 7)
+	dir := t.TempDir()
+	require.NoError(t, m.Save(dir))
+	js, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(t, err)
+	heads, ok := editflow.Marked(js)
+	require.True(t, ok)
+	require.Equal(t, editflow.HeadsFile, heads)
+	bb, err := bert.Family.Load(dir, tensor.CPU())
+	require.NoError(t, err)
+	w, err := editflow.Wrap(dir, bb)
+	require.NoError(t, err)
+	got, ok := w.(*editflow.Model)
+	require.True(t, ok)
+	for i, p := range m.Params() {
+		require.Equal(t, p.Name, got.Params()[i].Name)
+		require.Equal(t, p.Value.F32(), got.Params()[i].Value.F32(), p.Name)
+	}
+	plain := t.TempDir()
+	require.NoError(t, m.Backbone.Save(plain))
+	w, err = editflow.Wrap(plain, bb)
+	require.NoError(t, err)
+	require.Same(t, bb, w)
 }
