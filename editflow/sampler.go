@@ -35,9 +35,11 @@ type SampleOptions struct {
 	// model's Spec().BOSID; none if that is lm.NoToken (an empty prompt is
 	// then an error: insertions need a row to follow).
 	BOS int32
-	// Seed seeds one random stream per row (row r draws from PCG(Seed, r)),
-	// so a row's result does not depend on the rows batched with it.
-	Seed uint64
+	// Seed seeds one random stream per row (row r draws from PCG(Seed,
+	// StreamOffset+r)), so a row's result does not depend on the rows
+	// batched with it.
+	Seed         uint64
+	StreamOffset int
 	// OnStep, if set, sees every step: the time, the sequences before it
 	// and the edits it applied to each (rows of those sequences).
 	OnStep func(step int, t float64, rows [][]int32, edits [][]Edit)
@@ -144,7 +146,7 @@ func (m *Model) Sample(prompts [][]int32, o SampleOptions) ([][]int32, error) {
 			x = append(x, spec.MaskID)
 		}
 		seqs[r] = x
-		rngs[r] = rand.New(rand.NewPCG(o.Seed, uint64(r)))
+		rngs[r] = rand.New(rand.NewPCG(o.Seed, uint64(o.StreamOffset+r)))
 	}
 	steps := int(math.Ceil(1 / o.Tau))
 	var out Outputs

@@ -67,7 +67,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	view := newLiveView(b, stderr, *visualize)
 	c.Trace = view.trace
 	start := time.Now()
-	out, err := sf.sample(b.Denoiser(), [][]int32{ids}, c)
+	out, err := sf.sample(b, [][]int32{ids}, c)
 	view.done()
 	if err != nil {
 		return err

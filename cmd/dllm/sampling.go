@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
@@ -118,8 +119,12 @@ func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.Sam
 	return b, c, nil
 }
 
-// sample runs the chosen sampler.
-func (s *samplerFlags) sample(d mdlm.Denoiser, prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) {
+// sample runs the chosen sampler, or tau-leaping on an Edit Flows model.
+func (s *samplerFlags) sample(b *modeldir.Bundle, prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) {
+	if m, ok := b.Model.(*editflow.Model); ok {
+		return editFlowsSample(b, m, prompts, c, s.seed, nil)
+	}
+	d := b.Denoiser()
 	rng := mdlm.NewRand(s.seed)
 	if s.sampler == "ancestral" {
 		return mdlm.Ancestral(d, prompts, c, rng)

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
@@ -50,7 +51,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	obj, err := f.objectiveFor(b.MaskID)
+	obj, err := f.objectiveFor(b)
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,12 @@ func printSamples(w io.Writer, b *modeldir.Bundle, convs []data.Conversation, n 
 		if err != nil || !fitsModel(b.Model, len(prompt)+c.MaxNewTokens) {
 			continue
 		}
-		out, err := mdlm.Generate(b.Denoiser(), [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
+		var out *mdlm.Output
+		if m, ok := b.Model.(*editflow.Model); ok {
+			out, err = editFlowsSample(b, m, [][]int32{prompt}, c, uint64(i), nil)
+		} else {
+			out, err = mdlm.Generate(b.Denoiser(), [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
+		}
 		if err != nil {
 			fmt.Fprintf(w, "  sample %d: %v\n", i, err)
 			continue
