@@ -40,9 +40,21 @@ type SampleOptions struct {
 	// batched with it.
 	Seed         uint64
 	StreamOffset int
-	// OnStep, if set, sees every step: the time, the sequences before it
-	// and the edits it applied to each (rows of those sequences).
-	OnStep func(step int, t float64, rows [][]int32, edits [][]Edit)
+	// OnStep, if set, sees every step before its edits are applied.
+	OnStep func(Step)
+}
+
+// Step is what SampleOptions.OnStep sees of one step.
+type Step struct {
+	// Index counts steps from 0; MaxSteps is ⌈1/τ⌉; T is the step's time.
+	Index, MaxSteps int
+	T               float64
+	// Rows are the sequences before the step (prompts included, with the
+	// BOS the sampler may have put first: PromptLens counts it), Edits the
+	// edits the step applies to each (rows of those sequences).
+	Rows       [][]int32
+	PromptLens []int
+	Edits      [][]Edit
 }
 
 // DefaultSampleOptions are the reference's sampler defaults (its sample
@@ -164,7 +176,7 @@ func (m *Model) Sample(prompts [][]int32, o SampleOptions) ([][]int32, error) {
 			all[r] = leap(x, plens[r], out, r, w, o, maxLen, rngs[r])
 		}
 		if o.OnStep != nil {
-			o.OnStep(step, t, seqs, all)
+			o.OnStep(Step{Index: step, MaxSteps: steps, T: t, Rows: seqs, PromptLens: plens, Edits: all})
 		}
 		for r, e := range all {
 			if len(e) > 0 {

@@ -79,12 +79,14 @@ func TestSampleFreezesThePromptAndCapsTheLength(t *testing.T) {
 	const maxLen = 9
 	edited := 0
 	o := editflow.SampleOptions{BOS: 1, Tau: 0.05, MaskLength: 2, Temperature: 1, Seed: 1, MaxLength: maxLen,
-		OnStep: func(step int, tm float64, rows [][]int32, edits [][]editflow.Edit) {
-			for r, es := range edits {
+		OnStep: func(s editflow.Step) {
+			rows := s.Rows
+			for r, es := range s.Edits {
 				plen := len(prompts[r])
 				if r == 2 {
 					plen++ // BOS was prepended
 				}
+				require.Equal(t, plen, s.PromptLens[r])
 				for _, e := range es {
 					edited++
 					if e.Kind == editflow.Ins {

@@ -15,7 +15,7 @@ import (
 // steps (τ = 1/Steps), the temperature and the seed. The result has the
 // masked samplers' shape, each answer cut at the first [PAD], EOS or stop
 // sequence, with any mask left dropped.
-func editFlowsSample(b *modeldir.Bundle, m *editflow.Model, prompts [][]int32, c mdlm.SamplerConfig, seed uint64, trace func(step int, t float64, rows [][]int32, edits [][]editflow.Edit)) (*mdlm.Output, error) {
+func editFlowsSample(b *modeldir.Bundle, m *editflow.Model, prompts [][]int32, c mdlm.SamplerConfig, seed uint64, trace func(editflow.Step)) (*mdlm.Output, error) {
 	o := editflow.SampleOptions{MaskLength: c.MaxNewTokens, Temperature: c.Temperature, Seed: seed,
 		StreamOffset: c.StreamOffset, BOS: b.BOSID, OnStep: trace}
 	if c.MaxNewTokens <= 0 {

@@ -34,8 +34,10 @@ func TestEditFlowsSFTGenerateEvalChat(t *testing.T) {
 	require.NoError(t, err)
 	require.IsType(t, &editflow.Model{}, b.Model)
 
-	code, _, stderr = runCLI("generate", "--model", out, "--prompt", "Repeat: fox tree", "--max-new-tokens", "6", "--steps", "10")
+	code, _, stderr = runCLI("generate", "--model", out, "--prompt", "Repeat: fox tree", "--max-new-tokens", "6", "--steps", "10",
+		"--visualize", "--temperature", "1")
 	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "result: ", "the live view's plain replay")
 
 	code, stdout, stderr = runCLI("eval", "--model", out, "--data", data, "--limit", "6", "--max-new-tokens", "6", "--steps", "10")
 	require.Equal(t, 0, code, stderr)

@@ -22,6 +22,9 @@ type samplerFlags struct {
 	// set records which flags the user gave, so that a model's own
 	// defaults (generation_config.json) apply to the others.
 	set map[string]bool
+	// editTrace, if set, sees the steps of an Edit Flows model's sampler
+	// (the live view).
+	editTrace func(editflow.Step)
 }
 
 // noteSet remembers the flags given on the command line.
@@ -122,7 +125,7 @@ func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.Sam
 // sample runs the chosen sampler, or tau-leaping on an Edit Flows model.
 func (s *samplerFlags) sample(b *modeldir.Bundle, prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) {
 	if m, ok := b.Model.(*editflow.Model); ok {
-		return editFlowsSample(b, m, prompts, c, s.seed, nil)
+		return editFlowsSample(b, m, prompts, c, s.seed, s.editTrace)
 	}
 	d := b.Denoiser()
 	rng := mdlm.NewRand(s.seed)
