@@ -208,6 +208,9 @@ func (o *Objective) Loss(tp *nn.Tape, m lm.Model, b data.Batch, rng *rand.Rand, 
 	if err != nil {
 		return nil, err
 	}
+	if maxPos := m.Spec().MaxPositions; maxPos > 0 && p.S > maxPos {
+		return nil, fmt.Errorf("editflow: a noisy sequence of %d tokens is longer than the model's %d positions (fewer source masks or shorter rows)", p.S, maxPos)
+	}
 	return em.PlanLoss(tp, p), nil
 }
 

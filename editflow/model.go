@@ -137,6 +137,14 @@ func (m *Model) Params() []*nn.Param {
 	return append(m.Backbone.Params(), m.Heads.Params()...)
 }
 
+// Describe names the backbone and the heads.
+func (m *Model) Describe() string {
+	if d, ok := m.Backbone.(lm.Describer); ok {
+		return d.Describe() + " with Edit Flows heads"
+	}
+	return m.Backbone.Spec().Family + " with Edit Flows heads"
+}
+
 // Features returns the features [B·S, H] the heads read for in.
 func (m *Model) Features(tp *nn.Tape, in lm.Input) *nn.Var {
 	if f, ok := m.Backbone.(Featurer); ok {

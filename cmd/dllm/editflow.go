@@ -33,10 +33,11 @@ func editFlowsSample(b *modeldir.Bundle, m *editflow.Model, prompts [][]int32, c
 	if err != nil {
 		return nil, err
 	}
-	out := &mdlm.Output{Steps: int(math.Ceil(1 / max(o.Tau, 1e-9)))}
-	if o.Tau == 0 {
-		out.Steps = int(math.Ceil(1 / editflow.DefaultSampleOptions().Tau))
+	tau := o.Tau
+	if tau == 0 {
+		tau = editflow.DefaultSampleOptions().Tau
 	}
+	out := &mdlm.Output{Steps: int(math.Ceil(1 / tau))}
 	for r, ans := range res {
 		cut, stopped := cutAnswer(b, ans)
 		out.Samples = append(out.Samples, mdlm.Sample{Canvas: append(slices.Clone(prompts[r]), ans...),
