@@ -56,11 +56,18 @@
 //
 // # The heads
 //
-// Heads adds to any backbone (an lm.Model) two token heads initialised from
-// its language-model head and a three-way rate head with a softplus. The
-// backbone's hidden states come from Forward with NoLogits, or, where the
-// backbone provides one, from its Features method (ModernBERT's heads read
-// the masked-LM head's transform of the last layer, before the final norm,
-// as the reference does). The model ignores t, as the reference's backbones
-// do.
+// New puts Heads on any Backbone (an lm.Model that shows its output
+// projection): two token heads that start as copies of that projection and
+// a three-way rate head with a softplus. The heads read the backbone's
+// hidden states from Forward with NoLogits or, where the backbone is a
+// Featurer, from its EditFeatures (ModernBERT's heads read the masked-LM
+// head's transform of the last layer, before the final norm, as the
+// reference's do). A backbone whose Spec says ShiftLogits (Dream, A2D)
+// takes row i's substitution and deletion outputs from position i−1. The
+// model ignores t, as the reference's backbones do.
+//
+// Such a model is an lm.Model, so the trainer runs it with Objective like
+// any other; its Save writes the heads into the backbone's weights file and
+// marks config.json (ConfigKey), and Wrap gives a marked folder its heads
+// back when it is opened.
 package editflow
