@@ -194,11 +194,16 @@ var _ lm.MaskAttender = (*Model)(nil)
 // states [N, H]. Forward attends over whole sequences; the block cache's
 // steps (cache.go) over cached keys.
 func (m *Model) encode(tp *nn.Tape, ids, pos *tensor.Tensor, attention func(layer int) transformer.Attention) *nn.Var {
+	return m.FinalNorm.Forward(tp, m.lastLayer(tp, ids, pos, attention))
+}
+
+// lastLayer is encode without the final norm: the last layer's output.
+func (m *Model) lastLayer(tp *nn.Tape, ids, pos *tensor.Tensor, attention func(layer int) transformer.Attention) *nn.Var {
 	x := m.EmbedNorm.Forward(tp, m.Embed.Forward(tp, ids))
 	for i := range m.Layers {
 		x = m.Block(i).Forward(tp, x, pos, attention(i))
 	}
-	return m.FinalNorm.Forward(tp, x)
+	return x
 }
 
 // head is the masked-LM head on the hidden rows z [N, H] selected by rows

@@ -192,7 +192,7 @@ func Open(dir string, be tensor.Backend) (*Bundle, error) {
 	if _, err := os.Stat(tokPath); err != nil {
 		return nil, fmt.Errorf("%s: no %s: a chat model folder needs its tokenizer", dir, TokenizerFile)
 	}
-	m, err := fam.Load(dir, be)
+	m, err := load(fam, dir, be)
 	if err != nil {
 		return nil, err
 	}

@@ -116,6 +116,7 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		view := newLiveView(b, stdout, *visualize)
 		c.Trace = view.trace
+		sf.editTrace = view.edits
 		out, err := sf.sample(b, [][]int32{prompt}, c)
 		view.done()
 		if err != nil {

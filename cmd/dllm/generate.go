@@ -66,6 +66,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	view := newLiveView(b, stderr, *visualize)
 	c.Trace = view.trace
+	sf.editTrace = view.edits
 	start := time.Now()
 	out, err := sf.sample(b, [][]int32{ids}, c)
 	view.done()

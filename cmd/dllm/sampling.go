@@ -4,6 +4,7 @@ import (
 	"flag"
 
 	"github.com/dllmgo/dllm/bd3lm"
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
@@ -22,6 +23,9 @@ type samplerFlags struct {
 	// set records which flags the user gave, so that a model's own
 	// defaults (generation_config.json) apply to the others.
 	set map[string]bool
+	// editTrace, if set, sees the steps of an Edit Flows model's sampler
+	// (the live view).
+	editTrace func(editflow.Step)
 }
 
 // noteSet remembers the flags given on the command line.
@@ -130,8 +134,11 @@ func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.Sam
 	return b, c, nil
 }
 
-// sample runs the chosen sampler.
+// sample runs the chosen sampler, or tau-leaping on an Edit Flows model.
 func (s *samplerFlags) sample(b *modeldir.Bundle, prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) {
+	if m, ok := b.Model.(*editflow.Model); ok {
+		return editFlowsSample(b, m, prompts, c, s.seed, s.editTrace)
+	}
 	rng := mdlm.NewRand(s.seed)
 	if s.sampler == bd3lm.ObjectiveName {
 		return bd3lm.Generate(b.Model, prompts, c, endOfText(b), rng)

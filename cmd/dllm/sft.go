@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
@@ -91,7 +92,9 @@ func printSamples(w io.Writer, b *modeldir.Bundle, convs []data.Conversation, n 
 			continue
 		}
 		var out *mdlm.Output
-		if b.Generation.Sampler == bd3lm.ObjectiveName { // trained block by block
+		if m, ok := b.Model.(*editflow.Model); ok {
+			out, err = editFlowsSample(b, m, [][]int32{prompt}, c, uint64(i), nil)
+		} else if b.Generation.Sampler == bd3lm.ObjectiveName { // trained block by block
 			c.BlockSize = b.Generation.BlockSize
 			out, err = bd3lm.Generate(b.Model, [][]int32{prompt}, c, endOfText(b), mdlm.NewRand(uint64(i)))
 		} else {
