@@ -174,3 +174,17 @@ func TestLossGradient(t *testing.T) {
 		return loss
 	}, 1e-2, 3e-2, 4))
 }
+
+// With one block as long as the rows, the noisy half sees exactly itself:
+// BD3LM is MDLM (the same draws, the same loss), whatever the clean half.
+func TestOneBlockIsMDLM(t *testing.T) {
+	m := newTestModel(t)
+	b := randomBatch(rand.New(rand.NewPCG(6, 6)), 3, 12)
+	opts := mdlm.ObjectiveOptions{MaskID: testMask}
+	tp := nn.NoGrad(tensor.CPU())
+	want, err := mdlm.NewObjective(opts).Loss(tp, m, b, rand.New(rand.NewPCG(2, 2)), 1)
+	require.NoError(t, err)
+	got, err := bd3lm.NewObjective(bd3lm.Options{MDLM: opts, BlockSize: 12}).Loss(tp, m, b, rand.New(rand.NewPCG(2, 2)), 1)
+	require.NoError(t, err)
+	require.InDelta(t, want.Value.F32()[0], got.Value.F32()[0], 1e-5)
+}
