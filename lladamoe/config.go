@@ -65,10 +65,10 @@ type Config struct {
 	MLPOnlyLayers     []int  `json:"mlp_only_layers,omitempty"`
 	DecoderSparseStep int    `json:"decoder_sparse_step,omitempty"`
 	NormTopKProb      bool   `json:"norm_topk_prob"`
-	ExpertBias        bool   `json:"moe_router_enable_expert_bias,omitempty"`
+	ExpertBias        bool   `json:"moe_router_enable_expert_bias"`
 	ScoreFunction     string `json:"moe_router_score_function,omitempty"`
 
-	QKLayernorm         bool            `json:"qk_layernorm,omitempty"` // LLaDA-MoE; RND1 always has them
+	QKLayernorm         bool            `json:"qk_layernorm"` // LLaDA-MoE; RND1 always has them
 	RopeTheta           float64         `json:"rope_theta"`
 	PartialRotaryFactor *float64        `json:"partial_rotary_factor,omitempty"`
 	RopeScaling         json.RawMessage `json:"rope_scaling,omitempty"`
@@ -301,6 +301,13 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}
 	for k, v := range known {
 		out[k] = v
+	}
+	if c.Variant == RND1 { // LLaDA-MoE's keys, false, that an RND1 config.json need not spell
+		for _, k := range []string{"qk_layernorm", "moe_router_enable_expert_bias"} {
+			if _, kept := c.Extra[k]; !kept && string(out[k]) == "false" {
+				delete(out, k)
+			}
+		}
 	}
 	out["model_type"], _ = json.Marshal(c.Variant.String())
 	if _, ok := out["architectures"]; !ok {
