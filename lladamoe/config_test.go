@@ -115,3 +115,18 @@ func abs(x float32) float32 {
 	}
 	return x
 }
+
+// RND1's released size does not fit a 24 GB machine as float32: one line
+// before loading, unless overridden.
+func TestMemoryCheck(t *testing.T) {
+	r := rnd1Shape(2048, 32, 4, 128, 48, 128, 8, 768, 32768)
+	r.VocabSize = 151936
+	require.InDelta(t, 30.5e9, float64(r.ParamCount()), 0.3e9)
+	meminfo := []byte("MemTotal:       24000000 kB\nMemAvailable:   23000000 kB\n")
+	err := checkMemory(r, tensor.CPU(), meminfo)
+	require.ErrorContains(t, err, "rnd1: the float32 weights need 122.")
+	require.ErrorContains(t, err, "23.6 GB of memory is available; set "+IgnoreMemoryEnv+"=1")
+	require.NoError(t, checkMemory(lladaMoEConfig(), tensor.CPU(), meminfo))
+	t.Setenv(IgnoreMemoryEnv, "1")
+	require.NoError(t, checkMemory(r, tensor.CPU(), meminfo))
+}

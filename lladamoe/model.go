@@ -273,6 +273,9 @@ func Load(dir string, b tensor.Backend) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMemory(cfg, b, readMeminfo()); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	src, err := safetensors.OpenModel(dir)
 	if err != nil {
 		return nil, err
