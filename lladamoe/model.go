@@ -131,24 +131,49 @@ func (m *Model) Forward(tp *nn.Tape, in lm.Input) lm.Output {
 	if pos == nil {
 		pos = m.positionIDs(bsz, seq)
 	}
-	attend := transformer.FullAttention(in.KeyMask, bsz, seq)
-	x := m.Embed.Forward(tp, in.IDs.Reshape(bsz*seq))
-	for i := range m.Blocks {
-		x = m.Block(i).Forward(tp, x, pos, attend)
-	}
-	out := lm.Output{Hidden: m.Final.Forward(tp, x)}
+	full := transformer.FullAttention(in.KeyMask, bsz, seq)
+	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, func(int) transformer.Attention { return full })}
 	if !in.NoLogits {
-		z := out.Hidden
-		if in.Rows != nil {
-			z = tp.GatherRows(z, in.Rows)
-		}
-		if m.Head != nil {
-			out.Logits = m.Head.Forward(tp, z)
-		} else {
-			out.Logits = tp.Linear(z, m.Embed.Weight.Var)
-		}
+		out.Logits = m.head(tp, out.Hidden, in.Rows)
 	}
 	return out
+}
+
+// encode runs the ids [N] at positions pos through the blocks, block i
+// with attention(i), and returns the final norm's output [N, H].
+func (m *Model) encode(tp *nn.Tape, ids, pos *tensor.Tensor, attention func(layer int) transformer.Attention) *nn.Var {
+	x := m.Embed.Forward(tp, ids)
+	for i := range m.Blocks {
+		x = m.Block(i).Forward(tp, x, pos, attention(i))
+	}
+	return m.Final.Forward(tp, x)
+}
+
+// head maps the hidden rows z selected by rows (nil: all) to logits.
+func (m *Model) head(tp *nn.Tape, z *nn.Var, rows *tensor.Tensor) *nn.Var {
+	if rows != nil {
+		z = tp.GatherRows(z, rows)
+	}
+	if m.Head != nil {
+		return m.Head.Forward(tp, z)
+	}
+	return tp.Linear(z, m.Embed.Weight.Var)
+}
+
+// layers is the geometry of every layer, for the block cache.
+func (m *Model) layers() []transformer.Layer {
+	ls := make([]transformer.Layer, len(m.Blocks))
+	for i := range ls {
+		ls[i] = m.layer(i)
+	}
+	return ls
+}
+
+// inferenceTape is a tape for inference in the model's Precision.
+func (m *Model) inferenceTape() *nn.Tape {
+	tp := nn.NoGrad(m.b)
+	tp.Precision = m.Precision
+	return tp
 }
 
 func (m *Model) positionIDs(bsz, seq int) *tensor.Tensor {
@@ -169,25 +194,8 @@ func (m *Model) positionIDs(bsz, seq int) *tensor.Tensor {
 // the flat positions rows (mdlm.Denoiser). keyMask (1 real, 0 padding)
 // hides padded keys; nil attends everywhere.
 func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([]float32, error) {
-	v := m.Config.Variant
-	if len(ids) != batch*seqLen {
-		return nil, fmt.Errorf("%s: %d ids for a %d×%d batch", v, len(ids), batch, seqLen)
-	}
-	if keyMask != nil && len(keyMask) != len(ids) {
-		return nil, fmt.Errorf("%s: key mask of %d flags for a %d×%d batch", v, len(keyMask), batch, seqLen)
-	}
-	for _, r := range rows {
-		if r < 0 || int(r) >= len(ids) {
-			return nil, fmt.Errorf("%s: row %d outside the %d×%d batch", v, r, batch, seqLen)
-		}
-	}
-	for _, id := range ids {
-		if id < 0 || int(id) >= m.VocabSize() {
-			return nil, fmt.Errorf("%s: token id %d outside the vocabulary of %d", v, id, m.VocabSize())
-		}
-	}
-	if len(rows) == 0 {
-		return nil, nil
+	if err := m.checkBatch(ids, batch, seqLen, keyMask, rows); err != nil || len(rows) == 0 {
+		return nil, err
 	}
 	in := lm.Input{
 		IDs:  m.b.FromHost(tensor.FromI32(ids, batch, seqLen)),
@@ -196,9 +204,29 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 	if keyMask != nil {
 		in.KeyMask = m.b.FromHost(tensor.FromI32(keyMask, batch, seqLen))
 	}
-	tp := nn.NoGrad(m.b)
-	tp.Precision = m.Precision
-	return m.Forward(tp, in).Logits.Value.ToCPU().F32(), nil
+	return m.Forward(m.inferenceTape(), in).Logits.Value.ToCPU().F32(), nil
+}
+
+// checkBatch validates the arguments of Logits and BeginBlock.
+func (m *Model) checkBatch(ids []int32, batch, seqLen int, keyMask, rows []int32) error {
+	v := m.Config.Variant
+	if len(ids) != batch*seqLen {
+		return fmt.Errorf("%s: %d ids for a %d×%d batch", v, len(ids), batch, seqLen)
+	}
+	if keyMask != nil && len(keyMask) != len(ids) {
+		return fmt.Errorf("%s: key mask of %d flags for a %d×%d batch", v, len(keyMask), batch, seqLen)
+	}
+	for _, r := range rows {
+		if r < 0 || int(r) >= len(ids) {
+			return fmt.Errorf("%s: row %d outside the %d×%d batch", v, r, batch, seqLen)
+		}
+	}
+	for _, id := range ids {
+		if id < 0 || int(id) >= m.VocabSize() {
+			return fmt.Errorf("%s: token id %d outside the vocabulary of %d", v, id, m.VocabSize())
+		}
+	}
+	return nil
 }
 
 // VocabSize is the number of logits per position.

@@ -33,8 +33,14 @@ func TestMoEFamiliesThroughTheCLI(t *testing.T) {
 		require.NoError(t, json.Unmarshal(js, &cfg))
 		require.Equal(t, family, cfg["model_type"])
 
-		code, _, stderr = runCLI("generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "8", "--block-size", "8", "--steps", "2")
+		gen := []string{"generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "8", "--steps", "2"}
+		code, plain, stderr := runCLI(gen...)
 		require.Equal(t, 0, code, stderr)
+		if family == "lladamoe" { // RND1's shifted logits run without the cache
+			code, cached, stderr := runCLI(append(gen, "--cache")...)
+			require.Equal(t, 0, code, stderr)
+			require.Equal(t, plain, cached, "one step per block: the cache's first steps are exact")
+		}
 		code, stdout, stderr = runCLI("eval", "--model", model, "--data", data, "--limit", "2", "--max-new-tokens", "8", "--steps", "2")
 		require.Equal(t, 0, code, stderr)
 		var res evalResult
