@@ -167,19 +167,20 @@ func (b Block) moe(tp *nn.Tape, x *nn.Var) *nn.Var {
 	// The assignments grouped by expert, rows ascending within each: the row
 	// of each, its weight's place among the probabilities, and its place in
 	// row-major choice order.
-	var rows, flat, order []int32
-	var counts []int
-	for e := range ne {
-		before := len(rows)
-		for i, ex := range route.Experts {
-			if ex == e {
-				r := i / m.TopK
-				rows = append(rows, int32(r))
-				flat = append(flat, int32(r*ne+e))
-				order = append(order, int32(i))
-			}
-		}
-		counts = append(counts, len(rows)-before)
+	counts := make([]int, ne)
+	for _, e := range route.Experts {
+		counts[e]++
+	}
+	next := make([]int, ne) // where expert e's next assignment goes
+	for e := 1; e < ne; e++ {
+		next[e] = next[e-1] + counts[e-1]
+	}
+	total := len(route.Experts)
+	rows, flat, order := make([]int32, total), make([]int32, total), make([]int32, total)
+	for i, e := range route.Experts { // i ascends, so rows ascend within each expert
+		r, at := i/m.TopK, next[e]
+		rows[at], flat[at], order[at] = int32(r), int32(r*ne+e), int32(i)
+		next[e]++
 	}
 	up := func(v []int32) *tensor.Tensor { return tp.B.FromHost(tensor.FromI32(v, len(v))) }
 
