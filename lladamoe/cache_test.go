@@ -1,10 +1,13 @@
 package lladamoe
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/nn"
 )
 
 // The cache's first step is the full pass: the same keys and values, the
@@ -36,4 +39,24 @@ func TestBlockCacheFirstStep(t *testing.T) {
 	require.InDeltaSlice(t, want, step, 1e-4)
 	_, err = cache.Logits(ids, []int32{0})
 	require.ErrorContains(t, err, "outside the cached blocks")
+}
+
+// In BF16 the projections round, the router does not: the logits stay
+// close to float32's.
+func TestBF16Logits(t *testing.T) {
+	m := randomModel(t, rnd1Config(), 5)
+	ids := []int32{3, 17, 8, 30, 2, 11, 40, 9}
+	rows := []int32{0, 1, 2, 3, 4, 5, 6, 7}
+	want, err := m.Logits(ids, 1, 8, nil, rows)
+	require.NoError(t, err)
+	m.SetPrecision(nn.PrecisionBF16)
+	got, err := m.Logits(ids, 1, 8, nil, rows)
+	require.NoError(t, err)
+	require.NotEqual(t, want, got)
+	var d, a float64
+	for i := range want {
+		d = max(d, math.Abs(float64(got[i]-want[i])))
+		a = max(a, math.Abs(float64(want[i])))
+	}
+	require.Less(t, d/a, 3e-2)
 }
