@@ -10,6 +10,7 @@ import (
 
 	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/llada"
+	"github.com/dllmgo/dllm/lladamoe"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -19,6 +20,8 @@ import (
 var families = []lm.Family{
 	bert.Family,
 	llada.Family,
+	lladamoe.Family,
+	lladamoe.RND1Family,
 }
 
 // Families returns the registered families, the default first.

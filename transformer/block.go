@@ -128,6 +128,10 @@ type Config struct {
 	// QKVBias, OBias and MLPBias give the projections a bias: the packed
 	// QKV (Qwen2 has one), the attention output O, and the MLP's Up and Down.
 	QKVBias, OBias, MLPBias bool
+
+	// MoE is the mixture of experts of the layers whose Layer.MoE is set
+	// (the other layers keep the MLP above); the zero value is none.
+	MoE MoE
 }
 
 // HeadDim is d: HeadSize, or H/nh.
@@ -185,6 +189,11 @@ func (c Config) Validate() error {
 	if c.MLP != GeGLU && c.MLP != SwiGLU {
 		return fmt.Errorf("transformer: unknown MLP %v", c.MLP)
 	}
+	if c.MoE != (MoE{}) {
+		if err := c.MoE.validate(c); err != nil {
+			return err
+		}
+	}
 	if c.Rotary != RotateQK {
 		return fmt.Errorf("transformer: unknown rotary layout %v", c.Rotary)
 	}
@@ -202,6 +211,8 @@ type Layer struct {
 	// NoAttnNorm skips the attention norm: ModernBERT's layer 0, whose input
 	// is the just-normalised embeddings.
 	NoAttnNorm bool
+	// MoE replaces the layer's MLP by Config.MoE's mixture of experts.
+	MoE bool
 }
 
 // Norm is a normalisation layer over the rows of [N, H]: *nn.LayerNorm or
@@ -227,6 +238,14 @@ type Weights struct {
 	// Config.SeparateGateUp it is [I, H] and Gate [I, H] is the gate.
 	Gate, Up *nn.Linear
 	Down     *nn.Linear // [H, I]
+
+	// Router [E, H], ExpertBias [E] (or nil), Experts and Shared (or nil)
+	// are the mixture of experts of a Layer.MoE layer, which has no Gate,
+	// Up and Down.
+	Router     *nn.Linear
+	ExpertBias *nn.Param
+	Experts    []*Expert
+	Shared     *Expert
 
 	// qkvStack and gateUpStack are the storage that NewWeights made Q, K, V
 	// (and Gate, Up) views of: the packed projection, without a copy.
@@ -303,6 +322,9 @@ func (w Weights) Params() []*nn.Param {
 	}
 	ps = append(ps, w.O.Params()...)
 	ps = append(ps, w.MLPNorm.Params()...)
+	if w.Router != nil {
+		return append(ps, w.moeParams()...)
+	}
 	if w.Gate != nil {
 		ps = append(ps, w.Gate.Params()...)
 	}
@@ -317,6 +339,11 @@ func (w Weights) Params() []*nn.Param {
 type Names struct {
 	AttnNorm, QKV, O, MLPNorm, Up, Down string
 	Q, K, V, QNorm, KNorm, Gate         string
+	// Router and ExpertBias name the mixture's router and bias; Experts
+	// and Shared are prefixes: expert e's projections are
+	// Experts+"{e}.gate_proj" (up_proj, down_proj), the shared expert's
+	// Shared+"gate_proj" and so on.
+	Router, ExpertBias, Experts, Shared string
 }
 
 // NewWeights makes one block's weights on b as Config and Layer describe
@@ -326,7 +353,11 @@ func NewWeights(b tensor.Backend, c Config, l Layer, names Names) Weights {
 	w := Weights{
 		O:       nn.NewLinear(b, names.O, c.Heads*d, h, c.OBias),
 		MLPNorm: newNorm(b, c, names.MLPNorm, h),
-		Down:    nn.NewLinear(b, names.Down, c.Intermediate, h, c.MLPBias),
+	}
+	if l.MoE {
+		newMoE(b, c, names, &w)
+	} else {
+		w.Down = nn.NewLinear(b, names.Down, c.Intermediate, h, c.MLPBias)
 	}
 	if c.SeparateQKV {
 		w.qkvStack = newStack(b, h, c.QKVBias, []string{names.Q, names.K, names.V}, []int{c.Heads * d, c.KV() * d, c.KV() * d})
@@ -339,10 +370,12 @@ func NewWeights(b tensor.Backend, c Config, l Layer, names Names) Weights {
 		w.KNorm = newNorm(b, c, names.KNorm, d)
 		w.qkIdx = &qkIndices{byRow: map[int][4]*tensor.Tensor{}}
 	}
-	if c.SeparateGateUp {
+	switch {
+	case l.MoE:
+	case c.SeparateGateUp:
 		w.gateUpStack = newStack(b, h, c.MLPBias, []string{names.Gate, names.Up}, []int{c.Intermediate, c.Intermediate})
 		w.Gate, w.Up = w.gateUpStack.parts[0], w.gateUpStack.parts[1]
-	} else {
+	default:
 		w.Up = nn.NewLinear(b, names.Up, h, 2*c.Intermediate, c.MLPBias)
 	}
 	if !l.NoAttnNorm {
@@ -518,6 +551,9 @@ func (b Block) rope() tensor.RoPEParams {
 
 // mlp is the feed-forward half on the normalised rows x [N, H].
 func (b Block) mlp(tp *nn.Tape, x *nn.Var) *nn.Var {
+	if b.Layer.MoE {
+		return b.moe(tp, x)
+	}
 	w := b.Weights
 	var up *nn.Var // [N, 2I], the first half through the activation
 	if b.Config.SeparateGateUp {

@@ -84,6 +84,9 @@
 //
 // Each kind is an enum whose values are exactly what runs: LayerNorm and
 // RMSNorm (with Gemma's weight offset), GeGLU and SwiGLU, and the rotary
-// layout of ModernBERT and Hugging Face's Llama. A mixture of experts is an
-// MLPKind whose Weights hold the router and the experts, applied in mlp.
+// layout of ModernBERT and Hugging Face's Llama. A mixture of experts
+// (Config.MoE, on the layers whose Layer.MoE is set, so that one model mixes
+// dense and mixture layers as LLaDA-MoE does) replaces the MLP with SwiGLU
+// experts; its Weights hold the router and the experts, applied in mlp
+// (moe.go).
 package transformer
