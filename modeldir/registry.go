@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/dream"
 	"github.com/dllmgo/dllm/llada"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
@@ -19,6 +20,7 @@ import (
 var families = []lm.Family{
 	bert.Family,
 	llada.Family,
+	dream.Family,
 }
 
 // Families returns the registered families, the default first.
