@@ -76,6 +76,8 @@ func Validate(c Config) error {
 		return bad("num_attention_heads", c.NumAttentionHeads, "the head size hidden_size/num_attention_heads must be even for rotary embeddings")
 	case c.HeadDim != nil && *c.HeadDim != c.HiddenSize/c.NumAttentionHeads:
 		return bad("head_dim", *c.HeadDim, fmt.Sprintf("Dream's head size is hidden_size/num_attention_heads = %d", c.HiddenSize/c.NumAttentionHeads))
+	case c.UseSlidingWindow != nil && *c.UseSlidingWindow:
+		return bad("use_sliding_window", true, "sliding-window attention is not implemented")
 	case c.RopeScaling.Kind() != "default":
 		return bad("rope_scaling", strconv.Quote(c.RopeScaling.Kind()), "Dream runs the default rotary embeddings only")
 	case c.PadTokenID != nil && *c.PadTokenID >= c.VocabSize:

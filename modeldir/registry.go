@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dllmgo/dllm/a2d"
 	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/dream"
 	"github.com/dllmgo/dllm/llada"
@@ -21,6 +22,7 @@ var families = []lm.Family{
 	bert.Family,
 	llada.Family,
 	dream.Family,
+	a2d.Family,
 }
 
 // Families returns the registered families, the default first.

@@ -230,8 +230,6 @@ func (c Config) Common(family string) error {
 		return bad("rope_theta", c.RopeTheta, "it must be positive")
 	case c.AttentionDropout != 0:
 		return bad("attention_dropout", c.AttentionDropout, "dropout is not implemented")
-	case c.UseSlidingWindow != nil && *c.UseSlidingWindow:
-		return bad("use_sliding_window", true, "sliding-window attention is not implemented for this family")
 	}
 	for _, id := range []struct {
 		key string
