@@ -114,3 +114,12 @@ func TestChat(t *testing.T) {
 	require.Equal(t, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", got)
 	require.Equal(t, "Hello", Chat.Answer(" Hello <|im_end|>\nmore"))
 }
+
+// Dream has no block cache: its first block position reads the row before
+// the block.
+func TestNoBlockCache(t *testing.T) {
+	m, err := Load(fixtureDir, tensor.CPU())
+	require.NoError(t, err)
+	_, _, err = m.BeginBlock([]int32{121, 5, 126, 7}, 1, 4, nil, []int{2}, 2, []int32{2})
+	require.ErrorContains(t, err, "shifted")
+}

@@ -36,8 +36,15 @@ func TestA2DThroughTheCLI(t *testing.T) {
 	require.Equal(t, "a2d-qwen3", cfg["model_type"])
 	require.EqualValues(t, 32, cfg["head_dim"])
 
-	code, _, stderr = runCLI("generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "8", "--steps", "4")
+	gen := []string{"generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "8"}
+	code, plain, stderr := runCLI(append(gen, "--steps", "2")...)
 	require.Equal(t, 0, code, stderr)
+	code, cached, stderr := runCLI(append(gen, "--steps", "2", "--cache")...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, plain, cached, "one step per block: the cache's first steps are exact")
+	code, _, stderr = runCLI(append(gen, "--steps", "16", "--cache")...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "16 forward passes (14 from the block cache)")
 	code, stdout, stderr = runCLI("eval", "--model", model, "--data", data, "--limit", "4", "--max-new-tokens", "8", "--steps", "4")
 	require.Equal(t, 0, code, stderr)
 	var res evalResult

@@ -90,23 +90,32 @@ func (m *Model) Forward(tp *nn.Tape, in lm.Input) lm.Output {
 		pos = m.positionIDs(bsz, seq)
 	}
 	full := transformer.FullAttention(in.KeyMask, bsz, seq)
-	x := m.Embed.Forward(tp, in.IDs.Reshape(bsz*seq))
-	for i := range m.Blocks {
-		x = m.Block(i).Forward(tp, x, pos, full)
-	}
-	out := lm.Output{Hidden: m.Final.Forward(tp, x)}
+	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, func(int) transformer.Attention { return full })}
 	if !in.NoLogits {
-		z := out.Hidden
-		if in.Rows != nil {
-			z = tp.GatherRows(z, in.Rows)
-		}
-		if m.Head != nil {
-			out.Logits = m.Head.Forward(tp, z)
-		} else {
-			out.Logits = tp.Linear(z, m.Embed.Weight.Var)
-		}
+		out.Logits = m.head(tp, out.Hidden, in.Rows)
 	}
 	return out
+}
+
+// encode runs ids [N] at positions pos [N] through the blocks, with
+// attention(i) as layer i's attention, and returns model.norm's output.
+func (m *Model) encode(tp *nn.Tape, ids, pos *tensor.Tensor, attention func(layer int) transformer.Attention) *nn.Var {
+	x := m.Embed.Forward(tp, ids)
+	for i := range m.Blocks {
+		x = m.Block(i).Forward(tp, x, pos, attention(i))
+	}
+	return m.Final.Forward(tp, x)
+}
+
+// head maps the hidden rows z selected by rows (nil: all) to logits.
+func (m *Model) head(tp *nn.Tape, z *nn.Var, rows *tensor.Tensor) *nn.Var {
+	if rows != nil {
+		z = tp.GatherRows(z, rows)
+	}
+	if m.Head != nil {
+		return m.Head.Forward(tp, z)
+	}
+	return tp.Linear(z, m.Embed.Weight.Var)
 }
 
 // positionIDs returns [B·S] positions 0..S−1 per sequence, cached.
@@ -156,22 +165,8 @@ func MaskPositions(keyMask []int32, batch, seqLen int) []int32 {
 // model an mdlm.Denoiser (mdlm.Shifted reads a shifted one). keyMask (1 =
 // real token) hides the padded keys; nil attends everywhere.
 func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([]float32, error) {
-	name := m.Arch.Family
-	if len(ids) != batch*seqLen {
-		return nil, fmt.Errorf("%s: %d ids for a %d×%d batch", name, len(ids), batch, seqLen)
-	}
-	if keyMask != nil && len(keyMask) != len(ids) {
-		return nil, fmt.Errorf("%s: key mask of %d flags for a %d×%d batch", name, len(keyMask), batch, seqLen)
-	}
-	for _, r := range rows {
-		if r < 0 || int(r) >= len(ids) {
-			return nil, fmt.Errorf("%s: row %d outside the %d×%d batch", name, r, batch, seqLen)
-		}
-	}
-	for _, id := range ids {
-		if id < 0 || int(id) >= m.VocabSize() {
-			return nil, fmt.Errorf("%s: token id %d outside the vocabulary of %d", name, id, m.VocabSize())
-		}
+	if err := m.checkBatch(ids, batch, seqLen, keyMask, rows); err != nil {
+		return nil, err
 	}
 	if len(rows) == 0 {
 		return nil, nil
@@ -188,9 +183,29 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 			}
 		}
 	}
-	tp := nn.NoGrad(m.b)
-	tp.Precision = m.Precision
-	return m.Forward(tp, in).Logits.Value.ToCPU().F32(), nil
+	return m.Forward(m.inferenceTape(), in).Logits.Value.ToCPU().F32(), nil
+}
+
+// checkBatch validates the arguments of Logits and BeginBlock.
+func (m *Model) checkBatch(ids []int32, batch, seqLen int, keyMask, rows []int32) error {
+	name := m.Arch.Family
+	if len(ids) != batch*seqLen {
+		return fmt.Errorf("%s: %d ids for a %d×%d batch", name, len(ids), batch, seqLen)
+	}
+	if keyMask != nil && len(keyMask) != len(ids) {
+		return fmt.Errorf("%s: key mask of %d flags for a %d×%d batch", name, len(keyMask), batch, seqLen)
+	}
+	for _, r := range rows {
+		if r < 0 || int(r) >= len(ids) {
+			return fmt.Errorf("%s: row %d outside the %d×%d batch", name, r, batch, seqLen)
+		}
+	}
+	for _, id := range ids {
+		if id < 0 || int(id) >= m.VocabSize() {
+			return fmt.Errorf("%s: token id %d outside the vocabulary of %d", name, id, m.VocabSize())
+		}
+	}
+	return nil
 }
 
 // VocabSize is the number of logits per position.
