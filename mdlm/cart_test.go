@@ -62,3 +62,21 @@ func TestCorruptCART(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, WeightCART, w)
 }
+
+// A batch that supervises position 0 gets a BOS column (unsupervised,
+// never masked); an SFT batch, whose rows open with prompt, does not need one.
+func TestPrependBOS(t *testing.T) {
+	pre := data.Batch{B: 2, S: 3, InputIDs: []int32{5, 6, 7, 8, 9, 10}}
+	require.True(t, FirstSupervised(pre))
+	got := PrependBOS(pre, 1)
+	require.Equal(t, data.Batch{B: 2, S: 4, InputIDs: []int32{1, 5, 6, 7, 1, 8, 9, 10},
+		Labels: []int32{-100, 5, 6, 7, -100, 8, 9, 10}, PromptLens: []int{1, 1}}, got)
+	require.False(t, FirstSupervised(got))
+
+	sft := data.Batch{B: 2, S: 3, InputIDs: []int32{5, 6, 7, 8, 9, 10}, Labels: []int32{-100, 6, 7, -100, -100, 10}, PromptLens: []int{1, 2}}
+	require.False(t, FirstSupervised(sft))
+	sft.PromptLens = nil
+	sft.Labels[3] = 8
+	require.True(t, FirstSupervised(sft))
+	require.Equal(t, []int{1, 1}, PrependBOS(sft, 2).PromptLens)
+}
