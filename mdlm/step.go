@@ -203,6 +203,43 @@ func pick(l []float64, temp float64, rng *rand.Rand) (int32, float64, error) {
 	return int32(best), math.Exp(l[best]-m) / sum, nil
 }
 
+// spread is the confidence of Dream's entropy and topk_margin rankings on
+// the distribution p = softmax(l/T) (T = 1 at temperature 0):
+// Σ p·log(p + 1e−10), or the top probability minus the second.
+func spread(l []float64, temp float64, rank Remasking) float64 {
+	if temp <= 0 {
+		temp = 1
+	}
+	m := math.Inf(-1)
+	for _, x := range l {
+		m = max(m, x)
+	}
+	p := make([]float64, len(l))
+	sum := 0.0
+	for v, x := range l {
+		p[v] = math.Exp((x - m) / temp)
+		sum += p[v]
+	}
+	if rank == MarginRemasking {
+		first, second := 0.0, 0.0
+		for _, x := range p {
+			switch {
+			case x > first:
+				first, second = x, first
+			case x > second:
+				second = x
+			}
+		}
+		return (first - second) / sum
+	}
+	h := 0.0
+	for _, x := range p {
+		x /= sum
+		h += x * math.Log(x+1e-10)
+	}
+	return h
+}
+
 // choice is a token picked at one position and the score it is ranked by.
 type choice struct {
 	tok  int32
@@ -211,11 +248,13 @@ type choice struct {
 
 // pickAll picks a token for each of the n rows of logits, in parallel: the
 // vocabulary-wide softmax and noise dominate a sampler step on the CPU.
-// seeds (from noiseSeeds; nil when temp is 0 and randomConf is off) give
+// seeds (from noiseSeeds; nil when temp is 0 and rank is not random) give
 // each row its own generator, so the result does not depend on how the
-// rows are scheduled. randomConf replaces the confidence with a uniform draw
-// (random remasking).
-func pickAll(logits []float64, n, vocab int, temp float64, randomConf bool, seeds [][2]uint64) ([]choice, error) {
+// rows are scheduled. rank sets the confidence: the token's probability,
+// a uniform draw (random remasking), the negative entropy or the top-two
+// margin of the distribution.
+func pickAll(logits []float64, n, vocab int, temp float64, rank Remasking, seeds [][2]uint64) ([]choice, error) {
+	randomConf := rank == RandomRemasking
 	if (temp > 0 || randomConf) && len(seeds) != n {
 		return nil, fmt.Errorf("mdlm: %d noise seeds for %d positions", len(seeds), n)
 	}
@@ -234,9 +273,14 @@ func pickAll(logits []float64, n, vocab int, temp float64, randomConf bool, seed
 				if seeds != nil {
 					r = rand.New(rand.NewPCG(seeds[i][0], seeds[i][1]))
 				}
-				tok, conf, err := pick(logits[i*vocab:(i+1)*vocab], temp, r)
-				if randomConf {
+				l := logits[i*vocab : (i+1)*vocab]
+				tok, conf, err := pick(l, temp, r)
+				switch {
+				case err != nil:
+				case randomConf:
 					conf = r.Float64()
+				case rank == EntropyRemasking || rank == MarginRemasking:
+					conf = spread(l, temp, rank)
 				}
 				out[i], errs[i] = choice{tok, conf}, err
 			}

@@ -34,7 +34,7 @@ func (s *samplerFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.steps, "steps", mdlm.DefaultSteps, "denoising steps over all blocks (fewer steps reveal several tokens per step)")
 	fs.IntVar(&s.blockSize, "block-size", mdlm.DefaultBlockSize, "blocks filled left to right")
 	fs.Float64Var(&s.temperature, "temperature", 0, "0 takes the most likely token; > 0 samples (Gumbel-max in float64)")
-	fs.StringVar(&s.remasking, "remasking", "low_confidence", "which masked positions to reveal each step: low_confidence or random")
+	fs.StringVar(&s.remasking, "remasking", "low_confidence", "which masked positions to reveal each step: low_confidence (= maskgit_plus), random, or Dream's entropy and topk_margin")
 	fs.Float64Var(&s.threshold, "threshold", 0, "> 0: Fast-dLLM parallel decoding, reveal every position at least this confident")
 	fs.Float64Var(&s.cfg, "cfg", 0, "classifier-free guidance scale (0: off)")
 	fs.BoolVar(&s.stochastic, "stochastic-transfer", false, "draw each step's number of revealed tokens instead of rounding its mean")
