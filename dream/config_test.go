@@ -1,6 +1,7 @@
 package dream
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -122,4 +123,43 @@ func TestNoBlockCache(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = m.BeginBlock([]int32{121, 5, 126, 7}, 1, 4, nil, []int{2}, 2, []int32{2})
 	require.ErrorContains(t, err, "shifted")
+}
+
+// A folder whose weights disagree with its config is refused, naming the
+// tensor.
+func TestLoadRefusesMismatchedWeights(t *testing.T) {
+	m, err := Load(fixtureDir, tensor.CPU())
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, edit, want string
+	}{
+		{"a layer too few", `"num_hidden_layers": 2`, "model.layers.2.input_layernorm.weight is not a parameter"},
+		{"a layer too many", `"num_hidden_layers": 4`, "missing tensor model.layers.3"},
+		{"wider MLP", `"intermediate_size": 128`, "model.layers.0.mlp.gate_proj.weight has shape [96 64]"},
+		{"tied", `"tie_word_embeddings": true`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, m.Save(dir))
+			path := filepath.Join(dir, "config.json")
+			js, err := os.ReadFile(path)
+			require.NoError(t, err)
+			var raw map[string]any
+			require.NoError(t, json.Unmarshal(js, &raw))
+			var edit map[string]any
+			require.NoError(t, json.Unmarshal([]byte("{"+tc.edit+"}"), &edit))
+			for k, v := range edit {
+				raw[k] = v
+			}
+			js, err = json.Marshal(raw)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(path, js, 0o644))
+			_, err = Load(dir, tensor.CPU())
+			if tc.want == "" { // a tied config ignores a stored lm_head.weight of the right shape
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
 }
