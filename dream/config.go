@@ -99,7 +99,8 @@ func Arch(c Config) decoder.Arch {
 		HeadDim: c.HiddenSize / c.NumAttentionHeads, Intermediate: c.IntermediateSize, Layers: c.NumHiddenLayers,
 		Eps: c.RMSNormEps, Theta: c.RopeTheta, QKVBias: true, Tied: c.TieWordEmbeddings, PadIdx: pad,
 		MaxPositions: c.MaxPositionEmbeddings, Shift: true, MaskPositions: true, InitStd: c.InitializerRange,
-		MaskID: decoder.ID(c.MaskTokenID), PadID: decoder.ID(c.PadTokenID), BOSID: decoder.ID(c.BOSTokenID),
+		LossWeighting: "cart",
+		MaskID:        decoder.ID(c.MaskTokenID), PadID: decoder.ID(c.PadTokenID), BOSID: decoder.ID(c.BOSTokenID),
 		EOSID: int32(c.EOSTokenID.First()),
 	}
 }

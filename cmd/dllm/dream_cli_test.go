@@ -15,7 +15,7 @@ import (
 const dreamFixture = "../../dream/testdata/tiny_a"
 
 // TestDreamThroughTheCLI: a fresh Dream trains (sft --family dream --preset
-// tiny, CART weighting) into a folder that generate, eval and chat use;
+// tiny, CART weighting by default) into a folder that generate, eval and chat use;
 // forward reproduces the reference fixture's logits, shifted loss and
 // gradients from Dream's own folder, and inspect describes it.
 func TestDreamThroughTheCLI(t *testing.T) {
@@ -23,10 +23,25 @@ func TestDreamThroughTheCLI(t *testing.T) {
 	data := filepath.Join(dir, "chat.jsonl")
 	writeChat(t, data, 40)
 	model := filepath.Join(dir, "model")
-	code, stdout, stderr := runCLI("sft", "--family", "dream", "--preset", "tiny", "--data", data, "--out", model,
-		"--steps", "3", "--batch-size", "4", "--vocab-size", "300", "--samples", "0", "--loss-weight", "cart")
+	sft := []string{"sft", "--family", "dream", "--preset", "tiny", "--data", data, "--batch-size", "4", "--vocab-size", "300", "--samples", "0"}
+	code, stdout, stderr := runCLI(append(sft, "--out", model, "--steps", "3")...)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "saved the model")
+	// Dream trains with CART unless --loss-weight says otherwise.
+	firstLoss := func(args ...string) float64 {
+		out := filepath.Join(dir, "run"+strings.Join(args, ""))
+		code, _, stderr := runCLI(append(append(sft, "--out", out, "--steps", "1"), args...)...)
+		require.Equal(t, 0, code, stderr)
+		js, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+		require.NoError(t, err)
+		var rec struct{ Loss float64 }
+		require.NoError(t, json.Unmarshal([]byte(strings.SplitN(string(js), "\n", 2)[0]), &rec))
+		require.Positive(t, rec.Loss)
+		return rec.Loss
+	}
+	byDefault := firstLoss()
+	require.Equal(t, byDefault, firstLoss("--loss-weight", "cart"))
+	require.NotEqual(t, byDefault, firstLoss("--loss-weight", "schedule"))
 	var cfg map[string]any
 	js, err := os.ReadFile(filepath.Join(model, "config.json"))
 	require.NoError(t, err)

@@ -46,7 +46,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	obj, err := f.objectiveFor(b.MaskID)
+	obj, err := f.objectiveFor(b.Model, b.MaskID)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	obj, err := f.objectiveFor(b.MaskID)
+	obj, err := f.objectiveFor(b.Model, b.MaskID)
 	if err != nil {
 		return err
 	}

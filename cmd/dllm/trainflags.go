@@ -42,6 +42,7 @@ type trainFlags struct {
 	budget                                        time.Duration
 	skipBad, isolateSpaces                        bool
 	familySet, presetSet                          bool // given on the command line
+	weightingSet                                  bool
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
@@ -96,6 +97,7 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool)
 	fs.Visit(func(fl *flag.Flag) {
 		f.familySet = f.familySet || fl.Name == "family"
 		f.presetSet = f.presetSet || fl.Name == "preset"
+		f.weightingSet = f.weightingSet || fl.Name == "loss-weight"
 	})
 	if !hasData() {
 		return nil, badInput("--data is required")
@@ -155,9 +157,13 @@ func (f *trainFlags) validate() error {
 	return err
 }
 
-// objectiveFor builds the --objective for a model whose mask token is
-// maskID.
-func (f *trainFlags) objectiveFor(maskID int32) (lm.Objective, error) {
+// objectiveFor builds the --objective for model m whose mask token is
+// maskID. Without --loss-weight, a model that names its family's weighting
+// (lm.LossWeighter: Dream's CART) trains with it.
+func (f *trainFlags) objectiveFor(m lm.Model, maskID int32) (lm.Objective, error) {
+	if lw, ok := m.(lm.LossWeighter); ok && !f.weightingSet && lw.LossWeighting() != "" {
+		f.weighting = lw.LossWeighting()
+	}
 	o, err := f.objective(maskID)
 	if err != nil {
 		return nil, err

@@ -39,6 +39,10 @@ type Arch struct {
 	// token sits at position 0 (Dream's sampler); else 0..S−1.
 	MaskPositions bool
 
+	// LossWeighting is the MDLM loss weighting the family trains with by
+	// default (lm.LossWeighter); "" has no preference.
+	LossWeighting string
+
 	// InitStd is the σ of Init (initializer_range).
 	InitStd float64
 

@@ -232,6 +232,9 @@ func (m *Model) Describe() string {
 	return fmt.Sprintf("%s hidden %d, %d layers, %d heads of %d (%d key/value), vocabulary %d", a.Label, a.Hidden, a.Layers, a.Heads, a.HeadDim, a.KVHeads, a.Vocab)
 }
 
+// LossWeighting implements lm.LossWeighter.
+func (m *Model) LossWeighting() string { return m.Arch.LossWeighting }
+
 // SetPrecision sets the arithmetic of Logits (lm.PrecisionSetter).
 func (m *Model) SetPrecision(p nn.Precision) { m.Precision = p }
 
