@@ -71,6 +71,9 @@ type SamplerConfig struct {
 	Temperature float64
 	// Remasking ranks the candidates of a step.
 	Remasking Remasking
+	// Truncation filters each position's distribution by top-k and top-p
+	// (Dream's sampler); the zero value keeps every token.
+	Truncation Truncation
 	// Schedule sets the per-step transfer counts (nil: Linear, which reveals
 	// round(remaining / steps left) per step).
 	Schedule Schedule
@@ -163,6 +166,8 @@ func (c SamplerConfig) withDefaults(vocab int) (SamplerConfig, error) {
 		return c, fmt.Errorf("mdlm: negative stream offset %d", c.StreamOffset)
 	case !(c.Temperature >= 0) || math.IsInf(c.Temperature, 0):
 		return c, fmt.Errorf("mdlm: temperature %v", c.Temperature)
+	case c.Truncation.TopK < 0 || !(c.Truncation.TopP >= 0 && c.Truncation.TopP <= 1):
+		return c, fmt.Errorf("mdlm: top-k %d or top-p %v outside its range", c.Truncation.TopK, c.Truncation.TopP)
 	case !(c.Threshold >= 0 && c.Threshold <= 1):
 		return c, fmt.Errorf("mdlm: threshold %v outside [0, 1]", c.Threshold)
 	case !(c.CFGScale >= 0) || math.IsInf(c.CFGScale, 0):

@@ -81,3 +81,32 @@ func TestPickAllRanksBySpread(t *testing.T) {
 		require.Equal(t, []choice{{1, spread(logits[:3], 0, rank)}, {2, spread(logits[3:], 0, rank)}}, got)
 	}
 }
+
+// Top-k keeps the k largest (ties kept); top-p keeps the most probable
+// tokens up to and including the first whose cumulative probability
+// exceeds p; the confidence is then the probability among the kept.
+func TestTruncation(t *testing.T) {
+	inf := math.Inf(-1)
+	l := []float64{math.Log(0.1), math.Log(0.5), math.Log(0.3), math.Log(0.1)}
+	for _, tc := range []struct {
+		name string
+		tr   Truncation
+		temp float64
+		want []float64
+	}{
+		{"top-k 2", Truncation{TopK: 2}, 0, []float64{inf, l[1], l[2], inf}},
+		{"top-k 3 keeps ties", Truncation{TopK: 3}, 0, l},
+		{"top-p 0.45 keeps the first", Truncation{TopP: 0.45}, 0, []float64{inf, l[1], inf, inf}},
+		{"top-p 0.7 keeps two", Truncation{TopP: 0.7}, 0, []float64{inf, l[1], l[2], inf}},
+		{"top-p 0.85 drops the last tie", Truncation{TopP: 0.85}, 0, []float64{l[0], l[1], l[2], inf}},
+		{"top-p 0.5 at T=2 keeps two", Truncation{TopP: 0.5}, 2, []float64{inf, l[1], l[2], inf}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, tc.tr.apply(l, tc.temp))
+		})
+	}
+	got, err := pickAll(l, 1, 4, 0, LowConfidence, nil, Truncation{TopK: 2})
+	require.NoError(t, err)
+	require.InDelta(t, 0.5/0.8, got[0].conf, 1e-12)
+	require.Equal(t, int32(1), got[0].tok)
+}

@@ -48,8 +48,16 @@ func TestDreamThroughTheCLI(t *testing.T) {
 	require.NoError(t, json.Unmarshal(js, &cfg))
 	require.Equal(t, "Dream", cfg["model_type"])
 
-	code, _, stderr = runCLI("generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "8", "--steps", "4")
+	// Dream's example settings: entropy ranking, temperature 0.2, top-p 0.95; the same seed gives the same answer.
+	gen := []string{"generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "16", "--steps", "8",
+		"--remasking", "entropy", "--temperature", "0.2", "--top-p", "0.95", "--seed", "3"}
+	code, first, stderr := runCLI(gen...)
 	require.Equal(t, 0, code, stderr)
+	code, again, stderr := runCLI(gen...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, first, again)
+	code, _, stderr = runCLI(append(gen, "--cache")...)
+	require.NotEqual(t, 0, code, "a shifted model has no block cache")
 
 	code, stdout, stderr = runCLI("eval", "--model", model, "--data", data, "--limit", "4", "--max-new-tokens", "8", "--steps", "4")
 	require.Equal(t, 0, code, stderr)
