@@ -94,7 +94,7 @@ func PrependBOS(b data.Batch, bos int32) data.Batch {
 
 // ShiftRows maps flat positions b·S+s to the rows whose logits predict them
 // in a model with shifted logits: b·S+s−1, and b·S for s = 0 (the rule of
-// Dream and the A2D models, whose first position is never masked when
+// Dream, whose first position is never masked when
 // sampling).
 func ShiftRows(rows []int32, seqLen int) []int32 {
 	out := make([]int32, len(rows))
