@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dllmgo/dllm/graphs"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
@@ -48,6 +49,27 @@ type stepKey struct {
 // tokens. With the cache, later steps of the block recompute the blocks
 // only (BlockCache.Logits). The dynamic type of the cache is *BlockCache.
 func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
+	return m.beginBlock(ids, batch, seqLen, nil, keyMask, starts, width, rows)
+}
+
+// BeginMaskedBlock is BeginBlock whose full pass attends under the pattern
+// mask (lm.AttentionMask; nil: BeginBlock's whole sequences) instead of
+// whole sequences; the cached steps still let the block's queries see every
+// real key within the window. With a block-causal mask whose last block is
+// the cached one, that is exact: the prefix never sees the block, so its
+// keys and values do not depend on the block's tokens (block diffusion's
+// sampler, package bd3lm).
+func (m *Model) BeginMaskedBlock(ids []int32, batch, seqLen int, mask *lm.AttentionMask, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
+	if mask == nil {
+		return nil, nil, fmt.Errorf("bert: BeginMaskedBlock without a mask")
+	}
+	if err := mask.Check(batch, seqLen); err != nil {
+		return nil, nil, fmt.Errorf("bert: %w", err)
+	}
+	return m.beginBlock(ids, batch, seqLen, mask, keyMask, starts, width, rows)
+}
+
+func (m *Model) beginBlock(ids []int32, batch, seqLen int, pattern *lm.AttentionMask, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
 	if err := m.checkBatch(ids, batch, seqLen, keyMask, rows); err != nil {
 		return nil, nil, err
 	}
@@ -76,9 +98,13 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 	if keyMask != nil {
 		mask = be.FromHost(tensor.FromI32(keyMask, batch, seqLen))
 	}
-	full := transformer.FullAttention(mask, batch, seqLen)
+	full := func(int) transformer.Attention { return transformer.FullAttention(mask, batch, seqLen) }
+	if pattern != nil {
+		masked := transformer.NewMasked(be, pattern.Allow, pattern.Rows, batch, seqLen, pattern.Pos)
+		full = func(i int) transformer.Attention { return masked.For(m.layer(i)) }
+	}
 	hidden := m.encode(tp, be.FromHost(tensor.FromI32(ids, batch*seqLen)), m.positionIDs(batch, seqLen), func(i int) transformer.Attention {
-		return c.kv.Record(i, full)
+		return c.kv.Record(i, full(i))
 	})
 	if len(rows) == 0 {
 		return c, nil, nil

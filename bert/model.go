@@ -168,24 +168,42 @@ func (m *Model) Forward(tp *nn.Tape, in Input) Output {
 	if pos == nil {
 		pos = m.positionIDs(bsz, seq)
 	}
-	full := transformer.FullAttention(in.KeyMask, bsz, seq)
-	out := Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, func(int) transformer.Attention { return full })}
+	attention := func(int) transformer.Attention { return transformer.FullAttention(in.KeyMask, bsz, seq) }
+	if in.Mask != nil { // an objective's or sampler's own pattern (lm.MaskAttender)
+		if err := in.Mask.Check(bsz, seq); err != nil {
+			panic("bert: " + err.Error())
+		}
+		masked := transformer.NewMasked(m.b, in.Mask.Allow, in.Mask.Rows, bsz, seq, in.Mask.Pos)
+		attention = func(i int) transformer.Attention { return masked.For(m.layer(i)) }
+	}
+	out := Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {
 		out.Logits = m.head(tp, out.Hidden, in.Rows)
 	}
 	return out
 }
 
+// AttendsWithMask marks the model as one whose Forward honours lm.Input's
+// Mask (lm.MaskAttender).
+func (m *Model) AttendsWithMask() {}
+
+var _ lm.MaskAttender = (*Model)(nil)
+
 // encode runs the encoder on the token ids [N] at positions pos [N], with
 // attention(i) as layer i's attention, and returns the final-normed hidden
 // states [N, H]. Forward attends over whole sequences; the block cache's
 // steps (cache.go) over cached keys.
 func (m *Model) encode(tp *nn.Tape, ids, pos *tensor.Tensor, attention func(layer int) transformer.Attention) *nn.Var {
+	return m.FinalNorm.Forward(tp, m.lastLayer(tp, ids, pos, attention))
+}
+
+// lastLayer is encode without the final norm: the last layer's output.
+func (m *Model) lastLayer(tp *nn.Tape, ids, pos *tensor.Tensor, attention func(layer int) transformer.Attention) *nn.Var {
 	x := m.EmbedNorm.Forward(tp, m.Embed.Forward(tp, ids))
 	for i := range m.Layers {
 		x = m.Block(i).Forward(tp, x, pos, attention(i))
 	}
-	return m.FinalNorm.Forward(tp, x)
+	return x
 }
 
 // head is the masked-LM head on the hidden rows z [N, H] selected by rows

@@ -23,7 +23,10 @@
 // model_type values, Load, presets with New (sized by Fresh to a tokenizer),
 // Describe for `dllm inspect`, and the chat templates its folders carry.
 // Optional interfaces a Model may add: Describer (a one-line description)
-// and PrecisionSetter (bf16 inference through Logits).
+// and PrecisionSetter (bf16 inference through Logits), and MaskAttender:
+// its Forward honours Input.Mask, an attention pattern (AttentionMask) that
+// replaces the family's own rule for one pass, which block diffusion
+// (package bd3lm) trains and samples with.
 //
 // lm imports tensor, nn and data only.
 package lm

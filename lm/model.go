@@ -27,6 +27,10 @@ type Input struct {
 	Rows *tensor.Tensor
 	// NoLogits skips the head entirely (encoder outputs only).
 	NoLogits bool
+	// Mask, when set, is the attention pattern of this pass, replacing
+	// KeyMask and the family's own rule; only models that implement
+	// MaskAttender honour it.
+	Mask *AttentionMask
 }
 
 // Output holds a forward pass's results.

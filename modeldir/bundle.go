@@ -56,6 +56,10 @@ type Generation struct {
 	MaxNewTokens int `json:"max_new_tokens,omitempty"`
 	Steps        int `json:"steps,omitempty"`
 	BlockSize    int `json:"block_size,omitempty"`
+	// Sampler names the sampler the model was trained for when it is not
+	// the masked-diffusion one: "bd3lm" for block diffusion, whose
+	// BlockSize is then the training block size.
+	Sampler string `json:"sampler,omitempty"`
 }
 
 // GenerationFor returns sampling defaults for answers of at most longest
@@ -188,7 +192,7 @@ func Open(dir string, be tensor.Backend) (*Bundle, error) {
 	if _, err := os.Stat(tokPath); err != nil {
 		return nil, fmt.Errorf("%s: no %s: a chat model folder needs its tokenizer", dir, TokenizerFile)
 	}
-	m, err := fam.Load(dir, be)
+	m, err := load(fam, dir, be)
 	if err != nil {
 		return nil, err
 	}

@@ -132,7 +132,7 @@ func LoadModel(dir string, be tensor.Backend) (lm.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return fam.Load(dir, be)
+	return load(fam, dir, be)
 }
 
 // Describe reads the config.json of dir without the weights, through its

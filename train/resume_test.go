@@ -13,8 +13,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -23,7 +25,20 @@ import (
 // resumes it from the checkpoint in a fresh process state, and requires the
 // loss curve and the final weights to equal those of a run that was never
 // interrupted, bit for bit.
+//
+// It runs once per objective: the trainer knows none of them, and BD3LM
+// draws its noise from the same checkpointed stream as MDLM.
 func TestResumeReproducesUninterruptedRun(t *testing.T) {
+	task := copyTask{vocab: 20, n: 3, mask: 0, pad: 1, sep: 2, base: 3}
+	for _, obj := range []lm.Objective{
+		mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: task.mask}),
+		bd3lm.NewObjective(bd3lm.Options{MDLM: mdlm.ObjectiveOptions{MaskID: task.mask}, BlockSize: 4}),
+	} {
+		t.Run(obj.Name(), func(t *testing.T) { testResume(t, obj) })
+	}
+}
+
+func testResume(t *testing.T, obj lm.Objective) {
 	task := copyTask{vocab: 20, n: 3, mask: 0, pad: 1, sep: 2, base: 3}
 	cfg, err := bert.Preset("tiny")
 	require.NoError(t, err)
@@ -40,7 +55,7 @@ func TestResumeReproducesUninterruptedRun(t *testing.T) {
 		m.Init(rand.New(rand.NewPCG(1, 1)))
 		tr, err := New(m, batches, held, Options{
 			Steps: 8, LR: 3e-3, WarmupRatio: 0.25, Schedule: "cosine", Clip: 1, Seed: 5,
-			WeightDecay: 0.01, Objective: mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: task.mask}),
+			WeightDecay: 0.01, Objective: obj,
 			EvalEvery: 3, SaveEvery: 100, KeepLast: 2, OutDir: out, Progress: io.Discard,
 		}, Hooks{SaveModel: m.Save})
 		require.NoError(t, err)

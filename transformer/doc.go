@@ -52,8 +52,13 @@
 //   - DualCache (Fast-dLLM's block cache) records every layer's keys and
 //     values once per block (Record), and later attends the block's fresh
 //     queries over them (Attend), recomputing only the block's rows.
-//
-// A block-diffusion mask (BD3LM) is one more Attention.
+//   - Masked attends under any pattern of which query may see which key,
+//     given as structure (an allow pattern, positions for the window) and
+//     made into an additive bias per window: block diffusion's training
+//     mask (package bd3lm) and its block-causal sampling mask. It composes
+//     backend ops (nn.MaskedAttention: MatMul, Add, Softmax, MatMul), so it
+//     runs everywhere without a kernel of its own; a fused kernel is future
+//     work.
 //
 // # Heads, checkpoints and the Llama-style families
 //

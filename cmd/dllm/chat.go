@@ -116,7 +116,8 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		view := newLiveView(b, stdout, *visualize)
 		c.Trace = view.trace
-		out, err := sf.sample(b.Denoiser(), [][]int32{prompt}, c)
+		sf.editTrace = view.edits
+		out, err := sf.sample(b, [][]int32{prompt}, c)
 		view.done()
 		if err != nil {
 			return err

@@ -8,6 +8,8 @@ import (
 	"sort"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/editflow"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/train"
@@ -139,7 +141,7 @@ func evaluate(b *modeldir.Bundle, convs []data.Conversation, c mdlm.SamplerConfi
 		// Stream lo+k for the item at place lo+k of the order: every item
 		// samples the same whatever --batch-size is (mdlm's row streams).
 		c.StreamOffset = lo
-		out, err := sf.sample(b.Denoiser(), prompts, c)
+		out, err := sf.sample(b, prompts, c)
 		if err != nil {
 			return nil, err
 		}
@@ -188,6 +190,10 @@ func evaluate(b *modeldir.Bundle, convs []data.Conversation, c mdlm.SamplerConfi
 	if err != nil {
 		return nil, err
 	}
-	res.Loss, err = train.EvalLoss(b.Model, bs, mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: b.MaskID}), 1)
+	var obj lm.Objective = mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: b.MaskID})
+	if _, ok := b.Model.(*editflow.Model); ok {
+		obj = editflow.NewObjective(editflow.Options{BOS: b.BOSID})
+	}
+	res.Loss, err = train.EvalLoss(b.Model, bs, obj, 1)
 	return res, err
 }

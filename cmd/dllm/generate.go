@@ -66,8 +66,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	view := newLiveView(b, stderr, *visualize)
 	c.Trace = view.trace
+	sf.editTrace = view.edits
 	start := time.Now()
-	out, err := sf.sample(b.Denoiser(), [][]int32{ids}, c)
+	out, err := sf.sample(b, [][]int32{ids}, c)
 	view.done()
 	if err != nil {
 		return err

@@ -46,7 +46,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	obj, err := f.objectiveFor(b.Model, b.MaskID)
+	obj, err := f.objectiveFor(b, false)
 	if err != nil {
 		return err
 	}
@@ -55,6 +55,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 		BatchSize: f.batchSize, EvalBatches: f.evalBatches,
 		Options: f.options(f.steps, obj, stderr, isTerminal(stderr)),
 	})
+	f.recordObjective(b)
 	if d == nil && err != nil {
 		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
 	}

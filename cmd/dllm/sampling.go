@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 
+	"github.com/dllmgo/dllm/bd3lm"
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
@@ -22,6 +24,9 @@ type samplerFlags struct {
 	// set records which flags the user gave, so that a model's own
 	// defaults (generation_config.json) apply to the others.
 	set map[string]bool
+	// editTrace, if set, sees the steps of an Edit Flows model's sampler
+	// (the live view).
+	editTrace func(editflow.Step)
 }
 
 // noteSet remembers the flags given on the command line.
@@ -41,8 +46,8 @@ func (s *samplerFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.threshold, "threshold", 0, "> 0: Fast-dLLM parallel decoding, reveal every position at least this confident")
 	fs.Float64Var(&s.cfg, "cfg", 0, "classifier-free guidance scale (0: off)")
 	fs.BoolVar(&s.stochastic, "stochastic-transfer", false, "draw each step's number of revealed tokens instead of rounding its mean")
-	fs.StringVar(&s.sampler, "sampler", "block", "block (LLaDA/dLLM low-confidence remasking) or ancestral (MDLM)")
-	fs.BoolVar(&s.cache, "cache", false, "Fast-dLLM DualCache: recompute only the active block between its full passes (faster, approximate; block sampler)")
+	fs.StringVar(&s.sampler, "sampler", "block", "block (LLaDA/dLLM low-confidence remasking), ancestral (MDLM) or bd3lm (block diffusion: blocks appended until one holds end-of-text; the default for a model trained with --objective bd3lm)")
+	fs.BoolVar(&s.cache, "cache", false, "block sampler: Fast-dLLM DualCache, recompute only the active block between its full passes (faster, approximate); bd3lm: keep the finished blocks' keys and values (exact)")
 	fs.Uint64Var(&s.seed, "seed", 0, "random seed (same seed, same answer)")
 	fs.StringVar(&s.precision, "precision", "f32", "inference arithmetic: f32, or bf16 (bf16 operands, f32 sums: what a GPU wants, slower on cpu)")
 }
@@ -71,9 +76,9 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 		return c, badInput("--top-p must be in (0, 1], got %g", s.topP)
 	case s.cfg < 0:
 		return c, badInput("--cfg must be >= 0, got %g", s.cfg)
-	case s.sampler != "block" && s.sampler != "ancestral":
-		return c, badInput("--sampler must be block or ancestral, got %q", s.sampler)
-	case s.cache && s.sampler != "block":
+	case s.sampler != "block" && s.sampler != "ancestral" && s.sampler != bd3lm.ObjectiveName:
+		return c, badInput("--sampler must be block, ancestral or bd3lm, got %q", s.sampler)
+	case s.cache && s.sampler == "ancestral":
 		return c, badInput("--cache caches the blocks of the block sampler; --sampler %s has none", s.sampler)
 	}
 	if _, err := nn.ParsePrecision(s.precision); err != nil {
@@ -89,7 +94,7 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 	if s.set["block-size"] || c.BlockSize == 0 {
 		c.BlockSize = s.blockSize
 	}
-	if c.BlockSize > c.MaxNewTokens {
+	if c.BlockSize > c.MaxNewTokens && s.sampler != bd3lm.ObjectiveName { // bd3lm's is the model's
 		c.BlockSize = c.MaxNewTokens
 	}
 	c.Temperature, c.Remasking, c.Threshold, c.CFGScale = s.temperature, rm, s.threshold, s.cfg
@@ -115,7 +120,18 @@ func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.Sam
 	if err != nil {
 		return nil, mdlm.SamplerConfig{}, err
 	}
-	c, err := s.apply(b.SamplerConfig())
+	c := b.SamplerConfig()
+	if g := b.Generation; g.Sampler == bd3lm.ObjectiveName {
+		// A block-diffusion model samples block by block, in its training
+		// blocks, unless the flags say otherwise.
+		if !s.set["sampler"] {
+			s.sampler = bd3lm.ObjectiveName
+		}
+		if g.BlockSize > 0 {
+			c.BlockSize = g.BlockSize
+		}
+	}
+	c, err = s.apply(c)
 	if err != nil {
 		return nil, c, err
 	}
@@ -126,9 +142,16 @@ func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.Sam
 	return b, c, nil
 }
 
-// sample runs the chosen sampler.
-func (s *samplerFlags) sample(d mdlm.Denoiser, prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) {
+// sample runs the chosen sampler, or tau-leaping on an Edit Flows model.
+func (s *samplerFlags) sample(b *modeldir.Bundle, prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) {
+	if m, ok := b.Model.(*editflow.Model); ok {
+		return editFlowsSample(b, m, prompts, c, s.seed, s.editTrace)
+	}
 	rng := mdlm.NewRand(s.seed)
+	if s.sampler == bd3lm.ObjectiveName {
+		return bd3lm.Generate(b.Model, prompts, c, endOfText(b), rng)
+	}
+	d := b.Denoiser()
 	if s.sampler == "ancestral" {
 		return mdlm.Ancestral(d, prompts, c, rng)
 	}

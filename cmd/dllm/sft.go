@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/dllmgo/dllm/bd3lm"
 	"io"
 	"os"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
@@ -50,7 +52,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	obj, err := f.objectiveFor(b.Model, b.MaskID)
+	obj, err := f.objectiveFor(b, true)
 	if err != nil {
 		return err
 	}
@@ -61,6 +63,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 		Options:   f.options(f.steps, obj, stderr, isTerminal(stderr)),
 		AfterEval: func(w io.Writer, step int) { printSamples(w, b, held, *samples) },
 	})
+	f.recordObjective(b)
 	if d == nil && err != nil {
 		return badInput("%s: %v (--max-length %d)", *dataPaths, err, f.maxLen)
 	}
@@ -88,7 +91,15 @@ func printSamples(w io.Writer, b *modeldir.Bundle, convs []data.Conversation, n 
 		if err != nil || !fitsModel(b.Model, len(prompt)+c.MaxNewTokens) {
 			continue
 		}
-		out, err := mdlm.Generate(b.Denoiser(), [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
+		var out *mdlm.Output
+		if m, ok := b.Model.(*editflow.Model); ok {
+			out, err = editFlowsSample(b, m, [][]int32{prompt}, c, uint64(i), nil)
+		} else if b.Generation.Sampler == bd3lm.ObjectiveName { // trained block by block
+			c.BlockSize = b.Generation.BlockSize
+			out, err = bd3lm.Generate(b.Model, [][]int32{prompt}, c, endOfText(b), mdlm.NewRand(uint64(i)))
+		} else {
+			out, err = mdlm.Generate(b.Denoiser(), [][]int32{prompt}, c, mdlm.NewRand(uint64(i)))
+		}
 		if err != nil {
 			fmt.Fprintf(w, "  sample %d: %v\n", i, err)
 			continue

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
@@ -26,10 +29,15 @@ import (
 	"github.com/dllmgo/dllm/train"
 )
 
+// editHeadsStream is the PCG stream of the Edit Flows rate head's initial
+// weights (the seed is the run's).
+const editHeadsStream = 0xed17
+
 // trainFlags are the options shared by pretrain and sft.
 type trainFlags struct {
 	out, preset, initDir, tokPath, resume, device string
-	family, objectiveName                         string
+	family, objectiveName, kappa                  string
+	editMasks                                     int
 	vocabSize                                     int
 	steps, epochs, batchSize, gradAccum, maxLen   int
 	lr, warmup, minLR, weightDecay, clip          float64
@@ -42,7 +50,9 @@ type trainFlags struct {
 	budget                                        time.Duration
 	skipBad, isolateSpaces                        bool
 	familySet, presetSet                          bool // given on the command line
-	weightingSet                                  bool
+	weightingSet                                  bool // --loss-weight given
+	blockSize                                     int  // --objective bd3lm
+	timePerBlock                                  bool // --objective bd3lm
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
@@ -51,7 +61,11 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.StringVar(&f.family, "family", modeldir.DefaultFamily(), "model family when training from scratch: "+familyList())
 	fs.StringVar(&f.preset, "preset", "tiny", "model size when training from scratch: "+presetList())
 	fs.StringVar(&f.initDir, "init", "", "start from this Hugging Face model folder instead of a preset (its config.json names the family)")
-	fs.StringVar(&f.objectiveName, "objective", mdlm.ObjectiveName, "training objective: "+mdlm.ObjectiveName+" (masked diffusion)")
+	fs.IntVar(&f.blockSize, "block-size", bd3lm.DefaultBlockSize, "--objective bd3lm: tokens per block")
+	fs.BoolVar(&f.timePerBlock, "time-per-block", false, "--objective bd3lm: one diffusion time per block (the BD3LM authors') instead of one per sequence (the dLLM framework's)")
+	fs.StringVar(&f.objectiveName, "objective", mdlm.ObjectiveName, "training objective: "+mdlm.ObjectiveName+" (masked diffusion), "+bd3lm.ObjectiveName+" (block diffusion) or "+editflow.ObjectiveName+" (Edit Flows: insertions, deletions, substitutions; an Edit Flows folder always trains with it)")
+	fs.StringVar(&f.kappa, "kappa", "linear", "editflow: the schedule κ(t): linear, cubic or cosine")
+	fs.IntVar(&f.editMasks, "edit-masks", 64, "editflow: the [MASK] tokens the source x0 has after the prompt (-1: none)")
 	fs.StringVar(&f.tokPath, "tokenizer", "", "tokenizer.json to use (default: the --init model's, or train one on the data)")
 	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
 	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
@@ -143,8 +157,14 @@ func (f *trainFlags) validate() error {
 			return badInput("--preset: family %s has no preset %q (known: %s)", fam.Name, f.preset, strings.Join(fam.Presets, ", "))
 		}
 	}
-	if f.objectiveName != mdlm.ObjectiveName {
-		return badInput("--objective: unknown objective %q (known: %s)", f.objectiveName, mdlm.ObjectiveName)
+	if f.objectiveName != mdlm.ObjectiveName && f.objectiveName != bd3lm.ObjectiveName && f.objectiveName != editflow.ObjectiveName {
+		return badInput("--objective: unknown objective %q (known: %s, %s, %s)", f.objectiveName, mdlm.ObjectiveName, bd3lm.ObjectiveName, editflow.ObjectiveName)
+	}
+	if f.blockSize < 1 {
+		return badInput("--block-size must be at least 1, got %d", f.blockSize)
+	}
+	if _, err := editflow.ParseKappa(f.kappa); err != nil {
+		return badInput("--kappa: %v", err)
 	}
 	if _, err := optim.NewSchedule(optim.ScheduleConfig{Kind: f.schedule, Peak: 1, TotalSteps: 1}); err != nil {
 		return badInput("--schedule: %v", err)
@@ -157,18 +177,63 @@ func (f *trainFlags) validate() error {
 	return err
 }
 
-// objectiveFor builds the --objective for model m whose mask token is
-// maskID. Without --loss-weight, a model that names its family's weighting
-// (lm.LossWeighter: Dream's CART) trains with it.
-func (f *trainFlags) objectiveFor(m lm.Model, maskID int32) (lm.Objective, error) {
-	if lw, ok := m.(lm.LossWeighter); ok && !f.weightingSet && lw.LossWeighting() != "" {
+// objectiveFor builds the --objective for bundle b; sft pads BD3LM's rows
+// to whole blocks. Edit Flows puts its heads on a model that has none yet
+// (b.Model becomes an *editflow.Model); a model that has them trains with
+// Edit Flows whatever --objective says. Without --loss-weight, a model that
+// names its family's weighting (lm.LossWeighter: Dream's CART) trains with
+// it.
+func (f *trainFlags) objectiveFor(b *modeldir.Bundle, sft bool) (lm.Objective, error) {
+	if lw, ok := b.Model.(lm.LossWeighter); ok && !f.weightingSet && lw.LossWeighting() != "" {
 		f.weighting = lw.LossWeighting()
 	}
-	o, err := f.objective(maskID)
+	_, isEF := b.Model.(*editflow.Model)
+	if isEF || f.objectiveName == editflow.ObjectiveName {
+		if !isEF {
+			bb, ok := b.Model.(editflow.Backbone)
+			if !ok {
+				return nil, badInput("--objective %s: the %s family has no output head for the edit heads to start from", editflow.ObjectiveName, b.Model.Spec().Family)
+			}
+			b.Model = editflow.New(bb, rand.New(rand.NewPCG(f.seed, editHeadsStream)))
+		}
+		k, err := editflow.ParseKappa(f.kappa)
+		if err != nil {
+			return nil, badInput("--kappa: %v", err)
+		}
+		return editflow.NewObjective(editflow.Options{Kappa: k, MaskLength: f.editMasks, BOS: b.BOSID}), nil
+	}
+	o, err := f.objective(b.MaskID)
 	if err != nil {
 		return nil, err
 	}
-	return mdlm.NewObjective(o), nil
+	if f.objectiveName != bd3lm.ObjectiveName {
+		return mdlm.NewObjective(o), nil
+	}
+	if _, ok := b.Model.(lm.MaskAttender); !ok {
+		return nil, badInput("--objective bd3lm: the %s family takes no attention mask", b.Model.Spec().Family)
+	}
+	return bd3lm.NewObjective(bd3lm.Options{MDLM: o, BlockSize: f.blockSize, PerBlock: f.timePerBlock,
+		PadToBlocks: sft, EOS: endOfText(b), Pad: b.PadID}), nil
+}
+
+// endOfText is the token that ends a block-diffusion answer: the model's
+// eos, or, where it has none (a fresh ModernBERT, whose chat answers end
+// with padding), its pad token.
+func endOfText(b *modeldir.Bundle) int32 {
+	if b.EOSID != lm.NoToken {
+		return b.EOSID
+	}
+	return b.PadID
+}
+
+// recordObjective writes what a BD3LM run's sampler needs into b's
+// generation defaults (after the recipe sized them), so that generate, chat
+// and eval sample the saved model block by block without flags.
+func (f *trainFlags) recordObjective(b *modeldir.Bundle) {
+	if f.objectiveName == bd3lm.ObjectiveName {
+		b.Generation.Sampler = bd3lm.ObjectiveName
+		b.Generation.BlockSize = f.blockSize
+	}
 }
 
 func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/mdlm/live"
 	"github.com/dllmgo/dllm/modeldir"
@@ -14,6 +15,8 @@ import (
 type liveView struct {
 	v     *live.View
 	trace mdlm.TraceFunc
+	// edits is the trace of an Edit Flows model's sampler (row 0's edits).
+	edits func(editflow.Step)
 }
 
 func newLiveView(b *modeldir.Bundle, w io.Writer, enabled bool) *liveView {
@@ -27,7 +30,11 @@ func newLiveView(b *modeldir.Bundle, w io.Writer, enabled bool) *liveView {
 		opts.Delay = 40 * time.Millisecond
 	}
 	v := live.New(w, func(id int32) string { return b.Tokenizer.DecodeToken(int(id)) }, opts)
-	return &liveView{v: v, trace: v.Frame}
+	edits := func(s editflow.Step) {
+		v.Edit(live.EditFrame{Step: s.Index, MaxSteps: s.MaxSteps, Before: s.Rows[0], PromptLen: s.PromptLens[0],
+			Edits: s.Edits[0], MaskID: b.MaskID})
+	}
+	return &liveView{v: v, trace: v.Frame, edits: edits}
 }
 
 func (l *liveView) done() {

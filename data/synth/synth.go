@@ -90,7 +90,18 @@ var tasks = map[string]task{
 	"count":   genCount,
 	"copy":    genCopy,
 	"word":    genWordProblem,
+	"dedup":   genDedup,
+	"span":    genSpan,
 }
+
+// VariableLengthTasks are tasks whose answers vary in length for prompts of
+// one length, where a sampler that must fix the answer's length in advance
+// (MDLM's canvas) is at a disadvantage against one that inserts and deletes
+// (Edit Flows): removing the repeats from a list, and counting from one
+// number to another. They are not among TaskNames' defaults.
+func VariableLengthTasks() []string { return []string{"dedup", "span"} }
+
+func knownTasks() string { return strings.Join(append(TaskNames(), VariableLengthTasks()...), ", ") }
 
 // TaskNames lists the tasks in a fixed order.
 func TaskNames() []string {
@@ -117,7 +128,7 @@ func GenerateLevel(n int, seed uint64, taskNames []string, level Level) ([]Examp
 	for i, name := range taskNames {
 		g, ok := tasks[name]
 		if !ok {
-			return nil, fmt.Errorf("synth: unknown task %q (known: %s)", name, strings.Join(TaskNames(), ", "))
+			return nil, fmt.Errorf("synth: unknown task %q (known: %s)", name, knownTasks())
 		}
 		gens[i] = g
 	}
@@ -241,6 +252,35 @@ func genSort(r *data.Rand, s sizes) (string, string) {
 	prompt := "Sort from smallest to largest: " + joinInts(nums)
 	slices.Sort(nums)
 	return prompt, joinInts(nums)
+}
+
+// genDedup asks for a list without its repeats: the numbers are drawn from
+// a range as small as the list, so that the answer keeps anywhere from one
+// number to all of them.
+func genDedup(r *data.Rand, s sizes) (string, string) {
+	nums := make([]int, between(r, s.listLen[0], s.listLen[1]+3))
+	below := between(r, 2, len(nums)+2)
+	for i := range nums {
+		nums[i] = r.IntN(below)
+	}
+	var kept []int
+	for _, v := range nums {
+		if !slices.Contains(kept, v) {
+			kept = append(kept, v)
+		}
+	}
+	return "Remove the repeated numbers: " + joinInts(nums), joinInts(kept)
+}
+
+// genSpan asks to count from a to b, one to eight numbers.
+func genSpan(r *data.Rand, s sizes) (string, string) {
+	a := between(r, 1, s.story[1])
+	b := a + r.IntN(8)
+	var nums []int
+	for v := a; v <= b; v++ {
+		nums = append(nums, v)
+	}
+	return fmt.Sprintf("Count from %d to %d", a, b), joinInts(nums)
 }
 
 func joinInts(nums []int) string {

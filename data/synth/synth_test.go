@@ -2,6 +2,7 @@ package synth
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -270,4 +271,35 @@ func TestSynthFeedsSFT(t *testing.T) {
 		assert.Equal(t, ex[i].Task, r.Task)
 		assert.Equal(t, len(ex[i].Answer)+len("\n[/Answer]\n\n"), len(r.InputIDs)-r.PromptLen)
 	}
+}
+
+func TestVariableLengthTasks(t *testing.T) {
+	ex, err := GenerateLevel(400, 3, VariableLengthTasks(), Medium)
+	require.NoError(t, err)
+	lengths := map[string]map[int]bool{"dedup": {}, "span": {}}
+	for _, e := range ex {
+		n := len(strings.Fields(e.Answer))
+		lengths[e.Task][n] = true
+		switch e.Task {
+		case "dedup":
+			in := strings.Fields(strings.TrimPrefix(e.Prompt, "Remove the repeated numbers: "))
+			seen := map[string]bool{}
+			var want []string
+			for _, w := range in {
+				if !seen[w] {
+					seen[w] = true
+					want = append(want, w)
+				}
+			}
+			require.Equal(t, strings.Join(want, " "), e.Answer, e.Prompt)
+		case "span":
+			var a, b int
+			_, err := fmt.Sscanf(e.Prompt, "Count from %d to %d", &a, &b)
+			require.NoError(t, err)
+			require.Len(t, strings.Fields(e.Answer), b-a+1, e.Prompt)
+			require.True(t, strings.HasPrefix(e.Answer, fmt.Sprint(a)) && strings.HasSuffix(e.Answer, fmt.Sprint(b)), e.Answer)
+		}
+	}
+	require.GreaterOrEqual(t, len(lengths["dedup"]), 5, "dedup answers of many lengths")
+	require.Equal(t, 8, len(lengths["span"]), "span answers of 1 to 8 numbers")
 }

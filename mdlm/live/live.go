@@ -64,7 +64,9 @@ type View struct {
 	height int
 	drawn  int // lines the previous ANSI frame occupies
 	last   *mdlm.Frame
-	err    error
+	// lastEdit is the last frame of an edit sampler (Edit).
+	lastEdit *EditFrame
+	err      error
 }
 
 // New returns a View writing to w. render turns one token id into its text
@@ -89,6 +91,9 @@ func New(w io.Writer, render func(id int32) string, opts Options) *View {
 	v.width, v.height = orDefault(v.width, 80), orDefault(v.height, 24)
 	return v
 }
+
+// sleep pauses the replay (a variable for tests).
+var sleep = time.Sleep
 
 // orDefault returns a unless it is 0.
 func orDefault(a, b int) int {
@@ -117,7 +122,7 @@ func (v *View) Frame(f mdlm.Frame) {
 		v.writePlain(f)
 	}
 	if v.opts.Delay > 0 {
-		time.Sleep(v.opts.Delay)
+		sleep(v.opts.Delay)
 	}
 }
 
@@ -126,6 +131,9 @@ func (v *View) Frame(f mdlm.Frame) {
 func (v *View) Close() error {
 	if v.err == nil && !v.ansi && v.last != nil {
 		v.printf("result: %s\n", v.plainText(*v.last))
+	}
+	if v.err == nil && !v.ansi && v.lastEdit != nil {
+		v.printf("result: %s\n", v.editText(*v.lastEdit))
 	}
 	return v.err
 }
@@ -216,8 +224,12 @@ func (v *View) drawANSI(f mdlm.Frame) {
 		}
 	}
 	lines = append(lines, line)
-	lines = v.window(lines, f)
+	v.paint(v.window(lines, f), status(f, limit))
+}
 
+// paint redraws the frame in place: the lines of styled cells, then the
+// status line.
+func (v *View) paint(lines [][]cell, statusLine string) {
 	var b strings.Builder
 	if v.drawn > 0 {
 		fmt.Fprintf(&b, "\x1b[%dF%s", v.drawn, clearBelow) // to the start of the previous frame, then clear it
@@ -239,7 +251,7 @@ func (v *View) drawANSI(f mdlm.Frame) {
 		}
 		b.WriteByte('\n')
 	}
-	b.WriteString(status(f, limit))
+	b.WriteString(statusLine)
 	b.WriteByte('\n')
 	if v.err == nil {
 		_, v.err = io.WriteString(v.w, b.String())

@@ -1,0 +1,292 @@
+package bd3lm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/nn"
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// BlockCacher is a model that can keep the keys and values of a prefix
+// computed under an attention pattern and run a block's steps against them
+// (bert.Model.BeginMaskedBlock).
+type BlockCacher interface {
+	BeginMaskedBlock(ids []int32, batch, seqLen int, mask *lm.AttentionMask, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error)
+}
+
+// Generate samples answers to prompts block by block (the package
+// documentation's sampler). From c it uses MaxNewTokens (an upper bound:
+// sampling stops after the first block in which every row has produced
+// eos), BlockSize (the model's training block size), Steps (over all
+// blocks: each block gets ⌈Steps/blocks⌉, steps that would reveal nothing
+// dropped), Temperature, Remasking, SuppressTokens, MaskID, PadID,
+// StopSequences, Cache and Trace; threshold decoding and guidance are not
+// supported. eos is the model's end-of-text token.
+//
+// The prompts are padded on the left to a common length that is a multiple
+// of the block size, so that the blocks of every row start together. Each
+// block appends its masks to every row and is denoised with the
+// block-causal mask (a token sees every real token of its own and earlier
+// blocks). With c.Cache and a BlockCacher model, the prefix's keys and
+// values are computed once per block, at the block's first step, and the
+// later steps run the block's tokens only: exact, because the prefix never
+// sees the block. The random stream is consumed the same way either way, so
+// cached and uncached sampling give the same tokens for a seed.
+func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rng *rand.Rand) (*mdlm.Output, error) {
+	bs, maxNew, steps := c.BlockSize, c.MaxNewTokens, c.Steps
+	if bs <= 0 {
+		bs = DefaultBlockSize
+	}
+	if maxNew <= 0 {
+		maxNew = mdlm.DefaultMaxNewTokens
+	}
+	if steps <= 0 {
+		steps = mdlm.DefaultSteps
+	}
+	vocab := m.VocabSize()
+	switch {
+	case len(prompts) == 0:
+		return &mdlm.Output{}, nil
+	case m.Spec().ShiftLogits:
+		return nil, fmt.Errorf("bd3lm: the sampler does not shift logits yet (a %s model predicts the next position)", m.Spec().Family)
+	case c.Threshold > 0 || c.CFGScale > 0:
+		return nil, fmt.Errorf("bd3lm: the block-diffusion sampler has no threshold decoding or guidance")
+	case c.Temperature < 0 || math.IsNaN(c.Temperature):
+		return nil, fmt.Errorf("bd3lm: temperature %v", c.Temperature)
+	case eos < 0 || int(eos) >= vocab || c.MaskID < 0 || int(c.MaskID) >= vocab:
+		return nil, fmt.Errorf("bd3lm: eos %d or mask %d outside the vocabulary of %d", eos, c.MaskID, vocab)
+	}
+	cacher, _ := m.(BlockCacher)
+	if !c.Cache {
+		cacher = nil
+	}
+	if _, ok := m.(lm.MaskAttender); !ok && cacher == nil {
+		return nil, fmt.Errorf("bd3lm: the %s model takes no attention mask", m.Spec().Family)
+	}
+	suppress := append([]int32{c.MaskID}, c.SuppressTokens...)
+
+	// The canvas: rows of equal length, prompts right-aligned to a block
+	// boundary, pads (never queries or keys) on the left.
+	longest := 0
+	for _, p := range prompts {
+		longest = max(longest, len(p))
+	}
+	batch, start := len(prompts), Blocks(longest, bs)*bs
+	rows := make([][]int32, batch)
+	for r, p := range prompts {
+		rows[r] = append(slices.Repeat([]int32{c.PadID}, start-len(p)), p...)
+	}
+	nb := Blocks(maxNew, bs)
+	perBlock := (steps + nb - 1) / nb
+	out := &mdlm.Output{}
+	done := make([]bool, batch)
+	for blk := range nb {
+		w := min(bs, maxNew-blk*bs)
+		lo := len(rows[0])
+		for r := range rows {
+			rows[r] = append(rows[r], slices.Repeat([]int32{c.MaskID}, w)...)
+		}
+		n := lo + w
+		ids := make([]int32, 0, batch*n)
+		for _, row := range rows {
+			ids = append(ids, row...)
+		}
+		mask, keys := blockCausal(batch, n, bs, start, prompts)
+		want := make([]int32, 0, batch*w) // the block's rows
+		for r := range batch {
+			for t := range w {
+				want = append(want, int32(r*n+lo+t))
+			}
+		}
+		var cache mdlm.BlockCache
+		counts := transferCounts(w, perBlock)
+		for j, k := range counts {
+			var logits []float32
+			var err error
+			switch {
+			case cacher != nil && j == 0:
+				cache, logits, err = cacher.BeginMaskedBlock(ids, batch, n, mask, keys, slices.Repeat([]int{lo}, batch), w, want)
+			case cacher != nil:
+				logits, err = cache.Logits(ids, want)
+				out.CachedPasses++
+			default:
+				logits, err = forward(m, ids, batch, n, mask, want)
+			}
+			if err != nil {
+				if cache != nil {
+					cache.Release()
+				}
+				return nil, err
+			}
+			out.ForwardPasses++
+			out.Steps++
+			for r := range batch {
+				revealed, err := commit(rows[r][lo:], logits[r*w*vocab:(r+1)*w*vocab], vocab, k, c, suppress, rng)
+				if err != nil {
+					return nil, err
+				}
+				copy(ids[r*n+lo:], rows[r][lo:])
+				if c.Trace != nil {
+					for i := range revealed {
+						revealed[i] += lo - (start - len(prompts[r]))
+					}
+					c.Trace(frame(rows[r][start-len(prompts[r]):], len(prompts[r]), out.Steps, nb*perBlock, r, revealed, maxNew, c.MaskID))
+				}
+			}
+		}
+		if cache != nil {
+			cache.Release()
+		}
+		for r := range batch {
+			done[r] = done[r] || slices.Contains(rows[r][lo:], eos)
+		}
+		if !slices.Contains(done, false) {
+			break
+		}
+	}
+	stops := append(slices.Clone(c.StopSequences), []int32{eos})
+	for r, p := range prompts {
+		canvas := rows[r][start-len(p):]
+		answer, stopped := mdlm.CutAnswer(canvas[len(p):], c.PadID, stops)
+		out.Samples = append(out.Samples, mdlm.Sample{Canvas: canvas, PromptLen: len(p), Answer: answer, Stopped: stopped})
+	}
+	return out, nil
+}
+
+// blockCausal is the sampling mask of a canvas of batch rows of n tokens
+// whose generated blocks start at start (a multiple of bs): query q may see key k iff both are real tokens (not
+// the left padding) and k's block is not after q's, blocks counted from the
+// canvas's first position. The prompts' blocks thus see each other
+// block-causally too, as in training. keys is the matching key mask.
+func blockCausal(batch, n, bs, start int, prompts [][]int32) (*lm.AttentionMask, []int32) {
+	allow := make([]bool, batch*n*n)
+	keys := make([]int32, batch*n)
+	for r := range batch {
+		first := start - len(prompts[r]) // the row's first real token
+		for k := first; k < n; k++ {
+			keys[r*n+k] = 1
+		}
+		for q := first; q < n; q++ {
+			for k := first; k < n && k/bs <= q/bs; k++ {
+				allow[(r*n+q)*n+k] = true
+			}
+		}
+	}
+	return &lm.AttentionMask{Allow: allow, Rows: batch}, keys
+}
+
+// forward is one uncached step: the model on the whole canvas under the
+// mask, logits at the block's rows.
+func forward(m lm.Model, ids []int32, batch, n int, mask *lm.AttentionMask, rows []int32) ([]float32, error) {
+	be := m.Backend()
+	o := m.Forward(nn.NoGrad(be), lm.Input{
+		IDs:  be.FromHost(tensor.FromI32(ids, batch, n)),
+		Rows: be.FromHost(tensor.FromI32(rows, len(rows))),
+		Mask: mask,
+	})
+	return o.Logits.Value.ToCPU().F32(), nil
+}
+
+// transferCounts spreads n reveals over steps steps as evenly as possible,
+// the earlier steps taking the remainder (LLaDA's rule), and drops the steps
+// that would reveal nothing.
+func transferCounts(n, steps int) []int {
+	var counts []int
+	for j := range steps {
+		k := n / steps
+		if j < n%steps {
+			k++
+		}
+		if k > 0 {
+			counts = append(counts, k)
+		}
+	}
+	return counts
+}
+
+// commit picks a token at every masked position of block (a row's block,
+// logits [len(block), vocab]) and commits the k best by confidence (the
+// picked token's probability, or a uniform draw for random remasking). It
+// returns the committed offsets. The draws follow the block's positions in
+// order, so they do not depend on how the logits were computed.
+func commit(block []int32, logits []float32, vocab, k int, c mdlm.SamplerConfig, suppress []int32, rng *rand.Rand) ([]int, error) {
+	type cand struct {
+		pos  int
+		tok  int32
+		conf float64
+	}
+	var cands []cand
+	l := make([]float64, vocab)
+	for i, id := range block {
+		if id != c.MaskID {
+			continue
+		}
+		for v := range vocab {
+			l[v] = float64(logits[i*vocab+v])
+		}
+		for _, s := range suppress {
+			l[s] = math.Inf(-1)
+		}
+		tok, conf, err := pick(l, c.Temperature, rng)
+		if err != nil {
+			return nil, err
+		}
+		if c.Remasking == mdlm.RandomRemasking {
+			conf = rng.Float64()
+		}
+		cands = append(cands, cand{i, tok, conf})
+	}
+	sort.SliceStable(cands, func(a, b int) bool { return cands[a].conf > cands[b].conf })
+	var revealed []int
+	for _, x := range cands[:min(k, len(cands))] {
+		block[x.pos] = x.tok
+		revealed = append(revealed, x.pos)
+	}
+	sort.Ints(revealed)
+	return revealed, nil
+}
+
+// pick is the token at temperature temp (0: the argmax; else Gumbel-max in
+// float64, argmax of l/T + Gumbel noise) and its noise-free probability.
+func pick(l []float64, temp float64, rng *rand.Rand) (int32, float64, error) {
+	m := math.Inf(-1)
+	for _, x := range l {
+		if math.IsNaN(x) {
+			return 0, 0, fmt.Errorf("bd3lm: the model returned a NaN logit")
+		}
+		m = max(m, x)
+	}
+	if math.IsInf(m, 0) {
+		return 0, 0, fmt.Errorf("bd3lm: no token has a finite logit")
+	}
+	best, bestScore, sum := 0, math.Inf(-1), 0.0
+	for v, x := range l {
+		sum += math.Exp(x - m)
+		score := x
+		if temp > 0 {
+			score = (x-m)/temp - math.Log(-math.Log(1-rng.Float64()))
+		}
+		if score > bestScore {
+			best, bestScore = v, score
+		}
+	}
+	return int32(best), math.Exp(l[best]-m) / sum, nil
+}
+
+// frame is the trace of one row after a step.
+func frame(canvas []int32, promptLen, step, maxSteps, row int, revealed []int, total int, maskID int32) mdlm.Frame {
+	masked := 0
+	for _, id := range canvas[promptLen:] {
+		if id == maskID {
+			masked++
+		}
+	}
+	return mdlm.Frame{Step: step, MaxSteps: maxSteps, Row: row, Canvas: slices.Clone(canvas), PromptLen: promptLen,
+		Revealed: revealed, Masked: masked + total - (len(canvas) - promptLen), Total: total, MaskID: maskID}
+}
