@@ -5,7 +5,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/nn"
+	"github.com/dllmgo/dllm/tensor"
 )
 
 // The block cache: its first pass is Logits exactly, and a cached step with
@@ -33,4 +36,30 @@ func TestBlockCache(t *testing.T) {
 	require.ErrorContains(t, err, "padding")
 	_, err = c.Logits(ids, []int32{0})
 	require.ErrorContains(t, err, "outside the cached blocks")
+}
+
+// An attention mask that allows every key of the row gives Forward's own
+// logits; a block-diagonal one changes them (lm.MaskAttender, for BD3LM).
+func TestForwardWithMask(t *testing.T) {
+	rc := refCases()[0]
+	m := randomParams(rc.cfg, 4).model(t, rc.cfg)
+	ids := []int32{2, 10, 49, 40, 49, 3}
+	in := lm.Input{IDs: tensor.FromI32(ids, 1, 6)}
+	want := m.Forward(nn.NoGrad(tensor.CPU()), in).Logits.Value.F32()
+	all := make([]bool, 36)
+	block := make([]bool, 36)
+	for q := range 6 {
+		for k := range 6 {
+			all[q*6+k] = true
+			block[q*6+k] = q/3 == k/3
+		}
+	}
+	in.Mask = &lm.AttentionMask{Allow: all, Rows: 1}
+	require.InDeltaSlice(t, want, m.Forward(nn.NoGrad(tensor.CPU()), in).Logits.Value.F32(), 1e-5)
+	in.Mask = &lm.AttentionMask{Allow: block, Rows: 1}
+	got := m.Forward(nn.NoGrad(tensor.CPU()), in).Logits.Value.F32()
+	require.NotEqual(t, want[:50], got[:50])
+	// the second block alone sees only itself: as the block run by itself at positions 3..5
+	alone := m.Forward(nn.NoGrad(tensor.CPU()), lm.Input{IDs: tensor.FromI32(ids[3:], 1, 3), Positions: tensor.FromI32([]int32{3, 4, 5}, 3)}).Logits.Value.F32()
+	require.InDeltaSlice(t, alone, got[150:], 1e-4)
 }

@@ -48,4 +48,4 @@ func (m *Model) Save(dir string) error {
 	return m.Config.Save(filepath.Join(dir, "config.json"))
 }
 
-var _ lm.Model = (*Model)(nil)
+var _ lm.MaskAttender = (*Model)(nil)

@@ -36,6 +36,12 @@ func TestA2DThroughTheCLI(t *testing.T) {
 	require.Equal(t, "a2d-qwen3", cfg["model_type"])
 	require.EqualValues(t, 32, cfg["head_dim"])
 
+	// Block diffusion trains an A2D model too (its Forward takes the BD3LM mask).
+	code, stdout, stderr = runCLI("sft", "--family", "a2d", "--preset", "tiny", "--data", data, "--out", filepath.Join(dir, "bd3lm"),
+		"--steps", "2", "--batch-size", "4", "--vocab-size", "300", "--samples", "0", "--objective", "bd3lm", "--block-size", "8")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "saved the model")
+
 	gen := []string{"generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "8"}
 	code, plain, stderr := runCLI(append(gen, "--steps", "2")...)
 	require.Equal(t, 0, code, stderr)

@@ -90,7 +90,16 @@ func (m *Model) Forward(tp *nn.Tape, in lm.Input) lm.Output {
 		pos = m.positionIDs(bsz, seq)
 	}
 	full := transformer.FullAttention(in.KeyMask, bsz, seq)
-	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, func(int) transformer.Attention { return full })}
+	attention := func(int) transformer.Attention { return full }
+	if in.Mask != nil { // an objective's or sampler's own pattern (lm.MaskAttender): BD3LM
+		if err := in.Mask.Check(bsz, seq); err != nil {
+			panic(m.Arch.Family + ": " + err.Error())
+		}
+		masked := transformer.NewMasked(m.b, in.Mask.Allow, in.Mask.Rows, bsz, seq, in.Mask.Pos)
+		layer := transformer.Layer{Theta: m.Arch.Theta}
+		attention = func(int) transformer.Attention { return masked.For(layer) }
+	}
+	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {
 		out.Logits = m.head(tp, out.Hidden, in.Rows)
 	}
@@ -117,6 +126,11 @@ func (m *Model) head(tp *nn.Tape, z *nn.Var, rows *tensor.Tensor) *nn.Var {
 	}
 	return tp.Linear(z, m.Embed.Weight.Var)
 }
+
+// AttendsWithMask marks the model as one whose Forward honours lm.Input's
+// Mask (lm.MaskAttender), which block diffusion (BD3LM) trains and samples
+// with.
+func (m *Model) AttendsWithMask() {}
 
 // positionIDs returns [B·S] positions 0..S−1 per sequence, cached.
 func (m *Model) positionIDs(bsz, seq int) *tensor.Tensor {
