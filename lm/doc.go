@@ -16,7 +16,7 @@
 // a forward pass recorded on an nn.Tape (Forward), its parameters, and a way
 // to write itself into a model folder. Spec tells the parts of dllm that do
 // not know the family what they must know about it, such as whether its
-// logits are shifted by one position (Dream, A2D: logits at position i
+// logits are shifted by one position (Dream: logits at position i
 // predict the token at i+1).
 //
 // A Family registers a model family with modeldir: its config.json

@@ -46,9 +46,9 @@ type Spec struct {
 	// ModelType is config.json's model_type.
 	ModelType string
 	// ShiftLogits says that the logits at position i predict the token at
-	// position i+1 (Dream, A2D, RND1), as an autoregressive model's do. The
-	// objectives and samplers then read the logits of position i−1 for the
-	// token at i.
+	// position i+1, as an autoregressive model's do (Dream; not the A2D
+	// models, whose trainers drop the shift). The objectives and samplers
+	// then read the logits of position i−1 for the token at i.
 	ShiftLogits bool
 	// MaxPositions is the longest sequence the model supports (0: no limit).
 	MaxPositions int

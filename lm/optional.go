@@ -25,3 +25,10 @@ func ParamCount(m Model) int64 {
 	}
 	return n
 }
+
+// LossWeighter names the MDLM loss weighting the family's reference trains
+// with ("cart" for Dream), in mdlm.ParseWeighting's spelling; "" has no
+// preference. The CLI uses it when --loss-weight is not given.
+type LossWeighter interface {
+	LossWeighting() string
+}

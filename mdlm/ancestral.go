@@ -41,7 +41,7 @@ func Ancestral(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (
 		if err != nil {
 			return nil, err
 		}
-		picks, err := pickAll(logits, q.size(), vocab, temp, false, noiseSeeds(q, streams, temp > 0))
+		picks, err := pickAll(logits, q.size(), vocab, temp, LowConfidence, noiseSeeds(q, streams, temp > 0), c.Truncation)
 		if err != nil {
 			return nil, err
 		}

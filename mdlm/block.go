@@ -122,7 +122,7 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 			}
 			steps++
 			seeds := noiseSeeds(&q, streams, random)
-			picks, err := pickAll(logits, q.size(), vocab, c.Temperature, c.Remasking == RandomRemasking, seeds)
+			picks, err := pickAll(logits, q.size(), vocab, c.Temperature, c.Remasking, seeds, c.Truncation)
 			if err != nil {
 				return nil, err
 			}

@@ -22,7 +22,7 @@
 // and the caller computes the cross-entropies with its own autograd.
 // LossFromLogits evaluates the same sum in float64 from plain logits.
 // Objective wraps the two as an lm.Objective for the trainer; for a model
-// whose Spec says ShiftLogits (Dream, A2D) it asks for the logits of the row
+// whose Spec says ShiftLogits (Dream) it asks for the logits of the row
 // before each masked position (ShiftRows).
 //
 // Samplers (Generate, Infill, Ancestral) and LogLikelihood are deterministic

@@ -18,6 +18,7 @@ import (
 type positionalModel struct {
 	table   *nn.Param // [S, V]
 	shifted bool
+	bos     int32
 	be      tensor.Backend
 }
 
@@ -29,7 +30,7 @@ func newPositionalModel(seqLen, vocab int, shifted bool, rng *rand.Rand) *positi
 	}
 	p := nn.NewParam(be, "table", seqLen, vocab)
 	be.Copy(p.Value, be.FromHost(tensor.FromF32(v, seqLen, vocab)))
-	return &positionalModel{table: p, shifted: shifted, be: be}
+	return &positionalModel{table: p, shifted: shifted, bos: lm.NoToken, be: be}
 }
 
 func (m *positionalModel) seqLen() int    { return m.table.Value.Dim(0) }
@@ -50,7 +51,7 @@ func (m *positionalModel) Backend() tensor.Backend { return m.be }
 func (m *positionalModel) Init(*rand.Rand)         {}
 func (m *positionalModel) Save(string) error       { return nil }
 func (m *positionalModel) Spec() lm.Spec {
-	return lm.Spec{Family: "fake", ShiftLogits: m.shifted, MaskID: 0, PadID: lm.NoToken, BOSID: lm.NoToken, EOSID: lm.NoToken}
+	return lm.Spec{Family: "fake", ShiftLogits: m.shifted, MaskID: 0, PadID: lm.NoToken, BOSID: m.bos, EOSID: lm.NoToken}
 }
 
 func TestObjectiveShiftedLogits(t *testing.T) {
@@ -104,6 +105,30 @@ func TestObjectiveShiftedLogits(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A shifted model with a BOS token, on a batch that supervises position 0
+// (pretraining): a BOS column goes in front, so position s is predicted by
+// the logits of column s (the BOS for s = 0) and the last column predicts
+// nothing.
+func TestObjectiveShiftedPrependsBOS(t *testing.T) {
+	const seqLen, vocab = 4, 5
+	b := data.Batch{B: 1, S: seqLen, InputIDs: []int32{1, 2, 3, 4}}
+	m := newPositionalModel(seqLen+1, vocab, true, rand.New(rand.NewPCG(1, 2)))
+	m.bos = 3
+	table := m.table.Value.ToCPU().F32()
+	want := 0.0
+	for s := range seqLen {
+		want += CrossEntropy(table[s*vocab:(s+1)*vocab], b.InputIDs[s]) / seqLen
+	}
+	tp := nn.NewTape(m.be)
+	loss, err := NewObjective(ObjectiveOptions{MaskID: 0, Weighting: WeightUniform, FixedTimes: []float64{1}}).Loss(tp, m, b, rand.New(rand.NewPCG(3, 4)), 1)
+	require.NoError(t, err)
+	require.InDelta(t, want, float64(loss.Value.ToCPU().F32()[0]), 1e-5)
+	tp.Backward(loss)
+	for _, g := range m.table.Grad.ToCPU().F32()[seqLen*vocab:] {
+		require.Zero(t, g, "the last column predicts nothing")
 	}
 }
 

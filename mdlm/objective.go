@@ -2,6 +2,7 @@ package mdlm
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/dllmgo/dllm/data"
@@ -15,7 +16,15 @@ const (
 	WeightSchedule Weighting = iota
 	// WeightUniform weights every masked token by 1.
 	WeightUniform
+	// WeightCART is Dream's context-adaptive weight (CART): a masked token
+	// at i weighs Σ_{j≠i, j not masked} g(|i−j|) over every position j of
+	// its row (prompt and padding count as context), with the geometric
+	// g(n) = ½·p·(1−p)^(n−1), p = ObjectiveOptions.CARTP. t is not used.
+	WeightCART
 )
+
+// DefaultCARTP is the p of Dream's default loss_weight_type "cart[geo_p:0.3]".
+const DefaultCARTP = 0.3
 
 // Normalization selects what the weighted sum is divided by.
 type Normalization int
@@ -37,6 +46,8 @@ func (w Weighting) String() string {
 		return "schedule"
 	case WeightUniform:
 		return "uniform"
+	case WeightCART:
+		return "cart"
 	}
 	return fmt.Sprintf("Weighting(%d)", int(w))
 }
@@ -54,14 +65,14 @@ func (n Normalization) String() string {
 	return fmt.Sprintf("Normalization(%d)", int(n))
 }
 
-// ParseWeighting reads "schedule" or "uniform".
+// ParseWeighting reads "schedule", "uniform" or "cart".
 func ParseWeighting(name string) (Weighting, error) {
-	for _, w := range []Weighting{WeightSchedule, WeightUniform} {
+	for _, w := range []Weighting{WeightSchedule, WeightUniform, WeightCART} {
 		if name == w.String() {
 			return w, nil
 		}
 	}
-	return 0, fmt.Errorf("mdlm: unknown loss weighting %q (want schedule or uniform)", name)
+	return 0, fmt.Errorf("mdlm: unknown loss weighting %q (want schedule, uniform or cart)", name)
 }
 
 // ParseNormalization reads "token", "sequence" or "batch".
@@ -78,11 +89,13 @@ func ParseNormalization(name string) (Normalization, error) {
 // BERT-chat recipe: linear schedule, eps 1e-3, independent times, 1/t
 // weights, normalised by supervised tokens.
 type ObjectiveOptions struct {
-	MaskID        int32
-	Schedule      Schedule // nil: Linear
-	Eps           float64  // 0: DefaultEps
-	Times         TimeSampling
-	Weighting     Weighting
+	MaskID    int32
+	Schedule  Schedule // nil: Linear
+	Eps       float64  // 0: DefaultEps
+	Times     TimeSampling
+	Weighting Weighting
+	// CARTP is the geometric p of WeightCART; 0 means DefaultCARTP.
+	CARTP         float64
 	Normalization Normalization
 	// FixedTimes, when not nil, gives each row's t instead of drawing it
 	// (evaluation at chosen noise levels). Each must lie in (0, 1].
@@ -178,6 +191,7 @@ func Corrupt(b data.Batch, opts ObjectiveOptions, rng *rand.Rand) (*Corruption, 
 			return nil, fmt.Errorf("mdlm: unknown normalization %d", opts.Normalization)
 		}
 		p := maskProb(sched, t)
+		first := len(c.Rows)
 		for s := b.PromptLen(r); s < b.S; s++ {
 			label := b.Label(r, s)
 			if label == data.IgnoreIndex || rng.Float64() >= p {
@@ -189,6 +203,49 @@ func Corrupt(b data.Batch, opts ObjectiveOptions, rng *rand.Rand) (*Corruption, 
 			c.Targets = append(c.Targets, label)
 			c.Weights = append(c.Weights, w)
 		}
+		if opts.Weighting == WeightCART {
+			masked := make([]bool, b.S)
+			for _, flat := range c.Rows[first:] {
+				masked[int(flat)-r*b.S] = true
+			}
+			cp := opts.CARTP
+			if cp == 0 {
+				cp = DefaultCARTP
+			}
+			cart := CARTWeights(masked, cp)
+			for i, flat := range c.Rows[first:] {
+				c.Weights[first+i] *= cart[int(flat)-r*b.S]
+			}
+		}
 	}
 	return c, nil
+}
+
+// CARTWeights are Dream's CART weights of one row: at each masked position
+// i, Σ_{j≠i, !masked[j]} ½·p·(1−p)^(|i−j|−1); 0 at the others.
+func CARTWeights(masked []bool, p float64) []float64 {
+	n := len(masked)
+	g := make([]float64, n) // g[k] = ½·p·(1−p)^(k−1), k ≥ 1
+	for k := 1; k < n; k++ {
+		g[k] = 0.5 * p * math.Pow(1-p, float64(k-1))
+	}
+	w := make([]float64, n)
+	for i, mi := range masked {
+		if !mi {
+			continue
+		}
+		for j, mj := range masked {
+			if j != i && !mj {
+				w[i] += g[abs(i-j)]
+			}
+		}
+	}
+	return w
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }

@@ -16,6 +16,13 @@ const (
 	LowConfidence Remasking = iota
 	// RandomRemasking commits uniformly random positions.
 	RandomRemasking
+	// EntropyRemasking commits the positions whose predictive distribution
+	// (softmax of logits/T, T = 1 at temperature 0) has the lowest entropy:
+	// Dream's "entropy", confidence Σ p·log(p + 1e−10).
+	EntropyRemasking
+	// MarginRemasking commits the positions with the largest gap between
+	// the two most probable tokens: Dream's "topk_margin".
+	MarginRemasking
 )
 
 // String returns the reference's spelling.
@@ -25,18 +32,26 @@ func (r Remasking) String() string {
 		return "low_confidence"
 	case RandomRemasking:
 		return "random"
+	case EntropyRemasking:
+		return "entropy"
+	case MarginRemasking:
+		return "topk_margin"
 	}
 	return fmt.Sprintf("Remasking(%d)", int(r))
 }
 
-// ParseRemasking reads "low_confidence" or "random".
+// ParseRemasking reads "low_confidence" (or Dream's "maskgit_plus", the
+// same ranking), "random", "entropy" or "topk_margin".
 func ParseRemasking(name string) (Remasking, error) {
-	for _, r := range []Remasking{LowConfidence, RandomRemasking} {
+	if name == "maskgit_plus" {
+		return LowConfidence, nil
+	}
+	for _, r := range []Remasking{LowConfidence, RandomRemasking, EntropyRemasking, MarginRemasking} {
 		if name == r.String() {
 			return r, nil
 		}
 	}
-	return 0, fmt.Errorf("mdlm: unknown remasking %q (want low_confidence or random)", name)
+	return 0, fmt.Errorf("mdlm: unknown remasking %q (want low_confidence, maskgit_plus, random, entropy or topk_margin)", name)
 }
 
 // SamplerConfig configures Generate, Infill and Ancestral. Zero sizes take
@@ -56,6 +71,9 @@ type SamplerConfig struct {
 	Temperature float64
 	// Remasking ranks the candidates of a step.
 	Remasking Remasking
+	// Truncation filters each position's distribution by top-k and top-p
+	// (Dream's sampler); the zero value keeps every token.
+	Truncation Truncation
 	// Schedule sets the per-step transfer counts (nil: Linear, which reveals
 	// round(remaining / steps left) per step).
 	Schedule Schedule
@@ -148,14 +166,16 @@ func (c SamplerConfig) withDefaults(vocab int) (SamplerConfig, error) {
 		return c, fmt.Errorf("mdlm: negative stream offset %d", c.StreamOffset)
 	case !(c.Temperature >= 0) || math.IsInf(c.Temperature, 0):
 		return c, fmt.Errorf("mdlm: temperature %v", c.Temperature)
+	case c.Truncation.TopK < 0 || !(c.Truncation.TopP >= 0 && c.Truncation.TopP <= 1):
+		return c, fmt.Errorf("mdlm: top-k %d or top-p %v outside its range", c.Truncation.TopK, c.Truncation.TopP)
 	case !(c.Threshold >= 0 && c.Threshold <= 1):
 		return c, fmt.Errorf("mdlm: threshold %v outside [0, 1]", c.Threshold)
 	case !(c.CFGScale >= 0) || math.IsInf(c.CFGScale, 0):
 		return c, fmt.Errorf("mdlm: cfg scale %v", c.CFGScale)
-	case c.Remasking != LowConfidence && c.Remasking != RandomRemasking:
+	case c.Remasking < LowConfidence || c.Remasking > MarginRemasking:
 		return c, fmt.Errorf("mdlm: unknown remasking %d", c.Remasking)
-	case c.Threshold > 0 && c.Remasking == RandomRemasking:
-		return c, fmt.Errorf("mdlm: threshold decoding ranks by confidence; it cannot use random remasking")
+	case c.Threshold > 0 && c.Remasking != LowConfidence:
+		return c, fmt.Errorf("mdlm: threshold decoding ranks by confidence; it cannot use %s remasking", c.Remasking)
 	case !inVocab(c.MaskID) || !inVocab(c.PadID):
 		return c, fmt.Errorf("mdlm: mask id %d or pad id %d outside vocabulary of %d", c.MaskID, c.PadID, vocab)
 	case c.MaskID == c.PadID:

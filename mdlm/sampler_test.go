@@ -676,7 +676,7 @@ func TestPickAllIndependentOfScheduling(t *testing.T) {
 	var results [][]choice
 	for _, procs := range []int{1, 2, 7} {
 		runtime.GOMAXPROCS(procs)
-		got, err := pickAll(logits, n, vocab, 0.9, true, seeds)
+		got, err := pickAll(logits, n, vocab, 0.9, RandomRemasking, seeds)
 		require.NoError(t, err)
 		results = append(results, got)
 	}

@@ -162,7 +162,7 @@ func (s *Sequence) apply(logits []float64) error {
 			seeds = append(seeds, [2]uint64{s.stream.Uint64(), s.stream.Uint64()})
 		}
 	}
-	picks, err := pickAll(logits, len(s.pos), s.ls.vocab, s.c.Temperature, s.c.Remasking == RandomRemasking, seeds)
+	picks, err := pickAll(logits, len(s.pos), s.ls.vocab, s.c.Temperature, s.c.Remasking, seeds, s.c.Truncation)
 	if err != nil {
 		return err
 	}

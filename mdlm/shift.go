@@ -1,7 +1,7 @@
 package mdlm
 
-// Shifted adapts a model whose logits are shifted by one position (Dream,
-// the A2D models: the logits at position i predict the token at i+1) to the
+// Shifted adapts a model whose logits are shifted by one position (Dream:
+// the logits at position i predict the token at i+1) to the
 // samplers, which ask for the logits that predict each masked position: it
 // asks d for the row before each requested one (ShiftRows). Wrap a model
 // whose lm.Spec says ShiftLogits; any other model is used as it is.

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -203,6 +204,93 @@ func pick(l []float64, temp float64, rng *rand.Rand) (int32, float64, error) {
 	return int32(best), math.Exp(l[best]-m) / sum, nil
 }
 
+// Truncation is Dream's top-k and nucleus (top-p) filtering of each
+// position's distribution before a token is drawn and its confidence taken:
+// TopK > 0 drops the logits below the TopK-th largest; 0 < TopP < 1 sorts
+// softmax(logits/T) (T = 1 at temperature 0) in decreasing order and drops
+// every token after the first whose cumulative probability exceeds TopP
+// (the most probable is always kept). Dropped tokens can never be drawn,
+// and the confidence is the probability among the kept ones.
+type Truncation struct {
+	TopK int
+	TopP float64
+}
+
+func (tr Truncation) active() bool { return tr.TopK > 0 || (tr.TopP > 0 && tr.TopP < 1) }
+
+// apply returns a copy of l with the dropped tokens at −Inf.
+func (tr Truncation) apply(l []float64, temp float64) []float64 {
+	out := append([]float64(nil), l...)
+	if temp <= 0 {
+		temp = 1
+	}
+	order := make([]int, len(l))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return l[order[a]] > l[order[b]] })
+	if tr.TopP > 0 && tr.TopP < 1 {
+		m := l[order[0]]
+		sum := 0.0
+		for _, x := range l {
+			sum += math.Exp((x - m) / temp)
+		}
+		cum := 0.0
+		for k, v := range order {
+			if k > 0 && cum > tr.TopP {
+				out[v] = math.Inf(-1)
+			}
+			cum += math.Exp((l[v]-m)/temp) / sum
+		}
+	}
+	if tr.TopK > 0 && tr.TopK < len(l) {
+		kth := l[order[tr.TopK-1]]
+		for v, x := range l {
+			if x < kth {
+				out[v] = math.Inf(-1)
+			}
+		}
+	}
+	return out
+}
+
+// spread is the confidence of Dream's entropy and topk_margin rankings on
+// the distribution p = softmax(l/T) (T = 1 at temperature 0):
+// Σ p·log(p + 1e−10), or the top probability minus the second.
+func spread(l []float64, temp float64, rank Remasking) float64 {
+	if temp <= 0 {
+		temp = 1
+	}
+	m := math.Inf(-1)
+	for _, x := range l {
+		m = max(m, x)
+	}
+	p := make([]float64, len(l))
+	sum := 0.0
+	for v, x := range l {
+		p[v] = math.Exp((x - m) / temp)
+		sum += p[v]
+	}
+	if rank == MarginRemasking {
+		first, second := 0.0, 0.0
+		for _, x := range p {
+			switch {
+			case x > first:
+				first, second = x, first
+			case x > second:
+				second = x
+			}
+		}
+		return (first - second) / sum
+	}
+	h := 0.0
+	for _, x := range p {
+		x /= sum
+		h += x * math.Log(x+1e-10)
+	}
+	return h
+}
+
 // choice is a token picked at one position and the score it is ranked by.
 type choice struct {
 	tok  int32
@@ -211,11 +299,13 @@ type choice struct {
 
 // pickAll picks a token for each of the n rows of logits, in parallel: the
 // vocabulary-wide softmax and noise dominate a sampler step on the CPU.
-// seeds (from noiseSeeds; nil when temp is 0 and randomConf is off) give
+// seeds (from noiseSeeds; nil when temp is 0 and rank is not random) give
 // each row its own generator, so the result does not depend on how the
-// rows are scheduled. randomConf replaces the confidence with a uniform draw
-// (random remasking).
-func pickAll(logits []float64, n, vocab int, temp float64, randomConf bool, seeds [][2]uint64) ([]choice, error) {
+// rows are scheduled. rank sets the confidence: the token's probability,
+// a uniform draw (random remasking), the negative entropy or the top-two
+// margin of the distribution.
+func pickAll(logits []float64, n, vocab int, temp float64, rank Remasking, seeds [][2]uint64, truncate ...Truncation) ([]choice, error) {
+	randomConf := rank == RandomRemasking
 	if (temp > 0 || randomConf) && len(seeds) != n {
 		return nil, fmt.Errorf("mdlm: %d noise seeds for %d positions", len(seeds), n)
 	}
@@ -234,9 +324,17 @@ func pickAll(logits []float64, n, vocab int, temp float64, randomConf bool, seed
 				if seeds != nil {
 					r = rand.New(rand.NewPCG(seeds[i][0], seeds[i][1]))
 				}
-				tok, conf, err := pick(logits[i*vocab:(i+1)*vocab], temp, r)
-				if randomConf {
+				l := logits[i*vocab : (i+1)*vocab]
+				if len(truncate) > 0 && truncate[0].active() {
+					l = truncate[0].apply(l, temp)
+				}
+				tok, conf, err := pick(l, temp, r)
+				switch {
+				case err != nil:
+				case randomConf:
 					conf = r.Float64()
+				case rank == EntropyRemasking || rank == MarginRemasking:
+					conf = spread(l, temp, rank)
 				}
 				out[i], errs[i] = choice{tok, conf}, err
 			}

@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dllmgo/dllm/a2d"
 	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/dream"
 	"github.com/dllmgo/dllm/llada"
 	"github.com/dllmgo/dllm/lladamoe"
 	"github.com/dllmgo/dllm/lm"
@@ -22,6 +24,8 @@ var families = []lm.Family{
 	llada.Family,
 	lladamoe.Family,
 	lladamoe.RND1Family,
+	dream.Family,
+	a2d.Family,
 }
 
 // Families returns the registered families, the default first.

@@ -2,7 +2,8 @@
 // shares: one pre-norm transformer block, written once, that a family's
 // training forward pass, its sampling forward pass and its block-cached
 // (DualCache) steps all run. The families (ModernBERT in package bert, LLaDA in
-// package llada; Dream, converted Llama/Qwen and MoE models to come) own their embeddings,
+// package llada, Dream and the A2D Llama/Qwen models in packages dream and a2d
+// through internal/decoder; MoE models to come) own their embeddings,
 // their heads and the names their checkpoints give the weights; this package
 // owns the arithmetic between them.
 //

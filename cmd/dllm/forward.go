@@ -7,6 +7,7 @@ import (
 
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/tensor/safetensors"
@@ -99,7 +100,22 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 		for i := range w {
 			w[i] = 1 / float32(max(count, 1))
 		}
-		loss := tp.CrossEntropy(out.Logits, be.FromHost(tensor.FromI32(in.labels, n)), be.FromHost(tensor.FromF32(w, n)), data.IgnoreIndex)
+		logits, labels := out.Logits, in.labels
+		if m.Spec().ShiftLogits && count > 0 {
+			// A shifted model (Dream, A2D) predicts position i from the
+			// logits at i−1: the labelled positions read the rows before.
+			var rows []int32
+			labels = nil
+			for i, l := range in.labels {
+				if l != data.IgnoreIndex {
+					rows, labels = append(rows, int32(i)), append(labels, l)
+				}
+			}
+			rows = mdlm.ShiftRows(rows, in.s)
+			logits = tp.GatherRows(logits, be.FromHost(tensor.FromI32(rows, len(rows))))
+			w = w[:len(rows)]
+		}
+		loss := tp.CrossEntropy(logits, be.FromHost(tensor.FromI32(labels, len(labels))), be.FromHost(tensor.FromF32(w, len(w))), data.IgnoreIndex)
 		ts = append(ts, safetensors.F32Tensor("loss", []int{1}, loss.Value.ToCPU().F32()))
 		if *grads {
 			tp.Backward(loss)

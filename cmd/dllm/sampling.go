@@ -15,7 +15,8 @@ import (
 type samplerFlags struct {
 	maxNew, steps, blockSize int
 	temperature, threshold   float64
-	cfg                      float64
+	cfg, topP                float64
+	topK                     int
 	remasking, sampler       string
 	precision                string
 	stochastic, cache        bool
@@ -39,7 +40,9 @@ func (s *samplerFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.steps, "steps", mdlm.DefaultSteps, "denoising steps over all blocks (fewer steps reveal several tokens per step)")
 	fs.IntVar(&s.blockSize, "block-size", mdlm.DefaultBlockSize, "blocks filled left to right")
 	fs.Float64Var(&s.temperature, "temperature", 0, "0 takes the most likely token; > 0 samples (Gumbel-max in float64)")
-	fs.StringVar(&s.remasking, "remasking", "low_confidence", "which masked positions to reveal each step: low_confidence or random")
+	fs.IntVar(&s.topK, "top-k", 0, "sample among the k most likely tokens only (0: all; Dream's top_k)")
+	fs.Float64Var(&s.topP, "top-p", 1, "sample among the most likely tokens whose probabilities reach p (1: all; Dream's top_p)")
+	fs.StringVar(&s.remasking, "remasking", "low_confidence", "which masked positions to reveal each step: low_confidence (= maskgit_plus), random, or Dream's entropy and topk_margin")
 	fs.Float64Var(&s.threshold, "threshold", 0, "> 0: Fast-dLLM parallel decoding, reveal every position at least this confident")
 	fs.Float64Var(&s.cfg, "cfg", 0, "classifier-free guidance scale (0: off)")
 	fs.BoolVar(&s.stochastic, "stochastic-transfer", false, "draw each step's number of revealed tokens instead of rounding its mean")
@@ -67,6 +70,10 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 		return c, badInput("--temperature must be >= 0, got %g", s.temperature)
 	case s.threshold < 0 || s.threshold > 1:
 		return c, badInput("--threshold must be in [0, 1], got %g", s.threshold)
+	case s.topK < 0:
+		return c, badInput("--top-k must be >= 0, got %d", s.topK)
+	case !(s.topP > 0 && s.topP <= 1):
+		return c, badInput("--top-p must be in (0, 1], got %g", s.topP)
 	case s.cfg < 0:
 		return c, badInput("--cfg must be >= 0, got %g", s.cfg)
 	case s.sampler != "block" && s.sampler != "ancestral" && s.sampler != bd3lm.ObjectiveName:
@@ -92,6 +99,7 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 	}
 	c.Temperature, c.Remasking, c.Threshold, c.CFGScale = s.temperature, rm, s.threshold, s.cfg
 	c.StochasticTransfer, c.Cache = s.stochastic, s.cache
+	c.Truncation = mdlm.Truncation{TopK: s.topK, TopP: s.topP}
 	return c, nil
 }
 

@@ -112,3 +112,35 @@ func TestEvalRandomSamplingIgnoresBatchSize(t *testing.T) {
 	assert.Equal(t, one, eval("3"))
 	assert.Equal(t, one, eval("7"))
 }
+
+// TestSamplerFlagsDream: --top-k, --top-p and Dream's rankings reach the
+// sampler configuration; values out of range are refused.
+func TestSamplerFlagsDream(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want mdlm.Truncation
+		rank mdlm.Remasking
+		ok   bool
+	}{
+		{nil, mdlm.Truncation{TopP: 1}, mdlm.LowConfidence, true},
+		{[]string{"--top-k", "50", "--top-p", "0.95", "--remasking", "entropy"}, mdlm.Truncation{TopK: 50, TopP: 0.95}, mdlm.EntropyRemasking, true},
+		{[]string{"--remasking", "topk_margin"}, mdlm.Truncation{TopP: 1}, mdlm.MarginRemasking, true},
+		{[]string{"--remasking", "maskgit_plus"}, mdlm.Truncation{TopP: 1}, mdlm.LowConfidence, true},
+		{[]string{"--top-k", "-1"}, mdlm.Truncation{}, 0, false},
+		{[]string{"--top-p", "0"}, mdlm.Truncation{}, 0, false},
+		{[]string{"--top-p", "1.5"}, mdlm.Truncation{}, 0, false},
+	} {
+		var sf samplerFlags
+		fs := newFlagSet("test", io.Discard)
+		sf.register(fs)
+		require.NoError(t, fs.Parse(tc.args))
+		c, err := sf.apply(mdlm.SamplerConfig{})
+		if !tc.ok {
+			assert.Error(t, err, "%v", tc.args)
+			continue
+		}
+		require.NoError(t, err, "%v", tc.args)
+		assert.Equal(t, tc.want, c.Truncation, "%v", tc.args)
+		assert.Equal(t, tc.rank, c.Remasking, "%v", tc.args)
+	}
+}

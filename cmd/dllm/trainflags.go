@@ -50,6 +50,7 @@ type trainFlags struct {
 	budget                                        time.Duration
 	skipBad, isolateSpaces                        bool
 	familySet, presetSet                          bool // given on the command line
+	weightingSet                                  bool // --loss-weight given
 	blockSize                                     int  // --objective bd3lm
 	timePerBlock                                  bool // --objective bd3lm
 }
@@ -110,6 +111,7 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool)
 	fs.Visit(func(fl *flag.Flag) {
 		f.familySet = f.familySet || fl.Name == "family"
 		f.presetSet = f.presetSet || fl.Name == "preset"
+		f.weightingSet = f.weightingSet || fl.Name == "loss-weight"
 	})
 	if !hasData() {
 		return nil, badInput("--data is required")
@@ -178,8 +180,13 @@ func (f *trainFlags) validate() error {
 // objectiveFor builds the --objective for bundle b; sft pads BD3LM's rows
 // to whole blocks. Edit Flows puts its heads on a model that has none yet
 // (b.Model becomes an *editflow.Model); a model that has them trains with
-// Edit Flows whatever --objective says.
+// Edit Flows whatever --objective says. Without --loss-weight, a model that
+// names its family's weighting (lm.LossWeighter: Dream's CART) trains with
+// it.
 func (f *trainFlags) objectiveFor(b *modeldir.Bundle, sft bool) (lm.Objective, error) {
+	if lw, ok := b.Model.(lm.LossWeighter); ok && !f.weightingSet && lw.LossWeighting() != "" {
+		f.weighting = lw.LossWeighting()
+	}
 	_, isEF := b.Model.(*editflow.Model)
 	if isEF || f.objectiveName == editflow.ObjectiveName {
 		if !isEF {

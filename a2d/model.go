@@ -1,0 +1,51 @@
+package a2d
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/dllmgo/dllm/internal/decoder"
+	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/tensor"
+)
+
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// Model is an A2D model: package decoder's network with the source
+// architecture's config.
+type Model struct {
+	*decoder.Model
+	Config Config
+	// SaveBF16 makes Save store the weights as BF16; the default is F32.
+	SaveBF16 bool
+}
+
+// New builds a model of a valid config with zero weights on b; call Init
+// or load weights.
+func New(c Config, b tensor.Backend) *Model {
+	return &Model{Model: decoder.New(Arch(c), b), Config: c}
+}
+
+// Load reads an A2D folder: config.json, and model.safetensors or the
+// shards model.safetensors.index.json lists (F32, F16 or BF16).
+func Load(dir string, b tensor.Backend) (*Model, error) {
+	c, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := New(c, b)
+	if err := m.LoadDir(dir); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Save writes config.json and model.safetensors into dir, each atomically.
+func (m *Model) Save(dir string) error {
+	if err := m.SaveWeights(dir, m.SaveBF16); err != nil {
+		return err
+	}
+	return m.Config.Save(filepath.Join(dir, "config.json"))
+}
+
+var _ lm.MaskAttender = (*Model)(nil)

@@ -1,0 +1,24 @@
+// Package dream is the Dream family (Dream-org's Dream-v0-Base-7B and
+// -Instruct-7B, initialised from Qwen2.5-7B): the Qwen2 decoder with q/k/v
+// biases run without a causal mask, a mask token, and logits shifted by one
+// position: the logits computed at position i−1 predict the token at i, as
+// an autoregressive model's do (lm.Spec.ShiftLogits; the MDLM objective and
+// mdlm.Shifted read them so, position 0 predicting itself).
+//
+// Config reads config.json in the checkpoints' spelling (model_type
+// "Dream", DreamConfig's defaults for keys left out) and refuses, naming
+// the key, what does not run (sliding windows, other activations, rope
+// types other than the default, dropout). The embedding row of
+// pad_token_id gets no gradient, as in DreamBaseModel (padding_idx). Load
+// reads F32, F16 or BF16 weights under the checkpoints' names
+// (model.layers.N.self_attn.q_proj.weight, ...), sharded or not; Save
+// writes them back, F32 or (SaveBF16) BF16. Logits with a left-padded key
+// mask gives the row positions cumsum(mask)−1 (pads at 1), as Dream's
+// samplers do, so that a prompt's first token sits at position 0. Family
+// registers it with the presets tiny, small and dream-7b and the
+// Instruct checkpoints' ChatML template (Chat).
+//
+// Dream's trainer weights the masked tokens' cross-entropy by CART
+// (mdlm.WeightCART) rather than 1/t; ObjectiveOptions returns Dream's
+// defaults.
+package dream
