@@ -28,10 +28,8 @@ import (
 // recorded keys and values. It implements mdlm.BlockCache; BeginBlock makes
 // one.
 type BlockCache struct {
-	m                 *Model
-	batch, seq, width int
-	starts            []int
-	kv                *transformer.DualCache
+	m  *Model
+	kv *transformer.DualCache
 	// graphs records the cached step; nil runs it eagerly.
 	graphs *graphs.Recorder[stepKey]
 }
@@ -73,20 +71,10 @@ func (m *Model) beginBlock(ids []int32, batch, seqLen int, pattern *lm.Attention
 	if err := m.checkBatch(ids, batch, seqLen, keyMask, rows); err != nil {
 		return nil, nil, err
 	}
-	if len(starts) != batch || width <= 0 {
-		return nil, nil, fmt.Errorf("bert: %d block starts of width %d for a batch of %d", len(starts), width, batch)
+	if _, err := transformer.NewBlocks(batch, seqLen, width, starts, keyMask); err != nil {
+		return nil, nil, fmt.Errorf("bert: %w", err)
 	}
-	for b, s := range starts {
-		if s < 0 || s+width > seqLen {
-			return nil, nil, fmt.Errorf("bert: block [%d, %d) of sequence %d outside its %d positions", s, s+width, b, seqLen)
-		}
-		for p := s; keyMask != nil && p < s+width; p++ {
-			if keyMask[b*seqLen+p] == 0 {
-				return nil, nil, fmt.Errorf("bert: block position %d of sequence %d is padding", p, b)
-			}
-		}
-	}
-	c := &BlockCache{m: m, batch: batch, seq: seqLen, width: width, starts: append([]int(nil), starts...)}
+	c := &BlockCache{m: m}
 	c.kv = transformer.NewDualCache(m.b, m.blockConfig(), m.layers(), batch, seqLen, width, starts, keyMask)
 	if m.useGraphs() {
 		c.graphs = graphs.NewRecorder[stepKey](m.b, maxGraphs)
@@ -119,30 +107,9 @@ func (m *Model) beginBlock(ids []int32, batch, seqLen int, pattern *lm.Attention
 // the blocks. It implements mdlm.BlockCache.
 func (c *BlockCache) Logits(ids, rows []int32) ([]float32, error) {
 	m := c.m
-	if c.kv.Released() {
-		return nil, fmt.Errorf("bert: block cache used after Release")
-	}
-	if len(ids) != c.batch*c.seq {
-		return nil, fmt.Errorf("bert: %d ids for a block cache of %d×%d", len(ids), c.batch, c.seq)
-	}
-	w := c.width
-	block := make([]int32, c.batch*w)
-	for b, s := range c.starts {
-		for t := range w {
-			id := ids[b*c.seq+s+t]
-			if id < 0 || int(id) >= m.Config.VocabSize {
-				return nil, fmt.Errorf("bert: token id %d outside the vocabulary of %d", id, m.Config.VocabSize)
-			}
-			block[b*w+t] = id
-		}
-	}
-	local := make([]int32, len(rows)) // rows as rows of the block batch
-	for i, r := range rows {
-		b, s := int(r)/c.seq, int(r)%c.seq
-		if r < 0 || b >= c.batch || s < c.starts[b] || s >= c.starts[b]+w {
-			return nil, fmt.Errorf("bert: row %d outside the cached blocks", r)
-		}
-		local[i] = int32(b*w + s - c.starts[b])
+	block, local, err := c.kv.Inputs(ids, rows, m.Config.VocabSize)
+	if err != nil {
+		return nil, fmt.Errorf("bert: %w", err)
 	}
 	if len(rows) == 0 {
 		return nil, nil

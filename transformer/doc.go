@@ -52,6 +52,9 @@
 //   - DualCache (Fast-dLLM's block cache) records every layer's keys and
 //     values once per block (Record), and later attends the block's fresh
 //     queries over them (Attend), recomputing only the block's rows.
+//     Blocks is its bookkeeping, shared by every family's block cache:
+//     checking the blocks against the batch, taking their ids out of the
+//     batch, and mapping flat rows to the blocks' rows (DualCache.Inputs).
 //   - Masked attends under any pattern of which query may see which key,
 //     given as structure (an allow pattern, positions for the window) and
 //     made into an additive bias per window: block diffusion's training

@@ -24,24 +24,14 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 	if err := m.checkBatch(ids, batch, seqLen, keyMask, rows); err != nil {
 		return nil, nil, err
 	}
-	if len(starts) != batch || width <= 0 {
-		return nil, nil, fmt.Errorf("%s: %d block starts of width %d for a batch of %d", name, len(starts), width, batch)
-	}
-	for b, s := range starts {
-		if s < 0 || s+width > seqLen {
-			return nil, nil, fmt.Errorf("%s: block [%d, %d) of sequence %d outside its %d positions", name, s, s+width, b, seqLen)
-		}
-		for p := s; keyMask != nil && p < s+width; p++ {
-			if keyMask[b*seqLen+p] == 0 {
-				return nil, nil, fmt.Errorf("%s: block position %d of sequence %d is padding", name, p, b)
-			}
-		}
+	if _, err := transformer.NewBlocks(batch, seqLen, width, starts, keyMask); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	layers := make([]transformer.Layer, len(m.Blocks))
 	for i := range layers {
 		layers[i] = transformer.Layer{Theta: m.Arch.Theta}
 	}
-	c := &BlockCache{m: m, batch: batch, seq: seqLen, width: width, starts: append([]int(nil), starts...)}
+	c := &BlockCache{m: m}
 	c.kv = transformer.NewDualCache(m.b, m.Arch.block(), layers, batch, seqLen, width, starts, keyMask)
 	be := m.b
 	tp := m.inferenceTape()
@@ -62,10 +52,8 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 
 // BlockCache is one block's DualCache for a batch (mdlm.BlockCache).
 type BlockCache struct {
-	m                 *Model
-	batch, seq, width int
-	starts            []int
-	kv                *transformer.DualCache
+	m  *Model
+	kv *transformer.DualCache
 }
 
 // Logits recomputes the blocks from ids (only the block tokens are read)
@@ -74,30 +62,9 @@ type BlockCache struct {
 func (c *BlockCache) Logits(ids, rows []int32) ([]float32, error) {
 	m := c.m
 	name := m.Arch.Family
-	if c.kv.Released() {
-		return nil, fmt.Errorf("%s: block cache used after Release", name)
-	}
-	if len(ids) != c.batch*c.seq {
-		return nil, fmt.Errorf("%s: %d ids for a block cache of %d×%d", name, len(ids), c.batch, c.seq)
-	}
-	w := c.width
-	block := make([]int32, c.batch*w)
-	for b, s := range c.starts {
-		for t := range w {
-			id := ids[b*c.seq+s+t]
-			if id < 0 || int(id) >= m.VocabSize() {
-				return nil, fmt.Errorf("%s: token id %d outside the vocabulary of %d", name, id, m.VocabSize())
-			}
-			block[b*w+t] = id
-		}
-	}
-	local := make([]int32, len(rows))
-	for i, r := range rows {
-		b, s := int(r)/c.seq, int(r)%c.seq
-		if r < 0 || b >= c.batch || s < c.starts[b] || s >= c.starts[b]+w {
-			return nil, fmt.Errorf("%s: row %d outside the cached blocks", name, r)
-		}
-		local[i] = int32(b*w + s - c.starts[b])
+	block, local, err := c.kv.Inputs(ids, rows, m.VocabSize())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(rows) == 0 {
 		return nil, nil
