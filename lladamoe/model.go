@@ -3,7 +3,6 @@ package lladamoe
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -316,59 +315,17 @@ func Load(dir string, b tensor.Backend) (*Model, error) {
 }
 
 // TensorSource is what LoadWeights reads.
-type TensorSource interface {
-	Names() []string
-	F32(name string) ([]float32, []int, error)
-}
+type TensorSource = lm.TensorSource
 
 // LoadWeights copies every parameter from src under its checkpoint name; a
 // missing tensor or one the config does not imply is an error naming it.
 func (m *Model) LoadWeights(src TensorSource) error {
-	want := map[string]bool{}
-	for _, p := range m.Params() {
-		want[p.Name] = true
-	}
-	have := map[string]bool{}
-	for _, n := range src.Names() {
-		if !want[n] {
-			return fmt.Errorf("tensor %s is not a parameter of this config", n)
-		}
-		have[n] = true
-	}
-	for _, p := range m.Params() {
-		if !have[p.Name] {
-			return fmt.Errorf("missing tensor %s", p.Name)
-		}
-		v, shape, err := src.F32(p.Name)
-		if err != nil {
-			return err
-		}
-		if !tensor.SameShape(shape, p.Value.Shape()) {
-			return fmt.Errorf("tensor %s has shape %v, config wants %v", p.Name, shape, p.Value.Shape())
-		}
-		m.b.Copy(p.Value, m.b.FromHost(tensor.FromF32(v, shape...)))
-	}
-	return nil
+	return lm.LoadParams(m.Params(), src, nil)
 }
 
 // Save writes config.json and model.safetensors into dir.
 func (m *Model) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	dt := safetensors.F32
-	if m.SaveBF16 {
-		dt = safetensors.BF16
-	}
-	var ts []safetensors.Tensor
-	for _, p := range m.Params() {
-		t, err := safetensors.FloatTensor(p.Name, dt, p.Value.Shape(), p.Value.ToCPU().F32())
-		if err != nil {
-			return err
-		}
-		ts = append(ts, t)
-	}
-	if err := safetensors.Write(filepath.Join(dir, safetensors.SingleFileName), ts, map[string]string{"format": "pt"}); err != nil {
+	if err := lm.SaveParams(dir, m.Params(), m.SaveBF16); err != nil {
 		return err
 	}
 	return SaveConfig(filepath.Join(dir, ConfigFile), m.Config)

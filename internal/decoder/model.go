@@ -3,8 +3,6 @@ package decoder
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/dllmgo/dllm/lm"
@@ -283,10 +281,7 @@ func (m *Model) Init(rng *rand.Rand) {
 
 // TensorSource is what LoadWeights reads: one safetensors file or a
 // sharded set seen as one.
-type TensorSource interface {
-	Names() []string
-	F32(name string) ([]float32, []int, error)
-}
+type TensorSource = lm.TensorSource
 
 // LoadWeights copies every parameter from src under its checkpoint name;
 // a tensor the architecture does not have, a missing one or a shape that
@@ -294,31 +289,9 @@ type TensorSource interface {
 // (some checkpoints store the copy): it must then equal the embeddings'
 // shape and is ignored.
 func (m *Model) LoadWeights(src TensorSource) error {
-	want := map[string]bool{}
-	for _, p := range m.Params() {
-		want[p.Name] = true
-	}
-	have := map[string]bool{}
-	for _, n := range src.Names() {
-		have[n] = true
-		if !want[n] && !(m.Arch.Tied && n == "lm_head.weight") {
-			return fmt.Errorf("tensor %s is not a parameter of this config", n)
-		}
-	}
-	for _, p := range m.Params() {
-		if !have[p.Name] {
-			return fmt.Errorf("missing tensor %s", p.Name)
-		}
-		v, shape, err := src.F32(p.Name)
-		if err != nil {
-			return err
-		}
-		if !tensor.SameShape(shape, p.Value.Shape()) {
-			return fmt.Errorf("tensor %s has shape %v, config wants %v", p.Name, shape, p.Value.Shape())
-		}
-		m.b.Copy(p.Value, m.b.FromHost(tensor.FromF32(v, shape...)))
-	}
-	return nil
+	return lm.LoadParams(m.Params(), src, func(name string) bool {
+		return m.Arch.Tied && name == "lm_head.weight"
+	})
 }
 
 // LoadDir reads the weights of a folder (model.safetensors or the shards of
@@ -336,20 +309,5 @@ func (m *Model) LoadDir(dir string) error {
 
 // SaveWeights writes model.safetensors into dir, atomically, F32 or BF16.
 func (m *Model) SaveWeights(dir string, bf16 bool) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	dt := safetensors.F32
-	if bf16 {
-		dt = safetensors.BF16
-	}
-	var ts []safetensors.Tensor
-	for _, p := range m.Params() {
-		t, err := safetensors.FloatTensor(p.Name, dt, p.Value.Shape(), p.Value.ToCPU().F32())
-		if err != nil {
-			return err
-		}
-		ts = append(ts, t)
-	}
-	return safetensors.Write(filepath.Join(dir, safetensors.SingleFileName), ts, map[string]string{"format": "pt"})
+	return lm.SaveParams(dir, m.Params(), bf16)
 }
