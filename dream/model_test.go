@@ -1,18 +1,16 @@
 package dream
 
 import (
-	"math"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/internal/fixture"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
-	"github.com/dllmgo/dllm/tensor/safetensors"
 )
 
 // fixtureDir is a forward and backward pass of Dream's own PyTorch code on
@@ -30,55 +28,19 @@ type golden struct {
 
 func readGolden(t *testing.T) golden {
 	t.Helper()
-	f, err := safetensors.Open(filepath.Join(fixtureDir, "golden.safetensors"))
-	require.NoError(t, err)
-	i64 := func(name string) ([]int32, []int) {
-		v, shape, err := f.I64(name)
-		require.NoError(t, err)
-		out := make([]int32, len(v))
-		for i, x := range v {
-			out[i] = int32(x)
-		}
-		return out, shape
-	}
-	f32 := func(name string) []float32 {
-		v, _, err := f.F32(name)
-		require.NoError(t, err)
-		return v
-	}
+	f := fixture.Open(t, filepath.Join(fixtureDir, "golden.safetensors"))
 	var g golden
 	var shape []int
-	g.ids, shape = i64("input_ids")
+	g.ids, shape = f.I32("input_ids")
 	g.b, g.s = shape[0], shape[1]
-	g.mask, _ = i64("attention_mask")
-	g.labels, _ = i64("labels")
-	g.clean, _ = i64("clean_ids")
-	g.maskable, _ = i64("maskable_mask")
-	g.logits, g.cart = f32("logits"), f32("cart_weights")
-	g.loss, g.lossCART = f32("loss")[0], f32("loss_cart")[0]
-	g.grads = map[string][]float32{}
-	for _, n := range f.Names() {
-		if name, ok := strings.CutPrefix(n, "grad."); ok {
-			g.grads[name] = f32(n)
-		}
-	}
+	g.mask, _ = f.I32("attention_mask")
+	g.labels, _ = f.I32("labels")
+	g.clean, _ = f.I32("clean_ids")
+	g.maskable, _ = f.I32("maskable_mask")
+	g.logits, g.cart = f.F32("logits"), f.F32("cart_weights")
+	g.loss, g.lossCART = f.F32("loss")[0], f.F32("loss_cart")[0]
+	g.grads = f.Grads()
 	return g
-}
-
-// relErrRows is max|got−want| / max|want| over the rows where keep is true
-// (nil: all).
-func relErrRows(got, want []float32, width int, keep []int32) float64 {
-	var maxErr, maxAbs float64
-	for r := range len(want) / width {
-		if keep != nil && keep[r] == 0 {
-			continue
-		}
-		for j := r * width; j < (r+1)*width; j++ {
-			maxErr = math.Max(maxErr, math.Abs(float64(got[j])-float64(want[j])))
-			maxAbs = math.Max(maxAbs, math.Abs(float64(want[j])))
-		}
-	}
-	return maxErr / maxAbs
 }
 
 // shiftedLoss records the fixture's loss: the mean over the labelled
@@ -116,7 +78,7 @@ func TestFixtureParity(t *testing.T) {
 	loss := shiftedLoss(tp, out.Logits, g.labels, g.s, func(int) float32 { return 1 / float32(labelled) })
 	tp.Backward(loss)
 
-	le := relErrRows(out.Logits.Value.F32(), g.logits, m.VocabSize(), g.mask)
+	le := fixture.RelErrRows(out.Logits.Value.F32(), g.logits, m.VocabSize(), realRows(g.mask))
 	t.Logf("logits relative error %.2e; loss %.7f vs %.7f", le, loss.Value.F32()[0], g.loss)
 	require.Less(t, le, 1e-4, "logits")
 	require.InDelta(t, g.loss, loss.Value.F32()[0], 1e-5, "loss")
@@ -126,7 +88,7 @@ func TestFixtureParity(t *testing.T) {
 		want, ok := g.grads[p.Name]
 		require.True(t, ok, "the fixture has no gradient for %s", p.Name)
 		require.NotNil(t, p.Grad, p.Name)
-		e := relErrRows(p.Grad.F32(), want, 1, nil)
+		e := fixture.RelErrRows(p.Grad.F32(), want, 1, nil)
 		worst = max(worst, e)
 		require.Less(t, e, 1e-3, "gradient of %s", p.Name)
 	}
@@ -172,4 +134,13 @@ func TestFixtureCART(t *testing.T) {
 	loss := shiftedLoss(tp, out.Logits, clean, g.s, func(i int) float32 { return weights[i] / float32(maskable) })
 	t.Logf("CART loss %.7f vs %.7f", loss.Value.F32()[0], g.lossCART)
 	require.InDelta(t, g.lossCART, loss.Value.F32()[0], 1e-5)
+}
+
+// realRows marks the positions whose attention mask is 1: the ones compared.
+func realRows(mask []int32) []bool {
+	out := make([]bool, len(mask))
+	for i, m := range mask {
+		out[i] = m == 1
+	}
+	return out
 }

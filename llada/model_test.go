@@ -1,17 +1,15 @@
 package llada
 
 import (
-	"math"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/internal/fixture"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
-	"github.com/dllmgo/dllm/tensor/safetensors"
 )
 
 // fixtureDir is a forward and backward pass of LLaDA's own PyTorch code on
@@ -31,65 +29,22 @@ type golden struct {
 
 func readGolden(t *testing.T) golden {
 	t.Helper()
-	f, err := safetensors.Open(filepath.Join(fixtureDir, "golden.safetensors"))
-	require.NoError(t, err)
-	i64 := func(name string) ([]int32, []int) {
-		v, shape, err := f.I64(name)
-		require.NoError(t, err)
-		out := make([]int32, len(v))
-		for i, x := range v {
-			out[i] = int32(x)
-		}
-		return out, shape
-	}
-	f32 := func(name string) []float32 {
-		v, _, err := f.F32(name)
-		require.NoError(t, err)
-		return v
-	}
+	f := fixture.Open(t, filepath.Join(fixtureDir, "golden.safetensors"))
 	var g golden
 	var shape []int
-	g.ids, shape = i64("input_ids")
+	g.ids, shape = f.I32("input_ids")
 	g.b, g.s = shape[0], shape[1]
-	g.mask, _ = i64("attention_mask")
-	g.targets, _ = i64("labels")
+	g.mask, _ = f.I32("attention_mask")
+	g.targets, _ = f.I32("labels")
 	for i, m := range g.mask {
 		g.real = append(g.real, m == 1)
 		if g.targets[i] != -100 {
 			g.supervisedPositions++
 		}
 	}
-	g.logits, g.hidden, g.loss = f32("logits"), f32("last_hidden_state"), f32("loss")[0]
-	g.grads = map[string][]float32{}
-	for _, n := range f.Names() {
-		if name, ok := strings.CutPrefix(n, "grad."); ok {
-			g.grads[name] = f32(n)
-		}
-	}
+	g.logits, g.hidden, g.loss = f.F32("logits"), f.F32("last_hidden_state"), f.F32("loss")[0]
+	g.grads = f.Grads()
 	return g
-}
-
-// relErrRows is max|got−want| / max|want| over the rows where keep is true.
-func relErrRows(got, want []float32, width int, keep []bool) float64 {
-	var maxErr, maxAbs float64
-	for r, k := range keep {
-		if !k {
-			continue
-		}
-		for j := r * width; j < (r+1)*width; j++ {
-			maxErr = math.Max(maxErr, math.Abs(float64(got[j])-float64(want[j])))
-			maxAbs = math.Max(maxAbs, math.Abs(float64(want[j])))
-		}
-	}
-	return maxErr / maxAbs
-}
-
-func all(n int) []bool {
-	k := make([]bool, n)
-	for i := range k {
-		k[i] = true
-	}
-	return k
 }
 
 // TestFixtureParity runs the fixture through the model: logits and the
@@ -110,8 +65,8 @@ func TestFixtureParity(t *testing.T) {
 	loss := tp.CrossEntropy(out.Logits, tensor.FromI32(g.targets, n), tensor.FromF32(weights, n), -100)
 	tp.Backward(loss)
 
-	le := relErrRows(out.Logits.Value.F32(), g.logits, m.VocabSize(), g.real)
-	he := relErrRows(out.Hidden.Value.F32(), g.hidden, m.Config.DModel, g.real)
+	le := fixture.RelErrRows(out.Logits.Value.F32(), g.logits, m.VocabSize(), g.real)
+	he := fixture.RelErrRows(out.Hidden.Value.F32(), g.hidden, m.Config.DModel, g.real)
 	t.Logf("relative error: logits %.2e, hidden %.2e; loss %.7f vs %.7f", le, he, loss.Value.F32()[0], g.loss)
 	require.Less(t, le, 1e-4, "logits")
 	require.Less(t, he, 1e-4, "last hidden state")
@@ -122,7 +77,7 @@ func TestFixtureParity(t *testing.T) {
 		want, ok := g.grads[p.Name]
 		require.True(t, ok, "the fixture has no gradient for %s", p.Name)
 		require.NotNil(t, p.Grad, "no gradient for %s", p.Name)
-		e := relErrRows(p.Grad.F32(), want, 1, all(len(want)))
+		e := fixture.RelErrRows(p.Grad.F32(), want, 1, nil)
 		worst = max(worst, e)
 		require.Less(t, e, 1e-3, "gradient of %s", p.Name)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/internal/fixture"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
@@ -303,8 +304,8 @@ func TestMatchesFloat64Reference(t *testing.T) {
 			for i, k := range mask {
 				keep[i] = k == 1
 			}
-			le := relErrRows(out.Logits.Value.F32(), f32(wantLogits), tc.c.VocabSize, keep)
-			he := relErrRows(out.Hidden.Value.F32(), f32(wantHidden), tc.c.HiddenSize, keep)
+			le := fixture.RelErrRows(out.Logits.Value.F32(), f32(wantLogits), tc.c.VocabSize, keep)
+			he := fixture.RelErrRows(out.Hidden.Value.F32(), f32(wantHidden), tc.c.HiddenSize, keep)
 			t.Logf("relative error: logits %.2e, hidden %.2e", le, he)
 			require.Less(t, le, 1e-5)
 			require.Less(t, he, 1e-5)
