@@ -23,8 +23,9 @@ import (
 // route for the newest virtual architecture. It skips when NVRTC cannot be
 // loaded, unless DLLM_REQUIRE_NVRTC=1 (CI sets it): then it fails.
 //
-// Each compile goes through the backend's own path, compileIsolated: a child
-// process per file and architecture, so that a compiler crash (NVRTC has
+// It also holds the kernels to their budgets on sm_80 and sm_90
+// (checkBudgets). Each compile goes through the backend's own path,
+// compileIsolated: a child process per file and architecture, so that a compiler crash (NVRTC has
 // crashed on valid sources before) fails that subtest with a one-line error
 // instead of killing the run.
 
@@ -44,43 +45,75 @@ func TestNVRTCCompilesEveryKernel(t *testing.T) {
 	t.Logf("NVRTC %d.%d (%s), architectures %v", nv.Major, nv.Minor, nv.Path, supported)
 	header, err := source(commonHeader)
 	require.NoError(t, err)
-	var routes []Route
+	// Each real architecture compiles with ptxas's resource report, which
+	// leaves the cubin as the backend builds it and feeds the budgets.
+	var reports []*archReport
 	for _, a := range targetArchs {
 		r, err := chooseRoute(a/10, a%10, supported)
 		require.NoError(t, err)
 		require.False(t, r.PTX, "NVRTC %d.%d does not support sm_%d (supports %v)", nv.Major, nv.Minor, a, supported)
-		routes = append(routes, r)
+		rep, err := newArchReport(nv, r.Arch)
+		require.NoError(t, err)
+		reports = append(reports, rep)
 	}
 	// The PTX route, for a device newer than this NVRTC: the newest virtual
 	// architecture it knows.
+	var ptxRoute *Route
 	if len(supported) > 0 {
 		newest := supported[len(supported)-1]
 		r, err := chooseRoute(newest/10+1, 0, supported)
 		require.NoError(t, err)
 		require.True(t, r.PTX)
-		routes = append(routes, r)
+		ptxRoute = &r
 	}
 	for _, file := range SourceFiles() {
 		t.Run(file, func(t *testing.T) {
 			t.Parallel() // each compile is a process of its own
-			src, err := source(file)
-			require.NoError(t, err)
-			for _, r := range routes {
-				bin, err := compileIsolated(nv, compileRequest{Name: file, Source: src, Header: header, Options: compileOptions(r.Arch), PTX: r.PTX})
+			for _, rep := range reports {
+				bin, stats, err := rep.file(file)
 				if err != nil {
-					t.Errorf("%s, %v: %v", file, r, err)
+					t.Errorf("%s, %s: %v", file, rep.arch, err)
 					continue
 				}
 				require.NotEmpty(t, bin)
-				if r.PTX {
-					ptx := string(bin)
-					require.Contains(t, ptx, ".target "+strings.Replace(r.Arch, "compute_", "sm_", 1), "PTX for %s", r.Arch)
-					for _, e := range kernelEntries[file] {
-						require.Contains(t, ptx, ".entry "+e, "PTX of %s lacks %s", file, e)
-					}
+				if budgetArchs[rep.arch] {
+					checkBudgets(t, stats)
 				}
 			}
+			if ptxRoute == nil {
+				return
+			}
+			src, err := source(file)
+			require.NoError(t, err)
+			bin, err := compileIsolated(nv, compileRequest{Name: file, Source: src, Header: header, Options: compileOptions(ptxRoute.Arch), PTX: true})
+			require.NoError(t, err, "%s, %v", file, *ptxRoute)
+			ptx := string(bin)
+			require.Contains(t, ptx, ".target "+strings.Replace(ptxRoute.Arch, "compute_", "sm_", 1), "PTX for %s", ptxRoute.Arch)
+			for _, e := range kernelEntries[file] {
+				require.Contains(t, ptx, ".entry "+e, "PTX of %s lacks %s", file, e)
+			}
 		})
+	}
+}
+
+// budgetArchs are the architectures that matter most (A100, H100), where
+// the kernels are held to their budgets.
+var budgetArchs = map[string]bool{"sm_80": true, "sm_90": true}
+
+// checkBudgets holds compiled kernels to their budgets: no spills outside
+// the head-128 attention kernels, and at least two resident blocks per SM
+// for the head-64 attention (ModernBERT's head size), forward and backward.
+func checkBudgets(t *testing.T, stats []KernelStats) {
+	t.Helper()
+	for _, s := range stats {
+		t.Logf("%s %-18s %-22s regs %3d spill %3d/%3d smem %6d+%6d threads %4d blocks %2d warps %2d (%s)",
+			s.Arch, s.File, s.Entry, s.Registers, s.SpillStores, s.SpillLoads, s.StaticShared, s.DynamicShared, s.Threads, s.Blocks, s.Warps, s.Limit)
+		if !strings.HasSuffix(s.Entry, "_d128") {
+			require.Zero(t, s.SpillStores+s.SpillLoads, "%s spills on %s", s.Entry, s.Arch)
+		}
+		if strings.HasPrefix(s.Entry, "attn") && strings.HasSuffix(s.Entry, "_d64") {
+			require.GreaterOrEqual(t, s.Blocks, 2, "%s: resident blocks per SM on %s (limited by %s)", s.Entry, s.Arch, s.Limit)
+		}
 	}
 }
 

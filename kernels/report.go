@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/dllmgo/dllm/internal/atomicfile"
 	"github.com/dllmgo/dllm/kernels/cu"
@@ -93,7 +94,7 @@ var (
 func parsePtxas(log string) map[string]KernelStats {
 	out := map[string]KernelStats{}
 	var cur string
-	for _, line := range regexp.MustCompile(`\r?\n`).Split(log, -1) {
+	for _, line := range strings.Split(log, "\n") {
 		if m := ptxasEntry.FindStringSubmatch(line); m != nil {
 			cur = m[1]
 			out[cur] = KernelStats{Entry: cur, Arch: m[2]}
@@ -122,7 +123,7 @@ func parsePtxas(log string) map[string]KernelStats {
 // dynamic shared memory seen.
 type launchShape struct{ threads, shared int }
 
-// LaunchShapes drives every op on a dry-run backend at ModernBERT-base's
+// launchShapes drives every op on a dry-run backend at ModernBERT-base's
 // shapes (8 sequences of 512 tokens, hidden 768, 12 heads; attention also at
 // head sizes 32 and 128) and records each entry's block size and dynamic
 // shared memory, as the wrappers choose them for dev.
@@ -208,6 +209,51 @@ func Report(arch, cache string) ([]KernelStats, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := newArchReport(nv, arch)
+	if err != nil {
+		return nil, err
+	}
+	var out []KernelStats
+	for _, file := range SourceFiles() {
+		bin, stats, err := r.file(file)
+		if err != nil {
+			return nil, err
+		}
+		if cache != "" {
+			src, err := source(file)
+			if err != nil {
+				return nil, err
+			}
+			path := filepath.Join(cache, cacheKey(file, src, r.header, compileOptions(arch), nv.Major, nv.Minor))
+			if err := os.MkdirAll(cache, 0o755); err != nil {
+				return nil, err
+			}
+			if err := atomicfile.WriteBytes(path, bin, 0o644); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, stats...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].File != out[j].File {
+			return out[i].File < out[j].File
+		}
+		return out[i].Entry < out[j].Entry
+	})
+	return out, nil
+}
+
+// archReport compiles kernel files for one real architecture with ptxas's
+// resource report, and knows the wrappers' launch shapes there.
+type archReport struct {
+	nv     *cu.NVRTC
+	arch   string
+	num    int // 80 for sm_80
+	header string
+	shapes map[string]launchShape
+}
+
+func newArchReport(nv *cu.NVRTC, arch string) (*archReport, error) {
 	var num int
 	if _, err := fmt.Sscanf(arch, "sm_%d", &num); err != nil {
 		return nil, fmt.Errorf("kernels: architecture %q: want sm_XY", arch)
@@ -217,46 +263,35 @@ func Report(arch, cache string) ([]KernelStats, error) {
 		return nil, err
 	}
 	dev := cu.DeviceInfo{Name: arch, Major: num / 10, Minor: num % 10, SMs: 1, MaxSharedOptin: archLimits[num].shared - 1024}
-	shapes := launchShapes(dev)
-	var out []KernelStats
-	for _, file := range SourceFiles() {
-		src, err := source(file)
-		if err != nil {
-			return nil, err
-		}
-		opts := append(compileOptions(arch), "--ptxas-options=--verbose")
-		bin, log, err := compileIsolatedLog(nv, compileRequest{Name: file, Source: src, Header: header, Options: opts})
-		if err != nil {
-			return nil, err
-		}
-		if cache != "" {
-			path := filepath.Join(cache, cacheKey(file, src, header, compileOptions(arch), nv.Major, nv.Minor))
-			if err := os.MkdirAll(cache, 0o755); err != nil {
-				return nil, err
-			}
-			if err := atomicfile.WriteBytes(path, bin, 0o644); err != nil {
-				return nil, err
-			}
-		}
-		stats := parsePtxas(log)
-		for _, e := range kernelEntries[file] {
-			s, ok := stats[e]
-			if !ok {
-				return nil, fmt.Errorf("kernels: ptxas reported nothing for %s in %s", e, file)
-			}
-			s.File, s.Arch = file, arch
-			sh := shapes[e]
-			s.Threads, s.DynamicShared = sh.threads, sh.shared
-			s.Blocks, s.Limit = occupancy(num, s.Registers, s.Threads, s.StaticShared+s.DynamicShared)
-			s.Warps = s.Blocks * ((s.Threads + 31) / 32)
-			out = append(out, s)
-		}
+	return &archReport{nv: nv, arch: arch, num: num, header: header, shapes: launchShapes(dev)}, nil
+}
+
+// file compiles one kernel file (in a child process, as the backend does)
+// and returns its cubin, the same the backend would build, and each entry's
+// resources and occupancy.
+func (r *archReport) file(name string) ([]byte, []KernelStats, error) {
+	src, err := source(name)
+	if err != nil {
+		return nil, nil, err
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].File != out[j].File {
-			return out[i].File < out[j].File
+	opts := append(compileOptions(r.arch), "--ptxas-options=--verbose")
+	bin, log, err := compileIsolatedLog(r.nv, compileRequest{Name: name, Source: src, Header: r.header, Options: opts})
+	if err != nil {
+		return nil, nil, err
+	}
+	stats := parsePtxas(log)
+	var out []KernelStats
+	for _, e := range kernelEntries[name] {
+		s, ok := stats[e]
+		if !ok {
+			return nil, nil, fmt.Errorf("kernels: ptxas reported nothing for %s in %s", e, name)
 		}
-		return out[i].Entry < out[j].Entry
-	})
-	return out, nil
+		s.File, s.Arch = name, r.arch
+		sh := r.shapes[e]
+		s.Threads, s.DynamicShared = sh.threads, sh.shared
+		s.Blocks, s.Limit = occupancy(r.num, s.Registers, s.Threads, s.StaticShared+s.DynamicShared)
+		s.Warps = s.Blocks * ((s.Threads + 31) / 32)
+		out = append(out, s)
+	}
+	return bin, out, nil
 }
