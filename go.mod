@@ -3,6 +3,7 @@ module github.com/dllmgo/dllm
 go 1.26.0
 
 require (
+	github.com/ardanlabs/jinja v1.8.0
 	github.com/chromedp/chromedp v0.24.0
 	github.com/ebitengine/purego v0.11.3
 	github.com/klauspost/compress v1.20.4
