@@ -1,7 +1,6 @@
 package dream
 
 import (
-	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/internal/decoder"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
@@ -30,7 +29,6 @@ var Family = lm.Family{
 		}
 		return Info(c), nil
 	},
-	Templates: []data.Template{Chat},
 }
 
 // Chat is Dream-Instruct's template: Qwen2.5's ChatML, with its default

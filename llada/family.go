@@ -39,7 +39,6 @@ var Family = lm.Family{
 		}
 		return c.Info(), nil
 	},
-	Templates: []data.Template{Chat},
 }
 
 // newFresh builds a preset sized to a tokenizer: vocab_size its

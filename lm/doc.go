@@ -21,7 +21,8 @@
 //
 // A Family registers a model family with modeldir: its config.json
 // model_type values, Load, presets with New (sized by Fresh to a tokenizer),
-// Describe for `dllm inspect`, and the chat templates its folders carry.
+// Describe for `dllm inspect`. (Chat templates come from the folder: modeldir
+// renders tokenizer_config.json's chat_template with package chattemplate.)
 // Optional interfaces a Model may add: Describer (a one-line description)
 // and PrecisionSetter (bf16 inference through Logits), and MaskAttender:
 // its Forward honours Input.Mask, an attention pattern (AttentionMask) that

@@ -1,7 +1,6 @@
 package lm
 
 import (
-	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/tensor"
 )
 
@@ -24,10 +23,6 @@ type Family struct {
 	New func(preset string, f Fresh, be tensor.Backend) (Model, error)
 	// Describe reads a config.json without the weights, for `dllm inspect`.
 	Describe func(configJSON []byte) (ConfigInfo, error)
-	// Templates are the chat templates the family's folders carry, rendered
-	// natively (there is no Jinja engine): a tokenizer_config.json whose
-	// chat_template is the Jinja() of one of them opens with it.
-	Templates []data.Template
 }
 
 // Fresh is what a model made from a preset takes from its tokenizer and

@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/dllmgo/dllm/chattemplate"
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/internal/atomicfile"
@@ -171,9 +173,12 @@ func newBundle(m lm.Model, tok *tokenizer.Tokenizer, tpl data.Template, src sour
 	if !keep[b.BOSID] {
 		b.Suppress = append(b.Suppress, b.BOSID)
 	}
-	b.Stops = [][]int32{toInt32(tok.Encode(b.Template.EndOfTurn(), false))}
-	if b.EOSID != lm.NoToken && b.EOSID != b.PadID {
-		b.Stops = append(b.Stops, []int32{b.EOSID})
+	if eot := b.Template.EndOfTurn(); eot != "" {
+		b.Stops = [][]int32{toInt32(tok.Encode(eot, false))}
+	}
+	if eos := []int32{b.EOSID}; b.EOSID != lm.NoToken && b.EOSID != b.PadID &&
+		!slices.ContainsFunc(b.Stops, func(s []int32) bool { return slices.Equal(s, eos) }) {
+		b.Stops = append(b.Stops, eos)
 	}
 	return b, nil
 }
@@ -209,23 +214,14 @@ func Open(dir string, be tensor.Backend) (*Bundle, error) {
 // reading the weights again.
 func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 	var src sources
-	var tpl data.Template = data.BertChatTemplate{}
-	cfgPath := filepath.Join(dir, TokenizerConfigFile)
-	if js, err := readOptional(cfgPath); err != nil {
+	tpl, err := ReadTemplate(dir)
+	if err != nil {
+		return nil, err
+	}
+	if js, err := readOptional(filepath.Join(dir, TokenizerConfigFile)); err != nil {
 		return nil, err
 	} else if js != nil {
-		if err := json.Unmarshal(js, &src.tc); err != nil {
-			return nil, fmt.Errorf("%s: %v", cfgPath, err)
-		}
-		text, err := chatTemplateField(js)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", cfgPath, err)
-		}
-		if text != "" {
-			if tpl, err = templateFor(m.Spec().Family, text); err != nil {
-				return nil, fmt.Errorf("%s: %w", cfgPath, err)
-			}
-		}
+		_ = json.Unmarshal(js, &src.tc) // ReadTemplate read it
 	}
 	genPath := filepath.Join(dir, GenerationConfigFile)
 	if js, err := readOptional(genPath); err != nil {
@@ -246,21 +242,50 @@ func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 	return b, nil
 }
 
-// templateFor finds the native template of a Jinja chat template: the
-// built-in ones (data.TemplateByJinja), then those of the model's family.
-func templateFor(family, text string) (data.Template, error) {
-	tpl, err := data.TemplateByJinja(text)
-	if err == nil || !errors.Is(err, data.ErrUnknownTemplate) {
-		return tpl, err
+// ReadTemplate reads the chat template of dir's tokenizer_config.json,
+// compiled with the special tokens that file names, as transformers'
+// apply_chat_template renders it (package chattemplate); the BERT chat
+// template when the folder has no tokenizer_config.json or it carries no
+// chat_template. It needs no other file. A template that does not compile,
+// recurses or does not finish is an error naming the file.
+func ReadTemplate(dir string) (data.Template, error) {
+	path := filepath.Join(dir, TokenizerConfigFile)
+	js, err := readOptional(path)
+	if err != nil || js == nil {
+		return data.BertChat, err
 	}
-	if fam, ferr := Family(family); ferr == nil {
-		for _, t := range fam.Templates {
-			if strings.Join(strings.Fields(t.Jinja()), " ") == strings.Join(strings.Fields(text), " ") {
-				return t, nil
-			}
-		}
+	var tc tokenizerConfig
+	if err := json.Unmarshal(js, &tc); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, jsonError(err))
 	}
-	return nil, err
+	text := string(tc.ChatTemplate)
+	if strings.TrimSpace(text) == "" {
+		return data.BertChat, nil
+	}
+	tpl, err := chattemplate.Parse(text, tc.templateVars())
+	if err != nil {
+		return nil, fmt.Errorf("%s: chat_template: %v", path, oneLine(err))
+	}
+	return tpl, nil
+}
+
+// jsonError is the message of a decoding error, without the Go type names
+// json.Unmarshal adds when a field's own decoder fails.
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syntax) || errors.As(err, &typ) {
+		return err
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		return inner
+	}
+	return err
+}
+
+// oneLine keeps an error to one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // readOptional reads a file that may be absent (nil, nil).
@@ -291,9 +316,9 @@ func (b *Bundle) Save(dir string) error {
 	}
 	tc := tokenizerConfig{
 		TokenizerClass: "PreTrainedTokenizerFast",
-		ChatTemplate:   b.Template.Jinja(),
+		ChatTemplate:   chatTemplateText(b.Template.Jinja()),
 		MaskToken:      name(b.MaskID), PadToken: name(b.PadID),
-		ModelMaxLength: b.Model.Spec().MaxPositions,
+		ModelMaxLength: maxLength(b.Model.Spec().MaxPositions),
 	}
 	usual := b.Tokenizer.Specials()
 	for _, s := range []struct {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/lm"
@@ -181,28 +180,50 @@ func TestNewFresh(t *testing.T) {
 	require.ErrorContains(t, err, `unknown model family "gpt" (known: modernbert, llada`)
 }
 
-// upperTemplate is a chat template only a test family knows.
-type upperTemplate struct{ data.BertChatTemplate }
-
-func (upperTemplate) Jinja() string { return "{{ messages | upper }}" }
-
-// A chat template the data package does not know opens when the model's
-// family registers it, and is an error naming the file otherwise.
-func TestFamilyTemplates(t *testing.T) {
+// A folder's own chat template renders through the Jinja engine with the
+// special tokens its tokenizer_config.json names; its end of turn stops
+// the samplers. One that does not compile or recurses is one error naming
+// the file.
+func TestFolderTemplates(t *testing.T) {
 	dir := copyLegacy(t)
-	writeFile(t, dir, TokenizerConfigFile, `{"chat_template": "{{  messages |\n upper }}"}`)
-	_, err := Open(dir, tensor.CPU())
-	require.ErrorIs(t, err, data.ErrUnknownTemplate)
-	require.ErrorContains(t, err, TokenizerConfigFile)
-
-	saved := families
-	t.Cleanup(func() { families = saved })
-	fam := bert.Family
-	fam.Templates = []data.Template{upperTemplate{}}
-	families = []lm.Family{fam}
+	chatml := `{%- for m in messages %}{{ '<|im_start|>' + m.role + '\n' + m.content + eos_token + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}`
+	js, err := json.Marshal(map[string]any{"chat_template": chatml, "eos_token": "[SEP]", "model_max_length": 1e30})
+	require.NoError(t, err)
+	writeFile(t, dir, TokenizerConfigFile, string(js))
 	b, err := Open(dir, tensor.CPU())
 	require.NoError(t, err)
-	require.Equal(t, upperTemplate{}, b.Template)
+	got, err := b.Template.Render([]data.Message{{Role: "user", Content: "Hi"}}, true)
+	require.NoError(t, err)
+	require.Equal(t, "<|im_start|>user\nHi[SEP]\n<|im_start|>assistant\n", got)
+	require.Equal(t, "[SEP]", b.Template.EndOfTurn())
+	require.Equal(t, [][]int32{{3}}, b.Stops, "[SEP] is id 3, and the eos token")
+	require.Equal(t, chatml, b.Template.Jinja())
+	tpl, err := ReadTemplate(dir)
+	require.NoError(t, err)
+	require.Equal(t, chatml, tpl.Jinja())
+
+	// No chat_template, or no tokenizer_config.json: the BERT template.
+	writeFile(t, dir, TokenizerConfigFile, `{"mask_token": "[MASK]"}`)
+	tpl, err = ReadTemplate(dir)
+	require.NoError(t, err)
+	require.Equal(t, data.BertChat, tpl)
+	require.NoError(t, os.Remove(filepath.Join(dir, TokenizerConfigFile)))
+	tpl, err = ReadTemplate(dir)
+	require.NoError(t, err)
+	require.Equal(t, data.BertChat, tpl)
+
+	for _, bad := range []struct{ text, want string }{
+		{"{% for m in messages %}{{ m.content }}", "chat_template: jinja parse"},
+		{"{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "macro f calls itself"},
+	} {
+		js, err := json.Marshal(map[string]any{"chat_template": bad.text})
+		require.NoError(t, err)
+		writeFile(t, dir, TokenizerConfigFile, string(js))
+		_, err = Open(dir, tensor.CPU())
+		require.ErrorContains(t, err, filepath.Join(dir, TokenizerConfigFile)+": chat_template: ")
+		require.ErrorContains(t, err, bad.want)
+		require.NotContains(t, err.Error(), "\n")
+	}
 }
 
 // chat_template may be a string or a list of named templates.

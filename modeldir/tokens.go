@@ -32,7 +32,7 @@ func (t *tokenName) UnmarshalJSON(js []byte) error {
 // package reads and writes.
 type tokenizerConfig struct {
 	TokenizerClass string    `json:"tokenizer_class,omitempty"`
-	ChatTemplate   string    `json:"chat_template,omitempty"`
+	ChatTemplate   chatTemplateText `json:"chat_template,omitempty"`
 	MaskToken      tokenName `json:"mask_token,omitempty"`
 	PadToken       tokenName `json:"pad_token,omitempty"`
 	ClsToken       tokenName `json:"cls_token,omitempty"`
@@ -40,49 +40,100 @@ type tokenizerConfig struct {
 	UnkToken       tokenName `json:"unk_token,omitempty"`
 	BosToken       tokenName `json:"bos_token,omitempty"`
 	EosToken       tokenName `json:"eos_token,omitempty"`
-	ModelMaxLength int       `json:"model_max_length,omitempty"`
+	ModelMaxLength maxLength `json:"model_max_length,omitempty"`
 	// CleanUpTokenizationSpaces is written false, as this project decodes.
 	CleanUpTokenizationSpaces bool `json:"clean_up_tokenization_spaces"`
 	// AddedTokensDecoder maps ids (as strings) to tokens; read only, to
 	// resolve a name the tokenizer itself does not know.
-	AddedTokensDecoder map[string]struct {
+	// AdditionalSpecialTokens are passed to the chat template, as
+	// transformers passes them; read only.
+	AdditionalSpecialTokens []tokenName `json:"additional_special_tokens,omitempty"`
+	AddedTokensDecoder      map[string]struct {
 		Content string `json:"content"`
 	} `json:"added_tokens_decoder,omitempty"`
 }
 
-// chatTemplateField reads chat_template, which Hugging Face may also write
-// as a list of {"name", "template"}; the "default" one (or the first) is
-// taken.
-func chatTemplateField(js []byte) (string, error) {
-	var raw struct {
-		ChatTemplate json.RawMessage `json:"chat_template"`
-	}
-	if err := json.Unmarshal(js, &raw); err != nil || len(raw.ChatTemplate) == 0 {
-		return "", err
-	}
-	var s *string
-	if err := json.Unmarshal(raw.ChatTemplate, &s); err == nil {
-		if s == nil {
-			return "", nil
+// maxLength is model_max_length: transformers writes a huge float-like
+// integer (1e30) for "no limit", which reads as 0.
+type maxLength int
+
+func (m *maxLength) UnmarshalJSON(js []byte) error {
+	var f float64
+	if err := json.Unmarshal(js, &f); err != nil {
+		if string(js) == "null" {
+			return nil
 		}
-		return *s, nil
+		return fmt.Errorf("model_max_length %s is not a number", js)
+	}
+	if f > 0 && f < 1<<31 {
+		*m = maxLength(f)
+	}
+	return nil
+}
+
+// templateVars are the special tokens a chat template reads by name, as
+// transformers passes the tokenizer's special_tokens_map.
+func (tc *tokenizerConfig) templateVars() map[string]any {
+	vars := map[string]any{}
+	for name, tok := range map[string]tokenName{
+		"bos_token": tc.BosToken, "eos_token": tc.EosToken, "pad_token": tc.PadToken, "unk_token": tc.UnkToken,
+		"cls_token": tc.ClsToken, "sep_token": tc.SepToken, "mask_token": tc.MaskToken,
+	} {
+		if tok != "" {
+			vars[name] = string(tok)
+		}
+	}
+	if len(tc.AdditionalSpecialTokens) > 0 {
+		list := make([]any, len(tc.AdditionalSpecialTokens))
+		for i, t := range tc.AdditionalSpecialTokens {
+			list[i] = string(t)
+		}
+		vars["additional_special_tokens"] = list
+	}
+	return vars
+}
+
+// chatTemplateText is chat_template, which Hugging Face may also write as a
+// list of {"name", "template"}; the "default" one (or the first) is taken.
+// It is written as a string.
+type chatTemplateText string
+
+func (c *chatTemplateText) UnmarshalJSON(js []byte) error {
+	var s *string
+	if err := json.Unmarshal(js, &s); err == nil {
+		if s != nil {
+			*c = chatTemplateText(*s)
+		}
+		return nil
 	}
 	var list []struct {
 		Name     string `json:"name"`
 		Template string `json:"template"`
 	}
-	if err := json.Unmarshal(raw.ChatTemplate, &list); err != nil {
-		return "", fmt.Errorf("chat_template is neither a string nor a list of {name, template}")
+	if err := json.Unmarshal(js, &list); err != nil {
+		return fmt.Errorf("chat_template is neither a string nor a list of {name, template}")
 	}
 	for _, t := range list {
 		if t.Name == "default" {
-			return t.Template, nil
+			*c = chatTemplateText(t.Template)
+			return nil
 		}
 	}
 	if len(list) > 0 {
-		return list[0].Template, nil
+		*c = chatTemplateText(list[0].Template)
 	}
-	return "", nil
+	return nil
+}
+
+// chatTemplateField reads chat_template from a tokenizer_config.json.
+func chatTemplateField(js []byte) (string, error) {
+	var raw struct {
+		ChatTemplate chatTemplateText `json:"chat_template"`
+	}
+	if err := json.Unmarshal(js, &raw); err != nil {
+		return "", jsonError(err)
+	}
+	return string(raw.ChatTemplate), nil
 }
 
 // idField is a token id as generation_config.json and config.json write it:
