@@ -31,16 +31,16 @@ func (t *tokenName) UnmarshalJSON(js []byte) error {
 // tokenizerConfig is the part of Hugging Face's tokenizer_config.json this
 // package reads and writes.
 type tokenizerConfig struct {
-	TokenizerClass string    `json:"tokenizer_class,omitempty"`
+	TokenizerClass string           `json:"tokenizer_class,omitempty"`
 	ChatTemplate   chatTemplateText `json:"chat_template,omitempty"`
-	MaskToken      tokenName `json:"mask_token,omitempty"`
-	PadToken       tokenName `json:"pad_token,omitempty"`
-	ClsToken       tokenName `json:"cls_token,omitempty"`
-	SepToken       tokenName `json:"sep_token,omitempty"`
-	UnkToken       tokenName `json:"unk_token,omitempty"`
-	BosToken       tokenName `json:"bos_token,omitempty"`
-	EosToken       tokenName `json:"eos_token,omitempty"`
-	ModelMaxLength maxLength `json:"model_max_length,omitempty"`
+	MaskToken      tokenName        `json:"mask_token,omitempty"`
+	PadToken       tokenName        `json:"pad_token,omitempty"`
+	ClsToken       tokenName        `json:"cls_token,omitempty"`
+	SepToken       tokenName        `json:"sep_token,omitempty"`
+	UnkToken       tokenName        `json:"unk_token,omitempty"`
+	BosToken       tokenName        `json:"bos_token,omitempty"`
+	EosToken       tokenName        `json:"eos_token,omitempty"`
+	ModelMaxLength maxLength        `json:"model_max_length,omitempty"`
 	// CleanUpTokenizationSpaces is written false, as this project decodes.
 	CleanUpTokenizationSpaces bool `json:"clean_up_tokenization_spaces"`
 	// AddedTokensDecoder maps ids (as strings) to tokens; read only, to

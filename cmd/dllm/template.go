@@ -18,7 +18,9 @@ func init() {
 	register(&command{
 		name:    "template",
 		summary: "print a conversation (JSON on stdin) as the model folder's chat template renders it",
-		run:     func(args []string, stdout, stderr io.Writer) error { return runTemplate(args, os.Stdin, stdout, stderr) },
+		run: func(args []string, stdout, stderr io.Writer) error {
+			return runTemplate(args, os.Stdin, stdout, stderr)
+		},
 	})
 }
 
