@@ -2,6 +2,7 @@ package modeldir
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -153,4 +154,41 @@ func Describe(dir string) (lm.ConfigInfo, error) {
 		return lm.ConfigInfo{}, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
 	}
 	return info, nil
+}
+
+// converters are the folder conversions `dllm convert NAME` runs: each
+// turns the folder from into a new folder out and returns what it changed,
+// one line each; input it refuses is an error wrapping ErrConvertInput.
+var converters = map[string]func(from, out string) ([]string, error){
+	"a2d": func(from, out string) ([]string, error) {
+		report, err := a2d.Convert(from, out)
+		var bad *a2d.ConvertError
+		if errors.As(err, &bad) {
+			err = fmt.Errorf("%w%w", ErrConvertInput, bad)
+		}
+		return report, err
+	},
+}
+
+// ErrConvertInput marks a conversion's error as the user's input (a folder
+// it cannot convert), not a failure of the machine.
+var ErrConvertInput = errors.New("")
+
+// Converters names the conversions Convert knows.
+func Converters() []string {
+	names := make([]string, 0, len(converters))
+	for n := range converters {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Convert runs the conversion name on the folder from, writing out.
+func Convert(name, from, out string) ([]string, error) {
+	c, ok := converters[name]
+	if !ok {
+		return nil, fmt.Errorf("%w%s: no such conversion (known: %s)", ErrConvertInput, name, strings.Join(Converters(), ", "))
+	}
+	return c(from, out)
 }
