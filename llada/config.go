@@ -201,10 +201,19 @@ func (c *Config) fields() []field {
 }
 
 // ParseConfig reads a config.json and validates it.
+// requiredKeys are the keys a config.json must give: they set the weights'
+// shapes.
+var requiredKeys = []string{"vocab_size", "d_model", "n_heads", "n_layers"}
+
 func ParseConfig(js []byte) (Config, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(js, &raw); err != nil {
 		return Config{}, err
+	}
+	for _, k := range requiredKeys {
+		if _, ok := raw[k]; !ok {
+			return Config{}, fmt.Errorf("llada: %s is missing (it sets the weights' shapes; a config naming a known family must give it)", k)
+		}
 	}
 	c := defaultConfig()
 	for _, f := range c.fields() {

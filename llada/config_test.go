@@ -86,10 +86,13 @@ func TestConfigRejects(t *testing.T) {
 }
 
 // TestConfigDefaults: keys left out take LLaDAConfig's defaults, which are
-// OLMo's and so are refused until the config names LLaDA's block.
+// OLMo's and so are refused until the config names LLaDA's block; the keys
+// that set the weights' shapes have no default.
 func TestConfigDefaults(t *testing.T) {
-	_, err := ParseConfig([]byte(`{"model_type": "llada"}`))
+	_, err := ParseConfig([]byte(`{"model_type": "llada", "vocab_size": 100, "d_model": 64, "n_heads": 4, "n_layers": 2}`))
 	require.ErrorContains(t, err, `block_type = "sequential"`)
+	_, err = ParseConfig([]byte(`{"model_type": "llada", "vocab_size": 100, "n_heads": 4, "n_layers": 2}`))
+	require.ErrorContains(t, err, `d_model is missing`)
 }
 
 // TestReleasedConfig: LLaDA-8B-Instruct's config.json (copied into

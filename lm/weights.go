@@ -43,12 +43,26 @@ func LoadParams(params []*nn.Param, src TensorSource, extra func(name string) bo
 			return err
 		}
 		if !tensor.SameShape(shape, p.Value.Shape()) {
-			return fmt.Errorf("tensor %s has shape %v, config wants %v", p.Name, shape, p.Value.Shape())
+			return fmt.Errorf("%stensor %s has shape %v, config.json wants %v", fileOf(src, p.Name), p.Name, shape, p.Value.Shape())
 		}
 		be := p.Value.Backend()
 		be.Copy(p.Value, be.FromHost(tensor.FromF32(v, shape...)))
 	}
 	return nil
+}
+
+// fileOf is "model.safetensors: ", the file of src that stores name, when
+// src can say (a safetensors.Model or File).
+func fileOf(src TensorSource, name string) string {
+	switch s := src.(type) {
+	case *safetensors.Model:
+		if f, ok := s.File(name); ok {
+			return filepath.Base(f.Path()) + ": "
+		}
+	case *safetensors.File:
+		return filepath.Base(s.Path()) + ": "
+	}
+	return ""
 }
 
 // SaveParams writes params under their names into dir's model.safetensors,

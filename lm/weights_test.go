@@ -54,7 +54,7 @@ func TestLoadParams(t *testing.T) {
 		{"an extra tensor", source{"a.weight": a, "b.weight": b, "head.weight": head}, nil, "tensor head.weight is not a parameter of this config"},
 		{"an extra tensor accepted", source{"a.weight": a, "b.weight": b, "head.weight": head}, func(n string) bool { return n == "head.weight" }, ""},
 		{"a missing tensor", source{"a.weight": a}, nil, "missing tensor b.weight"},
-		{"a wrong shape", source{"a.weight": a, "b.weight": a}, nil, "tensor b.weight has shape [2 3], config wants [4]"},
+		{"a wrong shape", source{"a.weight": a, "b.weight": a}, nil, "tensor b.weight has shape [2 3], config.json wants [4]"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ps := params()

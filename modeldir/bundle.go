@@ -124,6 +124,10 @@ func newBundle(m lm.Model, tok *tokenizer.Tokenizer, tpl data.Template, src sour
 	if b.MaskID, err = resolve(src.tc.MaskToken, src.gen.MaskTokenID, spec.MaskID, usual.Mask); err != nil {
 		return nil, err
 	}
+	if src.tc.MaskToken != "" && spec.MaskID != lm.NoToken && b.MaskID != spec.MaskID {
+		return nil, fmt.Errorf("%s: mask_token %q is token %d, but config.json's mask_token_id is %d: the model would denoise a token it was not trained on",
+			TokenizerConfigFile, src.tc.MaskToken, b.MaskID, spec.MaskID)
+	}
 	if b.PadID, err = resolve(src.tc.PadToken, src.gen.PadTokenID, spec.PadID, usual.Pad); err != nil {
 		return nil, err
 	}

@@ -122,10 +122,20 @@ func (t TokenIDs) First() int {
 
 // ParseConfig reads config.json over the defaults in c: keys left out keep
 // c's values. It does not validate.
+// RequiredKeys are the keys a config.json must give: they set the weights'
+// shapes, so transformers' defaults (a 4096-wide model) would only turn a
+// config that lost one into a confusing shape error.
+var RequiredKeys = []string{"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"}
+
 func ParseConfig(js []byte, c Config) (Config, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(js, &raw); err != nil {
 		return Config{}, err
+	}
+	for _, k := range RequiredKeys {
+		if _, ok := raw[k]; !ok {
+			return Config{}, fmt.Errorf("%s is missing (it sets the weights' shapes; a config naming a known family must give it)", k)
+		}
 	}
 	for _, k := range knownKeys {
 		v, ok := raw[k]

@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +81,9 @@ func openSharded(dir, index string) (*Model, error) {
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("%s: weight_map is missing or empty", index)
 	}
+	if dup := duplicateKey(data); dup != "" {
+		return nil, fmt.Errorf("%s: weight_map lists tensor %q twice", index, dup)
+	}
 	opened := map[string]*File{}
 	m := &Model{dir: dir, where: map[string]*File{}}
 	for _, name := range sortedKeys(idx.WeightMap) {
@@ -103,7 +107,63 @@ func openSharded(dir, index string) (*Model, error) {
 		m.where[name] = f
 		m.names = append(m.names, name)
 	}
+	// Every tensor a shard stores must be the one the index names: a copy
+	// in a second shard, or one the index leaves out, would be read or
+	// dropped depending on the reader.
+	for _, f := range m.files {
+		for _, name := range f.names {
+			switch owner := m.where[name]; {
+			case owner == nil:
+				return nil, fmt.Errorf("%s: %s stores tensor %q, which the index does not list", index, filepath.Base(f.path), name)
+			case owner != f:
+				return nil, fmt.Errorf("%s: tensor %q is listed for %s but also stored in %s", index, name, filepath.Base(owner.path), filepath.Base(f.path))
+			}
+		}
+	}
 	return m, nil
+}
+
+// duplicateKey returns a key that weight_map holds twice (JSON objects may
+// repeat keys; encoding/json keeps the last), or "".
+func duplicateKey(data []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '{' || t == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		case string:
+			if depth == 1 && t == "weight_map" && dec.More() {
+				if open, err := dec.Token(); err == nil && open == json.Delim('{') {
+					seen := map[string]bool{}
+					for dec.More() {
+						k, err := dec.Token()
+						if err != nil {
+							return ""
+						}
+						key, _ := k.(string)
+						if seen[key] {
+							return key
+						}
+						seen[key] = true
+						var skip json.RawMessage
+						if err := dec.Decode(&skip); err != nil {
+							return ""
+						}
+					}
+					return ""
+				}
+			}
+		}
+	}
 }
 
 func sortedKeys(m map[string]string) []string {
