@@ -37,6 +37,16 @@
 // packages that ship them are installed (scripts/chat-template-deps.sh), on
 // the real Qwen3 and Llama-3 templates.
 //
+// Where the engine differs from jinja2 (the tests pin each):
+//
+//   - tojson(indent=N) sorts the keys (without indent it keeps their order);
+//   - reading into something missing (messages[0] of an empty conversation)
+//     gives an undefined value where jinja2 raises UndefinedError;
+//   - the trim filter and .strip() keep U+001C..U+001F, which Python strips
+//     (modeldir therefore renders the BERT chat template natively);
+//   - recursive macros are refused (above); the {% generation %} tag of
+//     transformers' AssistantTracker is not known.
+//
 // Template implements data.Template, so a model folder's own template drives
 // chat, generate, serve and SFT exactly as the built-in ones do.
 package chattemplate

@@ -273,11 +273,11 @@ func TestRefused(t *testing.T) {
 
 	tpl, err = Parse("{% for i in range(2, 11, 3) %}{{ i }},{% endfor %}{{ range(200000) | length }}", nil)
 	require.NoError(t, err)
-	_, err = tpl.Render(nil, false)
+	_, err = tpl.Execute(Conversation{})
 	require.ErrorContains(t, err, "range too big (200000 items; the limit is 100000)")
 	tpl, err = Parse("{% for i in range(2, 11, 3) %}{{ i }},{% endfor %}{% for i in range(3, 0, -1) %}{{ i }}{% endfor %}", nil)
 	require.NoError(t, err)
-	got, err = tpl.Render(nil, false)
+	got, err = tpl.Execute(Conversation{})
 	require.NoError(t, err)
 	require.Equal(t, "2,5,8,321", got)
 
@@ -311,4 +311,17 @@ func TestFromJSONKeepsOrder(t *testing.T) {
 func TestStrftime(t *testing.T) {
 	d := time.Date(2024, 7, 5, 14, 3, 9, 0, time.UTC)
 	require.Equal(t, "05 Jul 2024 14:03:09 PM Friday %q", strftime(d, "%d %b %Y %H:%M:%S %p %A %q"))
+}
+
+// TestTrimDiffers pins a known difference (doc.go): Python's str.strip,
+// and so jinja2's trim, removes U+001C..U+001F; the engine's keeps them.
+func TestTrimDiffers(t *testing.T) {
+	tpl, err := Parse("{{ messages[0].content | trim }}|{{ messages[0].content.strip() }}", nil)
+	require.NoError(t, err)
+	got, err := tpl.Render([]data.Message{{Role: "user", Content: "\x1c hi \x1f"}}, false)
+	require.NoError(t, err)
+	require.NotEqual(t, "hi|hi", got, "the engine now strips as Python does: update doc.go and modeldir.ReadTemplate")
+	got, err = tpl.Render([]data.Message{{Role: "user", Content: " \u3000hi\u00a0\n"}}, false)
+	require.NoError(t, err)
+	require.Equal(t, "hi|hi", got)
 }

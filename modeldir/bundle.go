@@ -249,8 +249,8 @@ func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 // ReadTemplate reads the chat template of dir's tokenizer_config.json,
 // compiled with the special tokens that file names, as transformers'
 // apply_chat_template renders it (package chattemplate); the BERT chat
-// template when the folder has no tokenizer_config.json or it carries no
-// chat_template. It needs no other file. A template that does not compile,
+// template when the folder has no tokenizer_config.json, it carries no
+// chat_template, or its chat_template is exactly the BERT template's text. It needs no other file. A template that does not compile,
 // recurses or does not finish is an error naming the file.
 func ReadTemplate(dir string) (data.Template, error) {
 	path := filepath.Join(dir, TokenizerConfigFile)
@@ -263,7 +263,10 @@ func ReadTemplate(dir string) (data.Template, error) {
 		return nil, fmt.Errorf("%s: %v", path, jsonError(err))
 	}
 	text := string(tc.ChatTemplate)
-	if strings.TrimSpace(text) == "" {
+	if strings.TrimSpace(text) == "" || text == data.ChatTemplateJinja {
+		// The BERT chat template, as this project writes it: rendered
+		// natively, which strips whitespace exactly as Python does (the
+		// engine's trim keeps U+001C..U+001F).
 		return data.BertChat, nil
 	}
 	tpl, err := chattemplate.Parse(text, tc.templateVars())

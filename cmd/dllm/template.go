@@ -11,6 +11,7 @@ import (
 	"github.com/ardanlabs/jinja"
 
 	"github.com/dllmgo/dllm/chattemplate"
+	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/modeldir"
 )
 
@@ -83,12 +84,6 @@ func runTemplate(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	if err != nil {
 		return badInput("%v", err)
 	}
-	engine, ok := tpl.(*chattemplate.Template)
-	if !ok { // the built-in BERT template: render its Jinja text the same way
-		if engine, err = chattemplate.Parse(tpl.Jinja(), nil); err != nil {
-			return err
-		}
-	}
 
 	in, name := stdin, "stdin"
 	if *input != "-" {
@@ -117,7 +112,16 @@ func runTemplate(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 			return badInput("%s: want a JSON array of tools", *toolsPath)
 		}
 	}
-	text, err := engine.Execute(conv)
+	var text string
+	if engine, ok := tpl.(*chattemplate.Template); ok {
+		text, err = engine.Execute(conv)
+	} else { // the built-in BERT template reads role and content only
+		var plain []data.Message
+		if plain, err = plainMessages(msgs); err != nil {
+			return badInput("%s: %v", name, err)
+		}
+		text, err = tpl.Render(plain, *gen)
+	}
 	if err != nil {
 		if errors.Is(err, chattemplate.ErrTimeout) {
 			return badInput("%s: chat_template: %v", filepath.Join(*model, modeldir.TokenizerConfigFile), err)
@@ -151,4 +155,18 @@ func readConversation(js []byte) (jinja.Value, error) {
 		}
 	}
 	return v, nil
+}
+
+// plainMessages are messages of string role and content.
+func plainMessages(v jinja.Value) ([]data.Message, error) {
+	var out []data.Message
+	for i, m := range v.AsList().Items {
+		role, _ := m.AsDict().Get("role")
+		content, _ := m.AsDict().Get("content")
+		if !content.IsString() {
+			return nil, fmt.Errorf("message %d: the BERT chat template takes string content", i)
+		}
+		out = append(out, data.Message{Role: role.AsString(), Content: content.AsString()})
+	}
+	return out, nil
 }
