@@ -21,7 +21,11 @@ var Family = lm.Family{
 		return m, nil
 	},
 	Presets: PresetNames,
-	New:     newFresh,
+	// The reference's get_tokenizer renders Qwen2/Qwen3 templates with
+	// enable_thinking=False (Qwen3's then writes an empty think block);
+	// Llama's template does not read it.
+	TemplateVars: map[string]any{"enable_thinking": false},
+	New:          newFresh,
 	Describe: func(js []byte) (lm.ConfigInfo, error) {
 		c, err := ParseConfig(js)
 		if err != nil {

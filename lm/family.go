@@ -23,6 +23,11 @@ type Family struct {
 	New func(preset string, f Fresh, be tensor.Backend) (Model, error)
 	// Describe reads a config.json without the weights, for `dllm inspect`.
 	Describe func(configJSON []byte) (ConfigInfo, error)
+	// TemplateVars are variables the reference passes every rendering of a
+	// folder's chat template for this family (A2D's tokenizer renders
+	// Qwen's with enable_thinking=False); the chat, generate, serve and sft
+	// prompts get them, `dllm template` (plain apply_chat_template) not.
+	TemplateVars map[string]any
 }
 
 // Fresh is what a model made from a preset takes from its tokenizer and

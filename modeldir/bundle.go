@@ -218,7 +218,11 @@ func Open(dir string, be tensor.Backend) (*Bundle, error) {
 // reading the weights again.
 func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 	var src sources
-	tpl, err := ReadTemplate(dir)
+	var extra map[string]any
+	if fam, err := Family(m.Spec().Family); err == nil {
+		extra = fam.TemplateVars
+	}
+	tpl, err := readTemplate(dir, extra)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +256,11 @@ func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 // template when the folder has no tokenizer_config.json, it carries no
 // chat_template, or its chat_template is exactly the BERT template's text. It needs no other file. A template that does not compile,
 // recurses or does not finish is an error naming the file.
-func ReadTemplate(dir string) (data.Template, error) {
+func ReadTemplate(dir string) (data.Template, error) { return readTemplate(dir, nil) }
+
+// readTemplate is ReadTemplate with extra variables for every rendering
+// (lm.Family.TemplateVars).
+func readTemplate(dir string, extra map[string]any) (data.Template, error) {
 	path := filepath.Join(dir, TokenizerConfigFile)
 	js, err := readOptional(path)
 	if err != nil || js == nil {
@@ -269,7 +277,11 @@ func ReadTemplate(dir string) (data.Template, error) {
 		// engine's trim keeps U+001C..U+001F).
 		return data.BertChat, nil
 	}
-	tpl, err := chattemplate.Parse(text, tc.templateVars())
+	vars := tc.templateVars()
+	for k, v := range extra {
+		vars[k] = v
+	}
+	tpl, err := chattemplate.Parse(text, vars)
 	if err != nil {
 		return nil, fmt.Errorf("%s: chat_template: %v", path, oneLine(err))
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/a2d"
+	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/lm"
@@ -225,6 +227,36 @@ func TestFolderTemplates(t *testing.T) {
 		require.ErrorContains(t, err, bad.want)
 		require.NotContains(t, err.Error(), "\n")
 	}
+}
+
+// A family's TemplateVars reach every rendering of an opened folder's
+// template (A2D renders Qwen's with enable_thinking=false), but not
+// ReadTemplate's, which renders as plain apply_chat_template does.
+func TestFamilyTemplateVars(t *testing.T) {
+	dir := copyLegacy(t)
+	tpl := `{{ messages[0].content }}{% if enable_thinking is defined and enable_thinking is false %}<think></think>{% endif %}`
+	js, err := json.Marshal(map[string]any{"chat_template": tpl})
+	require.NoError(t, err)
+	writeFile(t, dir, TokenizerConfigFile, string(js))
+	msgs := []data.Message{{Role: "user", Content: "Hi"}}
+
+	saved := families
+	t.Cleanup(func() { families = saved })
+	fam := bert.Family
+	fam.TemplateVars = map[string]any{"enable_thinking": false}
+	families = []lm.Family{fam}
+	b, err := Open(dir, tensor.CPU())
+	require.NoError(t, err)
+	got, err := b.Template.Render(msgs, true)
+	require.NoError(t, err)
+	require.Equal(t, "Hi<think></think>", got)
+
+	plain, err := ReadTemplate(dir)
+	require.NoError(t, err)
+	got, err = plain.Render(msgs, true)
+	require.NoError(t, err)
+	require.Equal(t, "Hi", got)
+	require.Equal(t, map[string]any{"enable_thinking": false}, a2d.Family.TemplateVars)
 }
 
 // chat_template may be a string or a list of named templates.
