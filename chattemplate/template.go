@@ -13,9 +13,10 @@ import (
 	"github.com/dllmgo/dllm/data"
 )
 
-// DefaultTimeout bounds one rendering; a chat template renders in
+// DefaultTimeout bounds one rendering where Template.Timeout is zero (it
+// is read when a rendering starts); a chat template renders in
 // microseconds, so a rendering this slow is a template that loops.
-const DefaultTimeout = 5 * time.Second
+var DefaultTimeout = 5 * time.Second
 
 // MaxRange is the most items range() makes, jinja2's sandbox limit.
 const MaxRange = 100000

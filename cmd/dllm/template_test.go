@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/chattemplate"
 )
 
 // renderings is chattemplate/testdata's renderings.json (or
@@ -207,8 +210,21 @@ func TestTemplateBadInput(t *testing.T) {
 		{"message without content", []string{"template", "--model", chatml}, `[{"role": "user"}]`, `conv.json: message 0 has no "content"`},
 		{"raise_exception", []string{"template", "--model", folder(`{"chat_template": "{{ raise_exception('roles must alternate') }}"}`)}, "", "the chat template refuses the conversation: roles must alternate"},
 		{"bad --set", []string{"template", "--model", chatml, "--set", "enable_thinking=nope"}, "", `"nope" is not JSON`},
-		{"tools not an array", []string{"template", "--model", chatml, "--tools", good + "x"}, "", "no such file"},
+		{"tools file missing", []string{"template", "--model", chatml, "--tools", good + "x"}, "", "no such file"},
+		{"tools not an array", []string{"template", "--model", chatml, "--tools", chatml + "/tokenizer_config.json"}, "", "tokenizer_config.json: want a JSON array of tools"},
 	}
+	// A template that runs on (300,000 empty loop steps, a good fraction of
+	// a second here) against a 20 ms limit: Parse's probe gives up.
+	saved := chattemplate.DefaultTimeout
+	chattemplate.DefaultTimeout = 20 * time.Millisecond
+	t.Cleanup(func() { chattemplate.DefaultTimeout = saved })
+	cases = append(cases, struct {
+		name  string
+		args  []string
+		input string
+		want  string
+	}{"template loops", []string{"template", "--model", folder(`{"chat_template": "{% for i in range(300) %}{% for j in range(1000) %}{% endfor %}{% endfor %}"}`)}, "",
+		"tokenizer_config.json: chat_template: the template did not finish (does it loop?) within 20ms"})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			args := c.args
