@@ -222,7 +222,7 @@ func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 	if fam, err := Family(m.Spec().Family); err == nil {
 		extra = fam.TemplateVars
 	}
-	tpl, err := readTemplate(dir, extra)
+	tpl, err := readTemplate(dir, extra, false)
 	if err != nil {
 		return nil, err
 	}
@@ -256,11 +256,16 @@ func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 // template when the folder has no tokenizer_config.json, it carries no
 // chat_template, or its chat_template is exactly the BERT template's text. It needs no other file. A template that does not compile,
 // recurses or does not finish is an error naming the file.
-func ReadTemplate(dir string) (data.Template, error) { return readTemplate(dir, nil) }
+//
+// With tools, a list of named templates gives its "tool_use" one when it
+// has one, as transformers chooses.
+func ReadTemplate(dir string, tools bool) (data.Template, error) {
+	return readTemplate(dir, nil, tools)
+}
 
 // readTemplate is ReadTemplate with extra variables for every rendering
 // (lm.Family.TemplateVars).
-func readTemplate(dir string, extra map[string]any) (data.Template, error) {
+func readTemplate(dir string, extra map[string]any, tools bool) (data.Template, error) {
 	path := filepath.Join(dir, TokenizerConfigFile)
 	js, err := readOptional(path)
 	if err != nil || js == nil {
@@ -270,7 +275,10 @@ func readTemplate(dir string, extra map[string]any) (data.Template, error) {
 	if err := json.Unmarshal(js, &tc); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, jsonError(err))
 	}
-	text := string(tc.ChatTemplate)
+	text, err := tc.ChatTemplate.pick(tools)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
 	if strings.TrimSpace(text) == "" || text == data.ChatTemplateJinja {
 		// The BERT chat template, as this project writes it: rendered
 		// natively, which strips whitespace exactly as Python does (the
@@ -335,7 +343,7 @@ func (b *Bundle) Save(dir string) error {
 	}
 	tc := tokenizerConfig{
 		TokenizerClass: "PreTrainedTokenizerFast",
-		ChatTemplate:   chatTemplateText(b.Template.Jinja()),
+		ChatTemplate:   chatTemplateText{Default: b.Template.Jinja()},
 		MaskToken:      name(b.MaskID), PadToken: name(b.PadID),
 		ModelMaxLength: maxLength(b.Model.Spec().MaxPositions),
 	}

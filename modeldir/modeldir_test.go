@@ -201,17 +201,28 @@ func TestFolderTemplates(t *testing.T) {
 	require.Equal(t, "[SEP]", b.Template.EndOfTurn())
 	require.Equal(t, [][]int32{{3}}, b.Stops, "[SEP] is id 3, and the eos token")
 	require.Equal(t, chatml, b.Template.Jinja())
-	tpl, err := ReadTemplate(dir)
+	tpl, err := ReadTemplate(dir, false)
 	require.NoError(t, err)
 	require.Equal(t, chatml, tpl.Jinja())
 
+	// A list of named templates: "default", or "tool_use" when tools are given.
+	writeFile(t, dir, TokenizerConfigFile, `{"chat_template": [{"name": "tool_use", "template": "T{{ tools | length }}"}, {"name": "default", "template": "D"}]}`)
+	for _, tools := range []bool{false, true} {
+		tpl, err = ReadTemplate(dir, tools)
+		require.NoError(t, err)
+		require.Equal(t, map[bool]string{false: "D", true: "T{{ tools | length }}"}[tools], tpl.Jinja())
+	}
+	b, err = Open(dir, tensor.CPU())
+	require.NoError(t, err)
+	require.Equal(t, "D", b.Template.Jinja())
+
 	// No chat_template, or no tokenizer_config.json: the BERT template.
 	writeFile(t, dir, TokenizerConfigFile, `{"mask_token": "[MASK]"}`)
-	tpl, err = ReadTemplate(dir)
+	tpl, err = ReadTemplate(dir, false)
 	require.NoError(t, err)
 	require.Equal(t, data.BertChat, tpl)
 	require.NoError(t, os.Remove(filepath.Join(dir, TokenizerConfigFile)))
-	tpl, err = ReadTemplate(dir)
+	tpl, err = ReadTemplate(dir, false)
 	require.NoError(t, err)
 	require.Equal(t, data.BertChat, tpl)
 
@@ -251,7 +262,7 @@ func TestFamilyTemplateVars(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Hi<think></think>", got)
 
-	plain, err := ReadTemplate(dir)
+	plain, err := ReadTemplate(dir, false)
 	require.NoError(t, err)
 	got, err = plain.Render(msgs, true)
 	require.NoError(t, err)
@@ -270,7 +281,7 @@ func TestChatTemplateField(t *testing.T) {
 		{"null", `{"chat_template": null}`, "", ""},
 		{"string", `{"chat_template": ` + string(bertJinja) + `}`, data.ChatTemplateJinja, ""},
 		{"list with default", `{"chat_template": [{"name": "tool_use", "template": "x"}, {"name": "default", "template": "y"}]}`, "y", ""},
-		{"list without default", `{"chat_template": [{"name": "rag", "template": "z"}]}`, "z", ""},
+		{"list without default", `{"chat_template": [{"name": "rag", "template": "z"}, {"name": "tool_use", "template": "t"}]}`, "", "chat_template lists templates rag, tool_use and none is named default"},
 		{"number", `{"chat_template": 3}`, "", "neither a string nor a list"},
 	}
 	for _, c := range cases {

@@ -3,7 +3,9 @@ package modeldir
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // tokenName is a special token as tokenizer_config.json spells it: a plain
@@ -93,16 +95,18 @@ func (tc *tokenizerConfig) templateVars() map[string]any {
 	return vars
 }
 
-// chatTemplateText is chat_template, which Hugging Face may also write as a
-// list of {"name", "template"}; the "default" one (or the first) is taken.
-// It is written as a string.
-type chatTemplateText string
+// chatTemplateText is chat_template: a string, or (Hugging Face writes
+// several so) a list of {"name", "template"}. It is written as a string.
+type chatTemplateText struct {
+	Default string
+	Named   map[string]string // the list's templates by name
+}
 
 func (c *chatTemplateText) UnmarshalJSON(js []byte) error {
 	var s *string
 	if err := json.Unmarshal(js, &s); err == nil {
 		if s != nil {
-			*c = chatTemplateText(*s)
+			c.Default = *s
 		}
 		return nil
 	}
@@ -113,16 +117,32 @@ func (c *chatTemplateText) UnmarshalJSON(js []byte) error {
 	if err := json.Unmarshal(js, &list); err != nil {
 		return fmt.Errorf("chat_template is neither a string nor a list of {name, template}")
 	}
+	c.Named = map[string]string{}
 	for _, t := range list {
-		if t.Name == "default" {
-			*c = chatTemplateText(t.Template)
-			return nil
-		}
+		c.Named[t.Name] = t.Template
 	}
-	if len(list) > 0 {
-		*c = chatTemplateText(list[0].Template)
-	}
+	c.Default = c.Named["default"]
 	return nil
+}
+
+func (c chatTemplateText) MarshalJSON() ([]byte, error) { return json.Marshal(c.Default) }
+
+// pick chooses the template as transformers' apply_chat_template does
+// without a template name: "tool_use" when tools are given and the list has
+// it, else "default"; a list with neither is an error.
+func (c chatTemplateText) pick(tools bool) (string, error) {
+	if tools && c.Named["tool_use"] != "" {
+		return c.Named["tool_use"], nil
+	}
+	if c.Default == "" && len(c.Named) > 0 {
+		names := make([]string, 0, len(c.Named))
+		for n := range c.Named {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return "", fmt.Errorf("chat_template lists templates %s and none is named default", strings.Join(names, ", "))
+	}
+	return c.Default, nil
 }
 
 // chatTemplateField reads chat_template from a tokenizer_config.json.
@@ -133,7 +153,7 @@ func chatTemplateField(js []byte) (string, error) {
 	if err := json.Unmarshal(js, &raw); err != nil {
 		return "", jsonError(err)
 	}
-	return string(raw.ChatTemplate), nil
+	return raw.ChatTemplate.pick(false)
 }
 
 // idField is a token id as generation_config.json and config.json write it:

@@ -80,7 +80,7 @@ func runTemplate(args []string, stdin io.Reader, stdout, stderr io.Writer) error
 	if !found {
 		return badInput("%s: no %s or %s: the chat template comes from the tokenizer files", *model, modeldir.TokenizerConfigFile, modeldir.TokenizerFile)
 	}
-	tpl, err := modeldir.ReadTemplate(*model)
+	tpl, err := modeldir.ReadTemplate(*model, *toolsPath != "")
 	if err != nil {
 		return badInput("%v", err)
 	}
