@@ -74,7 +74,7 @@ func (t *Template) Jinja() string { return t.src }
 
 // Execute renders a conversation.
 func (t *Template) Execute(c Conversation) (string, error) {
-	data := map[string]jinja.Value{
+	env := map[string]jinja.Value{
 		"range":                 jinja.NewCallable("range", cappedRange),
 		"raise_exception":       jinja.NewCallable("raise_exception", raiseException),
 		"strftime_now":          jinja.NewCallable("strftime_now", strftimeNow),
@@ -84,16 +84,16 @@ func (t *Template) Execute(c Conversation) (string, error) {
 		"documents":             jinja.None(),
 	}
 	if c.Messages.IsUndefined() {
-		data["messages"] = jinja.NewList([]jinja.Value{})
+		env["messages"] = jinja.NewList([]jinja.Value{})
 	}
 	if !c.Tools.IsUndefined() && !c.Tools.IsNone() && !(c.Tools.IsList() && len(c.Tools.AsList().Items) == 0) {
-		data["tools"] = c.Tools
+		env["tools"] = c.Tools
 	}
 	for k, v := range t.vars {
-		data[k] = v
+		env[k] = v
 	}
 	for k, v := range c.Vars {
-		data[k] = v
+		env[k] = v
 	}
 	type result struct {
 		s   string
@@ -106,7 +106,7 @@ func (t *Template) Execute(c Conversation) (string, error) {
 				done <- result{err: fmt.Errorf("the template failed: %v", r)}
 			}
 		}()
-		s, err := t.tpl.RenderValues(data)
+		s, err := t.tpl.RenderValues(env)
 		done <- result{s, err}
 	}()
 	timeout := t.Timeout
