@@ -248,8 +248,18 @@ func TestConvertA2D(t *testing.T) {
 			// generate opens it, with the folder's template and mask token.
 			code, stdout, stderr = runCLI("generate", "--model", out, "--prompt", "hello", "--max-new-tokens", "8", "--steps", "2", "--block-size", "8")
 			require.Equal(t, 0, code, stderr)
-			code, stdout, stderr = runCLI("template", "--model", out)
-			require.Equal(t, 2, code, "stdin is empty: %s %s", stdout, stderr)
+			// sft trains it, its rows rendered by the folder's template.
+			data := filepath.Join(t.TempDir(), "chat.jsonl")
+			writeChat(t, data, 8)
+			tuned := filepath.Join(t.TempDir(), "tuned")
+			code, stdout, stderr = runCLI("sft", "--init", out, "--data", data, "--out", tuned, "--steps", "1", "--batch-size", "2", "--samples", "0")
+			require.Equal(t, 0, code, stderr)
+			require.Contains(t, stdout, "saved the model")
+			tcfg = nil
+			js, err = os.ReadFile(filepath.Join(tuned, "tokenizer_config.json"))
+			require.NoError(t, err)
+			require.NoError(t, json.Unmarshal(js, &tcfg))
+			require.Contains(t, tcfg["chat_template"], "<|im_start|>", "the folder's template is kept")
 		})
 	}
 }
