@@ -424,6 +424,38 @@ func alpha32(sched Schedule, t float32) float32 {
 	return float32(sched.Alpha(float64(t)))
 }
 
+// rankForReveal orders a row's candidates for a step: best confidence first
+// (rankCandidates), or, with algTemp > 0 (Dream's alg_temp), in the order of
+// a draw without replacement from softmax(confidence/algTemp): each
+// candidate's key is confidence/algTemp plus standard Gumbel noise, and the
+// keys sorted descending give that draw's order (the Gumbel-top-k trick), so
+// the first k are a sample of k positions. The noise comes from the row's
+// own stream, one draw per candidate in position order.
+func rankForReveal(pos []int, picks []choice, algTemp float64, rng *rand.Rand) []candidate {
+	cands := rankCandidates(pos, picks)
+	if algTemp <= 0 || len(cands) < 2 {
+		return cands
+	}
+	keys := make(map[int]float64, len(cands))
+	for i, p := range pos { // draws in position order, independent of the ranking
+		u := rng.Float64()
+		for u == 0 {
+			u = rng.Float64()
+		}
+		keys[p] = picks[i].conf/algTemp - math.Log(-math.Log(u))
+	}
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		switch ka, kb := keys[a.pos], keys[b.pos]; {
+		case ka > kb:
+			return -1
+		case ka < kb:
+			return 1
+		}
+		return a.pos - b.pos
+	})
+	return cands
+}
+
 // candidate is a masked position with the token a step would commit there.
 type candidate struct {
 	pos  int

@@ -69,6 +69,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if note := sf.modelDefaultsNote(*modelDir, c); note != "" {
+		fmt.Fprintln(stderr, note)
+	}
 	convs, _, err := data.LoadChat([]string{*dataPath}, data.LoadOptions{})
 	if err != nil {
 		return badInput("%v", err)
