@@ -49,7 +49,7 @@ type trainFlags struct {
 	evalEvery, saveEvery, keepLast, evalBatches   int
 	heldOut                                       float64
 	budget                                        time.Duration
-	skipBad, isolateSpaces                        bool
+	skipBad, isolateSpaces, splitDigits           bool
 	familySet, presetSet                          bool // given on the command line
 	weightingSet                                  bool // --loss-weight given
 	blockSize                                     int  // --objective bd3lm
@@ -74,6 +74,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.StringVar(&f.tokPath, "tokenizer", "", "tokenizer.json to use (default: the --init model's, or train one on the data)")
 	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
 	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
+	fs.BoolVar(&f.splitDigits, "split-digits", true, "trained tokenizer: every digit is its own token, as in Llama and Qwen2 (false: BPE may merge digit runs)")
 	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder")
 	fs.StringVar(&f.device, "device", "cpu", "device: cpu or cuda")
 	fs.StringVar(&f.precision, "precision", "f32", "matrix products: f32, or bf16 (mixed precision: bf16 operands, f32 sums and master weights; what a GPU wants, slower on cpu)")
@@ -302,7 +303,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts iter.Seq[string], stderr io.
 		}
 	default:
 		fmt.Fprintf(stderr, "training a byte-level BPE tokenizer (vocabulary %d) on the data...\n", f.vocabSize)
-		if tok, err = tokenizer.Train(texts, tokenizer.TrainConfig{VocabSize: f.vocabSize, IsolateSpaces: f.isolateSpaces}); err != nil {
+		if tok, err = tokenizer.Train(texts, tokenizer.TrainConfig{VocabSize: f.vocabSize, IsolateSpaces: f.isolateSpaces, SplitDigits: f.splitDigits}); err != nil {
 			return nil, fmt.Errorf("training the tokenizer: %w", err)
 		}
 	}
