@@ -198,7 +198,7 @@ func Chat(e Env, convs []data.Conversation) (*Result, error) {
 			res.PerTask[k] = Mean(bools(h))
 		}
 	}
-	loss, err := referenceLoss(e.B, convs, e.batch())
+	loss, err := referenceLoss(e.B, convs)
 	if err != nil {
 		return nil, err
 	}
@@ -206,8 +206,12 @@ func Chat(e Env, convs []data.Conversation) (*Result, error) {
 	return res, nil
 }
 
+// lossBatch is the batch size of the reference loss: fixed, so that the
+// loss (whose noise is drawn per batch) does not depend on --batch-size.
+const lossBatch = 16
+
 // referenceLoss is the diffusion loss of the conversations' references.
-func referenceLoss(b *modeldir.Bundle, convs []data.Conversation, batch int) (float64, error) {
+func referenceLoss(b *modeldir.Bundle, convs []data.Conversation) (float64, error) {
 	maxLen := b.MaxPositions()
 	if maxLen <= 0 {
 		maxLen = math.MaxInt
@@ -216,7 +220,7 @@ func referenceLoss(b *modeldir.Bundle, convs []data.Conversation, batch int) (fl
 	if err != nil {
 		return 0, err
 	}
-	bs, err := data.SFTBatches(ex, batch, int(b.PadID), 1)
+	bs, err := data.SFTBatches(ex, lossBatch, int(b.PadID), 1)
 	if err != nil {
 		return 0, err
 	}
