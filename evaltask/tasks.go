@@ -312,6 +312,9 @@ func GSM8K(e Env, items []GSM8KItem) (*Result, error) {
 // by the raw score (accuracy) and by the score per character of the
 // continuation (accuracy_norm).
 func Choice(e Env, items []ChoiceItem) (*Result, error) {
+	if _, ok := e.B.Model.(*editflow.Model); ok {
+		return nil, fmt.Errorf("an Edit Flows model has no masked-diffusion ELBO to score options with")
+	}
 	var tok []choiceIDs
 	skipped := 0
 	for i, it := range items {

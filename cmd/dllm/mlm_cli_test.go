@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dllmgo/dllm/tensor"
 )
 
 // `dllm pretrain --objective mlm` trains, logs each step to metrics.jsonl,
@@ -45,7 +47,20 @@ func TestPretrainMLM(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, steps, 6)
 
-	code, _, stderr = runCLI(append(args[:len(args)-6], "--steps", "8", "--batch-size", "4", "--max-length", "32", "--resume", out)...)
+	// The flags reach the objective; random replacements never draw an
+	// added token.
+	b, err := loadBundle(out, tensor.CPU())
+	require.NoError(t, err)
+	o := mlmObjective(b, 0.25, true).Options
+	require.Equal(t, 0.25, o.Rate)
+	require.True(t, o.Replace)
+	require.Equal(t, b.MaskID, o.MaskID)
+	require.Equal(t, b.Tokenizer.VocabSize(), o.Vocab)
+	require.Contains(t, o.Specials, b.MaskID)
+	require.Contains(t, o.Specials, b.PadID)
+
+	code, _, stderr = runCLI("pretrain", "--objective", "mlm", "--mask-rate", "0.25", "--mlm-replace", "--data", corpus, "--out", out,
+		"--steps", "8", "--batch-size", "4", "--max-length", "32", "--save-every", "3", "--resume", out)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "resumed from")
 
