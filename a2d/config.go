@@ -155,10 +155,12 @@ func Info(c Config) lm.ConfigInfo { return Arch(c).Info() }
 // on a CPU in seconds and minutes; qwen3-0.6b is Qwen3-0.6B's shape, the
 // base of the Tiny-A2D models.
 var presets = map[string]func() Config{
-	// tiny: width 64, 2 layers, 4 heads of 32 on 2 key/value heads, MLP 128.
-	"tiny": func() Config { return qwen3(64, 4, 2, 32, 2, 128, 512) },
-	// small: width 256, 6 layers, 8 heads of 64 on 4 key/value heads, MLP 704.
-	"small": func() Config { return qwen3(256, 8, 4, 64, 6, 704, 1024) },
+	// tiny: width 128, 4 layers, 4 heads of 32 on 2 key/value heads, SwiGLU
+	// 256: the size of ModernBERT's tiny.
+	"tiny": func() Config { return qwen3(128, 4, 2, 32, 4, 256, 512) },
+	// small: width 256, 6 layers, 4 heads of 64 on 2 key/value heads, SwiGLU
+	// 384: ModernBERT's small.
+	"small": func() Config { return qwen3(256, 4, 2, 64, 6, 384, 1024) },
 	"qwen3-0.6b": func() Config {
 		c := qwen3(1024, 16, 8, 128, 28, 3072, 40960)
 		c.VocabSize = 151936

@@ -105,7 +105,7 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 			}
 		}
 		var cache mdlm.BlockCache
-		counts := transferCounts(w, perBlock)
+		counts := transferCounts(w, perBlock, c.Schedule)
 		for j, k := range counts {
 			var logits []float32
 			var err error
@@ -193,21 +193,15 @@ func forward(m lm.Model, ids []int32, batch, n int, mask *lm.AttentionMask, rows
 	return o.Logits.Value.ToCPU().F32(), nil
 }
 
-// transferCounts spreads n reveals over steps steps as evenly as possible,
-// the earlier steps taking the remainder (LLaDA's rule), and drops the steps
-// that would reveal nothing.
-func transferCounts(n, steps int) []int {
-	var counts []int
-	for j := range steps {
-		k := n / steps
-		if j < n%steps {
-			k++
-		}
-		if k > 0 {
-			counts = append(counts, k)
-		}
+// transferCounts is the reference's count plan for one block (the same
+// get_num_transfer_tokens as the MDLM sampler, with the sampler's noise
+// schedule, linear unless set): ratios in float32, halves rounded to even,
+// steps that would reveal nothing dropped.
+func transferCounts(n, steps int, sched mdlm.Schedule) []int {
+	if sched == nil {
+		sched = mdlm.Linear{}
 	}
-	return counts
+	return mdlm.TransferCounts(n, steps, sched)
 }
 
 // commit picks a token at every masked position of block (a row's block,

@@ -111,10 +111,12 @@ func Info(c Config) lm.ConfigInfo { return Arch(c).Info() }
 // presets are the sizes New accepts. tiny trains on a CPU in seconds;
 // dream-7b is Dream-v0-7B's shape (Qwen2.5-7B's) and special tokens.
 var presets = map[string]func() Config{
-	// tiny: width 64, 2 layers, 4 heads of 16 on 2 key/value heads, MLP 128.
-	"tiny": func() Config { return sized(64, 4, 2, 2, 128, 512) },
-	// small: width 256, 6 layers, 8 heads of 32 on 4 key/value heads, MLP 704.
-	"small": func() Config { return sized(256, 8, 4, 6, 704, 1024) },
+	// tiny: width 128, 4 layers, 4 heads of 32 on 2 key/value heads, SwiGLU
+	// 256: the size of ModernBERT's tiny.
+	"tiny": func() Config { return sized(128, 4, 2, 4, 256, 512) },
+	// small: width 256, 6 layers, 4 heads of 64 on 2 key/value heads, SwiGLU
+	// 384: ModernBERT's small.
+	"small": func() Config { return sized(256, 4, 2, 6, 384, 1024) },
 	"dream-7b": func() Config {
 		c := sized(3584, 28, 4, 28, 18944, 131072)
 		c.VocabSize = 152064

@@ -102,8 +102,9 @@ func TestPresets(t *testing.T) {
 	require.Equal(t, lm.Spec{Family: "dream", ModelType: "Dream", ShiftLogits: true, MaxPositions: 512, MaskID: 299, PadID: 3, BOSID: 3, EOSID: 3}, sp)
 	m.Init(rand.New(rand.NewPCG(1, 2)))
 	w := m.(*Model).Embed.Weight.Value.F32()
-	require.Equal(t, make([]float32, 64), w[3*64:4*64])
-	require.NotZero(t, w[4*64])
+	d := m.(*Model).Arch.Hidden
+	require.Equal(t, make([]float32, d), w[3*d:4*d])
+	require.NotZero(t, w[4*d])
 	_, err = Preset("huge")
 	require.ErrorContains(t, err, "tiny, small, dream-7b")
 }

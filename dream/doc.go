@@ -21,4 +21,22 @@
 // Dream's trainer weights the masked tokens' cross-entropy by CART
 // (mdlm.WeightCART) rather than 1/t; ObjectiveOptions returns Dream's
 // defaults.
+//
+// # Sampling
+//
+// Dream's samplers run through package mdlm like every family's: the
+// ranking rules are its algs (maskgit_plus is mdlm.LowConfidence, entropy
+// and topk_margin mdlm.EntropyRemasking and mdlm.MarginRemasking, origin is
+// random remasking with binomial counts), alg_temp is
+// mdlm.SamplerConfig.AlgTemp, top_p/top_k are mdlm.Truncation, and a
+// folder's generation_config.json supplies these as defaults (modeldir).
+// One difference of layout, deliberately kept: Dream's DreamSampler
+// right-aligns each row (EOS padding on the left, position ids
+// cumsum(mask)−1), while mdlm left-aligns rows and pads on the right with a
+// key mask. A real token's position id and the keys it may attend to are
+// the same in both layouts, and the shift reads position i−1 of the same
+// row in both (the prompt always precedes the masks), so every logit a
+// sampler reads is the same function of the same inputs; only the
+// arithmetic order of padded rows' dead work differs. Logits of the
+// left-padded layout are checked against the reference fixture.
 package dream

@@ -381,10 +381,13 @@ func (c Config) ParamCount() int64 {
 // presets are the sizes New accepts. tiny trains on a CPU in seconds; the
 // 8B is the released LLaDA-8B-Base/Instruct shape.
 var presets = map[string]func() Config{
-	// tiny: width 64, 2 layers, 4 heads of 16 on 2 key/value heads, MLP 128.
-	"tiny": func() Config { return released(64, 4, 2, 2, 128, 512) },
-	// small: width 256, 6 layers, 8 heads of 32 on 4 key/value heads, MLP 704.
-	"small": func() Config { return released(256, 8, 4, 6, 704, 1024) },
+	// tiny: width 128, 4 layers, 4 heads of 32 on 2 key/value heads, SwiGLU
+	// 256: the size of ModernBERT's tiny (the same MLP parameters; grouped
+	// keys and values make it a little smaller).
+	"tiny": func() Config { return released(128, 4, 2, 4, 256, 512) },
+	// small: width 256, 6 layers, 4 heads of 64 on 2 key/value heads, SwiGLU
+	// 384: ModernBERT's small.
+	"small": func() Config { return released(256, 4, 2, 6, 384, 1024) },
 	// llada-8b: LLaDA-8B's shape and special tokens.
 	"llada-8b": func() Config {
 		c := released(4096, 32, 32, 32, 12288, 4096)

@@ -130,7 +130,7 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 			off := 0
 			for i, r := range q.rows {
 				pos := q.pos[i]
-				cands := rankCandidates(pos, picks[off:off+len(pos)])
+				cands := rankForReveal(pos, picks[off:off+len(pos)], c.algTemp(), streams[r])
 				off += len(pos)
 				k := want[r]
 				if c.Threshold > 0 {

@@ -18,6 +18,11 @@ type LikelihoodOptions struct {
 	// CFGScale > 0 scores with guided logits (the prompt masked in the
 	// unconditional copy), as LLaDA's evaluation allows.
 	CFGScale float64
+	// Weighting is the weight of a sample's cross-entropy sum: the ELBO's
+	// L/k (WeightSchedule, the zero value: the linear schedule's 1/t at
+	// t = k/L), or 1 (WeightUniform: not a bound on anything; there so that
+	// tests can show what dropping the weight does to a choice).
+	Weighting Weighting
 }
 
 // Defaults for LikelihoodOptions.
@@ -49,6 +54,8 @@ func LogLikelihood(d Denoiser, prompt, continuation []int32, opts LikelihoodOpti
 		return 0, fmt.Errorf("mdlm: samples %d, batch size %d", opts.Samples, opts.BatchSize)
 	case !(opts.CFGScale >= 0) || math.IsInf(opts.CFGScale, 0):
 		return 0, fmt.Errorf("mdlm: cfg scale %v", opts.CFGScale)
+	case opts.Weighting != WeightSchedule && opts.Weighting != WeightUniform:
+		return 0, fmt.Errorf("mdlm: likelihood weighting %s (want schedule or uniform)", opts.Weighting)
 	case vocab <= 0 || opts.MaskID < 0 || int(opts.MaskID) >= vocab:
 		return 0, fmt.Errorf("mdlm: mask id %d outside vocabulary of %d", opts.MaskID, vocab)
 	}
@@ -107,7 +114,10 @@ func LogLikelihood(d Denoiser, prompt, continuation []int32, opts LikelihoodOpti
 				off++
 				ce += logSumExp(row) - row[seq[s]]
 			}
-			total += ce * float64(l) / float64(ks[i])
+			if opts.Weighting == WeightSchedule {
+				ce *= float64(l) / float64(ks[i])
+			}
+			total += ce
 		}
 		done += b
 	}

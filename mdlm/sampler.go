@@ -80,6 +80,11 @@ type SamplerConfig struct {
 	// StochasticTransfer draws each step's count from
 	// Binomial(remaining, 1 - (1-α(s))/(1-α(t))) instead of rounding its mean.
 	StochasticTransfer bool
+	// AlgTemp > 0 (Dream's alg_temp) chooses the positions a step reveals by
+	// sampling them without replacement from softmax(confidence/AlgTemp)
+	// instead of taking the most confident; 0 takes the top k. Threshold
+	// decoding ignores it.
+	AlgTemp float64
 	// Threshold > 0 switches Generate and Infill to Fast-dLLM parallel
 	// decoding: each step commits every masked position of the block whose
 	// confidence is at least Threshold, and always at least the best one.
@@ -172,6 +177,8 @@ func (c SamplerConfig) withDefaults(vocab int) (SamplerConfig, error) {
 		return c, fmt.Errorf("mdlm: threshold %v outside [0, 1]", c.Threshold)
 	case !(c.CFGScale >= 0) || math.IsInf(c.CFGScale, 0):
 		return c, fmt.Errorf("mdlm: cfg scale %v", c.CFGScale)
+	case !(c.AlgTemp >= 0) || math.IsInf(c.AlgTemp, 0):
+		return c, fmt.Errorf("mdlm: alg_temp %v must be a finite number >= 0", c.AlgTemp)
 	case c.Remasking < LowConfidence || c.Remasking > MarginRemasking:
 		return c, fmt.Errorf("mdlm: unknown remasking %d", c.Remasking)
 	case c.Threshold > 0 && c.Remasking != LowConfidence:
@@ -261,4 +268,13 @@ func CutAnswer(ids []int32, padID int32, stops [][]int32) ([]int32, bool) {
 		}
 	}
 	return ids, false
+}
+
+// algTemp is the AlgTemp that ranking uses: none under threshold decoding,
+// which reveals by confidence alone.
+func (c SamplerConfig) algTemp() float64 {
+	if c.Threshold > 0 {
+		return 0
+	}
+	return c.AlgTemp
 }

@@ -28,6 +28,9 @@ func (Linear) Alpha(t float64) float64  { return 1 - t }
 func (Linear) Weight(t float64) float64 { return 1 / t }
 func (Linear) Name() string             { return "linear" }
 
+// Alpha32 is 1 - t in float32 arithmetic (one rounding).
+func (Linear) Alpha32(t float32) float32 { return 1 - t }
+
 // Cosine is α(t) = 1 - cos(π(1-t)/2), the cosine schedule as the PyTorch dLLM
 // framework defines it. The mask probability sin(πt/2) rises faster than t
 // early on, and the weight (π/2)·cot(πt/2) behaves like 1/t near t = 0.
@@ -38,6 +41,16 @@ func (Cosine) Alpha(t float64) float64 { return 1 - math.Cos(math.Pi/2*(1-t)) }
 // Weight is -α'/(1-α) = (π/2)·sin(π(1-t)/2) / cos(π(1-t)/2).
 func (Cosine) Weight(t float64) float64 { return math.Pi / 2 * math.Tan(math.Pi/2*(1-t)) }
 func (Cosine) Name() string             { return "cosine" }
+
+// Alpha32 follows the float32 operations of the formula: 1-t, times π/2
+// (rounded to float32), the cosine rounded to float32, then 1 minus it.
+// Go has no float32 cosine; the float64 cosine rounded once can differ from
+// a float32 library's by one unit in the last place, which no transfer count
+// up to 128 steps has been seen to notice.
+func (Cosine) Alpha32(t float32) float32 {
+	x := float32(math.Pi/2) * (1 - t)
+	return 1 - float32(math.Cos(float64(x)))
+}
 
 // ScheduleByName returns the schedule called name ("linear" or "cosine").
 func ScheduleByName(name string) (Schedule, error) {

@@ -166,7 +166,7 @@ func (s *Sequence) apply(logits []float64) error {
 	if err != nil {
 		return err
 	}
-	cands := rankCandidates(s.pos, picks)
+	cands := rankForReveal(s.pos, picks, s.c.algTemp(), s.stream)
 	k := s.want
 	if s.c.Threshold > 0 {
 		k = 1

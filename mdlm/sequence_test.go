@@ -33,6 +33,7 @@ func TestSequencesMatchGenerate(t *testing.T) {
 		{[]int32{10, 11}, with(func(c *SamplerConfig) { c.Threshold = 0.2; c.StreamOffset = 3 }), 4, 3},
 		{[]int32{1, 12, 13, 14, 15, 16, 17, 18}, with(func(c *SamplerConfig) { c.MaxNewTokens, c.Steps, c.BlockSize = 20, 20, 8; c.Temperature = 2 }), 5, 5},
 		{[]int32{2, 3}, with(func(c *SamplerConfig) { c.FullCanvas = true; c.Schedule = Cosine{} }), 6, 1},
+		{[]int32{4, 5, 6}, with(func(c *SamplerConfig) { c.AlgTemp, c.Temperature = 0.3, 1 }), 7, 2},
 	}
 	type result struct {
 		out    *Output

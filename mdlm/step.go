@@ -354,13 +354,17 @@ func pickAll(logits []float64, n, vocab int, temp float64, rank Remasking, seeds
 // each remaining mask with probability 1 - (1-α(s))/(1-α(t)), rounded
 // half to even or drawn as a binomial. Steps revealing nothing are dropped;
 // the last step reveals everything left.
+//
+// The ratio is evaluated in float32, as the reference framework evaluates it
+// (its schedulers turn s and t into float32 tensors): see revealProb. The
+// rounding of left·p then happens in float64, as there.
 func transferCounts(n, steps int, sched Schedule, stochastic bool, rng *rand.Rand) []int {
 	var counts []int
 	left := n
 	for j := 0; j < steps && left > 0; j++ {
 		t := float64(steps-j) / float64(steps)
 		s := float64(steps-j-1) / float64(steps)
-		p := 1 - maskProb(sched, s)/maskProb(sched, t)
+		p := revealProb(sched, s, t)
 		var k int
 		if stochastic {
 			for range left {
@@ -381,6 +385,75 @@ func transferCounts(n, steps int, sched Schedule, stochastic bool, rng *rand.Ran
 		}
 	}
 	return counts
+}
+
+// TransferCounts is transferCounts for the deterministic case: how many of n
+// masks each of at most steps steps reveals. Block samplers of other
+// objectives (bd3lm) use it so that every sampler counts as the reference does.
+func TransferCounts(n, steps int, sched Schedule) []int {
+	return transferCounts(n, steps, sched, false, nil)
+}
+
+// revealProb is 1 - (1-α(s))/(1-α(t)), the probability that a mask still
+// present at time t is revealed by time s, computed the way the reference
+// computes it: s and t rounded to float32, α evaluated in float32 (Alpha32),
+// the ratio divided in float32, and only the final 1 - ratio in float64.
+// The float32 rounding matters: for the linear schedule, 1 - float32(1/3)
+// is an exact tie in float32, and the rounded ratio decides whether 3 masks
+// split as 1+2 or 2+1. Computed in float64 throughout, about a third of the
+// linear schedule's (n, steps) pairs up to 64 would count differently.
+func revealProb(sched Schedule, s, t float64) float64 {
+	s32, t32 := float32(s), float32(t)
+	num := float32(1) - alpha32(sched, s32)
+	den := float32(1) - alpha32(sched, t32)
+	return 1 - float64(num/den)
+}
+
+// Alpha32 is implemented by schedules that can evaluate α in float32 the way
+// the reference's float32 tensors do.
+type Alpha32 interface {
+	Alpha32(t float32) float32
+}
+
+// alpha32 is α(t) in float32: the schedule's own float32 formula when it has
+// one, else α in float64 rounded to float32.
+func alpha32(sched Schedule, t float32) float32 {
+	if a, ok := sched.(Alpha32); ok {
+		return a.Alpha32(t)
+	}
+	return float32(sched.Alpha(float64(t)))
+}
+
+// rankForReveal orders a row's candidates for a step: best confidence first
+// (rankCandidates), or, with algTemp > 0 (Dream's alg_temp), in the order of
+// a draw without replacement from softmax(confidence/algTemp): each
+// candidate's key is confidence/algTemp plus standard Gumbel noise, and the
+// keys sorted descending give that draw's order (the Gumbel-top-k trick), so
+// the first k are a sample of k positions. The noise comes from the row's
+// own stream, one draw per candidate in position order.
+func rankForReveal(pos []int, picks []choice, algTemp float64, rng *rand.Rand) []candidate {
+	cands := rankCandidates(pos, picks)
+	if algTemp <= 0 || len(cands) < 2 {
+		return cands
+	}
+	keys := make(map[int]float64, len(cands))
+	for i, p := range pos { // draws in position order, independent of the ranking
+		u := rng.Float64()
+		for u == 0 {
+			u = rng.Float64()
+		}
+		keys[p] = picks[i].conf/algTemp - math.Log(-math.Log(u))
+	}
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		switch ka, kb := keys[a.pos], keys[b.pos]; {
+		case ka > kb:
+			return -1
+		case ka < kb:
+			return 1
+		}
+		return a.pos - b.pos
+	})
+	return cands
 }
 
 // candidate is a masked position with the token a step would commit there.

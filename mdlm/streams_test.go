@@ -61,6 +61,7 @@ func TestRowStreamsBatchMatchesAlone(t *testing.T) {
 			c.Remasking, c.Temperature, c.CFGScale, c.Steps, c.BlockSize = LowConfidence, 0.7, 0.5, 16, 8
 		})},
 		{"generate threshold", Generate, plain, prompts, with(random, func(c *SamplerConfig) { c.Remasking, c.Threshold = LowConfidence, 0.2 })},
+		{"generate alg_temp entropy", Generate, plain, prompts, with(random, func(c *SamplerConfig) { c.Remasking, c.AlgTemp = EntropyRemasking, 0.5 })},
 		{"generate cached", Generate, cacher, prompts, with(random, func(c *SamplerConfig) { c.Cache = true; c.CFGScale = 1 })},
 		{"infill", Infill, plain, texts, with(random, func(c *SamplerConfig) { c.Steps = 5 })},
 		{"ancestral", Ancestral, plain, prompts, SamplerConfig{MaxNewTokens: 12, Steps: 6, Temperature: 1}},

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -62,6 +64,133 @@ type Generation struct {
 	// the masked-diffusion one: "bd3lm" for block diffusion, whose
 	// BlockSize is then the training block size.
 	Sampler string `json:"sampler,omitempty"`
+
+	// The sampling knobs, as Dream's and Hugging Face's generation_config.json
+	// spell them; absent ones keep the sampler's defaults. A command-line
+	// flag or a request field given explicitly overrides each.
+	Temperature *float64 `json:"temperature,omitempty"`
+	TopP        *float64 `json:"top_p,omitempty"`
+	TopK        *int     `json:"top_k,omitempty"`
+	// DoSample false (Hugging Face) means greedy decoding: temperature,
+	// top_p and top_k are then ignored.
+	DoSample *bool `json:"do_sample,omitempty"`
+	// Alg is Dream's name for the remasking rule: maskgit_plus (=
+	// low_confidence), entropy, topk_margin, or origin (each mask revealed
+	// independently: random remasking with binomial counts).
+	Alg string `json:"alg,omitempty"`
+	// AlgTemp > 0 samples the revealed positions from softmax(conf/AlgTemp).
+	AlgTemp *float64 `json:"alg_temp,omitempty"`
+	// Remasking is dllm's own spelling of Alg (low_confidence, random,
+	// entropy, topk_margin); Alg wins when both are present.
+	Remasking string   `json:"remasking,omitempty"`
+	Threshold *float64 `json:"threshold,omitempty"`
+	CFGScale  *float64 `json:"cfg_scale,omitempty"`
+}
+
+// check refuses knobs no sampler can run: the error names the key.
+func (g Generation) check() error {
+	bad := func(key string, v any, want string) error {
+		return fmt.Errorf("%s is %v, want %s", key, v, want)
+	}
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case g.MaxNewTokens < 0 || g.Steps < 0 || g.BlockSize < 0:
+		return fmt.Errorf("negative sizes (max_new_tokens %d, steps %d, block_size %d)", g.MaxNewTokens, g.Steps, g.BlockSize)
+	case g.Temperature != nil && !(*g.Temperature >= 0 && finite(*g.Temperature)):
+		return bad("temperature", *g.Temperature, "a number >= 0")
+	case g.TopP != nil && !(*g.TopP > 0 && *g.TopP <= 1):
+		return bad("top_p", *g.TopP, "a number in (0, 1]")
+	case g.TopK != nil && *g.TopK < 0:
+		return bad("top_k", *g.TopK, "an integer >= 0")
+	case g.AlgTemp != nil && !(*g.AlgTemp >= 0 && finite(*g.AlgTemp)):
+		return bad("alg_temp", *g.AlgTemp, "a number >= 0")
+	case g.Threshold != nil && !(*g.Threshold >= 0 && *g.Threshold <= 1):
+		return bad("threshold", *g.Threshold, "a number in [0, 1]")
+	case g.CFGScale != nil && !(*g.CFGScale >= 0 && finite(*g.CFGScale)):
+		return bad("cfg_scale", *g.CFGScale, "a number >= 0")
+	}
+	if _, _, err := g.remasking(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// remasking resolves Alg or Remasking: the rule, whether transfer counts
+// are drawn (Dream's origin), and whether either key was present.
+func (g Generation) remasking() (r mdlm.Remasking, stochastic bool, err error) {
+	switch name := cmp.Or(g.Alg, g.Remasking); name {
+	case "":
+		return mdlm.LowConfidence, false, nil
+	case "origin":
+		return mdlm.RandomRemasking, true, nil
+	default:
+		r, err := mdlm.ParseRemasking(name)
+		if err != nil {
+			return r, false, fmt.Errorf("alg %q: want maskgit_plus, entropy, topk_margin, origin, low_confidence or random", name)
+		}
+		return r, false, nil
+	}
+}
+
+// Knobs lists the sampling knobs the folder sets, by the name of the
+// command-line flag each sets (a flag given explicitly wins).
+func (g Generation) Knobs() []string {
+	var k []string
+	greedy := g.DoSample != nil && !*g.DoSample
+	if g.Temperature != nil || greedy {
+		k = append(k, "temperature")
+	}
+	if g.TopP != nil && !greedy {
+		k = append(k, "top-p")
+	}
+	if g.TopK != nil && !greedy {
+		k = append(k, "top-k")
+	}
+	if g.Alg != "" || g.Remasking != "" {
+		k = append(k, "remasking")
+		if g.Alg == "origin" {
+			k = append(k, "stochastic-transfer")
+		}
+	}
+	if g.AlgTemp != nil {
+		k = append(k, "alg-temp")
+	}
+	if g.Threshold != nil {
+		k = append(k, "threshold")
+	}
+	if g.CFGScale != nil {
+		k = append(k, "cfg")
+	}
+	return k
+}
+
+// apply sets the knobs the folder gives on c (check has passed).
+func (g Generation) apply(c *mdlm.SamplerConfig) {
+	if g.DoSample != nil && !*g.DoSample {
+		c.Temperature = 0
+	} else {
+		if g.Temperature != nil {
+			c.Temperature = *g.Temperature
+		}
+		if g.TopP != nil {
+			c.Truncation.TopP = *g.TopP
+		}
+		if g.TopK != nil {
+			c.Truncation.TopK = *g.TopK
+		}
+	}
+	if g.Alg != "" || g.Remasking != "" {
+		c.Remasking, c.StochasticTransfer, _ = g.remasking()
+	}
+	if g.AlgTemp != nil {
+		c.AlgTemp = *g.AlgTemp
+	}
+	if g.Threshold != nil {
+		c.Threshold = *g.Threshold
+	}
+	if g.CFGScale != nil {
+		c.CFGScale = *g.CFGScale
+	}
 }
 
 // GenerationFor returns sampling defaults for answers of at most longest
@@ -238,8 +367,8 @@ func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 		if err := json.Unmarshal(js, &src.gen); err != nil {
 			return nil, fmt.Errorf("%s: %v", genPath, err)
 		}
-		if g := src.gen.Generation; g.MaxNewTokens < 0 || g.Steps < 0 || g.BlockSize < 0 {
-			return nil, fmt.Errorf("%s: negative sizes", genPath)
+		if err := src.gen.Generation.check(); err != nil {
+			return nil, fmt.Errorf("%s: %v", genPath, err)
 		}
 	}
 	b, err := newBundle(m, tok, tpl, src)
@@ -360,7 +489,7 @@ func (b *Bundle) Save(dir string) error {
 	if err := writeJSON(filepath.Join(dir, TokenizerConfigFile), tc); err != nil {
 		return err
 	}
-	if b.Generation != (Generation{}) {
+	if !reflect.DeepEqual(b.Generation, Generation{}) {
 		return writeJSON(filepath.Join(dir, GenerationConfigFile), b.Generation)
 	}
 	return nil
@@ -392,6 +521,7 @@ func (b *Bundle) SamplerConfig() mdlm.SamplerConfig {
 		c.Steps = cmp.Or(g.Steps, g.MaxNewTokens)
 		c.BlockSize = min(cmp.Or(g.BlockSize, mdlm.DefaultBlockSize), g.MaxNewTokens)
 	}
+	b.Generation.apply(&c)
 	c.StopSequences = b.Stops
 	c.SuppressTokens = b.Suppress
 	return c

@@ -18,6 +18,7 @@ import (
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/mlm"
 	"github.com/dllmgo/dllm/tensor"
 )
 
@@ -27,12 +28,14 @@ import (
 // interrupted, bit for bit.
 //
 // It runs once per objective: the trainer knows none of them, and BD3LM
-// draws its noise from the same checkpointed stream as MDLM.
+// and MLM (with BERT's random replacements) draw their noise from the same
+// checkpointed stream as MDLM.
 func TestResumeReproducesUninterruptedRun(t *testing.T) {
 	task := copyTask{vocab: 20, n: 3, mask: 0, pad: 1, sep: 2, base: 3}
 	for _, obj := range []lm.Objective{
 		mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: task.mask}),
 		bd3lm.NewObjective(bd3lm.Options{MDLM: mdlm.ObjectiveOptions{MaskID: task.mask}, BlockSize: 4}),
+		mlm.New(mlm.Options{MaskID: task.mask, Replace: true, Vocab: task.vocab}),
 	} {
 		t.Run(obj.Name(), func(t *testing.T) { testResume(t, obj) })
 	}

@@ -48,6 +48,9 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if note := sf.modelDefaultsNote(*modelDir, c); note != "" {
+		fmt.Fprintln(stderr, note)
+	}
 	var history []data.Message
 	reset := func() {
 		history = history[:0]

@@ -15,6 +15,7 @@ import (
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/synth"
 	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/evaltask"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
@@ -113,18 +114,21 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	c := b.SamplerConfig() // sized by sft to the training answers
 	sf := samplerFlags{sampler: "block", seed: *seed}
-	res, err := evaluate(b, conversations(testEx), c, &sf, 32, nil)
+	res, err := evaltask.Chat(evaltask.Env{B: b, Config: c, BatchSize: 32,
+		Generate: func(prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) { return sf.sample(b, prompts, c) }},
+		conversations(testEx))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "exact match on %d unseen questions: %.1f%%\n", res.N, 100*res.ExactMatch)
+	em, _ := res.Metric("exact_match")
+	fmt.Fprintf(stdout, "exact match on %d unseen questions: %.1f%%\n", res.N, 100*em.Value)
 	names := make([]string, 0, len(res.PerTask))
 	for k := range res.PerTask {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		fmt.Fprintf(stdout, "  %-8s %5.1f%%  (%d questions)\n", k, 100*res.PerTask[k].ExactMatch, res.PerTask[k].N)
+		fmt.Fprintf(stdout, "  %-8s %5.1f%%  (%d questions)\n", k, 100*res.PerTask[k].Value, res.PerTask[k].N)
 	}
 
 	// 5. Watch it think.

@@ -59,6 +59,45 @@ func TestDreamThroughTheCLI(t *testing.T) {
 	code, _, stderr = runCLI(append(gen, "--cache")...)
 	require.NotEqual(t, 0, code, "a shifted model has no block cache")
 
+	// Dream's generation_config.json knobs are the defaults: the same answer
+	// as the flags spelled out, a note on stderr, and an explicit flag wins.
+	genCfg := filepath.Join(model, "generation_config.json")
+	js, err = os.ReadFile(genCfg)
+	require.NoError(t, err)
+	var gc map[string]any
+	require.NoError(t, json.Unmarshal(js, &gc))
+	gc["alg"], gc["temperature"], gc["top_p"], gc["alg_temp"] = "entropy", 0.2, 0.95, 0.5
+	js, err = json.Marshal(gc)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(genCfg, js, 0o644))
+	sizes := []string{"generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "16", "--steps", "8", "--seed", "3"}
+	code, fromFolder, stderr := runCLI(sizes...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "generation_config.json: --alg-temp 0.5, --remasking entropy, --temperature 0.2, --top-p 0.95")
+	code, spelled, stderr := runCLI(append(sizes, "--remasking", "entropy", "--temperature", "0.2", "--top-p", "0.95", "--alg-temp", "0.5")...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, spelled, fromFolder)
+	require.NotContains(t, stderr, "generation_config.json", "every knob given explicitly")
+	code, greedy, stderr := runCLI(append(sizes, "--temperature", "0", "--alg-temp", "0")...)
+	require.Equal(t, 0, code, stderr)
+	code, greedySpelled, stderr := runCLI(append(sizes, "--temperature", "0", "--alg-temp", "0", "--remasking", "entropy", "--top-p", "0.95")...)
+	require.Equal(t, 0, code, stderr)
+	require.Equal(t, greedySpelled, greedy, "flags given win, the folder fills the rest")
+	gc["top_p"] = 1.5
+	js, err = json.Marshal(gc)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(genCfg, js, 0o644))
+	code, _, stderr = runCLI(sizes...)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "generation_config.json: top_p is 1.5")
+	delete(gc, "top_p")
+	delete(gc, "alg")
+	delete(gc, "temperature")
+	delete(gc, "alg_temp")
+	js, err = json.Marshal(gc)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(genCfg, js, 0o644))
+
 	code, stdout, stderr = runCLI("eval", "--model", model, "--data", data, "--limit", "4", "--max-new-tokens", "8", "--steps", "4")
 	require.Equal(t, 0, code, stderr)
 	var res evalResult

@@ -4,49 +4,38 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"sort"
+	"slices"
+	"strings"
 
 	"github.com/dllmgo/dllm/data"
-	"github.com/dllmgo/dllm/editflow"
-	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/evaltask"
+	"github.com/dllmgo/dllm/internal/atomicfile"
 	"github.com/dllmgo/dllm/mdlm"
-	"github.com/dllmgo/dllm/modeldir"
-	"github.com/dllmgo/dllm/train"
 )
 
-// dllm eval scores a chat model on held-out conversations: exact match of
-// the generated final answer, and the diffusion loss.
+// dllm eval scores a model on one of the reference's evaluation tasks
+// (package evaltask): chat exact match (the default), LAMBADA, GSM8K, or
+// multiple choice by the Monte Carlo ELBO.
 func init() {
 	register(&command{
 		name:    "eval",
-		summary: "score a chat model on chat JSONL: exact match of generated answers and held-out diffusion loss",
+		summary: "score a model on an evaluation task: chat exact match (default), lambada, gsm8k, or multiple choice by the ELBO",
 		run:     runEval,
 	})
 }
 
-// evalResult is the JSON object eval prints.
-type evalResult struct {
-	ExactMatch float64            `json:"exact_match"`
-	N          int                `json:"n"`
-	Loss       float64            `json:"loss"`
-	PerTask    map[string]taskAcc `json:"per_task,omitempty"`
-	Skipped    int                `json:"skipped,omitempty"`
-}
-
-type taskAcc struct {
-	ExactMatch float64 `json:"exact_match"`
-	N          int     `json:"n"`
-}
-
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval", stderr)
+	task := fs.String("task", evaltask.TaskChat, "task: chat (exact match on chat JSONL), lambada (last word), gsm8k (final number), choice (options scored by the ELBO); the README gives each one's JSONL shape")
 	modelDir := fs.String("model", "", "model folder (required)")
-	dataPath := fs.String("data", "", "chat JSONL; the last assistant message of each line is the reference (required)")
-	limit := fs.Int("limit", 0, "evaluate at most this many conversations (0: all)")
-	batch := fs.Int("batch-size", 16, "prompts answered together")
+	dataPath := fs.String("data", "", "the task's JSONL (required)")
+	outPath := fs.String("out", "", "write the result as JSON to this file (atomically) and print a one-line summary; without it the JSON goes to stdout")
+	limit := fs.Int("limit", 0, "evaluate at most this many items (0: all)")
+	batch := fs.Int("batch-size", 16, "prompts answered together (choice: Monte Carlo samples per forward pass)")
+	mc := fs.Int("mc-samples", evaltask.DefaultMCSamples, "choice: Monte Carlo samples of the ELBO per option")
+	format := fs.String("prompt-format", "", "lambada and choice: raw (the context as plain text, the default) or chat (the context as a user turn)")
 	device := fs.String("device", "cpu", "device: cpu or cuda")
-	verbose := fs.Bool("v", false, "print every question, answer and reference to stderr")
+	verbose := fs.Bool("v", false, "print every item, answer and verdict to stderr")
 	var sf samplerFlags
 	sf.register(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -59,33 +48,120 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	sf.noteSet(fs)
-	if *modelDir == "" || *dataPath == "" {
+	switch {
+	case *modelDir == "" || *dataPath == "":
 		return badInput("--model and --data are required")
-	}
-	if *batch < 1 {
+	case !slices.Contains(evaltask.Tasks, *task):
+		return badInput("--task: unknown task %q (known: %s)", *task, strings.Join(evaltask.Tasks, ", "))
+	case *batch < 1:
 		return badInput("--batch-size must be at least 1")
+	case *mc < 1:
+		return badInput("--mc-samples must be at least 1, got %d", *mc)
+	case *limit < 0:
+		return badInput("--limit must be >= 0, got %d", *limit)
+	case *format != "" && *format != "raw" && *format != "chat":
+		return badInput("--prompt-format must be raw or chat, got %q", *format)
+	case *format != "" && *task != evaltask.TaskLambada && *task != evaltask.TaskChoice:
+		return badInput("--prompt-format applies to lambada and choice; %s always uses the chat template", *task)
 	}
+
+	// The data first: a bad file is reported before the model loads.
+	var items int
+	var convs []data.Conversation
+	var lam []evaltask.LambadaItem
+	var gsm []evaltask.GSM8KItem
+	var cho []evaltask.ChoiceItem
+	var err error
+	switch *task {
+	case evaltask.TaskChat:
+		convs, _, err = data.LoadChat([]string{*dataPath}, data.LoadOptions{})
+		convs, items = limited(convs, *limit)
+	case evaltask.TaskLambada:
+		lam, err = evaltask.LoadLambada(*dataPath)
+		lam, items = limited(lam, *limit)
+	case evaltask.TaskGSM8K:
+		gsm, err = evaltask.LoadGSM8K(*dataPath)
+		gsm, items = limited(gsm, *limit)
+	case evaltask.TaskChoice:
+		cho, err = evaltask.LoadChoice(*dataPath)
+		cho, items = limited(cho, *limit)
+	}
+	if err != nil {
+		return badInput("%v", err)
+	}
+	if items == 0 {
+		return badInput("%s: no items", *dataPath)
+	}
+
 	b, c, err := sf.openModel(*modelDir, *device)
 	if err != nil {
 		return err
 	}
-	convs, _, err := data.LoadChat([]string{*dataPath}, data.LoadOptions{})
+	if note := sf.modelDefaultsNote(*modelDir, c); note != "" {
+		fmt.Fprintln(stderr, note)
+	}
+	// Each generation task's own canvas unless the flags size it.
+	switch *task {
+	case evaltask.TaskGSM8K:
+		c = sizeCanvas(&sf, c, evaltask.GSM8KMaxNewTokens, evaltask.GSM8KSteps, evaltask.GSM8KBlockSize)
+	case evaltask.TaskLambada:
+		n := evaltask.LambadaMaxNewTokens
+		c = sizeCanvas(&sf, c, n, n, n)
+	}
+	env := evaltask.Env{B: b, Config: c, BatchSize: *batch, MCSamples: *mc, ChatPrompt: *format == "chat",
+		Seed: sf.seed, Verbose: verboseWriter(*verbose, stderr),
+		Generate: func(prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) { return sf.sample(b, prompts, c) }}
+	var res *evaltask.Result
+	switch *task {
+	case evaltask.TaskChat:
+		res, err = evaltask.Chat(env, convs)
+	case evaltask.TaskLambada:
+		res, err = evaltask.Lambada(env, lam)
+	case evaltask.TaskGSM8K:
+		res, err = evaltask.GSM8K(env, gsm)
+	case evaltask.TaskChoice:
+		res, err = evaltask.Choice(env, cho)
+	}
 	if err != nil {
-		return badInput("%v", err)
+		return badInput("%s: %v", *dataPath, err)
 	}
-	if *limit > 0 && len(convs) > *limit {
-		convs = convs[:*limit]
-	}
-	if len(convs) == 0 {
-		return badInput("%s: no conversations", *dataPath)
-	}
-	res, err := evaluate(b, convs, c, &sf, *batch, verboseWriter(*verbose, stderr))
+	js, err := json.Marshal(res)
 	if err != nil {
 		return err
 	}
-	js, _ := json.Marshal(res)
-	fmt.Fprintln(stdout, string(js))
+	if *outPath == "" {
+		fmt.Fprintln(stdout, string(js))
+		fmt.Fprintln(stderr, res.Summary())
+		return nil
+	}
+	if err := atomicfile.WriteBytes(*outPath, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res.Summary())
 	return nil
+}
+
+// limited is items cut to limit (0: all) and its length.
+func limited[T any](items []T, limit int) ([]T, int) {
+	if limit > 0 && len(items) > limit {
+		items = items[:limit]
+	}
+	return items, len(items)
+}
+
+// sizeCanvas gives c a task's canvas sizes, except those the flags set.
+func sizeCanvas(sf *samplerFlags, c mdlm.SamplerConfig, maxNew, steps, block int) mdlm.SamplerConfig {
+	if !sf.set["max-new-tokens"] {
+		c.MaxNewTokens = maxNew
+	}
+	if !sf.set["steps"] {
+		c.Steps = steps
+	}
+	if !sf.set["block-size"] {
+		c.BlockSize = block
+	}
+	c.BlockSize = min(c.BlockSize, c.MaxNewTokens)
+	return c
 }
 
 func verboseWriter(on bool, w io.Writer) io.Writer {
@@ -93,107 +169,4 @@ func verboseWriter(on bool, w io.Writer) io.Writer {
 		return w
 	}
 	return nil
-}
-
-// evaluate generates an answer for every conversation's last user turn and
-// compares it with the reference answer; it also measures the diffusion
-// loss of the references.
-func evaluate(b *modeldir.Bundle, convs []data.Conversation, c mdlm.SamplerConfig, sf *samplerFlags, batch int, verbose io.Writer) (*evalResult, error) {
-	type item struct {
-		prompt []int32
-		want   string
-		task   string
-		q      string
-	}
-	var items []item
-	skipped := 0
-	for _, conv := range convs {
-		msgs := conv.Messages
-		if len(msgs) < 2 || msgs[len(msgs)-1].Role != "assistant" {
-			skipped++
-			continue
-		}
-		p, err := b.Prompt(msgs[:len(msgs)-1])
-		if err != nil || !fitsModel(b.Model, len(p)+c.MaxNewTokens) {
-			skipped++
-			continue
-		}
-		items = append(items, item{p, msgs[len(msgs)-1].Content, conv.Task, msgs[len(msgs)-2].Content})
-	}
-	if len(items) == 0 {
-		return nil, badInput("no conversation fits: each needs a final assistant turn and a prompt that leaves room for %d new tokens", c.MaxNewTokens)
-	}
-	// Similar prompt lengths together keep the canvas rectangle small.
-	order := make([]int, len(items))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(i, j int) bool { return len(items[order[i]].prompt) < len(items[order[j]].prompt) })
-
-	res := &evalResult{N: len(items), Skipped: skipped, PerTask: map[string]taskAcc{}}
-	correct := 0
-	for lo := 0; lo < len(order); lo += batch {
-		idx := order[lo:min(lo+batch, len(order))]
-		prompts := make([][]int32, len(idx))
-		for k, i := range idx {
-			prompts[k] = items[i].prompt
-		}
-		// Stream lo+k for the item at place lo+k of the order: every item
-		// samples the same whatever --batch-size is (mdlm's row streams).
-		c.StreamOffset = lo
-		out, err := sf.sample(b, prompts, c)
-		if err != nil {
-			return nil, err
-		}
-		for k, i := range idx {
-			it := items[i]
-			got := b.Answer(out.Samples[k].Answer)
-			ok := data.SameAnswer(got, it.want)
-			if ok {
-				correct++
-			}
-			if it.task != "" {
-				ta := res.PerTask[it.task]
-				ta.N++
-				if ok {
-					ta.ExactMatch++
-				}
-				res.PerTask[it.task] = ta
-			}
-			if verbose != nil {
-				mark := "✗"
-				if ok {
-					mark = "✓"
-				}
-				fmt.Fprintf(verbose, "%s %s\n   got: %s\n  want: %s\n", mark, oneLine(it.q), oneLine(got), oneLine(it.want))
-			}
-		}
-	}
-	res.ExactMatch = float64(correct) / float64(len(items))
-	for k, ta := range res.PerTask {
-		ta.ExactMatch /= float64(ta.N)
-		res.PerTask[k] = ta
-	}
-	if len(res.PerTask) == 0 {
-		res.PerTask = nil
-	}
-
-	maxLen := b.MaxPositions()
-	if maxLen <= 0 {
-		maxLen = math.MaxInt
-	}
-	ex, _, err := data.BuildSFT(b.Tokenizer, convs, data.SFTConfig{MaxLen: maxLen, PadID: int(b.PadID), Template: b.Template})
-	if err != nil {
-		return nil, err
-	}
-	bs, err := data.SFTBatches(ex, batch, int(b.PadID), 1)
-	if err != nil {
-		return nil, err
-	}
-	var obj lm.Objective = mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: b.MaskID})
-	if _, ok := b.Model.(*editflow.Model); ok {
-		obj = editflow.NewObjective(editflow.Options{BOS: b.BOSID})
-	}
-	res.Loss, err = train.EvalLoss(b.Model, bs, obj, 1)
-	return res, err
 }

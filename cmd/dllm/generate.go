@@ -45,6 +45,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if note := sf.modelDefaultsNote(*modelDir, c); note != "" {
+		fmt.Fprintln(stderr, note)
+	}
 	var ids []int32
 	if *raw {
 		for _, id := range b.Tokenizer.Encode(*prompt, false) {

@@ -10,12 +10,13 @@ import (
 	"github.com/dllmgo/dllm/recipe"
 )
 
-// dllm pretrain trains a model by masked diffusion on plain text: documents
+// dllm pretrain trains a model on plain text (masked diffusion, or MLM as
+// BERT and ModernBERT were trained, with --objective mlm): documents
 // are concatenated and cut into fixed-length rows, every token supervised.
 func init() {
 	register(&command{
 		name:    "pretrain",
-		summary: "train a model by masked diffusion (MDLM) on plain-text corpora",
+		summary: "train a model on plain-text corpora: masked diffusion (MDLM) or, with --objective mlm, masked language modelling",
 		run:     runPretrain,
 	})
 }

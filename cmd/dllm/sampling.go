@@ -2,6 +2,10 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
 
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/editflow"
@@ -15,7 +19,7 @@ import (
 type samplerFlags struct {
 	maxNew, steps, blockSize int
 	temperature, threshold   float64
-	cfg, topP                float64
+	cfg, topP, algTemp       float64
 	topK                     int
 	remasking, sampler       string
 	precision                string
@@ -24,6 +28,9 @@ type samplerFlags struct {
 	// set records which flags the user gave, so that a model's own
 	// defaults (generation_config.json) apply to the others.
 	set map[string]bool
+	// fromModel names the flags whose values the model folder's
+	// generation_config.json gives: an explicit flag still wins.
+	fromModel map[string]bool
 	// editTrace, if set, sees the steps of an Edit Flows model's sampler
 	// (the live view).
 	editTrace func(editflow.Step)
@@ -43,6 +50,7 @@ func (s *samplerFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.topK, "top-k", 0, "sample among the k most likely tokens only (0: all; Dream's top_k)")
 	fs.Float64Var(&s.topP, "top-p", 1, "sample among the most likely tokens whose probabilities reach p (1: all; Dream's top_p)")
 	fs.StringVar(&s.remasking, "remasking", "low_confidence", "which masked positions to reveal each step: low_confidence (= maskgit_plus), random, or Dream's entropy and topk_margin")
+	fs.Float64Var(&s.algTemp, "alg-temp", 0, "> 0: choose the positions each step reveals by sampling from softmax(confidence/alg-temp) instead of the most confident (Dream's alg_temp)")
 	fs.Float64Var(&s.threshold, "threshold", 0, "> 0: Fast-dLLM parallel decoding, reveal every position at least this confident")
 	fs.Float64Var(&s.cfg, "cfg", 0, "classifier-free guidance scale (0: off)")
 	fs.BoolVar(&s.stochastic, "stochastic-transfer", false, "draw each step's number of revealed tokens instead of rounding its mean")
@@ -76,6 +84,8 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 		return c, badInput("--top-p must be in (0, 1], got %g", s.topP)
 	case s.cfg < 0:
 		return c, badInput("--cfg must be >= 0, got %g", s.cfg)
+	case !(s.algTemp >= 0) || math.IsInf(s.algTemp, 0):
+		return c, badInput("--alg-temp must be a finite number >= 0, got %g", s.algTemp)
 	case s.sampler != "block" && s.sampler != "ancestral" && s.sampler != bd3lm.ObjectiveName:
 		return c, badInput("--sampler must be block, ancestral or bd3lm, got %q", s.sampler)
 	case s.cache && s.sampler == "ancestral":
@@ -97,9 +107,34 @@ func (s *samplerFlags) apply(c mdlm.SamplerConfig) (mdlm.SamplerConfig, error) {
 	if c.BlockSize > c.MaxNewTokens && s.sampler != bd3lm.ObjectiveName { // bd3lm's is the model's
 		c.BlockSize = c.MaxNewTokens
 	}
-	c.Temperature, c.Remasking, c.Threshold, c.CFGScale = s.temperature, rm, s.threshold, s.cfg
-	c.StochasticTransfer, c.Cache = s.stochastic, s.cache
-	c.Truncation = mdlm.Truncation{TopK: s.topK, TopP: s.topP}
+	// Knobs the model's generation_config.json sets keep its values unless
+	// the flag was given.
+	flagWins := func(name string) bool { return s.set[name] || !s.fromModel[name] }
+	if flagWins("temperature") {
+		c.Temperature = s.temperature
+	}
+	if flagWins("remasking") {
+		c.Remasking = rm
+	}
+	if flagWins("threshold") {
+		c.Threshold = s.threshold
+	}
+	if flagWins("cfg") {
+		c.CFGScale = s.cfg
+	}
+	if flagWins("alg-temp") {
+		c.AlgTemp = s.algTemp
+	}
+	if flagWins("stochastic-transfer") {
+		c.StochasticTransfer = s.stochastic
+	}
+	if flagWins("top-k") {
+		c.Truncation.TopK = s.topK
+	}
+	if flagWins("top-p") {
+		c.Truncation.TopP = s.topP
+	}
+	c.Cache = s.cache
 	return c, nil
 }
 
@@ -121,6 +156,10 @@ func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.Sam
 		return nil, mdlm.SamplerConfig{}, err
 	}
 	c := b.SamplerConfig()
+	s.fromModel = map[string]bool{}
+	for _, k := range b.Generation.Knobs() {
+		s.fromModel[k] = true
+	}
 	if g := b.Generation; g.Sampler == bd3lm.ObjectiveName {
 		// A block-diffusion model samples block by block, in its training
 		// blocks, unless the flags say otherwise.
@@ -156,4 +195,41 @@ func (s *samplerFlags) sample(b *modeldir.Bundle, prompts [][]int32, c mdlm.Samp
 		return mdlm.Ancestral(d, prompts, c, rng)
 	}
 	return mdlm.Generate(d, prompts, c, rng)
+}
+
+// modelDefaultsNote says which sampling settings came from the model
+// folder's generation_config.json rather than from flags or the built-in
+// defaults ("" when none did), so that -h's defaults never change silently.
+func (s *samplerFlags) modelDefaultsNote(dir string, c mdlm.SamplerConfig) string {
+	var taken []string
+	for k := range s.fromModel {
+		if s.set[k] {
+			continue
+		}
+		var v any
+		switch k {
+		case "temperature":
+			v = c.Temperature
+		case "remasking":
+			v = c.Remasking
+		case "threshold":
+			v = c.Threshold
+		case "cfg":
+			v = c.CFGScale
+		case "alg-temp":
+			v = c.AlgTemp
+		case "stochastic-transfer":
+			v = c.StochasticTransfer
+		case "top-k":
+			v = c.Truncation.TopK
+		case "top-p":
+			v = c.Truncation.TopP
+		}
+		taken = append(taken, fmt.Sprintf("--%s %v", k, v))
+	}
+	if len(taken) == 0 {
+		return ""
+	}
+	sort.Strings(taken)
+	return fmt.Sprintf("dllm: sampling defaults from %s/%s: %s (a flag given explicitly wins)", dir, modeldir.GenerationConfigFile, strings.Join(taken, ", "))
 }

@@ -40,9 +40,10 @@ func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
 	minFreq := fs.Int("min-frequency", 2, "merge only pairs seen at least this often")
 	out := fs.String("out", "tokenizer.json", "output `file` (written atomically)")
 	isolate := fs.Bool("isolate-spaces", false, "make every space its own token (a word is then one token wherever it stands)")
+	digits := fs.Bool("split-digits", true, "make every digit its own token, as Llama and Qwen2 do (HF's Digits pre-tokenizer, individual_digits); --split-digits=false lets BPE merge digit runs")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: dllm tokenizer train --data PATH [--data PATH ...] --vocab-size N --out tokenizer.json")
-		fmt.Fprintln(stderr, "\nLearns byte-level BPE (NFC, GPT-2 pre-tokenizer) with [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0..4")
+		fmt.Fprintln(stderr, "\nLearns byte-level BPE (NFC, digits split, GPT-2 pre-tokenizer) with [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0..4")
 		fmt.Fprintln(stderr, "and the template [CLS] $A [SEP]. Deterministic. Hugging Face tokenizers loads the result.")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fs.PrintDefaults()
@@ -78,7 +79,7 @@ func runTokenizerTrain(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	tok, err := tokenizer.Train(lines, tokenizer.TrainConfig{VocabSize: *vocab, MinFrequency: *minFreq, IsolateSpaces: *isolate})
+	tok, err := tokenizer.Train(lines, tokenizer.TrainConfig{VocabSize: *vocab, MinFrequency: *minFreq, IsolateSpaces: *isolate, SplitDigits: *digits})
 	if readErr != nil {
 		return readErr
 	}

@@ -121,7 +121,7 @@ func TestTrainingBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown objective", []string{"sft", "--data", good, "--out", out, "--objective", "edm"}, `--objective: unknown objective "edm" (known: mdlm, bd3lm, editflow)`},
+		{"unknown objective", []string{"sft", "--data", good, "--out", out, "--objective", "edm"}, `--objective: unknown objective "edm" (known: mdlm, mlm, bd3lm, editflow)`},
 		{"pretrain unknown objective", []string{"pretrain", "--data", good, "--out", out, "--objective", "x"}, `unknown objective "x"`},
 		{"unknown family", []string{"sft", "--data", good, "--out", out, "--family", "gpt"}, `--family: unknown model family "gpt" (known: modernbert, llada`},
 		{"preset of no family", []string{"pretrain", "--data", good, "--out", out, "--preset", "modernbert-huge"}, `family modernbert has no preset "modernbert-huge"`},

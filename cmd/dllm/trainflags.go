@@ -21,6 +21,7 @@ import (
 	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/mlm"
 	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
@@ -48,11 +49,13 @@ type trainFlags struct {
 	evalEvery, saveEvery, keepLast, evalBatches   int
 	heldOut                                       float64
 	budget                                        time.Duration
-	skipBad, isolateSpaces                        bool
+	skipBad, isolateSpaces, splitDigits           bool
 	familySet, presetSet                          bool // given on the command line
 	weightingSet                                  bool // --loss-weight given
 	blockSize                                     int  // --objective bd3lm
 	timePerBlock                                  bool // --objective bd3lm
+	maskRate                                      float64
+	mlmReplace                                    bool // --objective mlm
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
@@ -63,12 +66,15 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.StringVar(&f.initDir, "init", "", "start from this Hugging Face model folder instead of a preset (its config.json names the family)")
 	fs.IntVar(&f.blockSize, "block-size", bd3lm.DefaultBlockSize, "--objective bd3lm: tokens per block")
 	fs.BoolVar(&f.timePerBlock, "time-per-block", false, "--objective bd3lm: one diffusion time per block (the BD3LM authors') instead of one per sequence (the dLLM framework's)")
-	fs.StringVar(&f.objectiveName, "objective", mdlm.ObjectiveName, "training objective: "+mdlm.ObjectiveName+" (masked diffusion), "+bd3lm.ObjectiveName+" (block diffusion) or "+editflow.ObjectiveName+" (Edit Flows: insertions, deletions, substitutions; an Edit Flows folder always trains with it)")
+	fs.StringVar(&f.objectiveName, "objective", mdlm.ObjectiveName, "training objective: "+mdlm.ObjectiveName+" (masked diffusion), "+mlm.ObjectiveName+" (masked language modelling at a fixed rate, as BERT and ModernBERT were pretrained), "+bd3lm.ObjectiveName+" (block diffusion) or "+editflow.ObjectiveName+" (Edit Flows: insertions, deletions, substitutions; an Edit Flows folder always trains with it)")
+	fs.Float64Var(&f.maskRate, "mask-rate", mlm.DefaultRate, "--objective mlm: fraction of the tokens masked (ModernBERT's 0.3)")
+	fs.BoolVar(&f.mlmReplace, "mlm-replace", false, "--objective mlm: BERT's 80/10/10 (of the selected tokens 10% become a random token and 10% stay) instead of [MASK] only")
 	fs.StringVar(&f.kappa, "kappa", "linear", "editflow: the schedule κ(t): linear, cubic or cosine")
 	fs.IntVar(&f.editMasks, "edit-masks", 64, "editflow: the [MASK] tokens the source x0 has after the prompt (-1: none)")
 	fs.StringVar(&f.tokPath, "tokenizer", "", "tokenizer.json to use (default: the --init model's, or train one on the data)")
 	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
 	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
+	fs.BoolVar(&f.splitDigits, "split-digits", true, "trained tokenizer: every digit is its own token, as in Llama and Qwen2 (false: BPE may merge digit runs)")
 	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder")
 	fs.StringVar(&f.device, "device", "cpu", "device: cpu or cuda")
 	fs.StringVar(&f.precision, "precision", "f32", "matrix products: f32, or bf16 (mixed precision: bf16 operands, f32 sums and master weights; what a GPU wants, slower on cpu)")
@@ -157,8 +163,11 @@ func (f *trainFlags) validate() error {
 			return badInput("--preset: family %s has no preset %q (known: %s)", fam.Name, f.preset, strings.Join(fam.Presets, ", "))
 		}
 	}
-	if f.objectiveName != mdlm.ObjectiveName && f.objectiveName != bd3lm.ObjectiveName && f.objectiveName != editflow.ObjectiveName {
-		return badInput("--objective: unknown objective %q (known: %s, %s, %s)", f.objectiveName, mdlm.ObjectiveName, bd3lm.ObjectiveName, editflow.ObjectiveName)
+	if !slices.Contains([]string{mdlm.ObjectiveName, mlm.ObjectiveName, bd3lm.ObjectiveName, editflow.ObjectiveName}, f.objectiveName) {
+		return badInput("--objective: unknown objective %q (known: %s, %s, %s, %s)", f.objectiveName, mdlm.ObjectiveName, mlm.ObjectiveName, bd3lm.ObjectiveName, editflow.ObjectiveName)
+	}
+	if !(f.maskRate > 0 && f.maskRate <= 1) {
+		return badInput("--mask-rate must be in (0, 1], got %g", f.maskRate)
 	}
 	if f.blockSize < 1 {
 		return badInput("--block-size must be at least 1, got %d", f.blockSize)
@@ -202,6 +211,9 @@ func (f *trainFlags) objectiveFor(b *modeldir.Bundle, sft bool) (lm.Objective, e
 		}
 		return editflow.NewObjective(editflow.Options{Kappa: k, MaskLength: f.editMasks, BOS: b.BOSID}), nil
 	}
+	if f.objectiveName == mlm.ObjectiveName {
+		return mlmObjective(b, f.maskRate, f.mlmReplace), nil
+	}
 	o, err := f.objective(b.MaskID)
 	if err != nil {
 		return nil, err
@@ -214,6 +226,16 @@ func (f *trainFlags) objectiveFor(b *modeldir.Bundle, sft bool) (lm.Objective, e
 	}
 	return bd3lm.NewObjective(bd3lm.Options{MDLM: o, BlockSize: f.blockSize, PerBlock: f.timePerBlock,
 		PadToBlocks: sft, EOS: endOfText(b), Pad: b.PadID}), nil
+}
+
+// mlmObjective is MLM for bundle b: random replacements (with replace) are
+// drawn from the tokenizer's vocabulary, never one of its added tokens.
+func mlmObjective(b *modeldir.Bundle, rate float64, replace bool) *mlm.Objective {
+	o := mlm.Options{MaskID: b.MaskID, Rate: rate, Replace: replace, Vocab: b.Tokenizer.VocabSize()}
+	for _, a := range b.Tokenizer.AddedTokens() {
+		o.Specials = append(o.Specials, int32(a.ID))
+	}
+	return mlm.New(o)
 }
 
 // endOfText is the token that ends a block-diffusion answer: the model's
@@ -281,7 +303,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts iter.Seq[string], stderr io.
 		}
 	default:
 		fmt.Fprintf(stderr, "training a byte-level BPE tokenizer (vocabulary %d) on the data...\n", f.vocabSize)
-		if tok, err = tokenizer.Train(texts, tokenizer.TrainConfig{VocabSize: f.vocabSize, IsolateSpaces: f.isolateSpaces}); err != nil {
+		if tok, err = tokenizer.Train(texts, tokenizer.TrainConfig{VocabSize: f.vocabSize, IsolateSpaces: f.isolateSpaces, SplitDigits: f.splitDigits}); err != nil {
 			return nil, fmt.Errorf("training the tokenizer: %w", err)
 		}
 	}

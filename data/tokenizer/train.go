@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -43,6 +45,14 @@ type TrainConfig struct {
 	// pairs from data, a tiny one trained for minutes does not. The file gets
 	// HF's Sequence[Split(" ", Isolated), ByteLevel] pre-tokenizer.
 	IsolateSpaces bool
+	// SplitDigits makes every digit its own token, as the Llama and Qwen2
+	// tokenizers do: "2024" is "2","0","2","4", never one merged token, so
+	// a model sees each digit of a number (and numbers it never met are
+	// spelled with the ten it knows). The file gets HF's Digits
+	// pre-tokenizer with individual_digits true before ByteLevel, after the
+	// space split when IsolateSpaces is on. The dllm commands that train a
+	// tokenizer turn it on unless told --split-digits=false.
+	SplitDigits bool
 }
 
 // Train learns a byte-level BPE tokenizer from texts, ModernBERT-style: NFC,
@@ -71,13 +81,13 @@ func Train(texts iter.Seq[string], cfg TrainConfig) (*Tokenizer, error) {
 		}
 		seen[s] = true
 	}
-	counts := countWords(texts, cfg.IsolateSpaces)
+	counts := countWords(texts, cfg.IsolateSpaces, cfg.SplitDigits)
 	if len(counts) == 0 {
 		return nil, errors.New("no text to train on")
 	}
 	tr := newTrainer(specials, counts)
 	tr.run(cfg.VocabSize, int64(cfg.MinFrequency))
-	data, err := tr.tokenizerJSON(specials, cfg.IsolateSpaces)
+	data, err := tr.tokenizerJSON(specials, cfg.IsolateSpaces, cfg.SplitDigits)
 	if err != nil {
 		return nil, err
 	}
@@ -86,8 +96,9 @@ func Train(texts iter.Seq[string], cfg TrainConfig) (*Tokenizer, error) {
 
 // countWords normalizes and pre-tokenizes texts on all cores and counts the
 // words (as raw bytes). With isolate, spaces are split off first, as the
-// Split pre-tokenizer does before ByteLevel.
-func countWords(texts iter.Seq[string], isolate bool) map[string]int64 {
+// Split pre-tokenizer does before ByteLevel; with digits, every digit is then
+// cut out on its own, as the Digits pre-tokenizer does.
+func countWords(texts iter.Seq[string], isolate, digits bool) map[string]int64 {
 	workers := runtime.GOMAXPROCS(0)
 	batches := make(chan []string, workers)
 	partial := make([]map[string]int64, workers)
@@ -98,10 +109,15 @@ func countWords(texts iter.Seq[string], isolate bool) map[string]int64 {
 			defer wg.Done()
 			counts := map[string]int64{}
 			var ends []int
+			var parts []string
 			for batch := range batches {
 				for _, text := range batch {
 					text = norm.NFC.String(text)
+					parts = parts[:0]
 					for _, part := range splitSpaces(text, isolate) {
+						parts = splitDigits(parts, part, digits)
+					}
+					for _, part := range parts {
 						ends = splitGPT2(ends[:0], part)
 						start := 0
 						for _, end := range ends {
@@ -160,6 +176,29 @@ func splitSpaces(text string, isolate bool) []string {
 		parts = append(parts, text)
 	}
 	return parts
+}
+
+// splitDigits appends the pieces of text with every numeric character (HF's
+// Digits: Rust's char::is_numeric, Go's unicode.IsNumber) a piece of its own,
+// or text whole.
+func splitDigits(dst []string, text string, on bool) []string {
+	if !on {
+		return append(dst, text)
+	}
+	last := 0
+	for i, r := range text {
+		if unicode.IsNumber(r) {
+			if last < i {
+				dst = append(dst, text[last:i])
+			}
+			last = i + utf8.RuneLen(r)
+			dst = append(dst, text[i:last])
+		}
+	}
+	if last < len(text) {
+		dst = append(dst, text[last:])
+	}
+	return dst
 }
 
 type trainWord struct {
@@ -336,7 +375,7 @@ func (q *pairQueue) Pop() any {
 }
 
 // tokenizerJSON writes the trained tokenizer in HF's format.
-func (tr *trainer) tokenizerJSON(specials []string, isolateSpaces bool) ([]byte, error) {
+func (tr *trainer) tokenizerJSON(specials []string, isolateSpaces, splitDigits bool) ([]byte, error) {
 	type added struct {
 		ID         int    `json:"id"`
 		Content    string `json:"content"`
@@ -370,10 +409,16 @@ func (tr *trainer) tokenizerJSON(specials []string, isolateSpaces bool) ([]byte,
 		pair = append(pair, piece{"SpecialToken": map[string]any{"id": "[SEP]", "type_id": 1}})
 	}
 	byteLevel := map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
-	var preTokenizer any = byteLevel
+	var pre []any
 	if isolateSpaces {
-		split := map[string]any{"type": "Split", "pattern": map[string]string{"String": " "}, "behavior": "Isolated", "invert": false}
-		preTokenizer = map[string]any{"type": "Sequence", "pretokenizers": []any{split, byteLevel}}
+		pre = append(pre, map[string]any{"type": "Split", "pattern": map[string]string{"String": " "}, "behavior": "Isolated", "invert": false})
+	}
+	if splitDigits {
+		pre = append(pre, map[string]any{"type": "Digits", "individual_digits": true})
+	}
+	var preTokenizer any = byteLevel
+	if len(pre) > 0 {
+		preTokenizer = map[string]any{"type": "Sequence", "pretokenizers": append(pre, byteLevel)}
 	}
 
 	// The vocabulary in id order, which Go's map encoding would not keep.

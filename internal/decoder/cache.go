@@ -3,6 +3,7 @@ package decoder
 import (
 	"fmt"
 
+	"github.com/dllmgo/dllm/graphs"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
@@ -33,6 +34,9 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 	}
 	c := &BlockCache{m: m}
 	c.kv = transformer.NewDualCache(m.b, m.Arch.block(), layers, batch, seqLen, width, starts, keyMask)
+	if m.useGraphs() {
+		c.graphs = graphs.NewRecorder[stepKey](m.b, maxGraphs)
+	}
 	be := m.b
 	tp := m.inferenceTape()
 	var mask *tensor.Tensor
@@ -50,10 +54,32 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 	return c, logits.Value.ToCPU().F32(), nil
 }
 
-// BlockCache is one block's DualCache for a batch (mdlm.BlockCache).
+// BlockCache is one block's DualCache for a batch (mdlm.BlockCache). On a
+// backend that records graphs it records its cached step once per padded
+// row count and precision and replays it on the block's later steps.
 type BlockCache struct {
 	m  *Model
 	kv *transformer.DualCache
+	// graphs records the cached step; nil runs it eagerly.
+	graphs *graphs.Recorder[stepKey]
+}
+
+// stepKey is the shape of one recorded cached step.
+type stepKey struct {
+	rows int
+	prec nn.Precision
+}
+
+// Graphs reports how many cached steps the cache has recorded as graphs.
+func (c *BlockCache) Graphs() int { return c.graphs.Graphs() }
+
+// step is a cached step on the device tensors in: the blocks' token ids
+// [B·w] and the rows of the blocks [M] whose logits it returns.
+func (c *BlockCache) step(in []*tensor.Tensor) *tensor.Tensor {
+	m := c.m
+	tp := m.inferenceTape()
+	hidden := m.encode(tp, in[0], c.kv.Positions(), c.kv.Attend)
+	return m.head(tp, hidden, in[1]).Value
 }
 
 // Logits recomputes the blocks from ids (only the block tokens are read)
@@ -69,14 +95,23 @@ func (c *BlockCache) Logits(ids, rows []int32) ([]float32, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
+	if c.graphs != nil {
+		padded := graphs.PadRows(local, graphs.RowQuantum)
+		in := []*tensor.Tensor{tensor.FromI32(block, len(block)), tensor.FromI32(padded, len(padded))}
+		out := c.graphs.Run(stepKey{rows: len(padded), prec: m.Precision}, in, c.step)
+		return out.F32()[:len(rows)*m.VocabSize()], nil
+	}
 	be := m.b
-	tp := m.inferenceTape()
-	hidden := m.encode(tp, be.FromHost(tensor.FromI32(block, len(block))), c.kv.Positions(), c.kv.Attend)
-	return m.head(tp, hidden, be.FromHost(tensor.FromI32(local, len(local)))).Value.ToCPU().F32(), nil
+	return be.ToHost(c.step([]*tensor.Tensor{
+		be.FromHost(tensor.FromI32(block, len(block))), be.FromHost(tensor.FromI32(local, len(local))),
+	})).F32(), nil
 }
 
-// Release frees the cache's device memory.
-func (c *BlockCache) Release() { c.kv.Release() }
+// Release frees the cache's device memory and its recorded graphs.
+func (c *BlockCache) Release() {
+	c.graphs.Release()
+	c.kv.Release()
+}
 
 var _ mdlm.BlockCacher = (*Model)(nil)
 

@@ -11,4 +11,10 @@
 // network to this package as an Arch; Config is the config.json these
 // architectures share (Hugging Face's key names), which the families read
 // and check.
+//
+// On a backend that records graphs (CUDA), Logits records each shape's
+// forward pass once and replays it (package graphs), Dream's padded
+// positions being one of the graph's inputs; a block cache (the A2D
+// families' DualCache) records its cached step the same way. NoGraphs turns
+// this off.
 package decoder

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/dllmgo/dllm/graphs"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
@@ -22,9 +23,13 @@ type Model struct {
 	Head   *nn.Linear  // lm_head [V, D]; nil when tied
 	// Precision is the arithmetic of inference through Logits.
 	Precision nn.Precision
+	// NoGraphs runs Logits and the cached block steps eagerly even on a
+	// backend that records graphs (package graphs).
+	NoGraphs bool
 
 	b         tensor.Backend
 	positions map[[2]int]*tensor.Tensor
+	graphs    *graphs.Recorder[graphKey]
 }
 
 // New builds a model of a valid Arch with zero projections and unit norms.
@@ -35,6 +40,7 @@ func New(a Arch, b tensor.Backend) *Model {
 		Final:     nn.NewRMSNorm(b, "model.norm", a.Hidden, float32(a.Eps), 0),
 		b:         b,
 		positions: map[[2]int]*tensor.Tensor{},
+		graphs:    graphs.NewRecorder[graphKey](b, maxGraphs),
 	}
 	m.Embed.Weight.NoDecay = true
 	tc := a.block()
@@ -183,19 +189,64 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 	if len(rows) == 0 {
 		return nil, nil
 	}
+	var pos []int32
+	if keyMask != nil && m.Arch.MaskPositions {
+		pos = MaskPositions(keyMask, batch, seqLen)
+	}
+	if m.useGraphs() {
+		return m.graphLogits(ids, batch, seqLen, keyMask, pos, rows), nil
+	}
 	in := lm.Input{
 		IDs:  m.b.FromHost(tensor.FromI32(ids, batch, seqLen)),
 		Rows: m.b.FromHost(tensor.FromI32(rows, len(rows))),
 	}
 	if keyMask != nil {
 		in.KeyMask = m.b.FromHost(tensor.FromI32(keyMask, batch, seqLen))
-		if m.Arch.MaskPositions {
-			if pos := MaskPositions(keyMask, batch, seqLen); pos != nil {
-				in.Positions = m.b.FromHost(tensor.FromI32(pos, len(pos)))
-			}
-		}
+	}
+	if pos != nil {
+		in.Positions = m.b.FromHost(tensor.FromI32(pos, len(pos)))
 	}
 	return m.Forward(m.inferenceTape(), in).Logits.Value.ToCPU().F32(), nil
+}
+
+// maxGraphs bounds the recorded graphs a model keeps for Logits.
+const maxGraphs = 16
+
+// graphKey is the shape of one recorded Logits pass: which inputs are
+// present is part of it, since a graph keeps its inputs' nil-ness.
+type graphKey struct {
+	batch, seq, rows  int
+	masked, positions bool
+	prec              nn.Precision
+}
+
+// useGraphs reports whether Logits and the cached steps record graphs.
+func (m *Model) useGraphs() bool { return !m.NoGraphs && m.graphs.CanRecord() }
+
+// LogitsGraphs reports how many forward passes Logits has recorded.
+func (m *Model) LogitsGraphs() int { return m.graphs.Graphs() }
+
+// ReleaseGraphs destroys the recorded graphs and their memory.
+func (m *Model) ReleaseGraphs() { m.graphs.Release() }
+
+// graphLogits is Logits through a recorded graph. The inputs (ids, key
+// mask, Dream's padded positions, rows) are the graph's buffers, rewritten
+// by each call; rows are padded to a multiple of graphs.RowQuantum so that
+// one graph serves a whole block as its masks are revealed.
+func (m *Model) graphLogits(ids []int32, batch, seqLen int, keyMask, pos, rows []int32) []float32 {
+	padded := graphs.PadRows(rows, graphs.RowQuantum)
+	key := graphKey{batch: batch, seq: seqLen, rows: len(padded), masked: keyMask != nil, positions: pos != nil, prec: m.Precision}
+	in := []*tensor.Tensor{tensor.FromI32(ids, batch, seqLen), nil, nil, tensor.FromI32(padded, len(padded))}
+	if keyMask != nil {
+		in[1] = tensor.FromI32(keyMask, batch, seqLen)
+	}
+	if pos != nil {
+		in[2] = tensor.FromI32(pos, len(pos))
+	}
+	out := m.graphs.Run(key, in, func(in []*tensor.Tensor) *tensor.Tensor {
+		return m.Forward(m.inferenceTape(), lm.Input{IDs: in[0], KeyMask: in[1], Positions: in[2], Rows: in[3]}).Logits.Value
+	})
+	return out.F32()[:len(rows)*m.VocabSize()]
 }
 
 // checkBatch validates the arguments of Logits and BeginBlock.

@@ -12,8 +12,9 @@
 //   - bert-base-uncased.json: copied by hand from the Go module
 //     github.com/clems4ever/all-minilm-l6-v2-go@v0.0.9 (see README.md here);
 //     this script only reads it.
-//   - trained.json: written by dllm's own Go BPE trainer (TestWriteTrainedFixture);
-//     this script checks that HF loads it and records HF's outputs for it.
+//   - trained.json, trained-digits.json, trained-digits-spaces.json: written by
+//     dllm's own Go BPE trainer (DLLM_WRITE_TRAINED=1 go test ./data/tokenizer);
+//     this script checks that HF loads them and records HF's outputs for them.
 //
 // Everything is deterministic: running it twice gives identical files.
 'use strict';
@@ -553,7 +554,9 @@ async function main() {
   for (const [file, value] of Object.entries(built)) writeJSON(file, value, file.endsWith('.gz'));
 
   const all = Object.keys(built).concat(['bert-base-uncased.json.gz']);
-  if (fs.existsSync(path.join(outDir, 'trained.json'))) all.push('trained.json');
+  for (const f of ['trained.json', 'trained-digits.json', 'trained-digits-spaces.json']) {
+    if (fs.existsSync(path.join(outDir, f))) all.push(f);
+  }
   for (const file of all) {
     const name = file.replace(/\.json(\.gz)?$/, '');
     const exp = await expected(name, file, readJSON(file));
