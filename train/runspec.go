@@ -54,6 +54,7 @@ func recordOptions(o Options) RecordedOptions {
 		LR: o.LR, WarmupRatio: o.WarmupRatio, MinLRRatio: o.MinLRRatio, Schedule: o.Schedule,
 		WeightDecay: o.WeightDecay, Clip: o.Clip, Beta1: o.Beta1, Beta2: o.Beta2, AdamEps: o.AdamEps,
 		Seed: o.Seed, Precision: o.Precision.String(), TimeBudget: o.TimeBudget.String(),
+		EvalEvery: o.EvalEvery, SaveEvery: o.SaveEvery,
 	}
 	if o.Objective != nil {
 		r.Objective = o.Objective.Name()
