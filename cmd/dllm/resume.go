@@ -152,6 +152,10 @@ func (f *trainFlags) checkData(files []string) error {
 	}
 	for i, d := range f.digests {
 		w := was[i]
+		if (d.Size != w.Size || d.SHA256 != w.SHA256) && d.Path != w.Path {
+			return badInput("--data: the run was trained on %s (%d bytes, sha256 %.12s), the command line gives %s (%d bytes, sha256 %.12s)",
+				w.Path, w.Size, w.SHA256, d.Path, d.Size, d.SHA256)
+		}
 		if d.Size != w.Size || d.SHA256 != w.SHA256 {
 			return badInput("--data: %s changed since the checkpoint (it was %d bytes, sha256 %.12s; it is %d bytes, sha256 %.12s)",
 				d.Path, w.Size, w.SHA256, d.Size, d.SHA256)
