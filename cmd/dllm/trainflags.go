@@ -439,7 +439,7 @@ func (f *trainFlags) onDevice(be tensor.Backend) string {
 // runTrainer runs t until done or Ctrl-C, resuming first if asked.
 func runTrainer(t *train.Trainer, f *trainFlags, stdout, stderr io.Writer) error {
 	if f.budget > 0 {
-		fmt.Fprintf(stderr, "training for about %s: the number of steps is set after timing the first ones\n", f.budget)
+		fmt.Fprintf(stderr, "training for about %s: the number of steps is fitted to the budget as the run goes\n", f.budget)
 	}
 	if f.checkpoint != "" {
 		// The model was built from the checkpoint's weights (setup).
