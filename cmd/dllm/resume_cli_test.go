@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dllmgo/dllm/bd3lm"
+	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/train"
 )
 
@@ -267,4 +268,26 @@ func TestMaxLengthAndHeldOutZero(t *testing.T) {
 	for _, l := range readMetricLines(t, out) {
 		require.Nil(t, l.EvalLoss)
 	}
+}
+
+// The tokenizer and the device are checked before any data is read (the
+// data here does not exist: the error must be about them), and the output
+// folder made for the run is removed again when nothing was written.
+func TestChecksBeforeData(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.jsonl")
+	out := filepath.Join(dir, "out")
+	code, _, stderr := runCLI("sft", "--data", missing, "--out", out, "--tokenizer", filepath.Join(dir, "none.json"))
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "none.json")
+	require.NotContains(t, stderr, "missing.jsonl")
+	_, err := os.Stat(out)
+	require.True(t, os.IsNotExist(err), "nothing left in --out")
+	if _, err := tensor.Open("cuda"); err == nil {
+		t.Skip("this machine has CUDA: the missing library cannot be shown")
+	}
+	code, _, stderr = runCLI("sft", "--data", missing, "--out", out, "--device", "cuda")
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "--device cuda")
+	require.NotContains(t, stderr, "missing.jsonl")
 }
