@@ -245,14 +245,13 @@ func FindCheckpoint(dir string) (string, error) {
 }
 
 // RunDir is the output folder of the run a checkpoint folder belongs to
-// (OUT for OUT/checkpoints/step-N), or dir itself when it is not inside
-// one.
+// (OUT for OUT/checkpoints/step-N), or "" when it is not inside one.
 func RunDir(checkpoint string) string {
-	parent := filepath.Dir(checkpoint)
+	parent := filepath.Dir(filepath.Clean(checkpoint))
 	if filepath.Base(parent) == checkpointsDir {
 		return filepath.Dir(parent)
 	}
-	return checkpoint
+	return ""
 }
 
 // Resume loads weights, optimizer moments and trainer state from a

@@ -94,6 +94,7 @@ func faultInjection(t *testing.T, kills int) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	t.Logf("an uninterrupted run takes %s; kill times drawn with seed %d", whole.Round(time.Millisecond), seed)
 	survived, runs := 0, 0
+	moments := map[string]int{}
 	for cycle := 0; survived < kills; cycle++ {
 		out := filepath.Join(dir, fmt.Sprintf("run%d", cycle))
 		next := args(out)
@@ -114,6 +115,7 @@ func faultInjection(t *testing.T, kills int) {
 			require.NoError(t, cmd.Process.Kill())
 			<-done
 			survived++
+			moments[killMoment(out, steps)]++
 			checkCheckpoints(t, out)
 			if _, err := train.FindCheckpoint(out); err == nil {
 				next = []string{"sft", "--resume", out}
@@ -142,7 +144,31 @@ func faultInjection(t *testing.T, kills int) {
 			return nil
 		}))
 	}
-	t.Logf("survived %d kills over %d processes", survived, runs)
+	t.Logf("survived %d kills over %d processes: %v", survived, runs, moments)
+}
+
+// killMoment tells from what a killed run left in out when it died:
+// before its first checkpoint, while writing one, while training between
+// two, or after the last (while saving the final model).
+func killMoment(out string, steps int) string {
+	entries, _ := os.ReadDir(filepath.Join(out, "checkpoints"))
+	last := -1
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			return "writing a checkpoint"
+		}
+		var s int
+		if _, err := fmt.Sscanf(e.Name(), "step-%d", &s); err == nil {
+			last = max(last, s)
+		}
+	}
+	switch {
+	case last < 0:
+		return "before the first checkpoint"
+	case last == steps:
+		return "final save"
+	}
+	return "training"
 }
 
 // checkCheckpoints requires every complete checkpoint folder of out to load:

@@ -47,7 +47,9 @@ func (f *trainFlags) resumeFlags(fs *flag.FlagSet) error {
 	}
 	f.checkpoint, f.recorded = dir, spec
 	if f.out == "" {
-		f.out = train.RunDir(dir)
+		if f.out = train.RunDir(dir); f.out == "" {
+			return badInput("--resume %s: a checkpoint outside a run's checkpoints/ folder: give --out", dir)
+		}
 	}
 	if spec == nil {
 		return nil // a checkpoint older than run records: the command line as given
@@ -98,7 +100,7 @@ func mayChange(name, was, now string) bool {
 // continues, unless --overwrite. A folder this run created is removed again
 // by release if nothing was written into it.
 func (f *trainFlags) claimOut(fs *flag.FlagSet) error {
-	resuming := f.checkpoint != "" && sameDir(train.RunDir(f.checkpoint), f.out)
+	resuming := f.checkpoint != "" && train.RunDir(f.checkpoint) != "" && sameDir(train.RunDir(f.checkpoint), f.out)
 	if f.overwrite {
 		inputs := []string{f.initDir, f.tokPath}
 		if fl := fs.Lookup("data"); fl != nil {

@@ -184,7 +184,7 @@ func (f *trainFlags) validate() error {
 		return badInput("--grad-accum must be at least 1, got %d", f.gradAccum)
 	case f.maxLen < 8:
 		return badInput("--max-length must be at least 8, got %d", f.maxLen)
-	case f.overwrite && f.resume != "" && f.checkpoint != "" && sameDir(train.RunDir(f.checkpoint), f.out):
+	case f.overwrite && f.checkpoint != "" && train.RunDir(f.checkpoint) != "" && sameDir(train.RunDir(f.checkpoint), f.out):
 		return badInput("--overwrite would delete the run that --resume continues (%s)", f.out)
 	case f.lr < 0:
 		return badInput("--lr must be positive, got %g", f.lr)
@@ -391,7 +391,7 @@ func (f *trainFlags) loadTokenizer(stderr io.Writer) error {
 // of the starting folder when there is one (and --tokenizer does not
 // replace its tokenizer), else those the tokenizer and model name.
 func (f *trainFlags) bundle(m lm.Model, tok *tokenizer.Tokenizer, from string) (*modeldir.Bundle, error) {
-	if from != "" && f.tokPath == "" {
+	if from != "" && (f.tokPath == "" || from == f.checkpoint) {
 		return modeldir.Attach(from, m, tok)
 	}
 	return modeldir.NewBundle(m, tok)
