@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -426,4 +428,28 @@ func (o perRowObjective) Loss(tp *nn.Tape, m lm.Model, b data.Batch, _ *rand.Ran
 		}
 	}
 	return sum, nil
+}
+
+// ResumeState takes everything from a checkpoint but the weights (the
+// caller built the model from them: they load once); Resume takes them too.
+func TestResumeStateLeavesTheWeights(t *testing.T) {
+	out := t.TempDir()
+	first, _ := tinyRun(t, out, func(o *Options) { o.Steps = 3 })
+	require.NoError(t, first.Run(context.Background()))
+	dir, err := FindCheckpoint(out)
+	require.NoError(t, err)
+	weights := func(m *bert.Model) [][]float32 {
+		var w [][]float32
+		for _, p := range m.Params() {
+			w = append(w, slices.Clone(p.Value.F32()))
+		}
+		return w
+	}
+	tr, m := tinyRun(t, t.TempDir(), func(o *Options) { o.Steps = 3 })
+	fresh := weights(m)
+	require.NoError(t, tr.ResumeState(dir))
+	require.True(t, reflect.DeepEqual(fresh, weights(m)), "ResumeState left the weights")
+	require.Equal(t, 3, tr.State().Step)
+	require.NoError(t, tr.Resume(dir))
+	require.False(t, reflect.DeepEqual(fresh, weights(m)), "Resume loaded the weights")
 }
