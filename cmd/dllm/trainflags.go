@@ -132,7 +132,7 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool,
 		f.presetSet = f.presetSet || fl.Name == "preset"
 		f.weightingSet = f.weightingSet || fl.Name == "loss-weight"
 	})
-	switch {
+	switch { // before --resume fills the flags from its checkpoint
 	case f.initDir != "" && f.resume != "":
 		return nil, badInput("--init and --resume exclude each other: --resume already has weights")
 	case (f.familySet || f.presetSet) && (f.initDir != "" || f.resume != ""):
@@ -192,10 +192,6 @@ func (f *trainFlags) validate() error {
 		return badInput("--held-out must be in [0, 1), got %g", f.heldOut)
 	case f.vocabSize < 300:
 		return badInput("--vocab-size must be at least 300 (256 bytes plus merges and specials), got %d", f.vocabSize)
-	case f.initDir != "" && f.resume != "":
-		return badInput("--init and --resume exclude each other: --resume already has weights")
-	case (f.familySet || f.presetSet) && (f.initDir != "" || f.resume != ""):
-		return badInput("--family and --preset make a fresh model; --init and --resume start from a folder, whose config.json names its family and size")
 	}
 	if f.initDir == "" && f.resume == "" {
 		fam, err := modeldir.Family(f.family)
