@@ -15,7 +15,9 @@ import "time"
 // and two checkpoint-sized writes (the last checkpoint and the final model),
 // as last measured. The schedule is the one of a run of the current total,
 // so while the estimate settles the learning-rate curve stretches; a step
-// time that stays the same makes the total stay the same. The first fit
+// time that stays the same makes the total stay the same. In the last tenth
+// of the budget the total no longer moves (unless the time is up), and a run
+// that reached its total ends there. The first fit
 // waits for calibrationSteps timed steps of the session; before it a new run
 // uses a placeholder length, and a resumed one the total its checkpoint
 // recorded, so a resume keeps the schedule it had.
@@ -42,20 +44,25 @@ func (t *Trainer) spent() time.Duration {
 	return t.spentBefore + t.now().Sub(t.sessionStart)
 }
 
-// refit sets the total so that the run ends when its budget is spent: at
-// least the current step (the run stops now), and one more step when time
-// is left for less than one.
+// refit sets the total so that the run ends when its budget is spent. In
+// the last tenth of the budget the total stays as it is (noise in the step
+// times would otherwise move the end of the schedule back and forth), unless
+// the time is up: then the run stops at the current step.
 func (t *Trainer) refit() error {
 	per := t.stepTime()
 	if per <= 0 {
 		return nil
 	}
-	left := t.opts.TimeBudget - t.spent() - (t.evalCost + 2*t.saveCost)
-	total := t.state.Step
-	if left > 0 {
-		total += max(int(left/per), 1)
+	spent := t.spent()
+	left := t.opts.TimeBudget - spent - (t.evalCost + 2*t.saveCost)
+	switch {
+	case left <= 0:
+		return t.setTotal(t.state.Step)
+	case t.fitted && spent >= t.opts.TimeBudget*9/10:
+		return nil
 	}
-	return t.setTotal(total)
+	t.fitted = true
+	return t.setTotal(t.state.Step + max(int(left/per), 1))
 }
 
 // timedCheckpoint writes a checkpoint and remembers what it cost.

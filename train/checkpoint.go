@@ -320,6 +320,7 @@ func (t *Trainer) adopt(st stateJSON) error {
 		if err := t.setTotal(st.TotalSteps); err != nil {
 			return err
 		}
+		t.fitted = true
 	case t.total < st.TotalSteps:
 		return &MismatchError{Option: "total_steps", Was: fmt.Sprint(st.TotalSteps), Now: fmt.Sprint(t.total)}
 	}

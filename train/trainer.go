@@ -115,6 +115,9 @@ type Trainer struct {
 	sessionStart       time.Time
 	stamps             []time.Time
 	evalCost, saveCost time.Duration
+	// fitted: the total was fitted to the budget (or taken from a
+	// checkpoint of the budgeted run).
+	fitted bool
 }
 
 // State is what a checkpoint records besides the weights and the optimizer
@@ -352,13 +355,15 @@ func (t *Trainer) Run(ctx context.Context) error {
 	}
 	startTokens := t.state.Tokens
 	for {
-		if budgeted && len(t.stamps) > calibrationSteps {
-			fitted := bar.total > 0
+		// A run that reached its total has made its last step: its end is
+		// not moved again.
+		if budgeted && len(t.stamps) > calibrationSteps && t.state.Step < t.total {
+			fitted := t.fitted
 			if err := t.refit(); err != nil {
 				return err
 			}
 			bar.total = t.total
-			if !fitted && t.opts.Progress != nil {
+			if !fitted && t.fitted && t.opts.Progress != nil {
 				per := t.stepTime()
 				bar.message(fmt.Sprintf("%s per step: %d steps fit the %s budget (fitted again as the run goes)",
 					per.Round(time.Millisecond), t.total, t.opts.TimeBudget))
