@@ -291,3 +291,37 @@ func TestChecksBeforeData(t *testing.T) {
 	require.Contains(t, stderr, "--device cuda")
 	require.NotContains(t, stderr, "missing.jsonl")
 }
+
+// `dllm pretrain --resume OUT` needs nothing else either.
+func TestPretrainResumeFromFolderAlone(t *testing.T) {
+	dir := t.TempDir()
+	corpus := filepath.Join(dir, "a.txt")
+	var text strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&text, "The %d river runs past the stone mill. ", i)
+	}
+	require.NoError(t, os.WriteFile(corpus, []byte(text.String()), 0o644))
+	out := filepath.Join(dir, "model")
+	code, _, stderr := runCLI("pretrain", "--data", corpus, "--out", out, "--steps", "2", "--batch-size", "4",
+		"--max-length", "32", "--vocab-size", "320", "--lr", "3e-3")
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = runCLI("pretrain", "--resume", out, "--steps", "4")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "at step 2 of 4")
+	require.Contains(t, stderr, "training rows of 32 tokens", "--max-length from the checkpoint")
+	lines := stepLines(t, out)
+	require.Len(t, lines, 4)
+	// A longer run continues on the schedule of the longer run: steps 3 and
+	// 4 at the learning rates of a 4-step run at --lr 3e-3.
+	whole := filepath.Join(dir, "whole")
+	code, _, stderr = runCLI("pretrain", "--data", corpus, "--out", whole, "--steps", "4", "--batch-size", "4",
+		"--max-length", "32", "--vocab-size", "320", "--lr", "3e-3")
+	require.Equal(t, 0, code, stderr)
+	want := stepLines(t, whole)
+	for i := 2; i < 4; i++ {
+		require.Equal(t, want[i][2], lines[i][2], "learning rate of step %d", i+1)
+	}
+	code, _, stderr = runCLI("pretrain", "--resume", out, "--max-length", "64")
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "--max-length: the run was started with 32, the command line says 64")
+}
