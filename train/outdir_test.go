@@ -3,7 +3,6 @@ package train
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -17,8 +16,8 @@ import (
 func TestClaimOut(t *testing.T) {
 	host, err := os.Hostname()
 	require.NoError(t, err)
-	dead := exec.Command("true")
-	require.NoError(t, dead.Run()) // its pid is free now
+	// No process has a pid above Linux's largest pid_max (2^22).
+	const deadPid = 1<<22 + 7
 	withFiles := func(t *testing.T, dir string) {
 		require.NoError(t, os.MkdirAll(filepath.Join(dir, checkpointsDir, "step-000100"), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("old"), 0o644))
@@ -43,7 +42,7 @@ func TestClaimOut(t *testing.T) {
 		{"overwrite", withFiles, Claim{Overwrite: true}, nil, ""},
 		{"live run", lockedBy(os.Getpid(), host), Claim{Resume: true}, ErrLocked, LockFile},
 		{"run on another host", lockedBy(1, host+"-other"), Claim{Resume: true}, ErrLocked, LockFile},
-		{"stale lock", lockedBy(dead.Process.Pid, host), Claim{}, nil, ""},
+		{"stale lock", lockedBy(deadPid, host), Claim{}, nil, ""},
 		{"torn lock", func(t *testing.T, d string) {
 			require.NoError(t, os.MkdirAll(d, 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(d, LockFile), nil, 0o644))
