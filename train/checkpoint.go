@@ -38,7 +38,7 @@ type stateJSON struct {
 // checkpoint writes the current state into a new checkpoint folder, built
 // under a temporary name and renamed into place, then prunes old ones.
 func (t *Trainer) checkpoint() error {
-	if t.opts.OutDir == "" {
+	if !t.writes() {
 		return nil
 	}
 	root := filepath.Join(t.opts.OutDir, checkpointsDir)

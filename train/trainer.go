@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/dist"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
@@ -61,6 +62,12 @@ type Options struct {
 	Progress io.Writer
 	// Terminal draws the progress bar in place instead of printing lines.
 	Terminal bool
+
+	// Dist, when set, trains data-parallel over its ranks (package dist):
+	// GradAccum is per rank, so a step's global batch is GradAccum·Size
+	// micro-batches; rank r computes its share of each, gradients are
+	// averaged, only rank 0 writes OutDir. Nil is one process.
+	Dist dist.Comm
 }
 
 // Data yields the training batches of an epoch in order. It must be a pure
@@ -97,6 +104,9 @@ type Trainer struct {
 	// evalAuto and saveAuto mark intervals derived from total.
 	evalAuto, saveAuto bool
 	log                *metricsLog
+
+	reducer *dist.Reducer // Options.Dist's gradient buckets
+	synced  bool          // the ranks' weights were made equal
 }
 
 // State is what a checkpoint records besides the weights and the optimizer
@@ -149,7 +159,11 @@ func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hook
 	total := opts.Steps
 	if total <= 0 {
 		epochs := max(opts.Epochs, 1)
-		total = epochs * len(first) / opts.GradAccum
+		perStep := opts.GradAccum // micro-batches of a global batch
+		if opts.Dist != nil {
+			perStep *= opts.Dist.Size()
+		}
+		total = epochs * len(first) / perStep
 		if total < 1 {
 			total = 1
 		}
@@ -217,13 +231,17 @@ func (t *Trainer) Step() (float64, error) {
 	acc := be.New(tensor.F32, 1)
 	defer acc.Free()
 	seen := false
-	for range t.opts.GradAccum {
-		b := t.nextBatch()
+	_, size := t.ranks()
+	for j := range t.opts.GradAccum * size {
+		b := t.nextBatch() // every rank walks the whole global batch
 		t.state.Tokens += int64(b.B * b.S)
+		if !t.mine(j) {
+			continue
+		}
 		tp := nn.NewTape(be)
 		tp.Precision = t.opts.Precision
 		tp.FreeActivations = true // only the loss is read after Backward
-		loss, err := t.opts.Objective.Loss(tp, t.model, b, t.rng, 1/float64(t.opts.GradAccum))
+		loss, err := t.opts.Objective.Loss(tp, t.model, b, t.noise(j), 1/float64(t.opts.GradAccum))
 		if err != nil {
 			return 0, err
 		}
@@ -234,6 +252,10 @@ func (t *Trainer) Step() (float64, error) {
 		seen = true
 		tp.Backward(loss)
 	}
+	if err := t.average(acc); err != nil {
+		return 0, err
+	}
+	seen = seen || size > 1
 	var total float64
 	if seen {
 		total = float64(acc.ToCPU().F32()[0])
@@ -286,7 +308,10 @@ func evalLoss(m lm.Model, batches []data.Batch, obj lm.Objective, seed uint64, p
 // checkpoint and returns ErrInterrupted.
 func (t *Trainer) Run(ctx context.Context) error {
 	var err error
-	if t.opts.OutDir != "" {
+	if err := t.syncStart(); err != nil {
+		return err
+	}
+	if t.writes() {
 		t.log, err = openMetrics(t.opts.OutDir, t.state.Step > 0)
 		if err != nil {
 			return err
@@ -307,7 +332,11 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 			bar.total = t.total
 		}
-		if ctx.Err() != nil {
+		stop, err := t.stopping(ctx)
+		if err != nil {
+			return err
+		}
+		if stop {
 			bar.finish()
 			if err := t.checkpoint(); err != nil {
 				return errors.Join(ErrInterrupted, err)
@@ -338,7 +367,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 	}
 	bar.finish()
-	if t.opts.OutDir != "" {
+	if t.writes() {
 		if err := t.hooks.SaveModel(t.opts.OutDir); err != nil {
 			return err
 		}
@@ -353,7 +382,11 @@ const calibrationSteps = 10
 // fitBudget sets the total number of steps from the time the first steps
 // took, leaving a tenth of the budget for evaluations and checkpoints.
 func (t *Trainer) fitBudget(elapsed time.Duration) error {
-	per := elapsed / calibrationSteps
+	secs, err := t.sharedSeconds(elapsed.Seconds())
+	if err != nil {
+		return err
+	}
+	per := time.Duration(secs*float64(time.Second)) / calibrationSteps
 	total := max(int(0.9*float64(t.opts.TimeBudget)/float64(per)), calibrationSteps+1)
 	sched, err := optim.NewSchedule(optim.ScheduleConfig{
 		Kind: t.opts.Schedule, Peak: t.opts.LR, TotalSteps: total,
@@ -371,7 +404,7 @@ func (t *Trainer) fitBudget(elapsed time.Duration) error {
 }
 
 func (t *Trainer) evaluate(bar *progress) error {
-	if len(t.eval) == 0 {
+	if r, _ := t.ranks(); len(t.eval) == 0 || r != 0 { // rank 0 alone reports
 		return nil
 	}
 	l, err := t.EvalLoss()

@@ -1,0 +1,108 @@
+package train
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+
+	"github.com/dllmgo/dllm/dist"
+	"github.com/dllmgo/dllm/tensor"
+)
+
+// Data-parallel training (Options.Dist, package dist): each of the Size
+// ranks takes a disjoint share of every global batch, the gradients are
+// averaged in a few flat buckets, and only rank 0 writes. The hooks below
+// are all the trainer knows of it.
+
+// ranks returns this process's rank and the number of ranks (0, 1 without
+// Options.Dist).
+func (t *Trainer) ranks() (rank, size int) {
+	if t.opts.Dist == nil {
+		return 0, 1
+	}
+	return t.opts.Dist.Rank(), t.opts.Dist.Size()
+}
+
+// writes reports whether this process writes the run's outputs
+// (checkpoints, metrics, plots, the final model): rank 0 only.
+func (t *Trainer) writes() bool {
+	r, _ := t.ranks()
+	return t.opts.OutDir != "" && r == 0
+}
+
+// mine reports whether micro-batch j of a step's global batch (GradAccum ·
+// Size of them) is this rank's: rank r takes r·GradAccum … r·GradAccum +
+// GradAccum − 1, so that one process with Size times the accumulation
+// computes the same micro-batches in the same order.
+func (t *Trainer) mine(j int) bool {
+	r, _ := t.ranks()
+	return j/t.opts.GradAccum == r
+}
+
+// noise is the generator of micro-batch j of the current step's global
+// batch. A run of one process draws from the run's checkpointed stream; a
+// data-parallel run draws from a stream named by (seed, step, j), so the
+// noise of a micro-batch does not depend on which rank computes it.
+func (t *Trainer) noise(j int) *rand.Rand {
+	if t.opts.Dist == nil {
+		return t.rng
+	}
+	s := t.opts.Seed ^ 0x6a09e667f3bcc909
+	return rand.New(rand.NewPCG(s, uint64(t.state.Step)<<20|uint64(j)))
+}
+
+// average replaces the gradients with their mean over the ranks, and the
+// loss sum acc with the mean of the ranks' losses.
+func (t *Trainer) average(acc *tensor.Tensor) error {
+	if t.opts.Dist == nil {
+		return nil
+	}
+	if t.reducer == nil {
+		t.reducer = dist.NewReducer(t.opts.Dist, t.params, 0, 1)
+	}
+	return t.reducer.Average(acc)
+}
+
+// syncStart gives every rank rank 0's weights before the first step of Run
+// (after Resume, every rank read the same checkpoint; the broadcast costs
+// one pass and catches nothing then, but a fresh model initialised
+// differently would otherwise go unnoticed).
+func (t *Trainer) syncStart() error {
+	if t.opts.Dist == nil || t.synced {
+		return nil
+	}
+	t.synced = true
+	return dist.BroadcastParams(t.opts.Dist, t.params)
+}
+
+// stopping reports whether the run must stop now: ctx is cancelled on any
+// rank. Ranks must agree, or one would wait forever in the next step's
+// collective, so in a data-parallel run the flags are summed across ranks
+// (one float, once a step).
+func (t *Trainer) stopping(ctx context.Context) (bool, error) {
+	stop := ctx.Err() != nil
+	if t.opts.Dist == nil || t.opts.Dist.Size() == 1 {
+		return stop, nil
+	}
+	flag := tensor.FromF32([]float32{0}, 1)
+	if stop {
+		flag.F32()[0] = 1
+	}
+	be := t.model.Backend()
+	dev := be.FromHost(flag)
+	if err := t.opts.Dist.AllReduceSum(dev); err != nil {
+		return false, err
+	}
+	return dev.ToCPU().F32()[0] > 0, nil
+}
+
+// sharedSeconds gives every rank rank 0's value of s (the timed
+// calibration steps of a time budget), so that every rank sets the same
+// number of steps.
+func (t *Trainer) sharedSeconds(s float64) (float64, error) {
+	if t.opts.Dist == nil {
+		return s, nil
+	}
+	v, err := dist.BroadcastUint64(t.opts.Dist, math.Float64bits(s), 0)
+	return math.Float64frombits(v), err
+}
