@@ -29,6 +29,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stdout, stderr = quiet(stdout), quiet(stderr) // rank 0 alone reports
 	var docs []string
 	stats, err := data.EachDocument(splitList(*dataPaths), data.LoadOptions{SkipBad: f.skipBad}, func(d data.Document) error {
 		docs = append(docs, d.Text)

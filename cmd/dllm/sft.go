@@ -38,6 +38,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stdout, stderr = quiet(stdout), quiet(stderr) // rank 0 alone reports
 
 	convs, stats, err := data.LoadChat(splitList(*dataPaths), data.LoadOptions{SkipBad: f.skipBad})
 	if err != nil {

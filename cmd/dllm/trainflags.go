@@ -18,6 +18,7 @@ import (
 
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/dist"
 	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
@@ -49,10 +50,11 @@ type trainFlags struct {
 	heldOut                                       float64
 	budget                                        time.Duration
 	skipBad, isolateSpaces                        bool
-	familySet, presetSet                          bool // given on the command line
-	weightingSet                                  bool // --loss-weight given
-	blockSize                                     int  // --objective bd3lm
-	timePerBlock                                  bool // --objective bd3lm
+	familySet, presetSet                          bool      // given on the command line
+	weightingSet                                  bool      // --loss-weight given
+	blockSize                                     int       // --objective bd3lm
+	timePerBlock                                  bool      // --objective bd3lm
+	comm                                          dist.Comm // set when an MPI launcher started this process
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
@@ -119,7 +121,23 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool)
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
-	return openDevice(f.device)
+	m, err := startDist(f.device)
+	if err != nil {
+		return nil, err
+	}
+	be, err := openDevice(f.device)
+	if err != nil || m == nil {
+		return be, err
+	}
+	// Every rank builds its model from the seed: rank 0's, whatever the
+	// others were given (the weights are broadcast again before training).
+	if f.seed, err = dist.BroadcastUint64(m, f.seed, 0); err != nil {
+		return nil, err
+	}
+	if f.comm, err = commFor(m, be); err != nil {
+		return nil, err
+	}
+	return be, nil
 }
 
 // validate checks the numeric flags.
@@ -342,6 +360,7 @@ func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, te
 	o.Seed, o.Objective, o.Precision = f.seed, obj, f.prec
 	o.EvalEvery, o.SaveEvery, o.KeepLast = f.evalEvery, f.saveEvery, f.keepLast
 	o.OutDir, o.Progress, o.Terminal, o.TimeBudget = f.out, progress, terminal, f.budget
+	o.Dist = f.comm
 	return o
 }
 
@@ -356,6 +375,7 @@ func (f *trainFlags) onDevice(be tensor.Backend) string {
 
 // runTrainer runs t until done or Ctrl-C, resuming first if asked.
 func runTrainer(t *train.Trainer, f *trainFlags, stdout, stderr io.Writer) error {
+	fmt.Fprintln(stderr, globalBatchLine(f))
 	if f.budget > 0 {
 		fmt.Fprintf(stderr, "training for about %s: the number of steps is set after timing the first ones\n", f.budget)
 	}
