@@ -16,7 +16,7 @@ const LibEnv = "DLLM_MPI_LIB"
 
 // libNames are tried in order: Open MPI's soname, MPICH's, then the
 // unversioned development link.
-var libNames = []string{"libmpi.so.40", "libmpi.so.12", "libmpi.so"}
+var libNames = []string{"libmpi.so.40", "libmpi.so.12", "libmpich.so.12", "libmpi.so"}
 
 // Flavour is the handle convention of the loaded library.
 type Flavour int
