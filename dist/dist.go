@@ -111,7 +111,11 @@ func (c *MPI) Rank() int    { return c.rank }
 func (c *MPI) Size() int    { return c.size }
 
 func (c *MPI) String() string {
-	return fmt.Sprintf("%d processes over MPI (%s, %s)", c.size, c.Lib.Flavour, c.Lib.Path)
+	procs := "processes"
+	if c.size == 1 {
+		procs = "process"
+	}
+	return fmt.Sprintf("%d %s over MPI (%s, %s)", c.size, procs, c.Lib.Flavour, c.Lib.Path)
 }
 
 // hostF32 returns the storage of a CPU F32 tensor, or an error naming the

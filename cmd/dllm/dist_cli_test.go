@@ -163,7 +163,7 @@ func TestMPIDataParallel(t *testing.T) {
 	one := filepath.Join(dir, "one")
 	code, _, stderr = mpiRun(t, 1, sftArgs(data, one, "--steps", fmt.Sprint(steps), "--grad-accum", "2", "--save-every", "2")...)
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stderr, "global batch: 8 sequences per step (--batch-size 4 x --grad-accum 2 x 1 ranks")
+	require.Contains(t, stderr, "global batch: 8 sequences per step (--batch-size 4 x --grad-accum 2 x 1 rank")
 
 	t.Run("same weights as one rank with the same global batch", func(t *testing.T) {
 		w2, w1 := readWeights(t, two), readWeights(t, one)

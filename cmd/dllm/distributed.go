@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/dllmgo/dllm/dist"
 	"github.com/dllmgo/dllm/dist/nccl"
@@ -88,11 +89,19 @@ func globalBatchLine(f *trainFlags) string {
 	how := "1 process"
 	if activeComm != nil {
 		n = activeComm.Size()
-		how = fmt.Sprintf("%d ranks, %s", n, activeComm)
+		how = fmt.Sprint(activeComm)
 	}
-	return fmt.Sprintf("global batch: %d sequences per step (--batch-size %d x --grad-accum %d x %d ranks; %s)",
-		f.batchSize*f.gradAccum*n, f.batchSize, f.gradAccum, n, how)
+	ranks := "ranks"
+	if n == 1 {
+		ranks = "rank"
+	}
+	return fmt.Sprintf("global batch: %d sequences per step (--batch-size %d x --grad-accum %d x %d %s; %s)",
+		f.batchSize*f.gradAccum*n, f.batchSize, f.gradAccum, n, ranks, how)
 }
+
+// abortGrace is how long a failed rank other than 0 waits before it
+// reports and aborts.
+const abortGrace = 2 * time.Second
 
 // finishDist ends this rank's part of the job after its command returned
 // err with exit status code: a clean end finalizes MPI; a failure (an
@@ -109,6 +118,12 @@ func finishDist(name string, err error, code int, stderr io.Writer) int {
 			return 1
 		}
 		return code
+	}
+	if c.Rank() != 0 {
+		// Most failures (bad input above all) happen on every rank at
+		// once: give rank 0 a moment to print the one line and end the
+		// job, and speak only if it did not.
+		time.Sleep(abortGrace)
 	}
 	fmt.Fprintf(stderr, "dllm %s: rank %d of %d: %v\n", name, c.Rank(), c.Size(), err)
 	if s, ok := stderr.(*os.File); ok {
