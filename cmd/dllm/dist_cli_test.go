@@ -145,7 +145,8 @@ func trainLosses(t *testing.T, dir string) map[int]float64 {
 //   - 2 ranks resumed from the step-2 checkpoint continue the same curve to
 //     the same final weights;
 //   - a failure on one rank (rank 0 cannot write its checkpoint) and a rank
-//     killed from outside each end the job within seconds, with one line.
+//     killed from outside each end the job within seconds, with one line;
+//     bad input, which every rank meets, is one line too, exit status 2.
 func TestMPIDataParallel(t *testing.T) {
 	needMPI(t)
 	dir := t.TempDir()
@@ -231,6 +232,12 @@ func TestMPIDataParallel(t *testing.T) {
 		require.Contains(t, errLines[0], "checkpoints")
 		require.Less(t, took, 60*time.Second)
 		require.NotContains(t, stderr, "step 200/200")
+	})
+
+	t.Run("bad input on every rank is one line, exit status 2", func(t *testing.T) {
+		code, _, stderr := mpiRun(t, 2, sftArgs(filepath.Join(dir, "missing.jsonl"), filepath.Join(dir, "bad"), "--steps", "2")...)
+		require.Equal(t, 2, code, stderr)
+		require.Equal(t, "dllm sft: rank 0 of 2: stat "+filepath.Join(dir, "missing.jsonl")+": no such file or directory\n", stderr)
 	})
 
 	t.Run("a killed rank ends the job within seconds", func(t *testing.T) {
