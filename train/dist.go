@@ -51,16 +51,28 @@ func (t *Trainer) noise(j int) *rand.Rand {
 	return rand.New(rand.NewPCG(s, uint64(t.state.Step)<<20|uint64(j)))
 }
 
-// average replaces the gradients with their mean over the ranks, and the
-// loss sum acc with the mean of the ranks' losses.
-func (t *Trainer) average(acc *tensor.Tensor) error {
-	if t.opts.Dist == nil {
-		return nil
-	}
+// average replaces the gradients with their mean over the ranks and
+// returns the mean of the ranks' loss sums acc. Whether any rank's context
+// is cancelled rides in the same bucket (a second float), so that the
+// ranks agree to stop without a collective of their own.
+func (t *Trainer) average(acc *tensor.Tensor) (float64, error) {
 	if t.reducer == nil {
-		t.reducer = dist.NewReducer(t.opts.Dist, t.params, 0, 1)
+		t.reducer = dist.NewReducer(t.opts.Dist, t.params, 0, 2)
 	}
-	return t.reducer.Average(acc)
+	be := t.model.Backend()
+	var stop float32
+	if t.ctx != nil && t.ctx.Err() != nil {
+		stop = 1
+	}
+	ext := be.FromHost(tensor.FromF32([]float32{0, stop}, 2))
+	defer ext.Free()
+	be.Copy(ext.Rows(0, 1), acc)
+	if err := t.reducer.Average(ext); err != nil {
+		return 0, err
+	}
+	v := ext.ToCPU().F32()
+	t.stopAll = v[1] > 0
+	return float64(v[0]), nil
 }
 
 // syncStart gives every rank rank 0's weights before the first step of Run
@@ -75,25 +87,16 @@ func (t *Trainer) syncStart() error {
 	return dist.BroadcastParams(t.opts.Dist, t.params)
 }
 
-// stopping reports whether the run must stop now: ctx is cancelled on any
-// rank. Ranks must agree, or one would wait forever in the next step's
-// collective, so in a data-parallel run the flags are summed across ranks
-// (one float, once a step).
-func (t *Trainer) stopping(ctx context.Context) (bool, error) {
-	stop := ctx.Err() != nil
-	if t.opts.Dist == nil || t.opts.Dist.Size() == 1 {
-		return stop, nil
+// stopping reports whether the run must stop now. Ranks must agree, or
+// one would wait forever in the next step's collective: in a data-parallel
+// run it is whether any rank's context was cancelled when the last step's
+// gradients were averaged (so the ranks stop together, one step after the
+// signal at most).
+func (t *Trainer) stopping(ctx context.Context) bool {
+	if t.opts.Dist == nil {
+		return ctx.Err() != nil
 	}
-	flag := tensor.FromF32([]float32{0}, 1)
-	if stop {
-		flag.F32()[0] = 1
-	}
-	be := t.model.Backend()
-	dev := be.FromHost(flag)
-	if err := t.opts.Dist.AllReduceSum(dev); err != nil {
-		return false, err
-	}
-	return dev.ToCPU().F32()[0] > 0, nil
+	return t.stopAll
 }
 
 // sharedSeconds gives every rank rank 0's value of s (the timed

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -97,4 +98,57 @@ func TestDataParallelEqualsAccumulation(t *testing.T) {
 		_, err := os.Stat(filepath.Join(outs[0], "checkpoints", "step-000006", "model.safetensors"))
 		require.NoError(t, err)
 	}
+}
+
+// TestDataParallelStopsTogether: a signal seen by one rank only (its
+// context cancelled) stops every rank after the same step, and rank 0
+// checkpoints it; no rank is left waiting in a collective.
+func TestDataParallelStopsTogether(t *testing.T) {
+	task := copyTask{vocab: 20, n: 3, mask: 0, pad: 1, sep: 2, base: 3}
+	cfg, err := bert.Preset("tiny")
+	require.NoError(t, err)
+	cfg.VocabSize, cfg.PadTokenID = task.vocab, int(task.pad)
+	cfg.HiddenSize, cfg.IntermediateSize, cfg.NumLayers = 32, 48, 1
+	cfg.LayerTypes = bert.LayersEvery(1, 3)
+	batches := func(epoch int) []data.Batch {
+		rng := rand.New(rand.NewPCG(uint64(epoch), 3))
+		return []data.Batch{task.batch(rng, 2), task.batch(rng, 2)}
+	}
+	const ranks = 3
+	steps := make([]int, ranks)
+	errs := make([]error, ranks)
+	out := t.TempDir()
+	var wg sync.WaitGroup
+	for _, c := range dist.NewLocal(ranks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := bert.New(cfg, tensor.CPU())
+			m.Init(rand.New(rand.NewPCG(1, 1)))
+			dir := out
+			if c.Rank() != 0 {
+				dir = t.TempDir()
+			}
+			tr, err := New(m, batches, nil, Options{
+				Steps: 50, LR: 1e-3, Seed: 5, SaveEvery: 100, OutDir: dir, Progress: io.Discard, Dist: c,
+				Objective: mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: task.mask}),
+			}, Hooks{SaveModel: m.Save})
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(context.Background())
+			if c.Rank() == 2 {
+				cancel() // Ctrl-C reached rank 2 alone
+			}
+			errs[c.Rank()] = tr.Run(ctx)
+			steps[c.Rank()] = tr.State().Step
+			cancel()
+		}()
+	}
+	wg.Wait()
+	for r := range ranks {
+		require.True(t, errors.Is(errs[r], ErrInterrupted), "rank %d: %v", r, errs[r])
+		require.Equal(t, 1, steps[r], "rank %d", r)
+	}
+	dir, err := FindCheckpoint(out)
+	require.NoError(t, err)
+	require.Equal(t, "step-000001", filepath.Base(dir))
 }

@@ -107,6 +107,8 @@ type Trainer struct {
 
 	reducer *dist.Reducer // Options.Dist's gradient buckets
 	synced  bool          // the ranks' weights were made equal
+	ctx     context.Context
+	stopAll bool // some rank's context was cancelled (Options.Dist)
 }
 
 // State is what a checkpoint records besides the weights and the optimizer
@@ -252,12 +254,13 @@ func (t *Trainer) Step() (float64, error) {
 		seen = true
 		tp.Backward(loss)
 	}
-	if err := t.average(acc); err != nil {
-		return 0, err
-	}
-	seen = seen || size > 1
 	var total float64
-	if seen {
+	if t.opts.Dist != nil {
+		var err error
+		if total, err = t.average(acc); err != nil {
+			return 0, err
+		}
+	} else if seen {
 		total = float64(acc.ToCPU().F32()[0])
 	}
 	if math.IsNaN(total) || math.IsInf(total, 0) {
@@ -308,6 +311,8 @@ func evalLoss(m lm.Model, batches []data.Batch, obj lm.Objective, seed uint64, p
 // checkpoint and returns ErrInterrupted.
 func (t *Trainer) Run(ctx context.Context) error {
 	var err error
+	t.ctx, t.stopAll = ctx, false
+	defer func() { t.ctx = nil }()
 	if err := t.syncStart(); err != nil {
 		return err
 	}
@@ -332,11 +337,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 			bar.total = t.total
 		}
-		stop, err := t.stopping(ctx)
-		if err != nil {
-			return err
-		}
-		if stop {
+		if t.stopping(ctx) {
 			bar.finish()
 			if err := t.checkpoint(); err != nil {
 				return errors.Join(ErrInterrupted, err)
