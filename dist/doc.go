@@ -47,8 +47,10 @@
 // would pay the latency of a collective hundreds of times per step. Reducer
 // packs the gradients, in parameter order, into a few flat buffers of about
 // BucketBytes each (allocated once), reduces each buffer in one call and
-// copies the averaged values back. The step's loss rides in the last bucket,
-// so reading the global loss costs no extra call.
+// copies the averaged values back. The step's loss rides in the last bucket
+// (with the trainer's "stop now" flag: Ctrl-C reaches the ranks at
+// different moments, and they must stop after the same step), so neither
+// costs a call of its own.
 //
 // Overlap with the backward pass (starting to reduce the last layers'
 // buckets while the first layers' gradients are still being computed, as
