@@ -221,12 +221,7 @@ func TestMPIDataParallel(t *testing.T) {
 		code, _, stderr := mpiRun(t, 2, sftArgs(data, out, "--steps", "200", "--save-every", "1")...)
 		took := time.Since(start)
 		require.NotZero(t, code)
-		var errLines []string
-		for _, l := range strings.Split(stderr, "\n") {
-			if strings.HasPrefix(l, "dllm") {
-				errLines = append(errLines, l)
-			}
-		}
+		errLines := ourLines(stderr)
 		require.Len(t, errLines, 1, stderr)
 		require.Contains(t, errLines[0], "dllm sft: rank 0 of 2: ")
 		require.Contains(t, errLines[0], "checkpoints")
@@ -237,7 +232,10 @@ func TestMPIDataParallel(t *testing.T) {
 	t.Run("bad input on every rank is one line, exit status 2", func(t *testing.T) {
 		code, _, stderr := mpiRun(t, 2, sftArgs(filepath.Join(dir, "missing.jsonl"), filepath.Join(dir, "bad"), "--steps", "2")...)
 		require.Equal(t, 2, code, stderr)
-		require.Equal(t, "dllm sft: rank 0 of 2: stat "+filepath.Join(dir, "missing.jsonl")+": no such file or directory\n", stderr)
+		// Lines of ours only: Open MPI may warn about the machine (shared
+		// memory, network) on some hosts.
+		require.Equal(t, []string{"dllm sft: rank 0 of 2: stat " + filepath.Join(dir, "missing.jsonl") + ": no such file or directory"},
+			ourLines(stderr), stderr)
 	})
 
 	t.Run("a killed rank ends the job within seconds", func(t *testing.T) {
@@ -265,12 +263,23 @@ func TestMPIDataParallel(t *testing.T) {
 			require.Error(t, err)
 			t.Logf("the job ended %s after rank 1 was killed", time.Since(killed).Round(time.Millisecond))
 			require.Less(t, time.Since(killed), 20*time.Second)
-			require.Regexp(t, `process rank 1 .* exited on signal 9`, e.String())
+			require.Regexp(t, `rank 1 .*signal 9`, e.String()) // mpirun's one line on the killed rank
 		case <-time.After(30 * time.Second):
 			cmd.Process.Kill()
 			t.Fatalf("the job still runs 30 s after rank 1 was killed:\n%s", e.String())
 		}
 	})
+}
+
+// ourLines are the lines of dllm's own messages in out.
+func ourLines(out string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "dllm") {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 // rankPID finds the child of mpirun (pid parent) that is rank r, by its
