@@ -1,6 +1,10 @@
 package train
 
-import "time"
+import (
+	"time"
+
+	"github.com/dllmgo/dllm/dist"
+)
 
 // A time-budgeted run (Options.TimeBudget) does not know its length in
 // advance. The first steps of a process are slower than the rest (kernels
@@ -48,21 +52,46 @@ func (t *Trainer) spent() time.Duration {
 // the last tenth of the budget the total stays as it is (noise in the step
 // times would otherwise move the end of the schedule back and forth), unless
 // the time is up: then the run stops at the current step.
+//
+// In a data-parallel run (Options.Dist) every rank takes rank 0's decision:
+// ranks that ran different numbers of steps would wait forever in a
+// collective.
 func (t *Trainer) refit() error {
+	total, ok := t.proposeTotal()
+	if t.opts.Dist != nil {
+		v := uint64(0) // 0: keep the total; else total+1
+		if ok {
+			v = uint64(total) + 1
+		}
+		v, err := dist.BroadcastUint64(t.opts.Dist, v, 0)
+		if err != nil {
+			return err
+		}
+		total, ok = int(v)-1, v > 0
+	}
+	if !ok {
+		return nil
+	}
+	t.fitted = true
+	return t.setTotal(total)
+}
+
+// proposeTotal is the total refit would set, and false when it keeps the
+// current one.
+func (t *Trainer) proposeTotal() (int, bool) {
 	per := t.stepTime()
 	if per <= 0 {
-		return nil
+		return 0, false
 	}
 	spent := t.spent()
 	left := t.opts.TimeBudget - spent - (t.evalCost + 2*t.saveCost)
 	switch {
 	case left <= 0:
-		return t.setTotal(t.state.Step)
+		return t.state.Step, true
 	case t.fitted && spent >= t.opts.TimeBudget*9/10:
-		return nil
+		return 0, false
 	}
-	t.fitted = true
-	return t.setTotal(t.state.Step + max(int(left/per), 1))
+	return t.state.Step + max(int(left/per), 1), true
 }
 
 // timedCheckpoint writes a checkpoint and remembers what it cost.

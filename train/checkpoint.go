@@ -92,7 +92,7 @@ func readState(dir string) (stateJSON, error) {
 // checkpoint that cannot be written (a full disk, a read-only folder)
 // leaves no temporary folder and the previous checkpoints as they were.
 func (t *Trainer) checkpoint() error {
-	if t.opts.OutDir == "" {
+	if !t.writes() {
 		return nil
 	}
 	root := filepath.Join(t.opts.OutDir, checkpointsDir)

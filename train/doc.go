@@ -22,7 +22,11 @@
 // (outdir.go), and a time budget is fitted again before every step
 // (budget.go).
 //
-// train imports lm, data, nn, optim, tensor and the safetensors format; it
+// Data parallelism is one option, Options.Dist (package dist): each rank
+// computes its share of every global batch, gradients are averaged, and
+// rank 0 alone writes; the hooks are in dist.go.
+//
+// train imports lm, data, nn, optim, dist, tensor and the safetensors format; it
 // names no model family and no objective: the model folder a run writes is
 // the caller's business (Hooks.SaveModel, modeldir.Bundle.Save).
 package train

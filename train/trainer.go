@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/dist"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
@@ -66,6 +67,12 @@ type Options struct {
 	Progress io.Writer
 	// Terminal draws the progress bar in place instead of printing lines.
 	Terminal bool
+
+	// Dist, when set, trains data-parallel over its ranks (package dist):
+	// GradAccum is per rank, so a step's global batch is GradAccum·Size
+	// micro-batches; rank r computes its share of each, gradients are
+	// averaged, only rank 0 writes OutDir. Nil is one process.
+	Dist dist.Comm
 }
 
 // Data yields the training batches of an epoch in order. It must be a pure
@@ -118,6 +125,10 @@ type Trainer struct {
 	// fitted: the total was fitted to the budget (or taken from a
 	// checkpoint of the budgeted run).
 	fitted bool
+	reducer *dist.Reducer // Options.Dist's gradient buckets
+	synced  bool          // the ranks' weights were made equal
+	ctx     context.Context
+	stopAll bool // some rank's context was cancelled (Options.Dist)
 }
 
 // State is what a checkpoint records besides the weights and the optimizer
@@ -170,7 +181,11 @@ func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hook
 	total := opts.Steps
 	if total <= 0 {
 		epochs := max(opts.Epochs, 1)
-		total = epochs * len(first) / opts.GradAccum
+		perStep := opts.GradAccum // micro-batches of a global batch
+		if opts.Dist != nil {
+			perStep *= opts.Dist.Size()
+		}
+		total = epochs * len(first) / perStep
 		if total < 1 {
 			total = 1
 		}
@@ -262,13 +277,17 @@ func (t *Trainer) Step() (float64, error) {
 	acc := be.New(tensor.F32, 1)
 	defer acc.Free()
 	seen := false
-	for range t.opts.GradAccum {
-		b := t.nextBatch()
+	_, size := t.ranks()
+	for j := range t.opts.GradAccum * size {
+		b := t.nextBatch() // every rank walks the whole global batch
 		t.state.Tokens += int64(b.B * b.S)
+		if !t.mine(j) {
+			continue
+		}
 		tp := nn.NewTape(be)
 		tp.Precision = t.opts.Precision
 		tp.FreeActivations = true // only the loss is read after Backward
-		loss, err := t.opts.Objective.Loss(tp, t.model, b, t.rng, 1/float64(t.opts.GradAccum))
+		loss, err := t.opts.Objective.Loss(tp, t.model, b, t.noise(j), 1/float64(t.opts.GradAccum))
 		if err != nil {
 			return 0, err
 		}
@@ -280,7 +299,12 @@ func (t *Trainer) Step() (float64, error) {
 		tp.Backward(loss)
 	}
 	var total float64
-	if seen {
+	if t.opts.Dist != nil {
+		var err error
+		if total, err = t.average(acc); err != nil {
+			return 0, err
+		}
+	} else if seen {
 		total = float64(acc.ToCPU().F32()[0])
 	}
 	if math.IsNaN(total) || math.IsInf(total, 0) {
@@ -333,7 +357,12 @@ func evalLoss(m lm.Model, batches []data.Batch, obj lm.Objective, seed uint64, p
 // the loss plot into OutDir.
 func (t *Trainer) Run(ctx context.Context) error {
 	var err error
-	if t.opts.OutDir != "" {
+	t.ctx, t.stopAll = ctx, false
+	defer func() { t.ctx = nil }()
+	if err := t.syncStart(); err != nil {
+		return err
+	}
+	if t.writes() {
 		if err := tidy(t.opts.OutDir, t.state.Step); err != nil {
 			return err
 		}
@@ -372,7 +401,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if t.state.Step >= t.total {
 			break
 		}
-		if ctx.Err() != nil {
+		if t.stopping(ctx) {
 			bar.finish()
 			if t.savedAt != t.state.Step {
 				if err := t.checkpoint(); err != nil {
@@ -418,7 +447,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 	}
 	bar.finish()
-	if t.opts.OutDir != "" {
+	if t.writes() {
 		if err := t.hooks.SaveModel(t.opts.OutDir); err != nil {
 			return fmt.Errorf("cannot save the model into %s: %w", t.opts.OutDir, err)
 		}
@@ -428,7 +457,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 }
 
 func (t *Trainer) evaluate(bar *progress) error {
-	if len(t.eval) == 0 {
+	if r, _ := t.ranks(); len(t.eval) == 0 || r != 0 { // rank 0 alone reports
 		return nil
 	}
 	start := t.now()

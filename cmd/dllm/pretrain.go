@@ -30,6 +30,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stdout, stderr = quiet(stdout), quiet(stderr) // rank 0 alone reports
 	defer f.release()
 	files, err := data.TextFiles(splitList(*dataPaths))
 	if err != nil {

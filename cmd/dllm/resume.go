@@ -100,6 +100,10 @@ func mayChange(name, was, now string) bool {
 // continues, unless --overwrite. A folder this run created is removed again
 // by release if nothing was written into it.
 func (f *trainFlags) claimOut(fs *flag.FlagSet) error {
+	if f.comm != nil && f.comm.Rank() != 0 {
+		f.release = func() {} // rank 0 alone writes, and holds the folder
+		return nil
+	}
 	resuming := f.checkpoint != "" && train.RunDir(f.checkpoint) != "" && sameDir(train.RunDir(f.checkpoint), f.out)
 	if f.overwrite {
 		inputs := []string{f.initDir, f.tokPath}

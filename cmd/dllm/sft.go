@@ -39,6 +39,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stdout, stderr = quiet(stdout), quiet(stderr) // rank 0 alone reports
 	defer f.release()
 	files, err := data.ChatFiles(splitList(*dataPaths))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/dist"
 	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
@@ -57,6 +58,7 @@ type trainFlags struct {
 	maskRate                                      float64
 	mlmReplace                                    bool // --objective mlm
 	overwrite                                     bool
+	comm                                          dist.Comm // set when an MPI launcher started this process
 
 	// Set by parse for a resumed run: the checkpoint folder and the run
 	// description it recorded (nil for a checkpoint older than those).
@@ -161,9 +163,23 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool,
 			f.lr = train.FineTuneLR
 		}
 	}
+	m, err := startDist(f.device)
+	if err != nil {
+		return nil, err
+	}
 	be, err := openDevice(f.device)
 	if err != nil {
 		return nil, err
+	}
+	if m != nil {
+		// Every rank builds its model from the seed: rank 0's, whatever the
+		// others were given (the weights are broadcast again before training).
+		if f.seed, err = dist.BroadcastUint64(m, f.seed, 0); err != nil {
+			return nil, err
+		}
+		if f.comm, err = commFor(m, be); err != nil {
+			return nil, err
+		}
 	}
 	if err := f.claimOut(fs); err != nil {
 		return nil, err
@@ -442,6 +458,7 @@ func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, te
 	o.Seed, o.Objective, o.Precision = f.seed, obj, f.prec
 	o.EvalEvery, o.SaveEvery, o.KeepLast = f.evalEvery, f.saveEvery, f.keepLast
 	o.OutDir, o.Progress, o.Terminal, o.TimeBudget = f.out, progress, terminal, f.budget
+	o.Dist = f.comm
 	return o
 }
 
@@ -456,6 +473,7 @@ func (f *trainFlags) onDevice(be tensor.Backend) string {
 
 // runTrainer runs t until done or Ctrl-C, resuming first if asked.
 func runTrainer(t *train.Trainer, f *trainFlags, stdout, stderr io.Writer) error {
+	fmt.Fprintln(stderr, globalBatchLine(f))
 	if f.budget > 0 {
 		fmt.Fprintf(stderr, "training for about %s: the number of steps is fitted to the budget as the run goes\n", f.budget)
 	}
