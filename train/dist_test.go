@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -151,4 +152,47 @@ func TestDataParallelStopsTogether(t *testing.T) {
 	dir, err := FindCheckpoint(out)
 	require.NoError(t, err)
 	require.Equal(t, "step-000001", filepath.Base(dir))
+}
+
+// TestDataParallelTimeBudget: ranks whose clocks disagree (rank 1's steps
+// take three times rank 0's) still run the same number of steps, because the
+// length a budgeted run re-fits before every step is rank 0's on every rank;
+// ranks that disagreed would wait forever in a collective. The run ends
+// within 5% of the budget on rank 0's clock.
+func TestDataParallelTimeBudget(t *testing.T) {
+	const ranks = 2
+	steps := make([]int, ranks)
+	errs := make([]error, ranks)
+	took := make([]time.Duration, ranks)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for _, c := range dist.NewLocal(ranks) {
+			wg.Go(func() {
+				slow := time.Duration(1 + 2*c.Rank())
+				clock := &fakeClock{t: time.Unix(1e9, 0)}
+				start := clock.t
+				tr, _ := tinyRun(t, t.TempDir(), func(o *Options) {
+					o.Steps, o.EvalEvery, o.SaveEvery, o.TimeBudget, o.Dist = 0, 0, 0, 6*time.Second, c
+					o.Objective = &timedObjective{Objective: o.Objective, clock: clock, cost: func(n int) time.Duration { return slow * slowStart(n) }}
+				})
+				tr.now = clock.now
+				errs[c.Rank()] = tr.Run(context.Background())
+				steps[c.Rank()] = tr.State().Step
+				took[c.Rank()] = clock.t.Sub(start)
+			})
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the ranks did not finish: they disagree on the number of steps")
+	}
+	for r := range ranks {
+		require.NoError(t, errs[r], "rank %d", r)
+	}
+	require.Equal(t, steps[0], steps[1], "every rank runs rank 0's number of steps")
+	require.InDelta(t, 6.0, took[0].Seconds(), 0.05*6, "rank 0 uses its budget (%d steps)", steps[0])
 }
