@@ -124,7 +124,7 @@ type Trainer struct {
 	evalCost, saveCost time.Duration
 	// fitted: the total was fitted to the budget (or taken from a
 	// checkpoint of the budgeted run).
-	fitted bool
+	fitted  bool
 	reducer *dist.Reducer // Options.Dist's gradient buckets
 	synced  bool          // the ranks' weights were made equal
 	ctx     context.Context
