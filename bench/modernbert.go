@@ -43,6 +43,9 @@ type Workload struct {
 	// Precision is the arithmetic of the projections (nn.PrecisionBF16:
 	// bf16 autocast, and bf16 attention on a backend that has it).
 	Precision nn.Precision
+	// Reduce, when set, runs between the backward pass and the update:
+	// the gradient averaging of a data-parallel rank (package dist).
+	Reduce func(params []*nn.Param)
 
 	ids     *tensor.Tensor // [Batch, Seq] I32 inputs
 	targets *tensor.Tensor // [Batch·Seq] I32, a second random draw
@@ -108,6 +111,9 @@ func (w *Workload) TrainStep(lr float64) float32 {
 	out := w.Model.Forward(tp, bert.Input{IDs: w.ids})
 	loss := tp.CrossEntropy(out.Logits, w.targets, w.weights, data.IgnoreIndex)
 	tp.Backward(loss)
+	if w.Reduce != nil {
+		w.Reduce(w.params)
+	}
 	w.opt.Step(lr)
 	nn.ZeroGrads(w.params)
 	return loss.Value.ToCPU().F32()[0]

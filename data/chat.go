@@ -252,6 +252,12 @@ func readFile(path string, read func(io.Reader) (LoadStats, error)) (LoadStats, 
 	return read(rc)
 }
 
+// ChatFiles lists the files LoadChat and EachChat read for paths.
+func ChatFiles(paths []string) ([]string, error) { return expandPaths(paths, ".jsonl") }
+
+// TextFiles lists the files EachDocument reads for paths.
+func TextFiles(paths []string) ([]string, error) { return expandPaths(paths, textExts...) }
+
 // expandPaths lists the files to read: a file as given, a folder's files whose
 // names end in one of exts (before any .gz/.zst), in lexical order.
 func expandPaths(paths []string, exts ...string) ([]string, error) {

@@ -67,7 +67,7 @@ func Open() (tensor.Backend, error) {
 }
 
 func open() (*Backend, error) {
-	ctx, err := cu.NewContext(0)
+	ctx, err := cu.NewContext(deviceOrdinal)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ type Split struct {
 	// MaxLen is the longest row in tokens.
 	MaxLen int
 	// HeldOut is the fraction of conversations (or rows) held out; at least
-	// one is, whatever the fraction.
+	// one is when it is positive, none when it is 0.
 	HeldOut float64
 	// Seed decides the split and each epoch's batch order.
 	Seed uint64
@@ -33,13 +33,22 @@ type Split struct {
 }
 
 // split returns training and held-out indices of n items, holding out at
-// least one.
+// least one unless HeldOut is 0.
 func (s Split) split(n int) (trainIdx, heldIdx []int) {
 	trainIdx, heldIdx = data.SplitIndices(n, s.HeldOut, s.Seed)
-	if len(heldIdx) == 0 {
+	if len(heldIdx) == 0 && s.HeldOut > 0 {
 		heldIdx, trainIdx = trainIdx[:1], trainIdx[1:]
 	}
 	return trainIdx, heldIdx
+}
+
+// minItems is the fewest conversations or rows a split can be made of: one
+// to train on, and one to hold out when a fraction is.
+func minItems(s Split) int {
+	if s.HeldOut > 0 {
+		return 2
+	}
+	return 1
 }
 
 // SFTData is a chat dataset cut for diffusion SFT.
@@ -57,10 +66,11 @@ type SFTData struct {
 
 // SFT splits conversations, renders them with the bundle's chat template
 // and tokenizer into SFT rows, and sizes the generation defaults. It needs
-// at least two conversations; an error says why no row could be made.
+// at least two conversations (one without a held-out part); an error says
+// why no row could be made.
 func SFT(b *modeldir.Bundle, convs []data.Conversation, s Split) (*SFTData, error) {
-	if len(convs) < 2 {
-		return nil, fmt.Errorf("%d conversations; need at least 2 (train and held-out)", len(convs))
+	if need := minItems(s); len(convs) < need {
+		return nil, fmt.Errorf("%d conversations; need at least %d", len(convs), need)
 	}
 	trainIdx, heldIdx := s.split(len(convs))
 	pick := func(idx []int) []data.Conversation {
@@ -121,7 +131,7 @@ type PretrainData struct {
 func Pretrain(b *modeldir.Bundle, docs []string, s Split) (*PretrainData, error) {
 	ids := b.Tokenizer.EncodeBatch(docs, false)
 	rows := data.Pack(ids, s.MaxLen, int(b.PadID))
-	if len(rows) < 2 {
+	if len(rows) < minItems(s) {
 		return nil, fmt.Errorf("only %d rows of %d tokens; need more text or a smaller maximum length", len(rows), s.MaxLen)
 	}
 	d := &PretrainData{Rows: rows}

@@ -67,10 +67,18 @@ func TestSFT(t *testing.T) {
 	require.Len(t, d.HeldBatches(1, s.Seed, 2), 2)
 	require.Len(t, d.HeldBatches(1, s.Seed, 0), 4)
 
-	// No held-out fraction still holds one conversation out.
+	// A held-out fraction of 0 holds nothing out; a small one at least one.
 	d, err = SFT(b, convs, Split{MaxLen: 64, Seed: 1})
 	require.NoError(t, err)
+	require.Empty(t, d.HeldConvs)
+	require.Empty(t, d.Held)
+	require.Empty(t, d.HeldBatches(4, 1, 0))
+	require.Len(t, d.Train, len(convs))
+	d, err = SFT(b, convs, Split{MaxLen: 64, Seed: 1, HeldOut: 1e-6})
+	require.NoError(t, err)
 	require.Len(t, d.HeldConvs, 1)
+	_, err = SFT(b, convs[:1], Split{MaxLen: 64, Seed: 1})
+	require.NoError(t, err, "one conversation is enough without a held-out part")
 
 	_, err = SFT(b, convs[:1], s)
 	require.ErrorContains(t, err, "need at least 2")

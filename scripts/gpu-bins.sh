@@ -17,6 +17,7 @@ go build "${flags[@]}" -o "$out/dllm" ./cmd/dllm
 go test -c "${flags[@]}" -o "$out/cu.test" ./kernels/cu
 go test -c "${flags[@]}" -o "$out/kernels.test" ./kernels
 go test -c "${flags[@]}" -o "$out/bench.test" ./bench
+go test -c "${flags[@]}" -o "$out/nccl.test" ./dist/nccl
 
 cat > "$out/run.sh" <<'RUN'
 #!/usr/bin/env bash
@@ -28,6 +29,7 @@ cat > "$out/run.sh" <<'RUN'
 #      backend (kernels.test: the conformance suite, the model-level checks),
 #      each in a process of its own with its own timeout, so that one crash
 #      or hang cannot hide the others;
+#      then the NCCL tests (nccl.test: two GPUs, skipped below that);
 #   3. the kernel benchmarks, then the end-to-end ones (ModernBERT-base
 #      training steps and sampling, bench.test).
 # DLLM_REQUIRE_GPU=1 makes every GPU test fail instead of skip. Logs and
@@ -69,6 +71,9 @@ echo "== kernels/cu tests (driver, NVRTC, cuBLASLt, graphs)"
 each cu.test 60 cu
 echo "== kernels tests (conformance suite and GPU checks)"
 each kernels.test 150 kernels
+
+echo "== NCCL between GPUs (skips below 2 GPUs; TestGPUNCCLComm also needs mpirun)"
+each nccl.test 120 nccl
 
 echo "== kernel benchmarks"
 timeout 150 "$here/kernels.test" -test.run '^$' -test.bench . -test.benchtime 20x 2>&1 | tee "$logs/kernels-bench.log" || status=1

@@ -2,11 +2,14 @@ package train
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/dllmgo/dllm/internal/atomicfile"
 	"github.com/dllmgo/dllm/nn"
@@ -33,21 +36,90 @@ type stateJSON struct {
 	OptimizerStep int    `json:"optimizer_step"`
 	TotalSteps    int    `json:"total_steps"`
 	Seed          uint64 `json:"seed"`
+	// ElapsedSeconds is the training time spent so far, over every session
+	// of the run: a time budget counts it.
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	// Options and Run describe the run (runspec.go); absent in checkpoints
+	// written before they were recorded.
+	Options *RecordedOptions `json:"options,omitempty"`
+	Run     *RunSpec         `json:"run,omitempty"`
+}
+
+// parseState reads trainer_state.json and checks that its numbers can be
+// those of a run.
+func parseState(js []byte) (stateJSON, error) {
+	var st stateJSON
+	if err := json.Unmarshal(js, &st); err != nil {
+		return st, err
+	}
+	switch {
+	case st.Step < 0 || st.Epoch < 0 || st.Batch < 0 || st.Tokens < 0 || st.OptimizerStep < 0:
+		return st, fmt.Errorf("negative counter (step %d, epoch %d, batch %d, tokens %d, optimizer_step %d)",
+			st.Step, st.Epoch, st.Batch, st.Tokens, st.OptimizerStep)
+	case st.TotalSteps < st.Step:
+		return st, fmt.Errorf("step %d is past total_steps %d", st.Step, st.TotalSteps)
+	case !(st.ElapsedSeconds >= 0) || math.IsInf(st.ElapsedSeconds, 0):
+		return st, fmt.Errorf("elapsed_seconds %v is not a time", st.ElapsedSeconds)
+	case len(st.RNG) == 0:
+		return st, errors.New("no RNG state")
+	}
+	if o := st.Options; o != nil {
+		if o.GradAccum < 1 || o.Steps < 0 || o.Epochs < 0 || !(o.LR >= 0) {
+			return st, fmt.Errorf("options: grad_accum %d, steps %d, epochs %d, lr %v are not a run's", o.GradAccum, o.Steps, o.Epochs, o.LR)
+		}
+		if _, err := time.ParseDuration(o.TimeBudget); err != nil {
+			return st, fmt.Errorf("options: time_budget: %v", err)
+		}
+	}
+	return st, nil
+}
+
+func readState(dir string) (stateJSON, error) {
+	path := filepath.Join(dir, stateFile)
+	js, err := os.ReadFile(path)
+	if err != nil {
+		return stateJSON{}, err
+	}
+	st, err := parseState(js)
+	if err != nil {
+		return st, fmt.Errorf("%s: %v", path, err)
+	}
+	return st, nil
 }
 
 // checkpoint writes the current state into a new checkpoint folder, built
-// under a temporary name and renamed into place, then prunes old ones.
+// under a temporary name and renamed into place, then prunes old ones. A
+// checkpoint that cannot be written (a full disk, a read-only folder)
+// leaves no temporary folder and the previous checkpoints as they were.
 func (t *Trainer) checkpoint() error {
-	if t.opts.OutDir == "" {
+	if !t.writes() {
 		return nil
 	}
 	root := filepath.Join(t.opts.OutDir, checkpointsDir)
+	final := filepath.Join(root, stepName(t.state.Step))
+	if err := t.writeCheckpoint(root, final+".tmp"); err != nil {
+		os.RemoveAll(final + ".tmp")
+		return fmt.Errorf("cannot write the checkpoint %s (the previous checkpoints are kept): %w", final, err)
+	}
+	if err := replaceDir(final+".tmp", final); err != nil {
+		os.RemoveAll(final + ".tmp")
+		return fmt.Errorf("cannot write the checkpoint %s (the previous checkpoints are kept): %w", final, err)
+	}
+	t.savedAt = t.state.Step
+	return t.prune(root)
+}
+
+func stepName(step int) string { return fmt.Sprintf("step-%06d", step) }
+
+// writeCheckpoint fills the folder tmp with the model, the trainer's state
+// and the optimizer's moments.
+func (t *Trainer) writeCheckpoint(root, tmp string) error {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
-	final := filepath.Join(root, fmt.Sprintf("step-%06d", t.state.Step))
-	tmp := final + ".tmp"
-	os.RemoveAll(tmp)
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
 	if err := t.hooks.SaveModel(tmp); err != nil {
 		return err
 	}
@@ -56,7 +128,9 @@ func (t *Trainer) checkpoint() error {
 		return err
 	}
 	t.state.RNG = rngState
-	st := stateJSON{State: t.state, OptimizerStep: t.opt.Steps(), TotalSteps: t.total, Seed: t.opts.Seed}
+	rec := recordOptions(t.opts)
+	st := stateJSON{State: t.state, OptimizerStep: t.opt.Steps(), TotalSteps: t.total, Seed: t.opts.Seed,
+		ElapsedSeconds: t.spent().Seconds(), Options: &rec, Run: t.opts.Run}
 	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -71,13 +145,7 @@ func (t *Trainer) checkpoint() error {
 		ts = append(ts, safetensors.F32Tensor("exp_avg."+p.Name, shape, moments.M[p.Name]),
 			safetensors.F32Tensor("exp_avg_sq."+p.Name, shape, moments.V[p.Name]))
 	}
-	if err := safetensors.Write(filepath.Join(tmp, optimizerFile), ts, nil); err != nil {
-		return err
-	}
-	if err := replaceDir(tmp, final); err != nil {
-		return err
-	}
-	return t.prune(root)
+	return safetensors.Write(filepath.Join(tmp, optimizerFile), ts, nil)
 }
 
 func replaceDir(tmp, final string) error {
@@ -114,12 +182,53 @@ func listCheckpoints(root string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "step-") && !strings.HasSuffix(e.Name(), ".tmp") {
+		if _, ok := checkpointStep(e); ok {
 			out = append(out, filepath.Join(root, e.Name()))
 		}
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// checkpointStep reads the step of a complete checkpoint folder's name.
+func checkpointStep(e os.DirEntry) (int, bool) {
+	var step int
+	name := e.Name()
+	if !e.IsDir() || !strings.HasPrefix(name, "step-") || strings.HasSuffix(name, ".tmp") {
+		return 0, false
+	}
+	if _, err := fmt.Sscanf(name, "step-%d", &step); err != nil {
+		return 0, false
+	}
+	return step, true
+}
+
+// tidy removes what an interrupted run can leave in its output folder: the
+// temporary folders of checkpoints being written (step-N.tmp), the
+// temporary files of atomic writes (.NAME.tmp*) and, when the run resumes
+// at step > 0, the checkpoints written after that step, which belong to a
+// continuation that is being replaced.
+func tidy(out string, step int) error {
+	root := filepath.Join(out, checkpointsDir)
+	for _, dir := range []string{out, root} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			name := e.Name()
+			s, complete := checkpointStep(e)
+			stale := (dir == root && strings.HasPrefix(name, "step-") && strings.HasSuffix(name, ".tmp")) ||
+				(strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp")) ||
+				(dir == root && complete && step > 0 && s > step)
+			if stale {
+				if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // FindCheckpoint resolves --resume: a checkpoint folder itself, or a run's
@@ -135,19 +244,38 @@ func FindCheckpoint(dir string) (string, error) {
 	return all[len(all)-1], nil
 }
 
+// RunDir is the output folder of the run a checkpoint folder belongs to
+// (OUT for OUT/checkpoints/step-N), or "" when it is not inside one.
+func RunDir(checkpoint string) string {
+	parent := filepath.Dir(filepath.Clean(checkpoint))
+	if filepath.Base(parent) == checkpointsDir {
+		return filepath.Dir(parent)
+	}
+	return ""
+}
+
 // Resume loads weights, optimizer moments and trainer state from a
-// checkpoint folder, so that Run continues where that run stopped.
-func (t *Trainer) Resume(dir string) error {
-	js, err := os.ReadFile(filepath.Join(dir, stateFile))
+// checkpoint folder, so that Run continues where that run stopped. The
+// options that shape the run must equal those the checkpoint recorded
+// (MismatchError otherwise); see RecordedOptions.
+func (t *Trainer) Resume(dir string) error { return t.resume(dir, true) }
+
+// ResumeState is Resume for a model that was already loaded from dir's
+// weights: everything but the weights.
+func (t *Trainer) ResumeState(dir string) error { return t.resume(dir, false) }
+
+func (t *Trainer) resume(dir string, weights bool) error {
+	st, err := readState(dir)
 	if err != nil {
 		return err
 	}
-	var st stateJSON
-	if err := json.Unmarshal(js, &st); err != nil {
-		return fmt.Errorf("%s: %v", filepath.Join(dir, stateFile), err)
+	if err := t.adopt(st); err != nil {
+		return err
 	}
-	if err := loadWeights(t.params, dir); err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
+	if weights {
+		if err := loadWeights(t.params, dir); err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
 	}
 	f, err := safetensors.Open(filepath.Join(dir, optimizerFile))
 	if err != nil {
@@ -169,7 +297,33 @@ func (t *Trainer) Resume(dir string) error {
 		return fmt.Errorf("%s: RNG state: %w", dir, err)
 	}
 	t.state = st.State
+	t.savedAt, t.resumedAt = st.Step, st.Step
+	t.spentBefore = time.Duration(st.ElapsedSeconds * float64(time.Second))
 	t.epochB = t.train(t.state.Epoch)
+	return nil
+}
+
+// adopt checks the recorded options against the trainer's and takes the
+// run's length from the checkpoint: a time-budgeted run continues with the
+// total it had fitted, a step-counted one may only grow (the schedule is
+// then the one of the longer run, as if it had been asked for from the
+// start).
+func (t *Trainer) adopt(st stateJSON) error {
+	if st.Options != nil {
+		if err := compareOptions(*st.Options, recordOptions(t.opts)); err != nil {
+			return err
+		}
+	}
+	budgeted := st.Options != nil && parseDuration(st.Options.TimeBudget) > 0 && t.opts.TimeBudget > 0
+	switch {
+	case budgeted:
+		if err := t.setTotal(st.TotalSteps); err != nil {
+			return err
+		}
+		t.fitted = true
+	case t.total < st.TotalSteps:
+		return &MismatchError{Option: "total_steps", Was: fmt.Sprint(st.TotalSteps), Now: fmt.Sprint(t.total)}
+	}
 	return nil
 }
 

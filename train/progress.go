@@ -15,12 +15,26 @@ type progress struct {
 	terminal bool
 	total    int
 	start    time.Time
+	// from is the step the session started at: the ETA divides the time
+	// since start by the steps made since then.
+	from     int
+	now      func() time.Time
 	lastLine int // last step printed in line mode
 	drawn    bool
 }
 
-func newProgress(w io.Writer, terminal bool, total int) *progress {
-	return &progress{w: w, terminal: terminal, total: total, start: time.Now()}
+func newProgress(w io.Writer, terminal bool, total, from int, now func() time.Time) *progress {
+	return &progress{w: w, terminal: terminal, total: total, from: from, start: now(), now: now}
+}
+
+// eta is the time left at step: the steps left at the mean time of the
+// steps this session made.
+func (p *progress) eta(step int) time.Duration {
+	done := step - p.from
+	if done <= 0 || p.total <= step {
+		return 0
+	}
+	return time.Duration(float64(p.now().Sub(p.start)) / float64(done) * float64(p.total-step))
 }
 
 func (p *progress) update(step int, loss, tokensPerSec, lr float64) {
@@ -30,8 +44,8 @@ func (p *progress) update(step int, loss, tokensPerSec, lr float64) {
 	if p.total <= 0 {
 		return // a time-budgeted run before its length is known
 	}
-	elapsed := time.Since(p.start)
-	eta := time.Duration(float64(elapsed) / float64(max(step, 1)) * float64(p.total-step))
+	elapsed := p.now().Sub(p.start)
+	eta := p.eta(step)
 	if p.terminal {
 		const width = 24
 		done := width * step / max(p.total, 1)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/dist"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/optim"
@@ -50,10 +51,15 @@ type Options struct {
 	// KeepLast checkpoints are kept.
 	SaveEvery, KeepLast int
 
-	// TimeBudget, if positive, replaces Steps/Epochs: after a few timed
-	// steps the total is set so that the run takes about this long (the
-	// schedule is stretched to match). Such a run is not exactly resumable.
+	// TimeBudget, if positive, replaces Steps/Epochs: the total is fitted
+	// so that the run takes about this long, first after a few timed steps,
+	// then again before every step (budget.go). The time of earlier
+	// sessions of a resumed run counts. Such a run is not bit-reproducible.
 	TimeBudget time.Duration
+
+	// Run is the caller's description of the run, stored in every
+	// checkpoint (ReadRunSpec reads it back).
+	Run *RunSpec
 
 	// OutDir receives checkpoints, metrics.jsonl and loss.png.
 	OutDir string
@@ -61,6 +67,12 @@ type Options struct {
 	Progress io.Writer
 	// Terminal draws the progress bar in place instead of printing lines.
 	Terminal bool
+
+	// Dist, when set, trains data-parallel over its ranks (package dist):
+	// GradAccum is per rank, so a step's global batch is GradAccum·Size
+	// micro-batches; rank r computes its share of each, gradients are
+	// averaged, only rank 0 writes OutDir. Nil is one process.
+	Dist dist.Comm
 }
 
 // Data yields the training batches of an epoch in order. It must be a pure
@@ -97,6 +109,26 @@ type Trainer struct {
 	// evalAuto and saveAuto mark intervals derived from total.
 	evalAuto, saveAuto bool
 	log                *metricsLog
+
+	// savedAt and evalAt are the steps of the last checkpoint and held-out
+	// evaluation (-1: none); resumedAt is the step the run resumed at.
+	savedAt, evalAt, resumedAt int
+	// now is the clock (time.Now; tests drive a fake one).
+	now func() time.Time
+	// budget bookkeeping (budget.go): the training time of earlier
+	// sessions, this session's start and the end of each of its steps, and
+	// the last cost of an evaluation and of a checkpoint.
+	spentBefore        time.Duration
+	sessionStart       time.Time
+	stamps             []time.Time
+	evalCost, saveCost time.Duration
+	// fitted: the total was fitted to the budget (or taken from a
+	// checkpoint of the budgeted run).
+	fitted  bool
+	reducer *dist.Reducer // Options.Dist's gradient buckets
+	synced  bool          // the ranks' weights were made equal
+	ctx     context.Context
+	stopAll bool // some rank's context was cancelled (Options.Dist)
 }
 
 // State is what a checkpoint records besides the weights and the optimizer
@@ -149,10 +181,19 @@ func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hook
 	total := opts.Steps
 	if total <= 0 {
 		epochs := max(opts.Epochs, 1)
-		total = epochs * len(first) / opts.GradAccum
+		perStep := opts.GradAccum // micro-batches of a global batch
+		if opts.Dist != nil {
+			perStep *= opts.Dist.Size()
+		}
+		total = epochs * len(first) / perStep
 		if total < 1 {
 			total = 1
 		}
+	}
+	if opts.TimeBudget > 0 {
+		// A placeholder until the first steps are timed; it must let them
+		// run.
+		total = max(total, calibrationSteps+1)
 	}
 	sched, err := optim.NewSchedule(optim.ScheduleConfig{
 		Kind: opts.Schedule, Peak: opts.LR, TotalSteps: total,
@@ -169,6 +210,7 @@ func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hook
 		opt:   optim.NewAdamW(params, opts.Beta1, opts.Beta2, opts.AdamEps, opts.WeightDecay),
 		sched: sched, train: train, eval: eval, hooks: hooks,
 		pcg: pcg, rng: rand.New(pcg), epochB: first, total: total,
+		savedAt: -1, evalAt: -1, now: time.Now,
 	}
 	t.setIntervals()
 	return t, nil
@@ -183,6 +225,24 @@ func (t *Trainer) setIntervals() {
 	if t.saveAuto {
 		t.opts.SaveEvery = max(t.total/4, 1)
 	}
+}
+
+// setTotal changes the run's length: the schedule becomes that of a run of
+// total steps, and the automatic intervals follow.
+func (t *Trainer) setTotal(total int) error {
+	if total == t.total {
+		return nil
+	}
+	sched, err := optim.NewSchedule(optim.ScheduleConfig{
+		Kind: t.opts.Schedule, Peak: t.opts.LR, TotalSteps: total,
+		WarmupRatio: t.opts.WarmupRatio, MinRatio: t.opts.MinLRRatio,
+	})
+	if err != nil {
+		return err
+	}
+	t.total, t.sched = total, sched
+	t.setIntervals()
+	return nil
 }
 
 // TotalSteps is the number of optimizer steps the run makes.
@@ -217,13 +277,17 @@ func (t *Trainer) Step() (float64, error) {
 	acc := be.New(tensor.F32, 1)
 	defer acc.Free()
 	seen := false
-	for range t.opts.GradAccum {
-		b := t.nextBatch()
+	_, size := t.ranks()
+	for j := range t.opts.GradAccum * size {
+		b := t.nextBatch() // every rank walks the whole global batch
 		t.state.Tokens += int64(b.B * b.S)
+		if !t.mine(j) {
+			continue
+		}
 		tp := nn.NewTape(be)
 		tp.Precision = t.opts.Precision
 		tp.FreeActivations = true // only the loss is read after Backward
-		loss, err := t.opts.Objective.Loss(tp, t.model, b, t.rng, 1/float64(t.opts.GradAccum))
+		loss, err := t.opts.Objective.Loss(tp, t.model, b, t.noise(j), 1/float64(t.opts.GradAccum))
 		if err != nil {
 			return 0, err
 		}
@@ -235,7 +299,12 @@ func (t *Trainer) Step() (float64, error) {
 		tp.Backward(loss)
 	}
 	var total float64
-	if seen {
+	if t.opts.Dist != nil {
+		var err error
+		if total, err = t.average(acc); err != nil {
+			return 0, err
+		}
+	} else if seen {
 		total = float64(acc.ToCPU().F32()[0])
 	}
 	if math.IsNaN(total) || math.IsInf(total, 0) {
@@ -283,34 +352,61 @@ func evalLoss(m lm.Model, batches []data.Batch, obj lm.Objective, seed uint64, p
 
 // Run trains until the step budget is spent or ctx is cancelled, evaluating,
 // logging and checkpointing along the way. On cancellation it saves a
-// checkpoint and returns ErrInterrupted.
+// checkpoint and returns ErrInterrupted. A run ends with a held-out
+// evaluation and a checkpoint at its last step, then saves the model and
+// the loss plot into OutDir.
 func (t *Trainer) Run(ctx context.Context) error {
 	var err error
-	if t.opts.OutDir != "" {
-		t.log, err = openMetrics(t.opts.OutDir, t.state.Step > 0)
+	t.ctx, t.stopAll = ctx, false
+	defer func() { t.ctx = nil }()
+	if err := t.syncStart(); err != nil {
+		return err
+	}
+	if t.writes() {
+		if err := tidy(t.opts.OutDir, t.state.Step); err != nil {
+			return err
+		}
+		t.log, err = openMetrics(t.opts.OutDir, t.state.Step)
 		if err != nil {
 			return err
 		}
 		defer t.log.Close()
 	}
-	bar := newProgress(t.opts.Progress, t.opts.Terminal, t.total)
-	if t.opts.TimeBudget > 0 && t.state.Step < calibrationSteps {
+	if n := len(t.state.EvalLoss); n > 0 {
+		t.evalAt = t.state.EvalLoss[n-1].Step
+	}
+	t.sessionStart = t.now()
+	t.stamps = []time.Time{t.sessionStart}
+	bar := newProgress(t.opts.Progress, t.opts.Terminal, t.total, t.state.Step, t.now)
+	budgeted := t.opts.TimeBudget > 0
+	if budgeted && t.resumedAt <= 0 {
 		bar.total = 0 // unknown until the first steps are timed
 	}
-	start, startTokens := time.Now(), t.state.Tokens
-	calibrated := t.opts.TimeBudget <= 0
-	for t.state.Step < t.total {
-		if !calibrated && t.state.Step == calibrationSteps {
-			calibrated = true
-			if err := t.fitBudget(time.Since(start)); err != nil {
+	startTokens := t.state.Tokens
+	for {
+		// A run that reached its total has made its last step: its end is
+		// not moved again.
+		if budgeted && len(t.stamps) > calibrationSteps && t.state.Step < t.total {
+			fitted := t.fitted
+			if err := t.refit(); err != nil {
 				return err
 			}
 			bar.total = t.total
+			if !fitted && t.fitted && t.opts.Progress != nil {
+				per := t.stepTime()
+				bar.message(fmt.Sprintf("%s per step: %d steps fit the %s budget (fitted again as the run goes)",
+					per.Round(time.Millisecond), t.total, t.opts.TimeBudget))
+			}
 		}
-		if ctx.Err() != nil {
+		if t.state.Step >= t.total {
+			break
+		}
+		if t.stopping(ctx) {
 			bar.finish()
-			if err := t.checkpoint(); err != nil {
-				return errors.Join(ErrInterrupted, err)
+			if t.savedAt != t.state.Step {
+				if err := t.checkpoint(); err != nil {
+					return errors.Join(ErrInterrupted, err)
+				}
 			}
 			return ErrInterrupted
 		}
@@ -318,9 +414,11 @@ func (t *Trainer) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		now := t.now()
+		t.stamps = append(t.stamps, now)
 		step := t.state.Step
 		t.state.TrainLoss = append(t.state.TrainLoss, Point{step, loss})
-		rate := float64(t.state.Tokens-startTokens) / time.Since(start).Seconds()
+		rate := float64(t.state.Tokens-startTokens) / max(now.Sub(t.sessionStart).Seconds(), 1e-9)
 		bar.update(step, loss, rate, t.sched.LR(step-1))
 		t.log.write(map[string]any{"step": step, "loss": loss, "lr": t.sched.LR(step - 1),
 			"grad_norm": t.gradNorm, "tokens": t.state.Tokens, "tokens_per_s": rate})
@@ -332,53 +430,44 @@ func (t *Trainer) Run(ctx context.Context) error {
 			}
 		}
 		if (t.opts.SaveEvery > 0 && step%t.opts.SaveEvery == 0) || last {
-			if err := t.checkpoint(); err != nil {
+			if err := t.timedCheckpoint(); err != nil {
 				return err
 			}
 		}
 	}
-	bar.finish()
-	if t.opts.OutDir != "" {
-		if err := t.hooks.SaveModel(t.opts.OutDir); err != nil {
+	// A budgeted run can end at a step it did not know was its last.
+	if t.evalAt != t.state.Step {
+		if err := t.evaluate(bar); err != nil {
 			return err
+		}
+	}
+	if t.savedAt != t.state.Step {
+		if err := t.timedCheckpoint(); err != nil {
+			return err
+		}
+	}
+	bar.finish()
+	if t.writes() {
+		if err := t.hooks.SaveModel(t.opts.OutDir); err != nil {
+			return fmt.Errorf("cannot save the model into %s: %w", t.opts.OutDir, err)
 		}
 		return PlotLoss(t.opts.OutDir, t.state.TrainLoss, t.state.EvalLoss)
 	}
 	return nil
 }
 
-// calibrationSteps are timed before a time-budgeted run fixes its length.
-const calibrationSteps = 10
-
-// fitBudget sets the total number of steps from the time the first steps
-// took, leaving a tenth of the budget for evaluations and checkpoints.
-func (t *Trainer) fitBudget(elapsed time.Duration) error {
-	per := elapsed / calibrationSteps
-	total := max(int(0.9*float64(t.opts.TimeBudget)/float64(per)), calibrationSteps+1)
-	sched, err := optim.NewSchedule(optim.ScheduleConfig{
-		Kind: t.opts.Schedule, Peak: t.opts.LR, TotalSteps: total,
-		WarmupRatio: t.opts.WarmupRatio, MinRatio: t.opts.MinLRRatio,
-	})
-	if err != nil {
-		return err
-	}
-	t.total, t.sched = total, sched
-	t.setIntervals()
-	if t.opts.Progress != nil {
-		fmt.Fprintf(t.opts.Progress, "%s per step: %d steps fit the %s budget\n", per.Round(time.Millisecond), total, t.opts.TimeBudget)
-	}
-	return nil
-}
-
 func (t *Trainer) evaluate(bar *progress) error {
-	if len(t.eval) == 0 {
+	if r, _ := t.ranks(); len(t.eval) == 0 || r != 0 { // rank 0 alone reports
 		return nil
 	}
+	start := t.now()
 	l, err := t.EvalLoss()
 	if err != nil {
 		return err
 	}
+	t.evalCost = t.now().Sub(start)
 	step := t.state.Step
+	t.evalAt = step
 	t.state.EvalLoss = append(t.state.EvalLoss, Point{step, l})
 	t.log.write(map[string]any{"step": step, "eval_loss": l})
 	bar.message(fmt.Sprintf("step %d: held-out loss %.4f", step, l))

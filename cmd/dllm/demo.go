@@ -163,6 +163,13 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 // out, batches of 32), saved to dir.
 func demoTrain(convs []data.Conversation, dir string, budget time.Duration, seed uint64, w io.Writer) error {
 	const maxLen = 96
+	// The demo's model folder is its own: an earlier demo's model and
+	// checkpoints are replaced, and a demo running there is not disturbed.
+	release, err := train.ClaimOut(dir, train.Claim{Overwrite: true})
+	if err != nil {
+		return badInput("--out %v", err)
+	}
+	defer release()
 	fmt.Fprintf(w, "training a byte-level BPE tokenizer (vocabulary 512) on the data...\n")
 	tok, err := tokenizer.Train(recipe.ChatTexts(convs), tokenizer.TrainConfig{VocabSize: 512, IsolateSpaces: true})
 	if err != nil {

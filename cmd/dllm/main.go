@@ -119,18 +119,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cmd, rest = c, args[1:]
 	}
 	err := cmd.run(rest, stdout, stderr)
+	code := 1
 	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, errHelp):
-		return 0
+	case err == nil, errors.Is(err, errHelp):
+		code = 0
 	case isUsage(err):
-		fmt.Fprintf(stderr, "dllm %s: %v\n", cmd.name, err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "dllm %s: %v\n", cmd.name, err)
-		return 1
+		code = 2
 	}
+	if activeComm != nil { // one rank of a data-parallel job
+		return finishDist(cmd.name, err, code, stderr)
+	}
+	if code != 0 {
+		fmt.Fprintf(stderr, "dllm %s: %v\n", cmd.name, err)
+	}
+	return code
 }
 
 func isUsage(err error) bool {

@@ -26,8 +26,17 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	var f trainFlags
 	dataPaths := fs.String("data", "", "text files or folders, comma-separated (.txt .md .jsonl with {\"text\"}, .gz/.zst read transparently)")
 	f.register(fs, 16, 128)
-	be, err := f.parse(fs, args, func() bool { return *dataPaths != "" })
+	be, err := f.parse(fs, args, func() bool { return *dataPaths != "" }, stderr)
 	if err != nil {
+		return err
+	}
+	stdout, stderr = quiet(stdout), quiet(stderr) // rank 0 alone reports
+	defer f.release()
+	files, err := data.TextFiles(splitList(*dataPaths))
+	if err != nil {
+		return badInput("%v", err)
+	}
+	if err := f.checkData(files); err != nil {
 		return err
 	}
 	var docs []string
@@ -54,7 +63,7 @@ func runPretrain(args []string, stdout, stderr io.Writer) error {
 	t, d, err := recipe.PretrainTrainer(b, docs, recipe.Run{
 		Split:     recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed},
 		BatchSize: f.batchSize, EvalBatches: f.evalBatches,
-		Options: f.options(f.steps, obj, stderr, isTerminal(stderr)),
+		Options: f.options(f.steps, obj, stderr, isTerminal(stderr), f.runSpec(fs, "pretrain", b, be)),
 	})
 	f.recordObjective(b)
 	if d == nil && err != nil {

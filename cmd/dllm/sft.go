@@ -2,13 +2,14 @@ package main
 
 import (
 	"fmt"
-	"github.com/dllmgo/dllm/bd3lm"
 	"io"
+	"math"
 	"os"
 	"strings"
 
 	"golang.org/x/term"
 
+	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
@@ -34,8 +35,17 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	dataPaths := fs.String("data", "", "chat JSONL file(s), comma-separated (.gz/.zst read transparently; folders are searched)")
 	samples := fs.Int("samples", 3, "held-out answers printed at each evaluation")
 	f.register(fs, 16, 256)
-	be, err := f.parse(fs, args, func() bool { return *dataPaths != "" })
+	be, err := f.parse(fs, args, func() bool { return *dataPaths != "" }, stderr)
 	if err != nil {
+		return err
+	}
+	stdout, stderr = quiet(stdout), quiet(stderr) // rank 0 alone reports
+	defer f.release()
+	files, err := data.ChatFiles(splitList(*dataPaths))
+	if err != nil {
+		return badInput("%v", err)
+	}
+	if err := f.checkData(files); err != nil {
 		return err
 	}
 
@@ -43,8 +53,8 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return badInput("%v", err)
 	}
-	if len(convs) < 2 {
-		return badInput("%s: %d conversations; need at least 2 (train and held-out)", *dataPaths, len(convs))
+	if need := min(2, 1+int(math.Ceil(f.heldOut))); len(convs) < need {
+		return badInput("%s: %d conversations; need at least %d", *dataPaths, len(convs), need)
 	}
 	fmt.Fprintf(stderr, "loaded %d conversations%s\n", len(convs), skippedNote(stats.Skipped))
 
@@ -60,7 +70,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	t, d, err := recipe.SFTTrainer(b, convs, recipe.Run{
 		Split:     recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed, Workers: 2},
 		BatchSize: f.batchSize, EvalBatches: f.evalBatches,
-		Options:   f.options(f.steps, obj, stderr, isTerminal(stderr)),
+		Options:   f.options(f.steps, obj, stderr, isTerminal(stderr), f.runSpec(fs, "sft", b, be)),
 		AfterEval: func(w io.Writer, step int) { printSamples(w, b, held, *samples) },
 	})
 	f.recordObjective(b)

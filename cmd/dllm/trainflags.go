@@ -18,6 +18,7 @@ import (
 
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data/tokenizer"
+	"github.com/dllmgo/dllm/dist"
 	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
@@ -56,6 +57,22 @@ type trainFlags struct {
 	timePerBlock                                  bool // --objective bd3lm
 	maskRate                                      float64
 	mlmReplace                                    bool // --objective mlm
+	overwrite                                     bool
+	comm                                          dist.Comm // set when an MPI launcher started this process
+
+	// Set by parse for a resumed run: the checkpoint folder and the run
+	// description it recorded (nil for a checkpoint older than those).
+	checkpoint string
+	recorded   *train.RunSpec
+	// release gives the output folder back (ClaimOut); never nil after a
+	// successful parse.
+	release func()
+	// tok is the tokenizer loaded before the data (--tokenizer, or the
+	// --init or --resume folder's); nil when one is trained on the data.
+	tok    *tokenizer.Tokenizer
+	tokErr error // the --init folder has no tokenizer
+	// digests are the training files' sizes and hashes (checkData).
+	digests []train.FileDigest
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int) {
@@ -75,7 +92,8 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
 	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
 	fs.BoolVar(&f.splitDigits, "split-digits", true, "trained tokenizer: every digit is its own token, as in Llama and Qwen2 (false: BPE may merge digit runs)")
-	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder")
+	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder; the run's options come from its checkpoint (see the README: Resuming a run)")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "replace what --out holds (a previous run's model and checkpoints are deleted first)")
 	fs.StringVar(&f.device, "device", "cpu", "device: cpu or cuda")
 	fs.StringVar(&f.precision, "precision", "f32", "matrix products: f32, or bf16 (mixed precision: bf16 operands, f32 sums and master weights; what a GPU wants, slower on cpu)")
 	fs.IntVar(&f.steps, "steps", 0, "optimizer steps (0: use --epochs)")
@@ -83,7 +101,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: 10 for sft, as the reference, 1 for pretrain)")
 	fs.IntVar(&f.batchSize, "batch-size", defaultBatch, "sequences per micro-batch")
 	fs.IntVar(&f.gradAccum, "grad-accum", d.GradAccum, "micro-batches per optimizer step")
-	fs.IntVar(&f.maxLen, "max-length", defaultMaxLen, "longest sequence in tokens")
+	fs.IntVar(&f.maxLen, "max-length", defaultMaxLen, "longest sequence in tokens (at most the model's positions: longer is capped with a note)")
 	fs.Float64Var(&f.lr, "lr", 0, fmt.Sprintf("peak learning rate (0: %g from scratch, %g from --init)", train.DefaultLR, train.FineTuneLR))
 	fs.Float64Var(&f.warmup, "warmup-ratio", d.WarmupRatio, "fraction of the steps spent warming up")
 	fs.Float64Var(&f.minLR, "min-lr-ratio", d.MinLRRatio, "final learning rate as a fraction of the peak")
@@ -97,17 +115,20 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between held-out evaluations (0: 10 per run)")
 	fs.IntVar(&f.saveEvery, "save-every", 0, "steps between checkpoints (0: 4 per run)")
 	fs.IntVar(&f.keepLast, "keep-last", d.KeepLast, "checkpoints to keep")
-	fs.Float64Var(&f.heldOut, "held-out", 0.05, "fraction of the data held out for evaluation")
+	fs.Float64Var(&f.heldOut, "held-out", 0.05, "fraction of the data held out for evaluation (0: none, and no held-out loss)")
 	// On a large corpus, scoring all of 5% would cost more than the training
 	// between evaluations.
 	fs.IntVar(&f.evalBatches, "eval-batches", 16, "held-out batches scored at each evaluation (0: all)")
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "skip malformed data lines (counted) instead of stopping")
 }
 
-// parse reads the command line of a training command, checks it and opens
-// the device. hasData reports whether --data was given (read by the caller
-// after parsing, hence a func).
-func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool) (tensor.Backend, error) {
+// parse reads the command line of a training command, checks it, opens the
+// device, takes the output folder (ClaimOut) and loads the tokenizer, all
+// before any data is read. hasData reports whether --data was given (read
+// by the caller after parsing, hence a func). With --resume, the options
+// not given come from the checkpoint, and those given must agree with it
+// (resumeFlags). After a nil error the caller must call f.release.
+func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool, stderr io.Writer) (tensor.Backend, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -119,13 +140,55 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool)
 		f.presetSet = f.presetSet || fl.Name == "preset"
 		f.weightingSet = f.weightingSet || fl.Name == "loss-weight"
 	})
+	switch { // before --resume fills the flags from its checkpoint
+	case f.initDir != "" && f.resume != "":
+		return nil, badInput("--init and --resume exclude each other: --resume already has weights")
+	case (f.familySet || f.presetSet) && (f.initDir != "" || f.resume != ""):
+		return nil, badInput("--family and --preset make a fresh model; --init and --resume start from a folder, whose config.json names its family and size")
+	}
+	if f.resume != "" {
+		if err := f.resumeFlags(fs); err != nil {
+			return nil, err
+		}
+	}
 	if !hasData() {
 		return nil, badInput("--data is required")
 	}
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
-	return openDevice(f.device)
+	if f.lr == 0 {
+		f.lr = train.DefaultLR
+		if f.initDir != "" {
+			f.lr = train.FineTuneLR
+		}
+	}
+	m, err := startDist(f.device)
+	if err != nil {
+		return nil, err
+	}
+	be, err := openDevice(f.device)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		// Every rank builds its model from the seed: rank 0's, whatever the
+		// others were given (the weights are broadcast again before training).
+		if f.seed, err = dist.BroadcastUint64(m, f.seed, 0); err != nil {
+			return nil, err
+		}
+		if f.comm, err = commFor(m, be); err != nil {
+			return nil, err
+		}
+	}
+	if err := f.claimOut(fs); err != nil {
+		return nil, err
+	}
+	if err := f.loadTokenizer(stderr); err != nil {
+		f.release()
+		return nil, err
+	}
+	return be, nil
 }
 
 // validate checks the numeric flags.
@@ -143,16 +206,14 @@ func (f *trainFlags) validate() error {
 		return badInput("--grad-accum must be at least 1, got %d", f.gradAccum)
 	case f.maxLen < 8:
 		return badInput("--max-length must be at least 8, got %d", f.maxLen)
+	case f.overwrite && f.checkpoint != "" && train.RunDir(f.checkpoint) != "" && sameDir(train.RunDir(f.checkpoint), f.out):
+		return badInput("--overwrite would delete the run that --resume continues (%s)", f.out)
 	case f.lr < 0:
 		return badInput("--lr must be positive, got %g", f.lr)
 	case f.heldOut < 0 || f.heldOut >= 1:
 		return badInput("--held-out must be in [0, 1), got %g", f.heldOut)
 	case f.vocabSize < 300:
 		return badInput("--vocab-size must be at least 300 (256 bytes plus merges and specials), got %d", f.vocabSize)
-	case f.initDir != "" && f.resume != "":
-		return badInput("--init and --resume exclude each other: --resume already has weights")
-	case (f.familySet || f.presetSet) && (f.initDir != "" || f.resume != ""):
-		return badInput("--family and --preset make a fresh model; --init and --resume start from a folder, whose config.json names its family and size")
 	}
 	if f.initDir == "" && f.resume == "" {
 		fam, err := modeldir.Family(f.family)
@@ -276,15 +337,13 @@ func (f *trainFlags) objective(maskID int32) (mdlm.ObjectiveOptions, error) {
 
 // setup returns the tokenizer and the model: from --resume's checkpoint, from
 // --init, or fresh from a preset (training a tokenizer on texts when none is
-// given). texts is only called when a tokenizer must be trained.
+// given). texts is only called when a tokenizer must be trained. A
+// --max-length past the model's positions is capped to them.
 func (f *trainFlags) setup(be tensor.Backend, texts iter.Seq[string], stderr io.Writer) (*modeldir.Bundle, error) {
-	var tok *tokenizer.Tokenizer
 	var err error
 	from := f.initDir
-	if f.resume != "" {
-		if from, err = train.FindCheckpoint(f.resume); err != nil {
-			return nil, badInput("--resume: %v", err)
-		}
+	if f.checkpoint != "" {
+		from = f.checkpoint
 	}
 	var m lm.Model
 	if from != "" {
@@ -292,40 +351,81 @@ func (f *trainFlags) setup(be tensor.Backend, texts iter.Seq[string], stderr io.
 			return nil, err
 		}
 	}
-	switch {
-	case f.tokPath != "":
-		if tok, err = tokenizer.Load(f.tokPath); err != nil {
-			return nil, badInput("%v", err)
-		}
-	case from != "":
-		if tok, err = tokenizer.Load(filepath.Join(from, modeldir.TokenizerFile)); err != nil {
-			return nil, badInput("%v", err)
-		}
-	default:
+	tok := f.tok
+	if f.tokErr != nil {
+		return nil, f.tokErr
+	}
+	if tok == nil {
 		fmt.Fprintf(stderr, "training a byte-level BPE tokenizer (vocabulary %d) on the data...\n", f.vocabSize)
 		if tok, err = tokenizer.Train(texts, tokenizer.TrainConfig{VocabSize: f.vocabSize, IsolateSpaces: f.isolateSpaces, SplitDigits: f.splitDigits}); err != nil {
 			return nil, fmt.Errorf("training the tokenizer: %w", err)
 		}
 	}
+	var b *modeldir.Bundle
 	if m == nil {
-		b, err := recipe.FreshBundle(f.family, f.preset, tok, f.maxLen, f.seed, be)
-		if err != nil {
+		// The preset's positions, not --max-length: a row length is no
+		// reason to change the model.
+		if b, err = recipe.FreshBundle(f.family, f.preset, tok, 0, f.seed, be); err != nil {
 			return nil, badInput("--preset: %v", err)
 		}
-		return b, nil
-	}
-	b, err := f.bundle(m, tok, from)
-	if err != nil {
+	} else if b, err = f.bundle(m, tok, from); err != nil {
 		return nil, badInput("%v", err)
 	}
+	if limit := b.Model.Spec().MaxPositions; limit > 0 && f.maxLen > limit {
+		fmt.Fprintf(stderr, "note: --max-length %d is more than the model's %d positions: rows are cut at %d\n", f.maxLen, limit, limit)
+		f.maxLen = limit
+	}
 	return b, nil
+}
+
+// loadTokenizer loads the tokenizer a run starts from, before any data is
+// read: --tokenizer, else the --resume or --init folder's (none when a new
+// one is trained on the data). Its padding and truncation settings would
+// cut or pad every encoded text, training rows included (a Fixed padding
+// makes every row the same padded length): they are dropped with a note,
+// and the saved tokenizer.json has none.
+func (f *trainFlags) loadTokenizer(stderr io.Writer) error {
+	path := f.tokPath
+	switch {
+	case f.checkpoint != "": // a --tokenizer given again agreed with the record
+		path = filepath.Join(f.checkpoint, modeldir.TokenizerFile)
+	case path == "" && f.initDir != "":
+		path = filepath.Join(f.initDir, modeldir.TokenizerFile)
+	}
+	if path == "" {
+		return nil
+	}
+	tok, err := tokenizer.Load(path)
+	if err != nil && errors.Is(err, os.ErrNotExist) && f.tokPath == "" && f.checkpoint == "" {
+		// Reported by setup once the --init folder itself was checked.
+		f.tokErr = badInput("%v", err)
+		return nil
+	}
+	if err != nil {
+		return badInput("%v", err)
+	}
+	var dropped []string
+	if tok.Padding() != nil {
+		dropped = append(dropped, "padding")
+		tok.SetPadding(nil)
+	}
+	if tok.Truncation() != nil {
+		dropped = append(dropped, "truncation")
+		tok.SetTruncation(nil)
+	}
+	if len(dropped) > 0 {
+		fmt.Fprintf(stderr, "note: %s: its %s settings are ignored: training rows are cut by --max-length and padded per batch\n",
+			path, strings.Join(dropped, " and "))
+	}
+	f.tok = tok
+	return nil
 }
 
 // bundle ties the model to its tokenizer: the special tokens and template
 // of the starting folder when there is one (and --tokenizer does not
 // replace its tokenizer), else those the tokenizer and model name.
 func (f *trainFlags) bundle(m lm.Model, tok *tokenizer.Tokenizer, from string) (*modeldir.Bundle, error) {
-	if from != "" && f.tokPath == "" {
+	if from != "" && (f.tokPath == "" || from == f.checkpoint) {
 		return modeldir.Attach(from, m, tok)
 	}
 	return modeldir.NewBundle(m, tok)
@@ -349,21 +449,16 @@ func presetList() string {
 	return strings.Join(parts, "; ")
 }
 
-func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, terminal bool) train.Options {
+func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, terminal bool, spec *train.RunSpec) train.Options {
 	o := train.Defaults()
-	o.LR = f.lr
-	if o.LR == 0 {
-		o.LR = train.DefaultLR
-		if f.initDir != "" {
-			o.LR = train.FineTuneLR
-		}
-	}
+	o.LR, o.Run = f.lr, spec
 	o.Steps, o.Epochs, o.GradAccum = steps, f.epochs, f.gradAccum
 	o.WarmupRatio, o.MinLRRatio, o.Schedule = f.warmup, f.minLR, f.schedule
 	o.WeightDecay, o.Clip = f.weightDecay, f.clip
 	o.Seed, o.Objective, o.Precision = f.seed, obj, f.prec
 	o.EvalEvery, o.SaveEvery, o.KeepLast = f.evalEvery, f.saveEvery, f.keepLast
 	o.OutDir, o.Progress, o.Terminal, o.TimeBudget = f.out, progress, terminal, f.budget
+	o.Dist = f.comm
 	return o
 }
 
@@ -378,20 +473,23 @@ func (f *trainFlags) onDevice(be tensor.Backend) string {
 
 // runTrainer runs t until done or Ctrl-C, resuming first if asked.
 func runTrainer(t *train.Trainer, f *trainFlags, stdout, stderr io.Writer) error {
+	fmt.Fprintln(stderr, globalBatchLine(f))
 	if f.budget > 0 {
-		fmt.Fprintf(stderr, "training for about %s: the number of steps is set after timing the first ones\n", f.budget)
+		fmt.Fprintf(stderr, "training for about %s: the number of steps is fitted to the budget as the run goes\n", f.budget)
 	}
-	if f.resume != "" {
-		dir, err := train.FindCheckpoint(f.resume)
-		if err != nil {
+	if f.checkpoint != "" {
+		// The model was built from the checkpoint's weights (setup).
+		if err := t.ResumeState(f.checkpoint); err != nil {
+			var mm *train.MismatchError
+			if errors.As(err, &mm) {
+				return badInput("--resume %s: %v", f.checkpoint, err)
+			}
 			return badInput("--resume: %v", err)
 		}
-		if err := t.Resume(dir); err != nil {
-			return badInput("--resume: %v", err)
-		}
-		fmt.Fprintf(stderr, "resumed from %s at step %d\n", dir, t.State().Step)
+		fmt.Fprintf(stderr, "resumed from %s at step %d of %d\n", f.checkpoint, t.State().Step, t.TotalSteps())
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed terminal (SIGHUP) saves like Ctrl-C.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	err := t.Run(ctx)
 	if errors.Is(err, train.ErrInterrupted) {
