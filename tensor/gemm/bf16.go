@@ -73,7 +73,7 @@ func packPanelsBF16(dst []float32, data []uint16, ld int, kMajor bool, q0, nq, p
 			rows := min(w, nq-t*w)
 			for p := range kb {
 				src := data[(p0+p)*ld+q0+t*w:][:rows]
-				widen(dst[(t*kb+p)*w:], src)
+				pk.widen(dst[(t*kb+p)*w:], src)
 			}
 		}
 		return
@@ -87,7 +87,7 @@ func packPanelsBF16(dst []float32, data []uint16, ld int, kMajor bool, q0, nq, p
 	for t := 0; t*w < nq; t++ {
 		rows := min(w, nq-t*w)
 		for i := range rows {
-			widen(scratch[i*kb:], data[(q0+t*w+i)*ld+p0:][:kb])
+			pk.widen(scratch[i*kb:], data[(q0+t*w+i)*ld+p0:][:kb])
 		}
 		panel := dst[t*w*kb : (t+1)*w*kb]
 		pk.transpose(panel, scratch, kb, 0, rows, 0, kb, w)
