@@ -44,7 +44,9 @@ func (b *Backend) scatterAdd(op string, dst, src, idx *tensor.Tensor, s tensor.G
 
 // Embedding gathers rows: dst[i] = table[ids[i]].
 func (b *Backend) Embedding(dst, table, ids *tensor.Tensor) {
-	b.gather("Embedding", dst, table, ids, tensor.CheckEmbedding(dst, table, ids))
+	s := tensor.CheckEmbedding(dst, table, ids)
+	check(table.DType() == tensor.F32, "Embedding", "table %v: this backend gathers F32 tables only", table)
+	b.gather("Embedding", dst, table, ids, s)
 }
 
 // GatherRows sets dst[m] = src[idx[m]].

@@ -137,3 +137,39 @@ func (e *env) bf16Normal(shape ...int) host {
 	}
 	return host{t: tensor.FromBF16Bits(bits, shape...), v: v}
 }
+
+// bf16WeightCases are RunBF16Weights's: MatMul of an F32 a and a BF16 b
+// (weights kept in BF16), and Embedding from a BF16 table. Widening is
+// exact, so they meet the F32 bounds of MatMul and Embedding.
+func bf16WeightCases() []testCase {
+	return []testCase{
+		{"MatMulBF16Weights", func(e *env) error {
+			var trs []trial
+			for _, c := range mmCaseList() {
+				sa, sb, sc := c.shapes()
+				a, b := e.normal(1, sa...), e.bf16Normal(sb...)
+				c0 := e.normal(1, sc...)
+				trs = append(trs, trial{name: c.String(), op: "MatMul", run: func(be tensor.Backend) []*tensor.Tensor {
+					ct := up(be, c0.t)
+					be.MatMul(ct, up(be, a.t), up(be, b.t), c.transA, c.transB, c.alpha, c.beta)
+					return []*tensor.Tensor{ct}
+				}, outs: []expect{{name: "c", want: c.want(a.v, b.v, c0.v)}}})
+			}
+			return e.collect(trs...)
+		}},
+		{"EmbeddingBF16Table", func(e *env) error {
+			var trs []trial
+			for _, c := range [][3]int{{1, 1, 1}, {11, 7, 29}, {4096, 256, 300}} {
+				v, d, n := c[0], c[1], c[2]
+				table := e.bf16Normal(v, d)
+				ids, iv := e.ints(0, v, n)
+				trs = append(trs, trial{name: fmt.Sprintf("V=%d D=%d N=%d", v, d, n), op: "Embedding", run: func(b tensor.Backend) []*tensor.Tensor {
+					dst := poisoned(b, n, d)
+					b.Embedding(dst, up(b, table.t), up(b, ids))
+					return []*tensor.Tensor{dst}
+				}, outs: []expect{{name: "dst", want: refGather(table.v, iv, d, -1), exact: true}}})
+			}
+			return e.collect(trs...)
+		}},
+	}
+}
