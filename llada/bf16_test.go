@@ -1,0 +1,50 @@
+package llada
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/dllmgo/dllm/nn"
+	"github.com/dllmgo/dllm/tensor"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLoadBF16 loads a BF16 checkpoint twice: widened to float32 (Load) and
+// kept in BF16 (LoadBF16). The large weights stay BF16 and the norms F32,
+// and the logits are bit for bit the same in both precisions: widening is
+// exact and the CPU's BF16 GEMM sums in the F32 GEMM's order.
+func TestLoadBF16(t *testing.T) {
+	untied := released(32, 4, 4, 2, 48, 64)
+	untied.VocabSize, untied.EmbeddingSize = 37, ptr(37)
+	untied.MaskTokenID, untied.EOSTokenID, untied.PadTokenID = 36, 35, 35
+	for name, c := range map[string]Config{"gqa-tied-bias": gqaConfig(), "untied": untied} {
+		t.Run(name, func(t *testing.T) {
+			m := randomModel(t, c, 21)
+			m.SaveBF16 = true
+			dir := filepath.Join(t.TempDir(), "m")
+			require.NoError(t, m.Save(dir))
+			wide, err := Load(dir, tensor.CPU())
+			require.NoError(t, err)
+			kept, err := LoadBF16(dir, tensor.CPU())
+			require.NoError(t, err)
+			for _, p := range kept.Params() {
+				want := tensor.F32
+				if p.Value.Rank() == 2 {
+					want = tensor.BF16
+				}
+				require.Equal(t, want, p.Value.DType(), p.Name)
+			}
+			rng := rand.New(rand.NewPCG(22, 2))
+			ids, mask := paddedBatch(rng, []int{7, 4}, 7, c.VocabSize, int32(c.PadTokenID))
+			for _, prec := range []nn.Precision{nn.PrecisionF32, nn.PrecisionBF16} {
+				wide.Precision, kept.Precision = prec, prec
+				want, err := wide.Logits(ids, 2, 7, mask, allRows(14))
+				require.NoError(t, err)
+				got, err := kept.Logits(ids, 2, 7, mask, allRows(14))
+				require.NoError(t, err)
+				require.Equal(t, want, got, "precision %v", prec)
+			}
+		})
+	}
+}
