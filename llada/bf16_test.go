@@ -48,3 +48,23 @@ func TestLoadBF16(t *testing.T) {
 		})
 	}
 }
+
+// A model with BF16 weights saves as the widened model does.
+func TestSaveBF16Weights(t *testing.T) {
+	m := randomModel(t, gqaConfig(), 23)
+	m.SaveBF16 = true
+	dir := filepath.Join(t.TempDir(), "m")
+	require.NoError(t, m.Save(dir))
+	kept, err := LoadBF16(dir, tensor.CPU())
+	require.NoError(t, err)
+	kept.SaveBF16 = true
+	again := filepath.Join(t.TempDir(), "again")
+	require.NoError(t, kept.Save(again))
+	a, err := Load(dir, tensor.CPU())
+	require.NoError(t, err)
+	b, err := Load(again, tensor.CPU())
+	require.NoError(t, err)
+	for i, p := range a.Params() {
+		require.Equal(t, p.Value.F32(), b.Params()[i].Value.F32(), p.Name)
+	}
+}

@@ -88,7 +88,13 @@ func SaveParams(dir string, params []*nn.Param, bf16 bool) error {
 	}
 	ts := make([]safetensors.Tensor, 0, len(params))
 	for _, p := range params {
-		t, err := safetensors.FloatTensor(p.Name, dt, p.Value.Shape(), p.Value.ToCPU().F32())
+		v := p.Value.ToCPU()
+		if v.DType() == tensor.BF16 { // weights kept in BF16: widen, exactly
+			w := tensor.CPU().New(tensor.F32, v.Shape()...)
+			tensor.CPU().Cast(w, v)
+			v = w
+		}
+		t, err := safetensors.FloatTensor(p.Name, dt, p.Value.Shape(), v.F32())
 		if err != nil {
 			return err
 		}
