@@ -128,7 +128,9 @@ func loadBF16(p *nn.Param, src TensorSource) error {
 			if !tensor.SameShape(shape, want) {
 				return fmt.Errorf("tensor %s has shape %v, config wants %v", p.Name, shape, want)
 			}
+			old := p.Var.Value
 			p.Var.Value = tensor.FromBF16Bits(bits, shape...)
+			old.Free() // never written: its pages were never resident
 			return nil
 		}
 	}

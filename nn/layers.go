@@ -27,7 +27,18 @@ func NewParam(b tensor.Backend, name string, shape ...int) *Param {
 // NewParamOf allocates a zero parameter of dtype dt (F32, or BF16 for a
 // weight kept in BF16 for inference) on b.
 func NewParamOf(b tensor.Backend, dt tensor.DType, name string, shape ...int) *Param {
-	return &Param{Name: name, Var: Leaf(b.New(dt, shape...))}
+	return &Param{Name: name, Var: Leaf(NewWeight(b, dt, shape...))}
+}
+
+// NewWeight allocates the zero storage of a weight of dtype dt on b. A BF16
+// weight on the CPU (kept so for inference) lives outside the Go heap
+// (tensor.NewOffHeap), so that gigabytes of weights do not raise the
+// garbage collector's target by as much.
+func NewWeight(b tensor.Backend, dt tensor.DType, shape ...int) *tensor.Tensor {
+	if dt == tensor.BF16 && b == tensor.CPU() {
+		return tensor.NewOffHeap(dt, shape...)
+	}
+	return b.New(dt, shape...)
 }
 
 // ZeroGrads clears the gradients of params.

@@ -20,6 +20,9 @@ type Tensor struct {
 	recyclable bool
 	// view marks a Reshape or Rows of another tensor.
 	view bool
+	// offHeap is the mapping holding a NewOffHeap tensor's storage, which
+	// Free unmaps.
+	offHeap []byte
 }
 
 // NewTensor wraps backend storage; backends call it, users call Backend.New or

@@ -287,7 +287,7 @@ func newStack(be tensor.Backend, dt tensor.DType, in int, bias bool, names []str
 	for _, o := range outs {
 		total += o
 	}
-	st := &stack{w: be.New(dt, total, in)}
+	st := &stack{w: nn.NewWeight(be, dt, total, in)}
 	if bias {
 		st.b = be.New(tensor.F32, total)
 	}
