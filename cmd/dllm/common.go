@@ -88,11 +88,9 @@ func errorsCause(err error) error {
 }
 
 // inferenceOptions are how the inference commands read weights under
-// --precision: bf16 on the CPU keeps the large weights in BF16 as stored
-// (memory-mapped, never widened: half the memory of f32, the same logits
-// as f32 weights under bf16 arithmetic). The CUDA backend loads float32
-// weights and casts them per product, as before (its embedding gather
-// takes F32 tables only).
-func inferenceOptions(prec nn.Precision, be tensor.Backend) modeldir.Options {
-	return modeldir.Options{BF16Weights: prec == nn.PrecisionBF16 && be == tensor.CPU()}
+// --precision: bf16 keeps the large weights in BF16 as stored (on the CPU
+// memory-mapped; never widened: half the memory of f32, the same logits as
+// f32 weights under bf16 arithmetic, on the GPU BF16 pairs for cuBLASLt).
+func inferenceOptions(prec nn.Precision, _ tensor.Backend) modeldir.Options {
+	return modeldir.Options{BF16Weights: prec == nn.PrecisionBF16}
 }

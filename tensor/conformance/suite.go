@@ -78,11 +78,11 @@ func RunBF16MatMul(t *testing.T, b tensor.Backend, tol Tolerances) {
 	runCases(t, b, tol, bf16MatMulCases())
 }
 
-// RunBF16Weights checks the ops that read weights kept in BF16 for
-// inference: MatMul of an F32 a by a BF16 b, and Embedding from a BF16
-// table, against the float64 reference of the BF16 values at the F32
-// bounds (widening is exact). The CPU backend takes them; the CUDA backend
-// multiplies BF16 weights by BF16 activations instead (RunBF16MatMul).
+// RunBF16Weights checks MatMul of an F32 a by a BF16 b (weights kept in
+// BF16 for inference) against the float64 reference of the BF16 values at
+// the F32 bound (widening is exact). The CPU backend takes it; the CUDA
+// backend multiplies BF16 weights by BF16 activations instead
+// (RunBF16MatMul).
 func RunBF16Weights(t *testing.T, b tensor.Backend, tol Tolerances) {
 	runCases(t, b, tol, bf16WeightCases())
 }
