@@ -136,9 +136,18 @@ func (f *File) ReadBF16(name string, dst []uint16) ([]int, error) {
 		return nil, fmt.Errorf("%s: tensor %q has %d elements, %d asked for", f.where(), name, t.NumElements(), len(dst))
 	}
 	if t.DType != BF16 {
-		v, _, err := f.F32(name)
+		// Read with pread when mapped, so that a wider file's pages do not
+		// become resident through the mapping.
+		raw := f.data[t.Offset : t.Offset+t.Bytes]
+		if f.fh != nil {
+			raw = make([]byte, t.Bytes)
+			if _, err := f.fh.ReadAt(raw, f.dataStart+int64(t.Offset)); err != nil {
+				return nil, fmt.Errorf("%s: tensor %q: %w", f.where(), name, err)
+			}
+		}
+		v, err := DecodeF32(t.DType, raw)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: tensor %q: %w", f.where(), name, err)
 		}
 		for i, x := range v {
 			dst[i] = F32ToBF16(x)
