@@ -41,8 +41,9 @@ func Load(dir string, b tensor.Backend) (*Model, error) {
 // widened to float32: the files are memory-mapped and each BF16 tensor that
 // is a weight of its own (wte, attn_out, the blocks' ff_out, the head) is
 // used in place; q/k/v_proj and ff_proj/up_proj, which the block stacks into
-// one tensor each, are read into it. Norms stay float32. On the CUDA
-// backend, run it under nn.PrecisionBF16 (its GEMMs take BF16 pairs).
+// one tensor each, are read into it. Norms stay float32. The model is for
+// inference: weights used in place are read-only. On the CUDA backend, run
+// it under nn.PrecisionBF16 (its GEMMs take BF16 pairs).
 func LoadBF16(dir string, b tensor.Backend) (*Model, error) {
 	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
 	if err != nil {

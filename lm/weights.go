@@ -36,7 +36,9 @@ type BF16Source interface {
 // of its own uses a mapped file's bytes in place (no copy, and the pages
 // are the page cache's), a view into a larger tensor (q_proj, k_proj and
 // v_proj stacked) is read straight into its rows; other dtypes on disk are
-// rounded to BF16 tensor by tensor. A tensor of src that is
+// rounded to BF16 tensor by tensor. Weights used in place are read-only
+// (the mapping is): such a model is for inference, not for Init or an
+// optimizer. A tensor of src that is
 // not a parameter is an error (the config would not describe the weights)
 // unless extra accepts its name (nil accepts none: a tied model's copy of
 // its head, say); a missing tensor or a shape that differs is an error too.
