@@ -45,6 +45,23 @@ func TestLoadBF16(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, want, got, "precision %v", prec)
 			}
+			// The block cache (--cache) runs the same projections.
+			starts, width := []int{4, 1}, 3
+			var rows []int32
+			for b, s := range starts {
+				for k := range width {
+					rows = append(rows, int32(b*7+s+k))
+				}
+			}
+			var steps [2][]float32
+			for i, mm := range []*Model{wide, kept} {
+				cache, _, err := mm.BeginBlock(ids, 2, 7, mask, starts, width, rows)
+				require.NoError(t, err)
+				steps[i], err = cache.Logits(ids, rows)
+				require.NoError(t, err)
+				cache.Release()
+			}
+			require.Equal(t, steps[0], steps[1], "cached step")
 		})
 	}
 }
