@@ -20,6 +20,13 @@ var Family = lm.Family{
 		}
 		return m, nil
 	},
+	LoadBF16: func(dir string, be tensor.Backend) (lm.Model, error) {
+		m, err := LoadBF16(dir, be)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	},
 	Presets: PresetNames,
 	// The reference's get_tokenizer renders Qwen2/Qwen3 templates with
 	// enable_thinking=False (Qwen3's then writes an empty think block);

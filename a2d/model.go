@@ -40,6 +40,24 @@ func Load(dir string, b tensor.Backend) (*Model, error) {
 	return m, nil
 }
 
+// LoadBF16 is Load for inference with the embedding, the head and the
+// projections kept in BF16 (memory-mapped from BF16 files where they can
+// be, see lm.LoadParams), never widened to float32. Norms and biases stay
+// float32. On the CUDA backend, run it under nn.PrecisionBF16.
+func LoadBF16(dir string, b tensor.Backend) (*Model, error) {
+	c, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	a := Arch(c)
+	a.WeightDType = tensor.BF16
+	m := &Model{Model: decoder.New(a, b), Config: c}
+	if err := m.LoadDir(dir); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // Save writes config.json and model.safetensors into dir, each atomically.
 func (m *Model) Save(dir string) error {
 	if err := m.SaveWeights(dir, m.SaveBF16); err != nil {

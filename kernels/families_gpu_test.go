@@ -11,6 +11,7 @@ import (
 
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/modeldir"
+	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 	"github.com/dllmgo/dllm/tensor/safetensors"
 )
@@ -112,4 +113,78 @@ func TestGPUFreshFamiliesMatchCPU(t *testing.T) {
 			require.LessOrEqual(t, maxErr/maxRef, 1e-4)
 		})
 	}
+}
+
+// TestGPULoadBF16: a LLaDA and a Dream folder with BF16 weights on disk (the
+// fixtures rounded), loaded with their weights kept in BF16
+// (modeldir.Options.BF16Weights: the embedding gathered from a BF16 table,
+// the projections and head multiplied by cuBLASLt as BF16 pairs), give on
+// the GPU, under bf16 precision, bit for bit the logits of the same folder
+// loaded as float32 and cast per product.
+func TestGPULoadBF16(t *testing.T) {
+	g := requireGPU(t)
+	for _, dir := range []string{"llada", "dream"} {
+		t.Run(dir, func(t *testing.T) {
+			folder := filepath.Join("..", dir, "testdata", "tiny_a")
+			if _, err := os.Stat(folder); err != nil {
+				folder = filepath.Join(dir, "testdata", "tiny_a")
+			}
+			folder = bf16Copy(t, folder)
+			var logits [3][]float32
+			for i, bf16 := range []bool{false, true, true} {
+				var be tensor.Backend = g
+				if i == 2 {
+					be = tensor.CPU()
+				}
+				m, err := modeldir.LoadModelWith(folder, be, modeldir.Options{BF16Weights: bf16})
+				require.NoError(t, err)
+				if bf16 {
+					for _, p := range m.Params() {
+						if p.Value.Rank() == 2 {
+							require.Equal(t, tensor.BF16, p.Value.DType(), p.Name)
+						}
+					}
+				}
+				m.(lm.PrecisionSetter).SetPrecision(nn.PrecisionBF16)
+				rng := rand.New(rand.NewPCG(7, 8))
+				ids, rows := make([]int32, 12), make([]int32, 12)
+				for k := range ids {
+					ids[k], rows[k] = int32(rng.IntN(m.VocabSize())), int32(k)
+				}
+				logits[i], err = m.Logits(ids, 2, 6, nil, rows)
+				require.NoError(t, err)
+			}
+			require.Equal(t, logits[0], logits[1])
+			// The CPU runs attention in f32, the GPU in bf16 under this precision.
+			var e, a float64
+			for k, w := range logits[2] {
+				e = math.Max(e, math.Abs(float64(logits[1][k]-w)))
+				a = math.Max(a, math.Abs(float64(w)))
+			}
+			t.Logf("GPU against CPU, both with BF16 weights: max |difference| / max |logit| = %.2g", e/a)
+			require.Less(t, e/a, 2e-2)
+		})
+	}
+}
+
+// bf16Copy writes a copy of the model folder dir with its weights rounded
+// to BF16, as released checkpoints are stored.
+func bf16Copy(t *testing.T, dir string) string {
+	t.Helper()
+	out := t.TempDir()
+	src, err := safetensors.OpenModel(dir)
+	require.NoError(t, err)
+	var ts []safetensors.Tensor
+	for _, name := range src.Names() {
+		v, shape, err := src.F32(name)
+		require.NoError(t, err)
+		x, err := safetensors.FloatTensor(name, safetensors.BF16, shape, v)
+		require.NoError(t, err)
+		ts = append(ts, x)
+	}
+	require.NoError(t, safetensors.Write(filepath.Join(out, safetensors.SingleFileName), ts, nil))
+	js, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(out, "config.json"), js, 0o644))
+	return out
 }

@@ -43,8 +43,27 @@ func (b *Backend) scatterAdd(op string, dst, src, idx *tensor.Tensor, s tensor.G
 }
 
 // Embedding gathers rows: dst[i] = table[ids[i]].
+//
+// A BF16 table (weights kept in BF16) is gathered by the same kernel, as
+// rows of D/2 32-bit words (pairs of BF16 values, moved as they are) into a
+// BF16 scratch, which Cast widens into dst: no kernel of its own, and D
+// must be even.
 func (b *Backend) Embedding(dst, table, ids *tensor.Tensor) {
-	b.gather("Embedding", dst, table, ids, tensor.CheckEmbedding(dst, table, ids))
+	s := tensor.CheckEmbedding(dst, table, ids)
+	if table.DType() == tensor.BF16 {
+		check(s.D%2 == 0, "Embedding", "BF16 table %v: rows of an odd length", table)
+		checkTable("Embedding", s, table)
+		if s.M*s.D == 0 {
+			return
+		}
+		rows := b.New(tensor.BF16, s.M, s.D)
+		b.launch("embedding.cu", "gather_rows_f32", b.grid(s.M*s.D/2), threads, 0,
+			b.ptr("Embedding", rows), b.ptr("Embedding", table), b.ptr("Embedding", ids), int64(s.M), int32(s.D/2), int32(s.N))
+		b.Cast(dst.Reshape(s.M, s.D), rows)
+		rows.Free()
+		return
+	}
+	b.gather("Embedding", dst, table, ids, s)
 }
 
 // GatherRows sets dst[m] = src[idx[m]].

@@ -36,6 +36,30 @@ func Load(dir string, b tensor.Backend) (*Model, error) {
 	return m, nil
 }
 
+// LoadBF16 is Load for inference with the embedding, the head and the
+// projections kept in BF16 as the released checkpoints store them, never
+// widened to float32: the files are memory-mapped and each BF16 tensor that
+// is a weight of its own (wte, attn_out, the blocks' ff_out, the head) is
+// used in place; q/k/v_proj and ff_proj/up_proj, which the block stacks into
+// one tensor each, are read into it. Norms stay float32. The model is for
+// inference: weights used in place are read-only. On the CUDA backend, run
+// it under nn.PrecisionBF16 (its GEMMs take BF16 pairs).
+func LoadBF16(dir string, b tensor.Backend) (*Model, error) {
+	cfg, err := LoadConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	src, err := safetensors.MapModel(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := newModel(cfg, b, tensor.BF16)
+	if err := m.LoadWeights(src); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return m, nil
+}
+
 // LoadWeights copies every parameter from src under its checkpoint name.
 // A tensor the config does not imply is an error too: it would mean a
 // config that does not describe the weights (ff_out with weight_tying,

@@ -30,6 +30,13 @@ var Family = lm.Family{
 		}
 		return m, nil
 	},
+	LoadBF16: func(dir string, be tensor.Backend) (lm.Model, error) {
+		m, err := LoadBF16(dir, be)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	},
 	Presets: PresetNames,
 	New:     newFresh,
 	Describe: func(js []byte) (lm.ConfigInfo, error) {

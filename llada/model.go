@@ -31,21 +31,29 @@ type Model struct {
 	// checkpoints are; the default is F32.
 	SaveBF16 bool
 
-	b         tensor.Backend
-	positions map[[2]int]*tensor.Tensor
-	graphs    *graphs.Recorder[graphKey]
+	// weightDType is the dtype of the embedding, head and projection
+	// weights: F32, or BF16 (LoadBF16).
+	weightDType tensor.DType
+	b           tensor.Backend
+	positions   map[[2]int]*tensor.Tensor
+	graphs      *graphs.Recorder[graphKey]
 }
 
 // New builds a model of a valid config with zero projections and unit
 // norms on backend b; call Init, or load weights.
-func New(cfg Config, b tensor.Backend) *Model {
+func New(cfg Config, b tensor.Backend) *Model { return newModel(cfg, b, tensor.F32) }
+
+// newModel is New with the embedding, head and projection weights of
+// dtype dt (F32, or BF16 for LoadBF16).
+func newModel(cfg Config, b tensor.Backend, dt tensor.DType) *Model {
 	m := &Model{
-		Config:    cfg,
-		Embed:     nn.NewEmbedding(b, "model.transformer.wte.weight", cfg.Embeddings(), cfg.DModel, -1),
-		Final:     nn.NewRMSNorm(b, "model.transformer.ln_f", cfg.DModel, float32(cfg.RMSNormEps), 0),
-		b:         b,
-		positions: map[[2]int]*tensor.Tensor{},
-		graphs:    graphs.NewRecorder[graphKey](b, maxGraphs),
+		Config:      cfg,
+		weightDType: dt,
+		Embed:       nn.NewEmbeddingOf(b, dt, "model.transformer.wte.weight", cfg.Embeddings(), cfg.DModel, -1),
+		Final:       nn.NewRMSNorm(b, "model.transformer.ln_f", cfg.DModel, float32(cfg.RMSNormEps), 0),
+		b:           b,
+		positions:   map[[2]int]*tensor.Tensor{},
+		graphs:      graphs.NewRecorder[graphKey](b, maxGraphs),
 	}
 	m.Embed.Weight.NoDecay = true
 	tc := m.blockConfig()
@@ -58,7 +66,7 @@ func New(cfg Config, b tensor.Backend) *Model {
 		}))
 	}
 	if !cfg.WeightTying {
-		m.Head = nn.NewLinear(b, "model.transformer.ff_out", cfg.DModel, cfg.Embeddings(), cfg.IncludeBias)
+		m.Head = nn.NewLinearOf(b, dt, "model.transformer.ff_out", cfg.DModel, cfg.Embeddings(), cfg.IncludeBias)
 	}
 	return m
 }
@@ -78,6 +86,7 @@ func (m *Model) blockConfig() transformer.Config {
 		MLP: transformer.SwiGLU, Rotary: transformer.RotateQK,
 		SeparateQKV: true, SeparateGateUp: true,
 		QKVBias: c.IncludeBias || c.IncludeQKVBias, OBias: c.IncludeBias, MLPBias: c.IncludeBias,
+		WeightDType: m.weightDType,
 	}
 }
 

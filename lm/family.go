@@ -16,6 +16,10 @@ type Family struct {
 	Architectures []string
 	// Load reads config.json and the weights of a model folder.
 	Load func(dir string, be tensor.Backend) (Model, error)
+	// LoadBF16 is Load for inference with the large weights (embedding,
+	// head, projections) kept in BF16 as checkpoints store them, never
+	// widened (--precision bf16); nil where the family has no such load.
+	LoadBF16 func(dir string, be tensor.Backend) (Model, error)
 	// Presets names the sizes New accepts, smallest first.
 	Presets []string
 	// New builds a model of a preset with zero weights, sized by f (the

@@ -322,6 +322,11 @@ func newBundle(m lm.Model, tok *tokenizer.Tokenizer, tpl data.Template, src sour
 // generation_config.json with the sampling defaults. Errors name the folder
 // or the file.
 func Open(dir string, be tensor.Backend) (*Bundle, error) {
+	return OpenWith(dir, be, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(dir string, be tensor.Backend, opt Options) (*Bundle, error) {
 	fam, _, err := Detect(dir)
 	if err != nil {
 		return nil, err
@@ -330,7 +335,7 @@ func Open(dir string, be tensor.Backend) (*Bundle, error) {
 	if _, err := os.Stat(tokPath); err != nil {
 		return nil, fmt.Errorf("%s: no %s: a chat model folder needs its tokenizer", dir, TokenizerFile)
 	}
-	m, err := load(fam, dir, be)
+	m, err := load(fam, dir, be, opt)
 	if err != nil {
 		return nil, err
 	}

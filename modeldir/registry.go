@@ -132,11 +132,25 @@ func familyFor(h configHead) (lm.Family, error) {
 // LoadModel reads the model of a folder (config.json and weights) through
 // its family, without the tokenizer.
 func LoadModel(dir string, be tensor.Backend) (lm.Model, error) {
+	return LoadModelWith(dir, be, Options{})
+}
+
+// Options are how a folder's weights are read.
+type Options struct {
+	// BF16Weights keeps the large weights (embedding, head, projections)
+	// in BF16 as the checkpoint stores them, memory-mapped where they can
+	// be (lm.Family.LoadBF16), for inference at half the memory; a family
+	// without LoadBF16 loads as usual.
+	BF16Weights bool
+}
+
+// LoadModelWith is LoadModel with options.
+func LoadModelWith(dir string, be tensor.Backend, opt Options) (lm.Model, error) {
 	fam, _, err := Detect(dir)
 	if err != nil {
 		return nil, err
 	}
-	return load(fam, dir, be)
+	return load(fam, dir, be, opt)
 }
 
 // Describe reads the config.json of dir without the weights, through its

@@ -8,7 +8,9 @@ import (
 
 // Param is a trainable tensor with the name it has in a checkpoint (Hugging
 // Face names, so checkpoints interoperate). Its Value is the float32 master
-// copy that the optimizer updates.
+// copy that the optimizer updates, or, for a model loaded for inference
+// with its weights kept in BF16 (NewParamOf), the BF16 weights themselves:
+// the ops that read weights (Linear, Embedding) take them as they are.
 type Param struct {
 	Name string
 	*Var
@@ -19,7 +21,24 @@ type Param struct {
 
 // NewParam allocates a zero parameter on b.
 func NewParam(b tensor.Backend, name string, shape ...int) *Param {
-	return &Param{Name: name, Var: Leaf(b.New(tensor.F32, shape...))}
+	return NewParamOf(b, tensor.F32, name, shape...)
+}
+
+// NewParamOf allocates a zero parameter of dtype dt (F32, or BF16 for a
+// weight kept in BF16 for inference) on b.
+func NewParamOf(b tensor.Backend, dt tensor.DType, name string, shape ...int) *Param {
+	return &Param{Name: name, Var: Leaf(NewWeight(b, dt, shape...))}
+}
+
+// NewWeight allocates the zero storage of a weight of dtype dt on b. A BF16
+// weight on the CPU (kept so for inference) lives outside the Go heap
+// (tensor.NewOffHeap), so that gigabytes of weights do not raise the
+// garbage collector's target by as much.
+func NewWeight(b tensor.Backend, dt tensor.DType, shape ...int) *tensor.Tensor {
+	if dt == tensor.BF16 && b == tensor.CPU() {
+		return tensor.NewOffHeap(dt, shape...)
+	}
+	return b.New(dt, shape...)
 }
 
 // ZeroGrads clears the gradients of params.
@@ -36,7 +55,12 @@ type Linear struct {
 
 // NewLinear makes a zero Linear layer named prefix+".weight" (and ".bias").
 func NewLinear(b tensor.Backend, prefix string, in, out int, bias bool) *Linear {
-	l := &Linear{W: NewParam(b, prefix+".weight", out, in)}
+	return NewLinearOf(b, tensor.F32, prefix, in, out, bias)
+}
+
+// NewLinearOf is NewLinear with a weight of dtype dt (the bias stays F32).
+func NewLinearOf(b tensor.Backend, dt tensor.DType, prefix string, in, out int, bias bool) *Linear {
+	l := &Linear{W: NewParamOf(b, dt, prefix+".weight", out, in)}
 	if bias {
 		l.B = NewParam(b, prefix+".bias", out)
 		l.B.NoDecay = true
@@ -134,7 +158,12 @@ type Embedding struct {
 
 // NewEmbedding makes a zero [vocab, dim] embedding.
 func NewEmbedding(b tensor.Backend, name string, vocab, dim, padIdx int) *Embedding {
-	return &Embedding{Weight: NewParam(b, name, vocab, dim), PadIdx: padIdx}
+	return NewEmbeddingOf(b, tensor.F32, name, vocab, dim, padIdx)
+}
+
+// NewEmbeddingOf is NewEmbedding with a table of dtype dt.
+func NewEmbeddingOf(b tensor.Backend, dt tensor.DType, name string, vocab, dim, padIdx int) *Embedding {
+	return &Embedding{Weight: NewParamOf(b, dt, name, vocab, dim), PadIdx: padIdx}
 }
 
 // Forward looks up ids [N] (I32) and returns [N, D].

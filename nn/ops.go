@@ -67,7 +67,10 @@ func (tp *Tape) Scale(x *Var, s float32) *Var {
 // Linear returns x·wᵀ for x [N, in] and w [out, in] (PyTorch's layout), in
 // the tape's Precision: F32, or bf16 operands with f32 accumulation (see
 // linearBF16). It is the only matrix product of the ops, so the precision
-// of a whole model is decided here.
+// of a whole model is decided here. A BF16 w (weights kept in BF16 for
+// inference) is read as it is: under F32 the product is x times the widened
+// w, exactly (the CPU backend; the CUDA backend multiplies BF16 by BF16
+// only, so it needs PrecisionBF16).
 func (tp *Tape) Linear(x, w *Var) *Var {
 	n, in := x.Value.Dim(0), x.Value.Dim(1)
 	if x.Value.Rank() != 2 || w.Value.Rank() != 2 || w.Value.Dim(1) != in {

@@ -53,11 +53,21 @@ func ParsePrecision(s string) (Precision, error) {
 // as PyTorch's autocast does: apart from the rounding of dy, the backward is
 // the exact derivative of the product the forward computed.
 func (tp *Tape) linearBF16(out, x, w *Var) *Var {
-	xb, wb := tp.toBF16(x.Value), tp.toBF16(w.Value)
+	// A weight kept in BF16 is used as it is; the rounding it was stored
+	// with is the rounding autocast would apply.
+	xb, wb, ownW := tp.toBF16(x.Value), w.Value, w.Value.DType() != tensor.BF16
+	if ownW {
+		wb = tp.toBF16(w.Value)
+	}
+	freeW := func() {
+		if ownW {
+			wb.Free()
+		}
+	}
 	tp.B.MatMul(out.Value, xb, wb, false, true, 1, 0)
 	if tp.off || !(x.needGrad || w.needGrad) {
 		xb.Free()
-		wb.Free()
+		freeW()
 		return out
 	}
 	return tp.record(out, func() {
@@ -70,7 +80,7 @@ func (tp *Tape) linearBF16(out, x, w *Var) *Var {
 		}
 		dy.Free()
 		xb.Free()
-		wb.Free()
+		freeW()
 	}, x, w)
 }
 

@@ -428,10 +428,16 @@ func gatherContract(op string, rows, table, idx *Tensor) GatherShape {
 	return GatherShape{M: m, N: n, D: d}
 }
 
-// CheckEmbedding is Embedding's contract: table [V, ...] F32, ids I32 (any
-// shape, M elements), dst F32 with M rows of the table's row size. That the
-// ids are in [0, V) is checked by the CPU backend only.
+// CheckEmbedding is Embedding's contract: table [V, ...] F32 (or BF16, a
+// table kept in BF16 for inference, on backends that say so: the CPU),
+// ids I32 (any shape, M elements), dst F32 with M rows of the table's row
+// size, the rows widened exactly. That the ids are in [0, V) is checked by
+// the CPU backend only.
 func CheckEmbedding(dst, table, ids *Tensor) GatherShape {
+	if table.dtype == BF16 {
+		// The contract of an F32 table, on an F32 view of the shape.
+		return gatherContract("Embedding", dst, &Tensor{shape: table.shape, dtype: F32}, ids)
+	}
 	return gatherContract("Embedding", dst, table, ids)
 }
 

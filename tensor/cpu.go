@@ -55,7 +55,10 @@ func (cpuBackend) Free(t *Tensor) {
 	if t.recyclable && t.data != nil {
 		cpuPool.put(t.dtype, t.data)
 	}
-	t.recyclable, t.data = false, nil
+	if t.offHeap != nil {
+		unmapAnon(t.offHeap)
+	}
+	t.recyclable, t.data, t.offHeap = false, nil, nil
 }
 func (cpuBackend) Sync() error { return nil }
 

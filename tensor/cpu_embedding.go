@@ -19,7 +19,26 @@ func checkIndices(op string, idx *Tensor, table *Tensor) {
 func (cpuBackend) Embedding(dst, table, ids *Tensor) {
 	s := CheckEmbedding(dst, table, ids)
 	checkIndices("Embedding", ids, table)
+	if table.dtype == BF16 {
+		gatherBF16(dst, table, ids, s)
+		return
+	}
 	gather(dst, table, ids, s)
+}
+
+// gatherBF16 sets dst[m] = widen(table[ids[m]]) for a BF16 table.
+func gatherBF16(dst, table, ids *Tensor, s GatherShape) {
+	m, d := s.M, s.D
+	out, tab, idx := dst.F32(), table.BF16Bits(), ids.I32()
+	parallelFor(m, rowGrain(d), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			r := int(idx[i])
+			o, src := out[i*d:(i+1)*d], tab[r*d:(r+1)*d]
+			for j, v := range src {
+				o[j] = F32FromBF16(v)
+			}
+		}
+	})
 }
 
 func (cpuBackend) GatherRows(dst, src, idx *Tensor) {

@@ -257,3 +257,35 @@ func TestCPUEdgeCases(t *testing.T) {
 		}
 	})
 }
+
+// A tensor.NewOffHeap tensor is a zero CPU tensor like New's, usable by every op,
+// its views included, and Free releases it.
+func TestNewOffHeap(t *testing.T) {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.BF16, tensor.I32, tensor.I64} {
+		x := tensor.NewOffHeap(dt, 3, 5)
+		require.Equal(t, []int{3, 5}, x.Shape())
+		require.Equal(t, dt, x.DType())
+		require.Equal(t, tensor.CPU(), x.Backend())
+		require.False(t, x.IsView())
+		require.True(t, x.Rows(1, 2).IsView())
+		x.Free()
+	}
+	w := tensor.NewOffHeap(tensor.BF16, 4, 3)
+	for i := range w.BF16Bits() {
+		require.Zero(t, w.BF16Bits()[i])
+		w.BF16Bits()[i] = tensor.BF16FromF32(float32(i) - 5.5)
+	}
+	a := tensor.FromF32([]float32{1, 2, 3, -1, 0.5, 2}, 2, 3)
+	c := tensor.CPU().New(tensor.F32, 2, 4)
+	tensor.CPU().MatMul(c, a, w, false, true, 1, 0)
+	want := make([]float32, 8)
+	for i := range 2 {
+		for j := range 4 {
+			for k := range 3 {
+				want[i*4+j] += a.F32()[i*3+k] * (float32(j*3+k) - 5.5)
+			}
+		}
+	}
+	require.Equal(t, want, c.F32())
+	w.Free()
+}

@@ -132,6 +132,20 @@ type Config struct {
 	// MoE is the mixture of experts of the layers whose Layer.MoE is set
 	// (the other layers keep the MLP above); the zero value is none.
 	MoE MoE
+
+	// WeightDType is the dtype NewWeights gives the projections' weights
+	// (not the experts', norms' or biases'): F32 (the zero value means F32)
+	// to train, or BF16 to keep a checkpoint's BF16 weights as they are for
+	// inference, at half the memory.
+	WeightDType tensor.DType
+}
+
+// weightDType is WeightDType, F32 when unset.
+func (c Config) weightDType() tensor.DType {
+	if c.WeightDType == 0 {
+		return tensor.F32
+	}
+	return c.WeightDType
 }
 
 // HeadDim is d: HeadSize, or H/nh.
@@ -266,13 +280,14 @@ type stack struct {
 }
 
 // newStack makes Linears named names, of in inputs and outs[i] outputs,
-// whose weights (and biases) are consecutive row ranges of one tensor.
-func newStack(be tensor.Backend, in int, bias bool, names []string, outs []int) *stack {
+// whose weights (of dtype dt; biases F32) are consecutive row ranges of one
+// tensor.
+func newStack(be tensor.Backend, dt tensor.DType, in int, bias bool, names []string, outs []int) *stack {
 	total := 0
 	for _, o := range outs {
 		total += o
 	}
-	st := &stack{w: be.New(tensor.F32, total, in)}
+	st := &stack{w: nn.NewWeight(be, dt, total, in)}
 	if bias {
 		st.b = be.New(tensor.F32, total)
 	}
@@ -349,21 +364,21 @@ type Names struct {
 // NewWeights makes one block's weights on b as Config and Layer describe
 // them: zero projections and unit norms. The config must be valid.
 func NewWeights(b tensor.Backend, c Config, l Layer, names Names) Weights {
-	h, d := c.Hidden, c.HeadDim()
+	h, d, dt := c.Hidden, c.HeadDim(), c.weightDType()
 	w := Weights{
-		O:       nn.NewLinear(b, names.O, c.Heads*d, h, c.OBias),
+		O:       nn.NewLinearOf(b, dt, names.O, c.Heads*d, h, c.OBias),
 		MLPNorm: newNorm(b, c, names.MLPNorm, h),
 	}
 	if l.MoE {
 		newMoE(b, c, names, &w)
 	} else {
-		w.Down = nn.NewLinear(b, names.Down, c.Intermediate, h, c.MLPBias)
+		w.Down = nn.NewLinearOf(b, dt, names.Down, c.Intermediate, h, c.MLPBias)
 	}
 	if c.SeparateQKV {
-		w.qkvStack = newStack(b, h, c.QKVBias, []string{names.Q, names.K, names.V}, []int{c.Heads * d, c.KV() * d, c.KV() * d})
+		w.qkvStack = newStack(b, dt, h, c.QKVBias, []string{names.Q, names.K, names.V}, []int{c.Heads * d, c.KV() * d, c.KV() * d})
 		w.Q, w.K, w.V = w.qkvStack.parts[0], w.qkvStack.parts[1], w.qkvStack.parts[2]
 	} else {
-		w.QKV = nn.NewLinear(b, names.QKV, h, c.QKVHeads()*d, c.QKVBias)
+		w.QKV = nn.NewLinearOf(b, dt, names.QKV, h, c.QKVHeads()*d, c.QKVBias)
 	}
 	if c.QKNorm {
 		w.QNorm = newNorm(b, c, names.QNorm, d)
@@ -373,10 +388,10 @@ func NewWeights(b tensor.Backend, c Config, l Layer, names Names) Weights {
 	switch {
 	case l.MoE:
 	case c.SeparateGateUp:
-		w.gateUpStack = newStack(b, h, c.MLPBias, []string{names.Gate, names.Up}, []int{c.Intermediate, c.Intermediate})
+		w.gateUpStack = newStack(b, dt, h, c.MLPBias, []string{names.Gate, names.Up}, []int{c.Intermediate, c.Intermediate})
 		w.Gate, w.Up = w.gateUpStack.parts[0], w.gateUpStack.parts[1]
 	default:
-		w.Up = nn.NewLinear(b, names.Up, h, 2*c.Intermediate, c.MLPBias)
+		w.Up = nn.NewLinearOf(b, dt, names.Up, h, 2*c.Intermediate, c.MLPBias)
 	}
 	if !l.NoAttnNorm {
 		w.AttnNorm = newNorm(b, c, names.AttnNorm, h)

@@ -73,7 +73,7 @@ func (e *Expert) Params() []*nn.Param {
 // newExpert makes an expert whose projections are named
 // prefix+"gate_proj", "up_proj", "down_proj".
 func newExpert(b tensor.Backend, h, width int, bias bool, prefix string) *Expert {
-	st := newStack(b, h, bias, []string{prefix + "gate_proj", prefix + "up_proj"}, []int{width, width})
+	st := newStack(b, tensor.F32, h, bias, []string{prefix + "gate_proj", prefix + "up_proj"}, []int{width, width})
 	return &Expert{Gate: st.parts[0], Up: st.parts[1], Down: nn.NewLinear(b, prefix+"down_proj", width, h, bias), gateUp: st}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/modeldir"
+	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 )
 
@@ -24,11 +25,11 @@ func openDevice(name string) (tensor.Backend, error) {
 // loadModel reads a model directory through the registry of families;
 // anything wrong with it (an unknown model_type included) is reported as
 // bad input naming the directory or file.
-func loadModel(dir string, b tensor.Backend) (lm.Model, error) {
+func loadModel(dir string, b tensor.Backend, opt modeldir.Options) (lm.Model, error) {
 	if err := checkModelDir(dir); err != nil {
 		return nil, err
 	}
-	m, err := modeldir.LoadModel(dir, b)
+	m, err := modeldir.LoadModelWith(dir, b, opt)
 	if err != nil {
 		return nil, badInput("%v", err)
 	}
@@ -37,11 +38,11 @@ func loadModel(dir string, b tensor.Backend) (lm.Model, error) {
 
 // loadBundle reads a model folder with its tokenizer and chat template;
 // problems are usage errors naming the folder or file.
-func loadBundle(dir string, be tensor.Backend) (*modeldir.Bundle, error) {
+func loadBundle(dir string, be tensor.Backend, opt modeldir.Options) (*modeldir.Bundle, error) {
 	if err := checkModelDir(dir); err != nil {
 		return nil, err
 	}
-	b, err := modeldir.Open(dir, be)
+	b, err := modeldir.OpenWith(dir, be, opt)
 	if err != nil {
 		return nil, badInput("%v", err)
 	}
@@ -84,4 +85,12 @@ func errorsCause(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// inferenceOptions are how the inference commands read weights under
+// --precision: bf16 keeps the large weights in BF16 as stored (on the CPU
+// memory-mapped; never widened: half the memory of f32, the same logits as
+// f32 weights under bf16 arithmetic, on the GPU BF16 pairs for cuBLASLt).
+func inferenceOptions(prec nn.Precision, _ tensor.Backend) modeldir.Options {
+	return modeldir.Options{BF16Weights: prec == nn.PrecisionBF16}
 }

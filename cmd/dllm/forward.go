@@ -53,7 +53,7 @@ func runForward(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(*modelDir, be)
+	m, err := loadModel(*modelDir, be, inferenceOptions(prec, be))
 	if err != nil {
 		return err
 	}

@@ -151,7 +151,8 @@ func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.Sam
 	if err != nil {
 		return nil, mdlm.SamplerConfig{}, err
 	}
-	b, err := loadBundle(dir, be)
+	prec, _ := nn.ParsePrecision(s.precision) // validate checked it
+	b, err := loadBundle(dir, be, inferenceOptions(prec, be))
 	if err != nil {
 		return nil, mdlm.SamplerConfig{}, err
 	}

@@ -93,7 +93,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	if err != nil {
 		return err
 	}
-	b, err := loadBundle(*modelDir, be)
+	b, err := loadBundle(*modelDir, be, inferenceOptions(prec, be))
 	if err != nil {
 		return err
 	}

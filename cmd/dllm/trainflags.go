@@ -347,7 +347,7 @@ func (f *trainFlags) setup(be tensor.Backend, texts iter.Seq[string], stderr io.
 	}
 	var m lm.Model
 	if from != "" {
-		if m, err = loadModel(from, be); err != nil {
+		if m, err = loadModel(from, be, modeldir.Options{}); err != nil {
 			return nil, err
 		}
 	}

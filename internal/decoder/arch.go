@@ -39,6 +39,11 @@ type Arch struct {
 	// token sits at position 0 (Dream's sampler); else 0..S−1.
 	MaskPositions bool
 
+	// WeightDType is the dtype of the embedding, the head and the blocks'
+	// projections: F32 (zero means F32), or BF16 to keep a checkpoint's BF16
+	// weights as they are, for inference (LoadDir maps the files then).
+	WeightDType tensor.DType
+
 	// LossWeighting is the MDLM loss weighting the family trains with by
 	// default (lm.LossWeighter); "" has no preference.
 	LossWeighting string
@@ -61,7 +66,16 @@ func (a Arch) block() transformer.Config {
 		MLP: transformer.SwiGLU, Rotary: transformer.RotateQK,
 		SeparateQKV: true, SeparateGateUp: true, QKNorm: a.QKNorm, RopeScaling: a.Scaling,
 		QKVBias: a.QKVBias, OBias: a.OBias, MLPBias: a.MLPBias,
+		WeightDType: a.weightDType(),
 	}
+}
+
+// weightDType is WeightDType, F32 when unset.
+func (a Arch) weightDType() tensor.DType {
+	if a.WeightDType == 0 {
+		return tensor.F32
+	}
+	return a.WeightDType
 }
 
 // Validate checks what the block needs of the sizes.

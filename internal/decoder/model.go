@@ -36,7 +36,7 @@ type Model struct {
 func New(a Arch, b tensor.Backend) *Model {
 	m := &Model{
 		Arch:      a,
-		Embed:     nn.NewEmbedding(b, "model.embed_tokens.weight", a.Vocab, a.Hidden, a.PadIdx),
+		Embed:     nn.NewEmbeddingOf(b, a.weightDType(), "model.embed_tokens.weight", a.Vocab, a.Hidden, a.PadIdx),
 		Final:     nn.NewRMSNorm(b, "model.norm", a.Hidden, float32(a.Eps), 0),
 		b:         b,
 		positions: map[[2]int]*tensor.Tensor{},
@@ -54,7 +54,7 @@ func New(a Arch, b tensor.Backend) *Model {
 		}))
 	}
 	if !a.Tied {
-		m.Head = nn.NewLinear(b, "lm_head", a.Hidden, a.Vocab, false)
+		m.Head = nn.NewLinearOf(b, a.weightDType(), "lm_head", a.Hidden, a.Vocab, false)
 	}
 	return m
 }
@@ -346,9 +346,15 @@ func (m *Model) LoadWeights(src TensorSource) error {
 }
 
 // LoadDir reads the weights of a folder (model.safetensors or the shards of
-// model.safetensors.index.json), F32, F16 or BF16 on disk.
+// model.safetensors.index.json), F32, F16 or BF16 on disk. With BF16
+// weights (Arch.WeightDType) the files are memory-mapped, and BF16 tensors
+// are used in place where they can be (lm.LoadParams).
 func (m *Model) LoadDir(dir string) error {
-	src, err := safetensors.OpenModel(dir)
+	open := safetensors.OpenModel
+	if m.Arch.weightDType() == tensor.BF16 {
+		open = safetensors.MapModel
+	}
+	src, err := open(dir)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,21 @@ func embeddingCases() []testCase {
 			}
 			return e.collect(trs...)
 		}},
+		{"EmbeddingBF16Table", func(e *env) error {
+			var trs []trial
+			// Even rows: the CUDA backend moves BF16 values in pairs.
+			for _, c := range [][3]int{{1, 2, 1}, {11, 8, 29}, {4096, 256, 300}} {
+				v, d, n := c[0], c[1], c[2]
+				table := e.bf16Normal(v, d)
+				ids, iv := e.ints(0, v, n)
+				trs = append(trs, trial{name: fmt.Sprintf("V=%d D=%d N=%d", v, d, n), op: "Embedding", run: func(b tensor.Backend) []*tensor.Tensor {
+					dst := poisoned(b, n, d)
+					b.Embedding(dst, up(b, table.t), up(b, ids))
+					return []*tensor.Tensor{dst}
+				}, outs: []expect{{name: "dst", want: refGather(table.v, iv, d, -1), exact: true}}})
+			}
+			return e.collect(trs...)
+		}},
 		{"EmbeddingBackward", func(e *env) error {
 			var trs []trial
 			for _, c := range []struct{ v, d, n, pad int }{{1, 1, 1, -1}, {11, 7, 29, 3}, {11, 5, 40, -1}, {50, 3, 400, 0}} {

@@ -137,3 +137,25 @@ func (e *env) bf16Normal(shape ...int) host {
 	}
 	return host{t: tensor.FromBF16Bits(bits, shape...), v: v}
 }
+
+// bf16WeightCases are RunBF16Weights's: MatMul of an F32 a and a BF16 b
+// (weights kept in BF16). Widening is exact, so they meet MatMul's F32
+// bound. (Embedding from a BF16 table is in the main suite.)
+func bf16WeightCases() []testCase {
+	return []testCase{
+		{"MatMulBF16Weights", func(e *env) error {
+			var trs []trial
+			for _, c := range mmCaseList() {
+				sa, sb, sc := c.shapes()
+				a, b := e.normal(1, sa...), e.bf16Normal(sb...)
+				c0 := e.normal(1, sc...)
+				trs = append(trs, trial{name: c.String(), op: "MatMul", run: func(be tensor.Backend) []*tensor.Tensor {
+					ct := up(be, c0.t)
+					be.MatMul(ct, up(be, a.t), up(be, b.t), c.transA, c.transB, c.alpha, c.beta)
+					return []*tensor.Tensor{ct}
+				}, outs: []expect{{name: "c", want: c.want(a.v, b.v, c0.v)}}})
+			}
+			return e.collect(trs...)
+		}},
+	}
+}

@@ -168,6 +168,13 @@ func TestRunBF16MatMul(t *testing.T) {
 	RunBF16MatMul(t, renamed{tensor.CPU()}, CPUTolerances())
 }
 
+// The CPU reads BF16 weights directly (gemm.SgemmBF16, a BF16 embedding
+// table); under another name the results are also compared with the CPU's.
+func TestRunBF16Weights(t *testing.T) {
+	RunBF16Weights(t, tensor.CPU(), CPUTolerances())
+	RunBF16Weights(t, renamed{tensor.CPU()}, CPUTolerances())
+}
+
 // The grouped-query reference is multi-head attention on K and V heads
 // repeated as repeat_interleave repeats them: head g serves query heads
 // g·(nh/nkv) .. (g+1)·(nh/nkv) − 1. The gradient of a shared K or V head is

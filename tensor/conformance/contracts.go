@@ -246,10 +246,11 @@ func contractCases(b tensor.Backend) []contractCase {
 			},
 		}},
 		{"Embedding", func() { b.Embedding(f32(2, 3, 4), f32(5, 4), i32(2, 3)) }, map[string]func(){
-			"rows":     func() { b.Embedding(f32(5, 4), f32(5, 4), i32(6)) },
-			"I64 ids":  func() { b.Embedding(f32(6, 4), f32(5, 4), i64(6)) },
-			"no table": func() { b.Embedding(f32(1), f32(), i32(1)) },
-			"dtype":    func() { b.Embedding(f32(6, 4), bf16(5, 4), i32(6)) },
+			"rows":        func() { b.Embedding(f32(5, 4), f32(5, 4), i32(6)) },
+			"I64 ids":     func() { b.Embedding(f32(6, 4), f32(5, 4), i64(6)) },
+			"no table":    func() { b.Embedding(f32(1), f32(), i32(1)) },
+			"dtype":       func() { b.Embedding(bf16(6, 4), f32(5, 4), i32(6)) },
+			"table dtype": func() { b.Embedding(f32(6, 4), i32(5, 4), i32(6)) },
 		}},
 		{"EmbeddingBackward", func() { b.EmbeddingBackward(f32(5, 4), i32(6), f32(6, 4), 0) }, map[string]func(){
 			"dy rows": func() { b.EmbeddingBackward(f32(5, 4), i32(6), f32(6, 3), 0) },

@@ -78,6 +78,15 @@ func RunBF16MatMul(t *testing.T, b tensor.Backend, tol Tolerances) {
 	runCases(t, b, tol, bf16MatMulCases())
 }
 
+// RunBF16Weights checks MatMul of an F32 a by a BF16 b (weights kept in
+// BF16 for inference) against the float64 reference of the BF16 values at
+// the F32 bound (widening is exact). The CPU backend takes it; the CUDA
+// backend multiplies BF16 weights by BF16 activations instead
+// (RunBF16MatMul).
+func RunBF16Weights(t *testing.T, b tensor.Backend, tol Tolerances) {
+	runCases(t, b, tol, bf16WeightCases())
+}
+
 // RunBF16Attention runs the attention checks with AttentionParams.BF16 set,
 // for a backend that then computes attention in bf16 with f32 accumulation
 // (the CUDA tensor-core kernels); tol.BF16 bounds them, against the float64

@@ -42,4 +42,8 @@
 // A. Bands and ranges start on panel boundaries, and every element of C is
 // summed over k in the same order whichever goroutine computes it, so results
 // are bit-for-bit the same for any thread count.
+//
+// SgemmBF16 takes B as bfloat16 bits (weights kept in BF16): packing widens
+// each panel as it copies it, and the rest is the float32 product, so the
+// result is bit for bit Sgemm's on the widened B (bf16.go).
 package gemm

@@ -110,6 +110,10 @@ func (j *job) packB() {
 		t0, t1 := share(j.panels, 1, j.chunks, chunk)
 		q0, q1 := t0*nr, min(j.nb, t1*nr)
 		dst := j.packed[pc*j.panels*nr+t0*kb*nr:]
+		if g.b.bf16 {
+			packPanelsBF16(dst, g.b.bits, g.b.ld, !g.b.trans, j.jc+q0, q1-q0, pc, kb, nr, kern.pack)
+			continue
+		}
 		packPanels(dst, g.b.data, g.b.ld, !g.b.trans, j.jc+q0, q1-q0, pc, kb, nr, kern.pack)
 	}
 }

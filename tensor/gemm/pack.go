@@ -24,9 +24,12 @@ package gemm
 type packers struct {
 	transpose  func(panel, data []float32, ld, q0, rows, p0, kb, w int)
 	copyGroups func(dst, src []float32, ld, n, w int)
+	// widen widens bfloat16 bits to float32 (widen in bf16.go), for
+	// packing a bfloat16 B.
+	widen func(dst []float32, src []uint16)
 }
 
-var goPackers = packers{transpose: packTransposed, copyGroups: copyGroups}
+var goPackers = packers{transpose: packTransposed, copyGroups: copyGroups, widen: widen}
 
 // packPanels packs the nq×kb block at (q0, p0) into dst in panels of w.
 // dst must hold ⌈nq/w⌉·w·kb floats.

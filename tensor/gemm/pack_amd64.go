@@ -11,7 +11,20 @@ func transpose8(dst *float32, w int, rows *[8]*float32, kb int)
 func copyGroupsAVX(dst, src *float32, ld, n, w int)
 
 // avx2Packers are the packing loops of the assembly kernels.
-var avx2Packers = packers{transpose: packTransposedAVX2, copyGroups: copyGroupsAVX2}
+var avx2Packers = packers{transpose: packTransposedAVX2, copyGroups: copyGroupsAVX2, widen: widenBF16AVX2}
+
+//go:noescape
+func widenAVX2(dst *float32, src *uint16, n int)
+
+// widenBF16AVX2 is widen with eight values per vector instruction.
+func widenBF16AVX2(dst []float32, src []uint16) {
+	n8 := len(src) &^ 7
+	if n8 > 0 {
+		_ = dst[n8-1]
+		widenAVX2(&dst[0], &src[0], n8)
+	}
+	widen(dst[n8:], src[n8:])
+}
 
 // copyGroupsAVX2 is copyGroups with vector moves.
 func copyGroupsAVX2(dst, src []float32, ld, n, w int) {

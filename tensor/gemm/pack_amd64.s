@@ -148,3 +148,26 @@ smallloop:
 done:
 	VZEROUPPER
 	RET
+
+// func widenAVX2(dst *float32, src *uint16, n int)
+// Widens n bfloat16 (n a multiple of 8) to float32: zero-extend each
+// 16-bit value to 32 bits and shift it into the top half.
+TEXT ·widenAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   widen_done
+
+widen_loop:
+	VPMOVZXWD (SI), Y0
+	VPSLLD    $16, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       widen_loop
+
+widen_done:
+	VZEROUPPER
+	RET

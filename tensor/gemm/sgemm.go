@@ -62,30 +62,36 @@ func (cfg Config) threads() int {
 // Sgemm is Sgemm with this configuration.
 func (cfg Config) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	g := newProblem("Sgemm", transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-	g.checkLengths("Sgemm", a, b, c)
+	g.checkLengths("Sgemm", a, len(b), c)
 	g.run(lookup(cfg.Kernel), cfg.threads())
 }
 
 // SgemmStrided is SgemmStrided with this configuration.
 func (cfg Config) SgemmStrided(transA, transB bool, m, n, k int, alpha float32, a []float32, lda, strideA int, b []float32, ldb, strideB int, beta float32, c []float32, ldc, strideC int, batch int) {
-	const op = "SgemmStrided"
-	g := newProblem(op, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	g := newProblem("SgemmStrided", transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	cfg.strided("SgemmStrided", g, strideA, strideB, strideC, batch)
+}
+
+// strided runs the batch of products g describes with its first operands:
+// product i reads A, B and C strideA, strideB and strideC elements further.
+func (cfg Config) strided(op string, g problem, strideA, strideB, strideC, batch int) {
+	m, n := g.m, g.n
 	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
 		g.fail(op, fmt.Sprintf("batch=%d strideA=%d strideB=%d strideC=%d must be ≥ 0", batch, strideA, strideB, strideC))
 	}
-	if batch > 1 && m > 0 && n > 0 && strideC < (m-1)*ldc+n {
-		g.fail(op, fmt.Sprintf("strideC=%d < %d: the products' C matrices overlap", strideC, (m-1)*ldc+n))
+	if batch > 1 && m > 0 && n > 0 && strideC < (m-1)*g.ldc+n {
+		g.fail(op, fmt.Sprintf("strideC=%d < %d: the products' C matrices overlap", strideC, (m-1)*g.ldc+n))
 	}
 	if batch == 0 {
 		return
 	}
 	last := batch - 1
-	g.checkLengths(op, tail(a, last*strideA), tail(b, last*strideB), tail(c, last*strideC))
+	g.checkLengths(op, tail(g.a.data, last*strideA), g.b.offset(last*strideB).length(), tail(g.c, last*strideC))
 
 	kern, threads := lookup(cfg.Kernel), cfg.threads()
 	item := func(i int, threads int) {
 		gi := g
-		gi.a.data, gi.b.data, gi.c = tail(a, i*strideA), tail(b, i*strideB), tail(c, i*strideC)
+		gi.a.data, gi.b, gi.c = tail(g.a.data, i*strideA), g.b.offset(i*strideB), tail(g.c, i*strideC)
 		gi.run(kern, threads)
 	}
 	if batch < threads {
@@ -107,7 +113,7 @@ func (cfg Config) SgemmStrided(transA, transB bool, m, n, k int, alpha float32, 
 // tail returns s[off:], or an empty slice when off is past the end: the
 // length check then reports the shortfall instead of slicing panicking, and
 // products that read nothing (k = 0, alpha = 0, empty C) accept short slices.
-func tail(s []float32, off int) []float32 {
+func tail[T float32 | uint16](s []T, off int) []T {
 	if off > len(s) {
 		return nil
 	}
@@ -115,11 +121,33 @@ func tail(s []float32, off int) []float32 {
 }
 
 // operand is a stored row-major matrix and whether the product reads it
-// transposed.
+// transposed. Its elements are data, or (B only, see SgemmBF16) the
+// bfloat16 bits in bits when bf16 is set.
 type operand struct {
 	data  []float32
+	bits  []uint16
+	bf16  bool
 	ld    int
 	trans bool
+}
+
+// offset returns the operand starting off elements further (empty past
+// the end, see tail).
+func (o operand) offset(off int) operand {
+	if o.bf16 {
+		o.bits = tail(o.bits, off)
+	} else {
+		o.data = tail(o.data, off)
+	}
+	return o
+}
+
+// length is the number of stored elements.
+func (o operand) length() int {
+	if o.bf16 {
+		return len(o.bits)
+	}
+	return len(o.data)
 }
 
 // problem is one C = alpha·op(A)·op(B) + beta·C, checked.
@@ -173,7 +201,7 @@ func (g *problem) storedB() (rows, cols int) {
 
 // checkLengths panics unless a, b and c hold the matrices the problem reads.
 // A and B are not read when the product is empty, alpha is 0 or k is 0.
-func (g *problem) checkLengths(op string, a, b, c []float32) {
+func (g *problem) checkLengths(op string, a []float32, bLen int, c []float32) {
 	need := func(rows, cols, ld int) int {
 		if rows == 0 || cols == 0 {
 			return 0
@@ -189,8 +217,8 @@ func (g *problem) checkLengths(op string, a, b, c []float32) {
 	if r, cols := g.storedA(); len(a) < need(r, cols, g.a.ld) {
 		g.fail(op, fmt.Sprintf("len(a)=%d < %d", len(a), need(r, cols, g.a.ld)))
 	}
-	if r, cols := g.storedB(); len(b) < need(r, cols, g.b.ld) {
-		g.fail(op, fmt.Sprintf("len(b)=%d < %d", len(b), need(r, cols, g.b.ld)))
+	if r, cols := g.storedB(); bLen < need(r, cols, g.b.ld) {
+		g.fail(op, fmt.Sprintf("len(b)=%d < %d", bLen, need(r, cols, g.b.ld)))
 	}
 }
 

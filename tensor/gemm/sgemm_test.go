@@ -136,7 +136,7 @@ func runCase(t *testing.T, rng *rand.Rand, kern *kernel, threads int, transA, tr
 	}
 	want, scale := reference(transA, transB, tc.m, tc.n, tc.k, tc.alpha, a, b, tc.beta, c)
 	g := newProblem("Sgemm", transA, transB, tc.m, tc.n, tc.k, tc.alpha, a.data, a.ld, b.data, b.ld, tc.beta, c.data, c.ld)
-	g.checkLengths("Sgemm", a.data, b.data, c.data)
+	g.checkLengths("Sgemm", a.data, len(b.data), c.data)
 	g.run(kern, threads)
 	checkProduct(t, c, want, scale, tc.k)
 }

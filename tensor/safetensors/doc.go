@@ -23,4 +23,10 @@
 // Weights on disk may be F32, F16 or BF16; F32 converts all three to float32. The
 // half-precision conversions (F16ToF32, F32ToF16, BF16ToF32, F32ToBF16) are exact
 // IEEE 754 with round-to-nearest-even, subnormals, infinities and NaN included.
+//
+// Open reads a whole file into memory. Map (and MapModel for a folder) maps
+// the data instead, for a model that keeps its BF16 weights as stored: a
+// BF16 tensor is then used in place (File.BF16Bits) and costs no copy, and
+// one that must be copied is read with pread (File.ReadBF16), so that its
+// pages are not counted twice in the process's resident memory.
 package safetensors

@@ -29,10 +29,13 @@ type Model struct {
 // OpenModel opens the weights of the Hugging Face model directory dir:
 // model.safetensors if present (as transformers prefers it), otherwise the shards
 // listed in model.safetensors.index.json.
-func OpenModel(dir string) (*Model, error) {
+func OpenModel(dir string) (*Model, error) { return openModel(dir, Open) }
+
+// openModel is OpenModel opening each file with open (Open or Map).
+func openModel(dir string, open func(path string) (*File, error)) (*Model, error) {
 	single := filepath.Join(dir, SingleFileName)
 	if _, err := os.Stat(single); err == nil {
-		f, err := Open(single)
+		f, err := open(single)
 		if err != nil {
 			return nil, err
 		}
@@ -42,7 +45,7 @@ func OpenModel(dir string) (*Model, error) {
 	if _, err := os.Stat(index); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: no %s or %s", dir, SingleFileName, IndexFileName)
 	}
-	return openSharded(dir, index)
+	return openSharded(dir, index, open)
 }
 
 // ModelOf views already opened files as one model; a tensor name may appear in
@@ -69,7 +72,7 @@ type shardIndex struct {
 	WeightMap map[string]string `json:"weight_map"`
 }
 
-func openSharded(dir, index string) (*Model, error) {
+func openSharded(dir, index string, open func(path string) (*File, error)) (*Model, error) {
 	data, err := os.ReadFile(index)
 	if err != nil {
 		return nil, err
@@ -95,7 +98,7 @@ func openSharded(dir, index string) (*Model, error) {
 		}
 		f := opened[shard]
 		if f == nil {
-			if f, err = Open(filepath.Join(dir, shard)); err != nil {
+			if f, err = open(filepath.Join(dir, shard)); err != nil {
 				return nil, err
 			}
 			opened[shard] = f

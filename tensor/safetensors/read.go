@@ -69,6 +69,11 @@ type File struct {
 	tensors map[string]TensorInfo
 	names   []string // sorted
 	meta    map[string]string
+	// A mapped file (Map) keeps its descriptor for ReadBF16's preads; data
+	// starts at dataStart in it.
+	fh        *os.File
+	dataStart int64
+	mapped    bool
 }
 
 // Open reads and validates the safetensors file at path.
