@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/tensor"
 )
 
@@ -49,7 +50,7 @@ func TestPretrainMLM(t *testing.T) {
 
 	// The flags reach the objective; random replacements never draw an
 	// added token.
-	b, err := loadBundle(out, tensor.CPU())
+	b, err := loadBundle(out, tensor.CPU(), modeldir.Options{})
 	require.NoError(t, err)
 	o := mlmObjective(b, 0.25, true).Options
 	require.Equal(t, 0.25, o.Rate)
