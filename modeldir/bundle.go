@@ -208,16 +208,30 @@ func Open(dir string, be tensor.Backend) (*Bundle, error) {
 // of dir's tokenizer_config.json and generation_config.json, without
 // reading the weights again.
 func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
+	cfgPath := filepath.Join(dir, TokenizerConfigFile)
+	tcJS, err := readOptional(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	genPath := filepath.Join(dir, GenerationConfigFile)
+	genJS, err := readOptional(genPath)
+	if err != nil {
+		return nil, err
+	}
+	return attach(dir, m, tok, tcJS, genJS)
+}
+
+// attach is Attach on the bytes of tokenizer_config.json and
+// generation_config.json (nil when absent): the parsers the fuzzers reach.
+func attach(dir string, m lm.Model, tok *tokenizer.Tokenizer, tcJS, genJS []byte) (*Bundle, error) {
 	var src sources
 	var tpl data.Template = data.BertChatTemplate{}
-	cfgPath := filepath.Join(dir, TokenizerConfigFile)
-	if js, err := readOptional(cfgPath); err != nil {
-		return nil, err
-	} else if js != nil {
-		if err := json.Unmarshal(js, &src.tc); err != nil {
+	if tcJS != nil {
+		cfgPath := filepath.Join(dir, TokenizerConfigFile)
+		if err := json.Unmarshal(tcJS, &src.tc); err != nil {
 			return nil, fmt.Errorf("%s: %v", cfgPath, err)
 		}
-		text, err := chatTemplateField(js)
+		text, err := chatTemplateField(tcJS)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", cfgPath, err)
 		}
@@ -227,11 +241,9 @@ func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
 			}
 		}
 	}
-	genPath := filepath.Join(dir, GenerationConfigFile)
-	if js, err := readOptional(genPath); err != nil {
-		return nil, err
-	} else if js != nil {
-		if err := json.Unmarshal(js, &src.gen); err != nil {
+	if genJS != nil {
+		genPath := filepath.Join(dir, GenerationConfigFile)
+		if err := json.Unmarshal(genJS, &src.gen); err != nil {
 			return nil, fmt.Errorf("%s: %v", genPath, err)
 		}
 		if g := src.gen.Generation; g.MaxNewTokens < 0 || g.Steps < 0 || g.BlockSize < 0 {
