@@ -371,9 +371,12 @@ func (b *Bundle) Denoiser() mdlm.Denoiser {
 func (b *Bundle) MaxPositions() int { return b.Model.Spec().MaxPositions }
 
 // Answer is the text of a generated answer: decoded, special tokens
-// skipped, surrounding whitespace trimmed (what generate prints and eval
-// compares, with data.SameAnswer, to the reference).
-func (b *Bundle) Answer(ids []int32) string { return strings.TrimSpace(b.Decode(ids)) }
+// skipped, cut at the template's end-of-turn marker or what is left of one
+// (data.CutEndMarker), surrounding whitespace trimmed (what generate prints
+// and eval compares, with data.SameAnswer, to the reference).
+func (b *Bundle) Answer(ids []int32) string {
+	return data.CutEndMarker(b.Decode(ids), b.Template.EndOfTurn())
+}
 
 // Decode turns answer ids into text.
 func (b *Bundle) Decode(ids []int32) string {

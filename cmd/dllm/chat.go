@@ -44,7 +44,7 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *modelDir == "" {
 		return badInput("--model is required")
 	}
-	b, c, err := sf.openModel(*modelDir, *device)
+	b, c, err := sf.openModel(*modelDir, *device, stderr)
 	if err != nil {
 		return err
 	}

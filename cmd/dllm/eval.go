@@ -65,7 +65,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *batch < 1 {
 		return badInput("--batch-size must be at least 1")
 	}
-	b, c, err := sf.openModel(*modelDir, *device)
+	b, c, err := sf.openModel(*modelDir, *device, stderr)
 	if err != nil {
 		return err
 	}

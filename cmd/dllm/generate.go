@@ -41,7 +41,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *modelDir == "" || *prompt == "" {
 		return badInput("--model and --prompt are required")
 	}
-	b, c, err := sf.openModel(*modelDir, *device)
+	b, c, err := sf.openModel(*modelDir, *device, stderr)
 	if err != nil {
 		return err
 	}
