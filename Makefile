@@ -6,8 +6,12 @@ PKGS := ./...
 
 .PHONY: build test test-short fuzz vet fmt-check bench demo gpu-bins clean
 
+# dllm --version prints the module version and the VCS revision the go
+# command stamps in; REVISION covers builds without it (-buildvcs=false).
+REVISION ?= $(shell git describe --always --dirty 2>/dev/null)
+
 build:
-	$(GO) build -o bin/dllm ./cmd/dllm
+	$(GO) build -ldflags "-X main.buildRevision=$(REVISION)" -o bin/dllm ./cmd/dllm
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
