@@ -1,11 +1,13 @@
 package modeldir
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -32,6 +34,7 @@ func FuzzConfig(f *testing.F) {
 		f.Add([]byte(`{"model_type": "` + fam.ModelTypes[0] + `"}`))
 	}
 	f.Fuzz(func(t *testing.T, js []byte) {
+		watchdog(t)
 		dir := t.TempDir()
 		path := filepath.Join(dir, ConfigFile)
 		require.NoError(t, os.WriteFile(path, js, 0o644))
@@ -102,6 +105,16 @@ func checkAttach(t *testing.T, tcJS, genJS []byte) {
 	require.True(t, c.MaxNewTokens > 0 && c.Steps > 0 && c.BlockSize > 0, "%+v", c)
 	_, err = b.Prompt([]data.Message{{Role: data.RoleUser, Content: "hello"}})
 	require.NoError(t, err)
+}
+
+// watchdog crashes the process when one input takes longer than a parser
+// may (go test -fuzz has no time limit of its own, and would only stall):
+// the fuzzer then keeps the input as a failure.
+func watchdog(t *testing.T) {
+	timer := time.AfterFunc(20*time.Second, func() {
+		panic(fmt.Sprintf("%s: one input took over 20s", t.Name()))
+	})
+	t.Cleanup(func() { timer.Stop() })
 }
 
 // oneLineNaming checks an error is one line that names what it is about.
