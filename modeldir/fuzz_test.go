@@ -142,3 +142,14 @@ func TestFuzzSeedsCoverEveryFamily(t *testing.T) {
 		}
 	}
 }
+
+// TestIDsDoNotWrapAround: an id past int32 in generation_config.json or
+// tokenizer_config.json's added_tokens_decoder is refused, not wrapped into
+// the vocabulary (4294967300 would have read as 4, the legacy [MASK]).
+func TestIDsDoNotWrapAround(t *testing.T) {
+	m, tok := legacyParts()
+	_, err := attach("model", m, tok, nil, []byte(`{"mask_token_id": 4294967300}`))
+	require.ErrorContains(t, err, "out of range")
+	_, err = attach("model", m, tok, []byte(`{"mask_token": "<|m|>", "added_tokens_decoder": {"4294967300": {"content": "<|m|>"}}}`), nil)
+	require.ErrorContains(t, err, `names "<|m|>"`)
+}
