@@ -1,10 +1,15 @@
 package main
 
 import (
+	"io"
+	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,4 +88,62 @@ func TestSamplingHelpNamesGenerationConfig(t *testing.T) {
 		_, _, stderr := runCLI(cmd, "-h")
 		assert.Contains(t, stderr, "generation_config.json sets its own default", cmd)
 	}
+}
+
+// TestChatCtrlC: Ctrl-C during an answer stops it and returns to the
+// prompt (the turn is dropped, the next one is answered, a second Ctrl-C
+// would have the default action); Ctrl-C at the prompt quits, as the end of
+// the input does.
+func TestChatCtrlC(t *testing.T) {
+	_, model := briefTraining(t, 40, 2)
+	ch := make(chan os.Signal, 1)
+	var mu sync.Mutex
+	var caught []bool
+	saved, savedHook := chatInterrupts, chatStepHook
+	t.Cleanup(func() { chatInterrupts, chatStepHook = saved, savedHook })
+	chatInterrupts = func() (<-chan os.Signal, func(bool)) {
+		return ch, func(on bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			caught = append(caught, on)
+		}
+	}
+	caughtNow := func() []bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(caught)
+	}
+	args := []string{"--model", model, "--max-new-tokens", "8", "--steps", "8", "--block-size", "8", "--visualize=false"}
+
+	// Ctrl-C at the first step of the first answer: the hook waits until the
+	// watcher has taken it (and switched the catching off) before the step
+	// goes on, so the sampler stops there.
+	steps := 0
+	chatStepHook = func() {
+		steps++
+		if steps != 1 {
+			return
+		}
+		ch <- os.Interrupt
+		deadline := time.Now().Add(10 * time.Second)
+		for len(caughtNow()) < 2 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var out strings.Builder
+	err := runChat(args, strings.NewReader("Repeat: fox tree\nRepeat: lamp\n"), &out, &out)
+	require.NoError(t, err)
+	assert.Equal(t, 1, strings.Count(out.String(), "(interrupted"), out.String())
+	assert.Equal(t, 1, strings.Count(out.String(), "bot> "), "the second question is answered:\n%s", out.String())
+	assert.Equal(t, []bool{true, false, true, false}, caughtNow(), "caught, default for the second Ctrl-C, caught again, released")
+
+	// Ctrl-C at the prompt quits.
+	chatStepHook = nil
+	caught = nil
+	r, w := io.Pipe()
+	defer w.Close()
+	ch <- os.Interrupt
+	out.Reset()
+	require.NoError(t, runChat(args, r, &out, &out))
+	assert.NotContains(t, out.String(), "bot> ")
 }
