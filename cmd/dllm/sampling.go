@@ -144,7 +144,8 @@ func (s *samplerFlags) openModel(dir, device string, stderr io.Writer) (*modeldi
 	if err != nil {
 		return nil, c, err
 	}
-	for _, note := range s.notes(dir, b.Generation, c) {
+	_, edits := b.Model.(*editflow.Model)
+	for _, note := range s.notes(dir, b.Generation, c, !edits) {
 		fmt.Fprintln(stderr, note)
 	}
 	if ps, ok := b.Model.(lm.PrecisionSetter); ok {
@@ -157,7 +158,7 @@ func (s *samplerFlags) openModel(dir, device string, stderr io.Writer) (*modeldi
 // notes says which sampling settings came from a model's
 // generation_config.json rather than the flags' defaults, and which flags
 // the canvas capped: one line each, nothing when the flags rule.
-func (s *samplerFlags) notes(dir string, g modeldir.Generation, c mdlm.SamplerConfig) []string {
+func (s *samplerFlags) notes(dir string, g modeldir.Generation, c mdlm.SamplerConfig, masked bool) []string {
 	var taken []string
 	add := func(flag string, v int) {
 		if !s.set[flag] {
@@ -181,6 +182,12 @@ func (s *samplerFlags) notes(dir string, g modeldir.Generation, c mdlm.SamplerCo
 	}
 	if s.set["block-size"] && s.blockSize > c.BlockSize {
 		out = append(out, fmt.Sprintf("--block-size %d is capped to the canvas of %d tokens (--max-new-tokens)", s.blockSize, c.BlockSize))
+	}
+	// The block sampler reveals at least one token a step (a step that
+	// would reveal none is dropped), so a block takes at most its size in
+	// steps.
+	if masked && s.sampler == "block" && s.set["steps"] && c.Steps > c.MaxNewTokens {
+		out = append(out, fmt.Sprintf("--steps %d is capped to the canvas of %d tokens (--max-new-tokens): at most one step per token", c.Steps, c.MaxNewTokens))
 	}
 	return out
 }

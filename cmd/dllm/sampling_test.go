@@ -159,7 +159,14 @@ func TestSamplingReportsModelDefaultsAndCaps(t *testing.T) {
 	code, _, stderr = runCLI("generate", "--model", model, "--prompt", "Repeat: fox", "--max-new-tokens", "8", "--steps", "4", "--block-size", "64")
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stderr, "--block-size 64 is capped to the canvas of 8 tokens (--max-new-tokens)")
+	assert.NotContains(t, stderr, "--steps")
+
 	assert.NotContains(t, stderr, "the model's defaults")
+
+	code, _, stderr = runCLI("generate", "--model", model, "--prompt", "Repeat: fox", "--max-new-tokens", "8", "--steps", "100")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "--steps 100 is capped to the canvas of 8 tokens (--max-new-tokens): at most one step per token")
+	assert.Regexp(t, `\n[1-8] steps, `, stderr, "the summary shows the steps that ran")
 
 	code, _, stderr = runCLI("generate", "--model", model, "--prompt", "Repeat: fox", "--max-new-tokens", "8", "--steps", "4", "--block-size", "8")
 	require.Equal(t, 0, code, stderr)
