@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -14,6 +15,11 @@ import (
 // decodes them, and saves to a file that reads back to the same tokenizer.
 func FuzzTokenizerJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, js []byte, text string) {
+		// go test -fuzz has no time limit of its own: an input that runs
+		// away (a pattern that backtracks without end) would only stall
+		// the fuzzer, so it crashes the process, which keeps the input.
+		timer := time.AfterFunc(20*time.Second, func() { panic("one input took over 20s") })
+		defer timer.Stop()
 		tok, err := FromJSON(js)
 		if err != nil {
 			require.NotContains(t, err.Error(), "\n", "an error of more than one line")
