@@ -1,12 +1,14 @@
 package a2d
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/dllmgo/dllm/internal/decoder"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/tensor/safetensors"
 )
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
@@ -33,9 +35,15 @@ func Load(dir string, b tensor.Backend) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := New(c, b)
-	if err := m.LoadDir(dir); err != nil {
+	// The weights are opened before the model is built: a folder without
+	// them is refused before a config naming a large model takes memory.
+	src, err := safetensors.OpenModel(dir)
+	if err != nil {
 		return nil, err
+	}
+	m := New(c, b)
+	if err := m.LoadWeights(src); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return m, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dllmgo/dllm/internal/atomicfile"
+	"github.com/dllmgo/dllm/lm"
 )
 
 // Attention kinds of a layer, spelled as in Hugging Face's layer_types.
@@ -68,9 +69,10 @@ type Config struct {
 }
 
 // LayersEvery returns layer types for numLayers layers with a global layer every
-// n layers, starting with layer 0 (transformers' rule for global_attn_every_n_layers).
+// n layers, starting with layer 0 (transformers' rule for global_attn_every_n_layers);
+// none for a count below one (which Validate refuses).
 func LayersEvery(numLayers, n int) []string {
-	types := make([]string, numLayers)
+	types := make([]string, max(numLayers, 0))
 	for i := range types {
 		types[i] = SlidingAttention
 		if n > 0 && i%n == 0 {
@@ -104,9 +106,25 @@ func (c Config) HeadDim() int { return c.HiddenSize / c.NumHeads }
 // of the query are visible.
 func (c Config) SlidingWindow() int { return c.LocalAttention / 2 }
 
+// checkSizes refuses sizes past lm's limits.
+func (c Config) checkSizes() error {
+	return lm.CheckSizes(
+		lm.Size{Key: "num_hidden_layers", Value: c.NumLayers, Max: lm.MaxLayers},
+		lm.Size{Key: "hidden_size", Value: c.HiddenSize, Max: lm.MaxWidth},
+		lm.Size{Key: "intermediate_size", Value: c.IntermediateSize, Max: lm.MaxWidth},
+		lm.Size{Key: "num_attention_heads", Value: c.NumHeads, Max: lm.MaxHeads},
+		lm.Size{Key: "vocab_size", Value: c.VocabSize, Max: lm.MaxVocab},
+		lm.Size{Key: "max_position_embeddings", Value: c.MaxPositions, Max: lm.MaxPositions},
+		lm.Size{Key: "local_attention", Value: c.LocalAttention, Max: lm.MaxPositions},
+	)
+}
+
 // Validate checks that c describes a model this package implements. Errors name
 // the Hugging Face field.
 func (c Config) Validate() error {
+	if err := c.checkSizes(); err != nil {
+		return err
+	}
 	positive := []struct {
 		name string
 		v    int
@@ -421,6 +439,9 @@ func ParseConfig(data []byte) (Config, error) {
 		}
 	}
 
+	if err := c.checkSizes(); err != nil {
+		return Config{}, err
+	}
 	// Layer pattern: layer_types, else global_attn_every_n_layers.
 	c.LayerTypes = r.strings("layer_types")
 	if c.LayerTypes == nil {

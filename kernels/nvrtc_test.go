@@ -34,6 +34,9 @@ import (
 var targetArchs = []int{80, 86, 89, 90}
 
 func TestNVRTCCompilesEveryKernel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles every kernel with the real NVRTC for each architecture (about a minute): runs without -short (make test)")
+	}
 	nv, err := cu.LoadNVRTC()
 	if err != nil {
 		if os.Getenv("DLLM_REQUIRE_NVRTC") == "1" {

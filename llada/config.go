@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dllmgo/dllm/internal/atomicfile"
+	"github.com/dllmgo/dllm/lm"
 )
 
 // Config is a LLaDA configuration in the spelling of the released
@@ -122,6 +123,22 @@ func (c Config) normBias() bool {
 func (c Config) Validate() error {
 	bad := func(key string, v any, why string) error {
 		return fmt.Errorf("llada: %s = %v is not supported: %s", key, v, why)
+	}
+	kv := 0
+	if c.NKVHeads != nil {
+		kv = *c.NKVHeads
+	}
+	if err := lm.CheckSizes(
+		lm.Size{Key: "n_layers", Value: c.NLayers, Max: lm.MaxLayers},
+		lm.Size{Key: "d_model", Value: c.DModel, Max: lm.MaxWidth},
+		lm.Size{Key: "n_heads", Value: c.NHeads, Max: lm.MaxHeads},
+		lm.Size{Key: "n_kv_heads", Value: kv, Max: lm.MaxHeads},
+		lm.Size{Key: "mlp_hidden_size", Value: c.MLPHidden(), Max: lm.MaxWidth},
+		lm.Size{Key: "vocab_size", Value: c.VocabSize, Max: lm.MaxVocab},
+		lm.Size{Key: "embedding_size", Value: c.Embeddings(), Max: lm.MaxVocab},
+		lm.Size{Key: "max_sequence_length", Value: c.MaxSequenceLength, Max: lm.MaxPositions},
+	); err != nil {
+		return fmt.Errorf("llada: %w", err)
 	}
 	switch {
 	case c.DModel <= 0 || c.NHeads <= 0 || c.NLayers <= 0 || c.VocabSize <= 0:

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dllmgo/dllm/internal/atomicfile"
+	"github.com/dllmgo/dllm/lm"
 )
 
 // Variant is which of the two models a Config describes.
@@ -157,10 +158,34 @@ func (c Config) IsMoE(i int) bool {
 	return c.MoELayerFreq[i] != 0
 }
 
+// checkSizes refuses sizes past lm's limits.
+func (c Config) checkSizes() error {
+	err := lm.CheckSizes(
+		lm.Size{Key: "num_hidden_layers", Value: c.NumHiddenLayers, Max: lm.MaxLayers},
+		lm.Size{Key: "hidden_size", Value: c.HiddenSize, Max: lm.MaxWidth},
+		lm.Size{Key: "head_dim", Value: c.HeadDim(), Max: lm.MaxWidth},
+		lm.Size{Key: "num_attention_heads", Value: c.NumAttentionHeads, Max: lm.MaxHeads},
+		lm.Size{Key: "num_key_value_heads", Value: c.KVHeads(), Max: lm.MaxHeads},
+		lm.Size{Key: "num_experts", Value: c.NumExperts, Max: lm.MaxHeads},
+		lm.Size{Key: "num_experts_per_tok", Value: c.NumExpertsPerTok, Max: lm.MaxHeads},
+		lm.Size{Key: "intermediate_size", Value: c.DenseWidth(), Max: lm.MaxWidth},
+		lm.Size{Key: "moe_intermediate_size", Value: c.ExpertWidth(), Max: lm.MaxWidth},
+		lm.Size{Key: "vocab_size", Value: c.VocabSize, Max: lm.MaxVocab},
+		lm.Size{Key: "max_position_embeddings", Value: c.MaxPositionEmbeddings, Max: lm.MaxPositions},
+	)
+	if err != nil {
+		return fmt.Errorf("%s: %w", c.Variant, err)
+	}
+	return nil
+}
+
 // Validate rejects what this implementation does not run, naming the key.
 func (c Config) Validate() error {
 	bad := func(key string, v any, why string) error {
 		return fmt.Errorf("%s: %s = %v is not supported: %s", c.Variant, key, v, why)
+	}
+	if err := c.checkSizes(); err != nil {
+		return err
 	}
 	switch {
 	case c.HiddenSize <= 0 || c.NumHiddenLayers <= 0 || c.NumAttentionHeads <= 0 || c.VocabSize <= 0:
@@ -233,6 +258,9 @@ func ParseConfig(js []byte) (Config, error) {
 	c.HiddenAct = "silu"
 	if err := json.Unmarshal(js, &c); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", c.Variant, err)
+	}
+	if err := c.checkSizes(); err != nil {
+		return Config{}, err
 	}
 	if c.Variant == LLaDAMoE && c.MoELayerFreq == nil && c.NumHiddenLayers > 0 {
 		return Config{}, fmt.Errorf("%s: moe_layer_freq is missing", c.Variant)

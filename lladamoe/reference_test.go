@@ -324,6 +324,9 @@ func f32(v []float64) []float32 {
 // Gradients of a whole tiny model of each variant by finite differences
 // (the inputs' routing is fixed: the step is small against the margins).
 func TestModelGradients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("finite differences of every parameter (about 4 s): runs without -short (make test)")
+	}
 	for _, tc := range []struct {
 		c   Config
 		moe string // a mixture layer

@@ -357,6 +357,9 @@ func TestGradientReachesOnlyMaskedRows(t *testing.T) {
 // tokens). With u = m(t) and w·m·dt = du for both schedules this is
 // A·[(1-u0) - (1-u0²)/2] + B·(1-u0²)/2, divided by (1-eps), u0 = m(eps).
 func TestLossExpectationMatchesIntegral(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a Monte Carlo loop: runs without -short (make test)")
+	}
 	const a, b, eps = 0.7, 0.2, 1e-3
 	const vocab, mask = 4, 3
 	toy := &fakeModel{vocab: vocab, quiet: true, fn: func(seq []int32, pos int) []float32 {
@@ -378,7 +381,10 @@ func TestLossExpectationMatchesIntegral(t *testing.T) {
 			u0 := 1 - sched.Alpha(eps)
 			want := (A*((1-u0)-(1-u0*u0)/2) + B*(1-u0*u0)/2) / (1 - eps)
 			rng := NewRand(9)
-			const rows, batches = 64, 8000
+			// 1000 batches of 64 rows: a standard error of 0.006 to 0.008
+			// (under 1% of the loss), so the 4-sigma bound below catches any
+			// error of the weighting or the normalisation larger than 3%.
+			const rows, batches = 64, 1000
 			ids := make([]int32, rows*2)
 			for r := range rows {
 				ids[2*r], ids[2*r+1] = 0, 1

@@ -351,25 +351,37 @@ func OpenWith(dir string, be tensor.Backend, opt Options) (*Bundle, error) {
 // of dir's tokenizer_config.json and generation_config.json, without
 // reading the weights again.
 func Attach(dir string, m lm.Model, tok *tokenizer.Tokenizer) (*Bundle, error) {
+	cfgPath := filepath.Join(dir, TokenizerConfigFile)
+	tcJS, err := readOptional(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	genPath := filepath.Join(dir, GenerationConfigFile)
+	genJS, err := readOptional(genPath)
+	if err != nil {
+		return nil, err
+	}
+	return attach(dir, m, tok, tcJS, genJS)
+}
+
+// attach is Attach on the bytes of tokenizer_config.json and
+// generation_config.json (nil when absent): the parsers the fuzzers reach.
+func attach(dir string, m lm.Model, tok *tokenizer.Tokenizer, tcJS, genJS []byte) (*Bundle, error) {
 	var src sources
 	var extra map[string]any
 	if fam, err := Family(m.Spec().Family); err == nil {
 		extra = fam.TemplateVars
 	}
-	tpl, err := readTemplate(dir, extra, false)
+	tpl, err := parseTemplate(filepath.Join(dir, TokenizerConfigFile), tcJS, extra, false)
 	if err != nil {
 		return nil, err
 	}
-	if js, err := readOptional(filepath.Join(dir, TokenizerConfigFile)); err != nil {
-		return nil, err
-	} else if js != nil {
-		_ = json.Unmarshal(js, &src.tc) // ReadTemplate read it
+	if tcJS != nil {
+		_ = json.Unmarshal(tcJS, &src.tc) // parseTemplate read it
 	}
-	genPath := filepath.Join(dir, GenerationConfigFile)
-	if js, err := readOptional(genPath); err != nil {
-		return nil, err
-	} else if js != nil {
-		if err := json.Unmarshal(js, &src.gen); err != nil {
+	if genJS != nil {
+		genPath := filepath.Join(dir, GenerationConfigFile)
+		if err := json.Unmarshal(genJS, &src.gen); err != nil {
 			return nil, fmt.Errorf("%s: %v", genPath, err)
 		}
 		if err := src.gen.Generation.check(); err != nil {
@@ -402,8 +414,17 @@ func ReadTemplate(dir string, tools bool) (data.Template, error) {
 func readTemplate(dir string, extra map[string]any, tools bool) (data.Template, error) {
 	path := filepath.Join(dir, TokenizerConfigFile)
 	js, err := readOptional(path)
-	if err != nil || js == nil {
-		return data.BertChat, err
+	if err != nil {
+		return nil, err
+	}
+	return parseTemplate(path, js, extra, tools)
+}
+
+// parseTemplate is readTemplate on the bytes js of the tokenizer_config.json
+// at path (nil when the folder has none).
+func parseTemplate(path string, js []byte, extra map[string]any, tools bool) (data.Template, error) {
+	if js == nil {
+		return data.BertChat, nil
 	}
 	var tc tokenizerConfig
 	if err := json.Unmarshal(js, &tc); err != nil {
@@ -546,9 +567,12 @@ func (b *Bundle) Denoiser() mdlm.Denoiser {
 func (b *Bundle) MaxPositions() int { return b.Model.Spec().MaxPositions }
 
 // Answer is the text of a generated answer: decoded, special tokens
-// skipped, surrounding whitespace trimmed (what generate prints and eval
-// compares, with data.SameAnswer, to the reference).
-func (b *Bundle) Answer(ids []int32) string { return strings.TrimSpace(b.Decode(ids)) }
+// skipped, cut at the template's end-of-turn marker or what is left of one
+// (data.CutEndMarker), surrounding whitespace trimmed (what generate prints
+// and eval compares, with data.SameAnswer, to the reference).
+func (b *Bundle) Answer(ids []int32) string {
+	return data.CutEndMarker(b.Decode(ids), b.Template.EndOfTurn())
+}
 
 // Decode turns answer ids into text.
 func (b *Bundle) Decode(ids []int32) string {

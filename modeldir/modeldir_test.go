@@ -319,3 +319,22 @@ func TestDenoiserShifts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, plain, got, "rows 0, 3, 5 read the logits of 0, 2, 4")
 }
+
+// TestAnswerCutsPartialEndMarker: what the samplers left of the end marker
+// when the padding cut it short ("[/Answer" at temperature > 0) or they
+// wrote it garbled ("AnswerAnswer]", the ancestral sampler) is not part of
+// the answer generate prints and eval scores.
+func TestAnswerCutsPartialEndMarker(t *testing.T) {
+	b, err := Open(filepath.Join(legacyDir, "model"), tensor.CPU())
+	require.NoError(t, err)
+	for text, want := range map[string]string{
+		"fox tree [/Answer":       "fox tree",
+		"fox tree\n[/Answer]\n":   "fox tree",
+		"fox tree AnswerAnswer]":  "fox tree",
+		"fox tree":                "fox tree",
+		"fox [1, 2] tree Answer ": "fox [1, 2] tree Answer",
+	} {
+		ids := toInt32(b.Tokenizer.Encode(text, false))
+		require.Equal(t, want, b.Answer(ids), "%q", text)
+	}
+}

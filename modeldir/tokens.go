@@ -3,6 +3,7 @@ package modeldir
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,7 +168,7 @@ func (f *idField) UnmarshalJSON(js []byte) error {
 	var one *int64
 	if err := json.Unmarshal(js, &one); err == nil {
 		if one != nil {
-			f.ids = []int32{int32(*one)}
+			return f.add(*one)
 		}
 		return nil
 	}
@@ -176,8 +177,20 @@ func (f *idField) UnmarshalJSON(js []byte) error {
 		return fmt.Errorf("token id %s is neither a number nor a list of numbers", js)
 	}
 	for _, v := range many {
-		f.ids = append(f.ids, int32(v))
+		if err := f.add(v); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// add appends an id, refusing one that int32 cannot hold (it would wrap
+// around into the vocabulary).
+func (f *idField) add(v int64) error {
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		return fmt.Errorf("token id %d is out of range", v)
+	}
+	f.ids = append(f.ids, int32(v))
 	return nil
 }
 
@@ -202,7 +215,7 @@ type generationConfig struct {
 func (tc *tokenizerConfig) addedID(name string) (int32, bool) {
 	for k, v := range tc.AddedTokensDecoder {
 		if v.Content == name {
-			if id, err := strconv.Atoi(k); err == nil {
+			if id, err := strconv.ParseInt(k, 10, 32); err == nil {
 				return int32(id), true
 			}
 		}

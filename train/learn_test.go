@@ -41,6 +41,9 @@ func (c copyTask) batch(rng *rand.Rand, rows int) data.Batch {
 // sequences. A wrong gradient anywhere shows up here as a model that does not
 // learn.
 func TestTinyModelLearnsToCopy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a training run (about 9 s): runs without -short (make test)")
+	}
 	task := copyTask{vocab: 24, n: 4, mask: 0, pad: 1, sep: 2, base: 3}
 	cfg, err := bert.Preset("tiny")
 	require.NoError(t, err)

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"image/color"
 	"io"
+	"math"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/dllmgo/dllm/internal/atomicfile"
 )
@@ -23,6 +27,7 @@ func PlotLoss(dir string, trainLoss, evalLoss []Point) error {
 	p := plot.New()
 	p.Title.Text = "diffusion loss"
 	p.X.Label.Text = "step"
+	p.X.Tick.Marker = stepTicks{}
 	p.Y.Label.Text = "loss"
 	p.Add(plotter.NewGrid())
 
@@ -46,18 +51,40 @@ func PlotLoss(dir string, trainLoss, evalLoss []Point) error {
 		p.Legend.Add("held-out", el)
 	}
 	p.Legend.Top = true
-	wt, err := p.WriterTo(8*vg.Inch, 5*vg.Inch, "png")
-	if err != nil {
-		return err
-	}
+	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(6), -vg.Points(4)
+	// A margin on the right and at the top: gonum draws to the image's
+	// edge, where the last held-out point and the legend were cut.
+	img := vgimg.New(8*vg.Inch, 5*vg.Inch)
+	p.Draw(draw.Crop(draw.New(img), 0, -vg.Points(14), 0, -vg.Points(4)))
 	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(dir, "loss.png"), 0o644, func(w io.Writer) error {
 		_, err := w.Write(buf.Bytes())
 		return err
 	})
+}
+
+// stepTicks labels the step axis with whole numbers ("250", not
+// "250.00"): gonum's default ticks, with labels written as integers and
+// labels at fractional steps dropped (a tick without a label is a minor
+// one).
+type stepTicks struct{}
+
+func (stepTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i, t := range ticks {
+		if t.Label == "" {
+			continue
+		}
+		if t.Value == math.Trunc(t.Value) {
+			ticks[i].Label = strconv.FormatInt(int64(t.Value), 10)
+		} else {
+			ticks[i].Label = ""
+		}
+	}
+	return ticks
 }
 
 func points(ps []Point) plotter.XYs {

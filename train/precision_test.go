@@ -22,6 +22,9 @@ import (
 // ways slowly; a wrong bf16 backward would show as a gap or a run that does
 // not learn.
 func TestBF16AutocastTrainsLikeF32(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two training runs (about 3 s): runs without -short (make test)")
+	}
 	task := copyTask{vocab: 24, n: 4, mask: 0, pad: 1, sep: 2, base: 3}
 	cfg, err := bert.Preset("tiny")
 	require.NoError(t, err)

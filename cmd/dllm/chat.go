@@ -2,13 +2,19 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/editflow"
+	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/modeldir"
 )
 
 // dllm chat is a multi-turn conversation in the terminal, each answer
@@ -44,12 +50,9 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if *modelDir == "" {
 		return badInput("--model is required")
 	}
-	b, c, err := sf.openModel(*modelDir, *device)
+	b, c, err := sf.openModel(*modelDir, *device, stderr)
 	if err != nil {
 		return err
-	}
-	if note := sf.modelDefaultsNote(*modelDir, c); note != "" {
-		fmt.Fprintln(stderr, note)
 	}
 	var history []data.Message
 	reset := func() {
@@ -60,15 +63,24 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	reset()
 	fmt.Fprintf(stdout, "dllm chat: %s. %s\n", describeModel(b.Model), chatHelp)
-	in := bufio.NewScanner(stdin)
-	in.Buffer(make([]byte, 1<<20), 1<<20)
+	interrupts, catch := chatInterrupts()
+	catch(true)
+	defer catch(false)
+	lines, readErr := readLines(stdin)
 	for {
 		fmt.Fprint(stdout, "\nyou> ")
-		if !in.Scan() {
+		var line string
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				fmt.Fprintln(stdout)
+				return *readErr
+			}
+			line = strings.TrimSpace(l)
+		case <-interrupts: // Ctrl-C at the prompt quits
 			fmt.Fprintln(stdout)
-			return in.Err()
+			return nil
 		}
-		line := strings.TrimSpace(in.Text())
 		if line == "" {
 			continue
 		}
@@ -118,10 +130,12 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 			continue
 		}
 		view := newLiveView(b, stdout, *visualize)
-		c.Trace = view.trace
-		sf.editTrace = view.edits
-		out, err := sf.sample(b, [][]int32{prompt}, c)
-		view.done()
+		out, err := sampleInterruptibly(&sf, b, prompt, c, view, interrupts, catch)
+		if errors.Is(err, errInterrupted) {
+			history = history[:len(history)-1]
+			fmt.Fprintln(stdout, "(interrupted; Ctrl-C again at the prompt, /exit or end of input quits)")
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -129,4 +143,101 @@ func runChat(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "bot> %s\n", answer)
 		history = append(history, data.Message{Role: "assistant", Content: answer})
 	}
+}
+
+// chatInterrupts gives chat its Ctrl-C: a channel of interrupts, and a
+// switch that catches them (on) or restores the default, which ends the
+// process (off). Tests replace it.
+var chatInterrupts = func() (<-chan os.Signal, func(on bool)) {
+	ch := make(chan os.Signal, 1)
+	return ch, func(on bool) {
+		if on {
+			signal.Notify(ch, os.Interrupt)
+		} else {
+			signal.Stop(ch)
+		}
+	}
+}
+
+// chatStepHook, when set (by a test), runs at every frame of an answer.
+var chatStepHook func()
+
+// readLines reads stdin line by line on a goroutine, so that the prompt can
+// wait for a line and a Ctrl-C at once. The channel closes at the end of
+// the input; the error is then in *err.
+func readLines(r io.Reader) (<-chan string, *error) {
+	lines := make(chan string)
+	var err error
+	go func() {
+		defer close(lines)
+		in := bufio.NewScanner(r)
+		in.Buffer(make([]byte, 1<<20), 1<<20)
+		for in.Scan() {
+			lines <- in.Text()
+		}
+		err = in.Err()
+	}()
+	return lines, &err
+}
+
+// errInterrupted is an answer stopped by Ctrl-C.
+var errInterrupted = errors.New("interrupted")
+
+// interruptedPanic is what the trace panics with to leave a sampler at the
+// next step: the samplers have no way to be cancelled, but each calls its
+// trace after every step, on its own goroutine, and releases what it holds
+// in deferred calls.
+type interruptedPanic struct{}
+
+// sampleInterruptibly samples one answer; a Ctrl-C stops it at the next
+// step with errInterrupted. After the first Ctrl-C the default action is
+// back, so a second one ends the program even if a step takes long; the
+// catching resumes for the next answer.
+func sampleInterruptibly(sf *samplerFlags, b *modeldir.Bundle, prompt []int32, c mdlm.SamplerConfig, view *liveView,
+	interrupts <-chan os.Signal, catch func(bool)) (out *mdlm.Output, err error) {
+	var stop atomic.Bool
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		select {
+		case <-interrupts:
+			stop.Store(true)
+			catch(false)
+		case <-done:
+		}
+	}()
+	defer func() {
+		close(done)
+		<-exited // the watcher has switched the catching off, or never will
+		view.done()
+		if r := recover(); r != nil {
+			if _, ok := r.(interruptedPanic); !ok {
+				panic(r)
+			}
+			out, err = nil, errInterrupted
+		}
+		if stop.Load() {
+			catch(true)
+		}
+	}()
+	c.Trace = func(f mdlm.Frame) {
+		if chatStepHook != nil {
+			chatStepHook()
+		}
+		if stop.Load() {
+			panic(interruptedPanic{})
+		}
+		if view.trace != nil {
+			view.trace(f)
+		}
+	}
+	sf.editTrace = func(s editflow.Step) {
+		if stop.Load() {
+			panic(interruptedPanic{})
+		}
+		if view.edits != nil {
+			view.edits(s)
+		}
+	}
+	return sf.sample(b, [][]int32{prompt}, c)
 }

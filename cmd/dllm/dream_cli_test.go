@@ -73,7 +73,7 @@ func TestDreamThroughTheCLI(t *testing.T) {
 	sizes := []string{"generate", "--model", model, "--prompt", "Repeat: fox tree", "--max-new-tokens", "16", "--block-size", "16", "--steps", "8", "--seed", "3"}
 	code, fromFolder, stderr := runCLI(sizes...)
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stderr, "generation_config.json: --alg-temp 0.5, --remasking entropy, --temperature 0.2, --top-p 0.95")
+	require.Contains(t, stderr, "generation_config.json: the model's defaults: --alg-temp 0.5, --remasking entropy, --temperature 0.2, --top-p 0.95")
 	code, spelled, stderr := runCLI(append(sizes, "--remasking", "entropy", "--temperature", "0.2", "--top-p", "0.95", "--alg-temp", "0.5")...)
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, spelled, fromFolder)

@@ -93,12 +93,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return badInput("%s: no items", *dataPath)
 	}
 
-	b, c, err := sf.openModel(*modelDir, *device)
+	b, c, err := sf.openModel(*modelDir, *device, stderr)
 	if err != nil {
 		return err
-	}
-	if note := sf.modelDefaultsNote(*modelDir, c); note != "" {
-		fmt.Fprintln(stderr, note)
 	}
 	// Each generation task's own canvas unless the flags size it.
 	switch *task {

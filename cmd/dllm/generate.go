@@ -41,12 +41,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *modelDir == "" || *prompt == "" {
 		return badInput("--model and --prompt are required")
 	}
-	b, c, err := sf.openModel(*modelDir, *device)
+	b, c, err := sf.openModel(*modelDir, *device, stderr)
 	if err != nil {
 		return err
-	}
-	if note := sf.modelDefaultsNote(*modelDir, c); note != "" {
-		fmt.Fprintln(stderr, note)
 	}
 	var ids []int32
 	if *raw {

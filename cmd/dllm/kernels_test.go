@@ -25,6 +25,9 @@ func TestKernelsCompileBadArch(t *testing.T) {
 // TestKernelsCompileTable: with NVRTC installed, the table lists every
 // kernel entry for the architecture and fills the cache.
 func TestKernelsCompileTable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles every kernel with the real NVRTC (10 s and more): runs without -short (make test)")
+	}
 	if _, err := cu.LoadNVRTC(); err != nil {
 		if os.Getenv("DLLM_REQUIRE_NVRTC") == "1" {
 			t.Fatalf("DLLM_REQUIRE_NVRTC=1 but %v", err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"sort"
+	"strings"
 )
 
 // command is one subcommand of dllm.
@@ -58,10 +59,15 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 // parseFlags parses args and maps flag errors to usageError, reported as one
 // line; -h prints the flags and gives errHelp.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	out := fs.Output()
-	fs.SetOutput(io.Discard) // the flag package would print the whole usage on any error
+	// The flag package would print the whole usage on any error, and on -h
+	// before returning ErrHelp (then the usage came out twice): both are
+	// silenced during Parse, and -h prints the usage once below.
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	err := fs.Parse(args)
 	fs.SetOutput(out)
+	fs.Usage = usage
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.Usage()
@@ -98,28 +104,30 @@ func main() {
 
 // run dispatches to a subcommand and returns the process exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		printCommands(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
 		printCommands(stdout)
 		return 0
+	case "help":
+		return runHelp(args[1:], stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionLine())
+		return 0
 	}
-	// Two-word commands ("tokenizer train") take precedence over one-word ones.
-	var cmd *command
-	var rest []string
-	if len(args) >= 2 {
-		if c, ok := commands[args[0]+" "+args[1]]; ok {
-			cmd, rest = c, args[2:]
-		}
+	cmd, rest, code := findCommand(args, stderr)
+	if code == -1 {
+		printGroup(stdout, groupCommands(args[0]))
+		return 0
 	}
 	if cmd == nil {
-		c, ok := commands[args[0]]
-		if !ok {
-			fmt.Fprintf(stderr, "dllm: unknown command %q (run 'dllm help' for the list)\n", args[0])
-			return 2
-		}
-		cmd, rest = c, args[1:]
+		return code
 	}
 	err := cmd.run(rest, stdout, stderr)
-	code := 1
+	code = 1
 	switch {
 	case err == nil, errors.Is(err, errHelp):
 		code = 0
@@ -135,6 +143,86 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// findCommand finds the command args name, with the arguments after its
+// name. Two-word commands ("tokenizer train") take precedence over
+// one-word ones. The first word of two-word commands alone ("dllm
+// tokenizer") lists them: with -h on stdout (status 0), else as an error
+// (status 2); so does an unknown command. A nil command comes with the
+// status to exit with.
+func findCommand(args []string, stderr io.Writer) (*command, []string, int) {
+	if len(args) >= 2 {
+		if c, ok := commands[args[0]+" "+args[1]]; ok {
+			return c, args[2:], 0
+		}
+	}
+	if c, ok := commands[args[0]]; ok {
+		return c, args[1:], 0
+	}
+	group := groupCommands(args[0])
+	if len(group) == 0 {
+		fmt.Fprintf(stderr, "dllm: unknown command %q (run 'dllm help' for the list)\n", args[0])
+		return nil, nil, 2
+	}
+	w := stderr
+	switch {
+	case len(args) == 1:
+		fmt.Fprintf(w, "dllm %s: which one? (dllm %s <command> -h for its flags)\n", args[0], args[0])
+	case args[1] == "-h" || args[1] == "-help" || args[1] == "--help":
+		return nil, nil, -1 // the caller prints the group on stdout
+	default:
+		fmt.Fprintf(w, "dllm %s: unknown command %q\n", args[0], args[1])
+	}
+	printGroup(w, group)
+	return nil, nil, 2
+}
+
+// groupCommands lists the two-word commands whose first word is word.
+func groupCommands(word string) []string {
+	var out []string
+	for n := range commands {
+		if first, _, two := strings.Cut(n, " "); two && first == word {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func printGroup(w io.Writer, names []string) {
+	fmt.Fprintln(w, "Commands:")
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].summary)
+	}
+}
+
+// runHelp is `dllm help [command]`: the list of commands, or a command's
+// usage and flags, on stdout.
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printCommands(stdout)
+		return 0
+	}
+	if len(args) == 1 {
+		if group := groupCommands(args[0]); len(group) > 0 && commands[args[0]] == nil {
+			printGroup(stdout, group)
+			return 0
+		}
+	}
+	cmd, rest, code := findCommand(args, stderr)
+	if cmd == nil {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "dllm help: unexpected argument %q\n", rest[0])
+		return 2
+	}
+	if err := cmd.run([]string{"-h"}, stdout, stdout); !errors.Is(err, errHelp) {
+		fmt.Fprintf(stderr, "dllm help %s: %v\n", cmd.name, err)
+		return 1
+	}
+	return 0
+}
+
 func isUsage(err error) bool {
 	var u usageError
 	return errors.As(err, &u)
@@ -142,7 +230,8 @@ func isUsage(err error) bool {
 
 func printCommands(w io.Writer) {
 	fmt.Fprintln(w, "dllm: diffusion language models from the tensor up.")
-	fmt.Fprintln(w, "\nUsage: dllm <command> [flags]   (dllm <command> -h for its flags)")
+	fmt.Fprintln(w, "\nUsage: dllm <command> [flags]   (dllm <command> -h or dllm help <command> for its flags;")
+	fmt.Fprintln(w, "                                  dllm --version for the version)")
 	fmt.Fprintln(w, "\nCommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {

@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"math"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -36,6 +38,9 @@ type samplerFlags struct {
 	editTrace func(editflow.Step)
 }
 
+// fromModel ends the help of the flags whose default a model folder may set.
+const fromModel = "; a model's generation_config.json sets its own default, which the command reports on stderr"
+
 // noteSet remembers the flags given on the command line.
 func (s *samplerFlags) noteSet(fs *flag.FlagSet) {
 	s.set = map[string]bool{}
@@ -43,9 +48,9 @@ func (s *samplerFlags) noteSet(fs *flag.FlagSet) {
 }
 
 func (s *samplerFlags) register(fs *flag.FlagSet) {
-	fs.IntVar(&s.maxNew, "max-new-tokens", mdlm.DefaultMaxNewTokens, "length of the generated region ([MASK]s appended to the prompt)")
-	fs.IntVar(&s.steps, "steps", mdlm.DefaultSteps, "denoising steps over all blocks (fewer steps reveal several tokens per step)")
-	fs.IntVar(&s.blockSize, "block-size", mdlm.DefaultBlockSize, "blocks filled left to right")
+	fs.IntVar(&s.maxNew, "max-new-tokens", mdlm.DefaultMaxNewTokens, "length of the generated region ([MASK]s appended to the prompt)"+fromModel)
+	fs.IntVar(&s.steps, "steps", mdlm.DefaultSteps, "denoising steps over all blocks (fewer steps reveal several tokens per step)"+fromModel)
+	fs.IntVar(&s.blockSize, "block-size", mdlm.DefaultBlockSize, "blocks filled left to right, at most --max-new-tokens"+fromModel)
 	fs.Float64Var(&s.temperature, "temperature", 0, "0 takes the most likely token; > 0 samples (Gumbel-max in float64)")
 	fs.IntVar(&s.topK, "top-k", 0, "sample among the k most likely tokens only (0: all; Dream's top_k)")
 	fs.Float64Var(&s.topP, "top-p", 1, "sample among the most likely tokens whose probabilities reach p (1: all; Dream's top_p)")
@@ -54,7 +59,7 @@ func (s *samplerFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&s.threshold, "threshold", 0, "> 0: Fast-dLLM parallel decoding, reveal every position at least this confident")
 	fs.Float64Var(&s.cfg, "cfg", 0, "classifier-free guidance scale (0: off)")
 	fs.BoolVar(&s.stochastic, "stochastic-transfer", false, "draw each step's number of revealed tokens instead of rounding its mean")
-	fs.StringVar(&s.sampler, "sampler", "block", "block (LLaDA/dLLM low-confidence remasking), ancestral (MDLM) or bd3lm (block diffusion: blocks appended until one holds end-of-text; the default for a model trained with --objective bd3lm)")
+	fs.StringVar(&s.sampler, "sampler", "block", "block (LLaDA/dLLM low-confidence remasking), ancestral (MDLM) or bd3lm (block diffusion: blocks appended until one holds end-of-text; the default for a model whose generation_config.json names it, as --objective bd3lm writes)")
 	fs.BoolVar(&s.cache, "cache", false, "block sampler: Fast-dLLM DualCache, recompute only the active block between its full passes (faster, approximate); bd3lm: keep the finished blocks' keys and values (exact)")
 	fs.Uint64Var(&s.seed, "seed", 0, "random seed (same seed, same answer)")
 	fs.StringVar(&s.precision, "precision", "f32", "inference arithmetic: f32, or bf16 (bf16 operands, f32 sums: what a GPU wants, slower on cpu)")
@@ -145,8 +150,10 @@ func (s *samplerFlags) validate() error {
 }
 
 // openModel loads a chat model folder on a device and returns it with the
-// sampler configuration these flags give.
-func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.SamplerConfig, error) {
+// sampler configuration these flags give. What the folder's
+// generation_config.json set in place of a flag's default, and a flag
+// capped to the canvas, are reported on stderr.
+func (s *samplerFlags) openModel(dir, device string, stderr io.Writer) (*modeldir.Bundle, mdlm.SamplerConfig, error) {
 	be, err := openDevice(device)
 	if err != nil {
 		return nil, mdlm.SamplerConfig{}, err
@@ -175,11 +182,53 @@ func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.Sam
 	if err != nil {
 		return nil, c, err
 	}
+	_, edits := b.Model.(*editflow.Model)
+	for _, note := range s.notes(dir, b.Generation, c, !edits) {
+		fmt.Fprintln(stderr, note)
+	}
 	if ps, ok := b.Model.(lm.PrecisionSetter); ok {
 		p, _ := nn.ParsePrecision(s.precision) // apply checked it
 		ps.SetPrecision(p)
 	}
 	return b, c, nil
+}
+
+// notes says which sampling settings came from a model's
+// generation_config.json rather than the flags' defaults, and which flags
+// the canvas capped: one line each, nothing when the flags rule.
+func (s *samplerFlags) notes(dir string, g modeldir.Generation, c mdlm.SamplerConfig, masked bool) []string {
+	var taken []string
+	add := func(flag string, v int) {
+		if !s.set[flag] {
+			taken = append(taken, fmt.Sprintf("--%s %d", flag, v))
+		}
+	}
+	if g.MaxNewTokens > 0 {
+		add("max-new-tokens", c.MaxNewTokens)
+		add("steps", c.Steps)
+		add("block-size", c.BlockSize)
+	} else if g.BlockSize > 0 && g.Sampler == bd3lm.ObjectiveName {
+		add("block-size", c.BlockSize)
+	}
+	if g.Sampler != "" && !s.set["sampler"] {
+		taken = append(taken, "--sampler "+g.Sampler)
+	}
+	taken = append(taken, s.knobsTaken(c)...)
+	var out []string
+	if len(taken) > 0 {
+		out = append(out, fmt.Sprintf("%s: the model's defaults: %s (a flag given overrides them)",
+			filepath.Join(dir, modeldir.GenerationConfigFile), strings.Join(taken, ", ")))
+	}
+	if s.set["block-size"] && s.blockSize > c.BlockSize {
+		out = append(out, fmt.Sprintf("--block-size %d is capped to the canvas of %d tokens (--max-new-tokens)", s.blockSize, c.BlockSize))
+	}
+	// The block sampler reveals at least one token a step (a step that
+	// would reveal none is dropped), so a block takes at most its size in
+	// steps.
+	if masked && s.sampler == "block" && s.set["steps"] && c.Steps > c.MaxNewTokens {
+		out = append(out, fmt.Sprintf("--steps %d is capped to the canvas of %d tokens (--max-new-tokens): at most one step per token", c.Steps, c.MaxNewTokens))
+	}
+	return out
 }
 
 // sample runs the chosen sampler, or tau-leaping on an Edit Flows model.
@@ -198,10 +247,10 @@ func (s *samplerFlags) sample(b *modeldir.Bundle, prompts [][]int32, c mdlm.Samp
 	return mdlm.Generate(d, prompts, c, rng)
 }
 
-// modelDefaultsNote says which sampling settings came from the model
-// folder's generation_config.json rather than from flags or the built-in
-// defaults ("" when none did), so that -h's defaults never change silently.
-func (s *samplerFlags) modelDefaultsNote(dir string, c mdlm.SamplerConfig) string {
+// knobsTaken lists the sampling knobs (temperature, remasking, ...) whose
+// values came from the model folder's generation_config.json rather than
+// from a flag, as "--flag value", sorted.
+func (s *samplerFlags) knobsTaken(c mdlm.SamplerConfig) []string {
 	var taken []string
 	for k := range s.fromModel {
 		if s.set[k] {
@@ -228,9 +277,6 @@ func (s *samplerFlags) modelDefaultsNote(dir string, c mdlm.SamplerConfig) strin
 		}
 		taken = append(taken, fmt.Sprintf("--%s %v", k, v))
 	}
-	if len(taken) == 0 {
-		return ""
-	}
 	sort.Strings(taken)
-	return fmt.Sprintf("dllm: sampling defaults from %s/%s: %s (a flag given explicitly wins)", dir, modeldir.GenerationConfigFile, strings.Join(taken, ", "))
+	return taken
 }

@@ -144,3 +144,32 @@ func TestSamplerFlagsDream(t *testing.T) {
 		assert.Equal(t, tc.rank, c.Remasking, "%v", tc.args)
 	}
 }
+
+// TestSamplingReportsModelDefaultsAndCaps: the sizes a model's
+// generation_config.json gives in place of the flags' defaults are named on
+// stderr, and so is a --block-size the canvas caps; flags given are not
+// reported as the model's.
+func TestSamplingReportsModelDefaultsAndCaps(t *testing.T) {
+	_, model := briefTraining(t, 40, 2)
+	code, _, stderr := runCLI("generate", "--model", model, "--prompt", "Repeat: fox", "--steps", "4")
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `generation_config.json: the model's defaults: --max-new-tokens \d+, --block-size \d+ \(a flag given overrides them\)`, stderr)
+	assert.NotContains(t, stderr, "capped")
+
+	code, _, stderr = runCLI("generate", "--model", model, "--prompt", "Repeat: fox", "--max-new-tokens", "8", "--steps", "4", "--block-size", "64")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "--block-size 64 is capped to the canvas of 8 tokens (--max-new-tokens)")
+	assert.NotContains(t, stderr, "--steps")
+
+	assert.NotContains(t, stderr, "the model's defaults")
+
+	code, _, stderr = runCLI("generate", "--model", model, "--prompt", "Repeat: fox", "--max-new-tokens", "8", "--steps", "100")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "--steps 100 is capped to the canvas of 8 tokens (--max-new-tokens): at most one step per token")
+	assert.Regexp(t, `\n[1-8] steps, `, stderr, "the summary shows the steps that ran")
+
+	code, _, stderr = runCLI("generate", "--model", model, "--prompt", "Repeat: fox", "--max-new-tokens", "8", "--steps", "4", "--block-size", "8")
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, stderr, "generation_config.json")
+	assert.NotContains(t, stderr, "capped")
+}

@@ -48,6 +48,9 @@ func briefTraining(t *testing.T, n, steps int) (data, model string) {
 // run: sft writes a complete model folder, and generate, eval and chat use
 // it. Learning itself is checked in package train; this checks the wiring.
 func TestSFTGenerateEvalChat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a training run through the CLI (about 3 s): runs without -short (make test)")
+	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "chat.jsonl")
 	writeChat(t, data, 120)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/dllmgo/dllm/internal/atomicfile"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
 )
 
@@ -218,6 +219,22 @@ func (c Config) KVHeads() int {
 func (c Config) Common(family string) error {
 	bad := func(key string, v any, why string) error {
 		return fmt.Errorf("%s: %s = %v is not supported: %s", family, key, v, why)
+	}
+	hd := 0
+	if c.HeadDim != nil {
+		hd = *c.HeadDim
+	}
+	if err := lm.CheckSizes(
+		lm.Size{Key: "num_hidden_layers", Value: c.NumHiddenLayers, Max: lm.MaxLayers},
+		lm.Size{Key: "hidden_size", Value: c.HiddenSize, Max: lm.MaxWidth},
+		lm.Size{Key: "intermediate_size", Value: c.IntermediateSize, Max: lm.MaxWidth},
+		lm.Size{Key: "head_dim", Value: hd, Max: lm.MaxWidth},
+		lm.Size{Key: "num_attention_heads", Value: c.NumAttentionHeads, Max: lm.MaxHeads},
+		lm.Size{Key: "num_key_value_heads", Value: c.KVHeads(), Max: lm.MaxHeads},
+		lm.Size{Key: "vocab_size", Value: c.VocabSize, Max: lm.MaxVocab},
+		lm.Size{Key: "max_position_embeddings", Value: c.MaxPositionEmbeddings, Max: lm.MaxPositions},
+	); err != nil {
+		return fmt.Errorf("%s: %w", family, err)
 	}
 	switch {
 	case c.VocabSize <= 0:

@@ -402,6 +402,9 @@ func TestContractsCatchBugs(t *testing.T) {
 }
 
 func TestSuiteCatchesBugs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole suite on each mutant backend (about 10 s): runs without -short (make test)")
+	}
 	for _, c := range []struct{ bug, cases string }{
 		{"AXPY overwrites", "AXPY"},
 		{"GELU tanh approximation", "GELU"},
