@@ -18,8 +18,15 @@ func (cpuBackend) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float
 	as, bs, cs := widenedF32(a), widenedF32(b), c.F32()
 	// Strides of at least 1 keep gemm's checks happy for empty matrices.
 	lda, ldb, ldc := max(1, a.Dim(-1)), max(1, b.Dim(-1)), max(1, n)
+	fold := batch == 1 || (b.Rank() == 2 && !transA)
+	if fold && b.dtype == F32 {
+		if pb := b.packedB(transB); pb != nil {
+			gemm.SgemmPacked(transA, batch*m, alpha, as, lda, pb, beta, cs, ldc)
+			return
+		}
+	}
 	switch {
-	case batch == 1 || (b.Rank() == 2 && !transA):
+	case fold:
 		// One product; a batch sharing b folds into the rows of a and c.
 		gemm.Sgemm(transA, transB, batch*m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc)
 	default:

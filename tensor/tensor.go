@@ -18,6 +18,23 @@ type Tensor struct {
 	// recyclable marks a CPU tensor whose storage New drew from the buffer
 	// pool and Free may return there; views and wrapped slices are not.
 	recyclable bool
+	// pack is set on weights marked by KeepPacked (see packed.go).
+	pack *packState
+	// base is the tensor whose storage a view (Reshape, Rows) shares, nil
+	// for a tensor that owns its storage.
+	base *Tensor
+}
+
+// Base is the tensor whose storage a view (Reshape, Rows) shares; nil for a
+// tensor that owns its storage.
+func (t *Tensor) Base() *Tensor { return t.base }
+
+// root is the tensor that owns t's storage: t itself, or the one t views.
+func (t *Tensor) root() *Tensor {
+	if t.base != nil {
+		return t.base
+	}
+	return t
 }
 
 // NewTensor wraps backend storage; backends call it, users call Backend.New or
@@ -90,7 +107,7 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 	if Numel(shape) != t.Numel() {
 		panic(fmt.Sprintf("tensor: Reshape %v to %v: element counts differ", t.shape, shape))
 	}
-	return &Tensor{shape: shape, dtype: t.dtype, b: t.b, data: t.data}
+	return &Tensor{shape: shape, dtype: t.dtype, b: t.b, data: t.data, base: t.root()}
 }
 
 // Rows returns the view of rows [i, j) along the first dimension.
@@ -100,7 +117,7 @@ func (t *Tensor) Rows(i, j int) *Tensor {
 	}
 	row := Numel(t.shape[1:])
 	shape := append([]int{j - i}, t.shape[1:]...)
-	return &Tensor{shape: shape, dtype: t.dtype, b: t.b, data: t.b.Slice(t, i*row, j*row)}
+	return &Tensor{shape: shape, dtype: t.dtype, b: t.b, data: t.b.Slice(t, i*row, j*row), base: t.root()}
 }
 
 // Free releases device memory now instead of waiting for the garbage

@@ -139,6 +139,7 @@ func (s *samplerFlags) openModel(dir, device string) (*modeldir.Bundle, mdlm.Sam
 		p, _ := nn.ParsePrecision(s.precision) // apply checked it
 		ps.SetPrecision(p)
 	}
+	lm.KeepPacked(b.Model) // the weights do not change while sampling
 	return b, c, nil
 }
 
