@@ -92,3 +92,31 @@ func TestSgemmPackedChecks(t *testing.T) {
 	require.Panics(t, func() { SgemmPacked(false, 2, 1, make([]float32, 7), 4, pb, 0, make([]float32, 6), 3) })
 	require.Panics(t, func() { SgemmPacked(false, 2, 1, make([]float32, 8), 4, pb, 0, make([]float32, 5), 3) })
 }
+
+// TestEdgeKernelsRoundAsFullTiles: the last rows of C, which an edge kernel
+// of fewer rows computes, equal bit for bit the same rows computed inside a
+// full tile (a taller product sharing those rows of A), for every row count,
+// with and without beta, with full and partial column tiles.
+func TestEdgeKernelsRoundAsFullTiles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 4))
+	for _, kname := range Kernels() {
+		kern := lookup(kname)
+		for r := 1; r < kern.mr; r++ {
+			for _, n := range []int{kern.nr, 2*kern.nr + 5} {
+				for _, beta := range []float32{0, 0.5} {
+					m, tall, k := kern.mr+r, 2*kern.mr, 37
+					a := randomMatrix(rng, tall, k, 0)
+					b := randomMatrix(rng, k, n, 0)
+					c0 := randomMatrix(rng, tall, n, 0)
+					short := append([]float32(nil), c0.data[:m*n]...)
+					full := append([]float32(nil), c0.data...)
+					gs := newProblem("test", false, false, m, n, k, 1.5, a.data, k, b.data, n, beta, short, n)
+					gs.run(kern, 1)
+					gf := newProblem("test", false, false, tall, n, k, 1.5, a.data, k, b.data, n, beta, full, n)
+					gf.run(kern, 1)
+					requireSameBits(t, full[:m*n], short)
+				}
+			}
+		}
+	}
+}
