@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -129,10 +130,14 @@ func BenchmarkTrainerStep(b *testing.B) {
 // steps), for the tiny, small and modernbert-base presets at vocabularies
 // 1024 and 50368, with and without the block cache. Random weights.
 // modernbert-base takes about a minute per run without the cache on 2
-// cores: select it with -bench 'Generate/modernbert-base' and -benchtime 1x.
+// cores, so it runs only with DLLM_LONG_TESTS=1 (and -benchtime 1x).
 func BenchmarkGenerate(b *testing.B) {
 	const prompt, gen, steps, block = 64, 128, 128, 32
-	for _, preset := range []string{"tiny", "small", "modernbert-base"} {
+	presets := []string{"tiny", "small"}
+	if os.Getenv("DLLM_LONG_TESTS") == "1" {
+		presets = append(presets, "modernbert-base")
+	}
+	for _, preset := range presets {
 		for _, vocab := range []int{1024, 50368} {
 			cfg, err := bert.Preset(preset)
 			require.NoError(b, err)
