@@ -51,6 +51,15 @@ SHAPES = [
     (1024, 1024, 1024, True, False),
     (2048, 256, 768, False, True),
     (256, 2048, 768, True, False),
+    # the transposed-A products of the backward pass (dW = dyT x) at the
+    # small model's shapes, and the short products of sampling (16-32 rows
+    # times a weight stored [out, in])
+    (768, 2048, 256, True, False),
+    (4096, 2048, 256, True, False),
+    (16, 768, 50368, False, True),
+    (16, 256, 50368, False, True),
+    (32, 256, 1024, False, True),
+    (32, 768, 1024, False, True),
 ]
 
 
@@ -115,6 +124,8 @@ def bench(m, k, n, ta, tb, trials, min_time, rng):
 def run_openblas(args, rng, out):
     """Time every shape once per trial; print and collect GFLOP/s."""
     for m, k, n, ta, tb in SHAPES:
+        if args.only and not re.search(args.only, name(m, k, n, ta, tb)):
+            continue
         iters, per_op = bench(m, k, n, ta, tb, args.trials, args.min_time, rng)
         flops = 2.0 * m * n * k
         best, best_cpu = min(per_op)
@@ -133,7 +144,8 @@ GO_LINE = re.compile(r"^BenchmarkMatMul/(\w+)/(\S+?)(?:-\d+)?\s.*?([\d.]+) GFLOP
 def run_go(args, out):
     """Run the Go benchmarks once; print their lines and collect GFLOP/s."""
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    cmd = ["go", "test", "-run", "^$", "-bench", "MatMul/(f32|avx512|avx2|gonum)/",
+    kinds = "f32" if args.only else "(f32|avx512|avx2|gonum)"
+    cmd = ["go", "test", "-run", "^$", "-bench", f"MatMul/{kinds}/{args.only}",
            "-benchtime", f"{args.min_time}s", "./tensor/gemm"]
     env = dict(os.environ, CGO_ENABLED="0")
     res = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=True)
@@ -168,6 +180,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="BLAS threads (0: the library's default)")
     ap.add_argument("--trials", type=int, default=5, help="timed trials per shape; best and median are printed")
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds per trial, roughly")
+    ap.add_argument("--only", default="", metavar="REGEXP",
+                    help="only the shapes whose names match (and, with --compare, only Go's f32 column)")
     ap.add_argument("--compare", type=int, default=0, metavar="R",
                     help="alternate R rounds of the Go benchmarks and this one, then print a table")
     args = ap.parse_args()

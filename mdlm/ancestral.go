@@ -32,7 +32,6 @@ func Ancestral(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (
 		return nil, err
 	}
 	ls := newLogitSource(d, c)
-	vocab := ls.vocab
 	cv.emit(c, 0, c.Steps, nil)
 
 	// fill commits a token at every requested position from one forward pass.
@@ -41,7 +40,7 @@ func Ancestral(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (
 		if err != nil {
 			return nil, err
 		}
-		picks, err := pickAll(logits, q.size(), vocab, temp, LowConfidence, noiseSeeds(q, streams, temp > 0), c.Truncation)
+		picks, err := pickRows(logits, q.size(), temp, LowConfidence, noiseSeeds(q, streams, temp > 0), c.Truncation)
 		if err != nil {
 			return nil, err
 		}

@@ -72,7 +72,6 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 	}
 	ls := newLogitSource(d, c)
 	defer ls.endBlock()
-	vocab := ls.vocab
 	random := c.Temperature > 0 || c.Remasking == RandomRemasking
 	perBlock := (c.Steps + blocks - 1) / blocks
 
@@ -122,7 +121,7 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 			}
 			steps++
 			seeds := noiseSeeds(&q, streams, random)
-			picks, err := pickAll(logits, q.size(), vocab, c.Temperature, c.Remasking, seeds, c.Truncation)
+			picks, err := pickRows(logits, q.size(), c.Temperature, c.Remasking, seeds, c.Truncation)
 			if err != nil {
 				return nil, err
 			}

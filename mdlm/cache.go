@@ -55,13 +55,13 @@ type blockCache struct {
 // block of a canvas row. Every row still running asks for its block at the
 // first step (the whole block is masked then), so the cache covers every row
 // the later steps ask about.
-func (ls *logitSource) stepLogits(cv *canvas, q *request, first bool, span func(r int) (int, int)) ([]float64, error) {
+func (ls *logitSource) stepLogits(cv *canvas, q *request, first bool, span func(r int) (int, int)) (logitRows, error) {
 	if ls.cacher == nil || !first {
 		return ls.eval(cv, q)
 	}
 	starts, width, err := blockStarts(q, span)
 	if err != nil {
-		return nil, err
+		return logitRows{}, err
 	}
 	return ls.beginBlock(cv, q, starts, width)
 }
@@ -69,7 +69,7 @@ func (ls *logitSource) stepLogits(cv *canvas, q *request, first bool, span func(
 // beginBlock runs the first step of a block through the model's BlockCacher
 // and keeps the cache for eval. starts[i] is the block start of canvas row
 // q.rows[i]; every row's block is width wide.
-func (ls *logitSource) beginBlock(cv *canvas, q *request, starts []int, width int) ([]float64, error) {
+func (ls *logitSource) beginBlock(cv *canvas, q *request, starts []int, width int) (logitRows, error) {
 	ls.endBlock()
 	in := ls.input(cv, q.rows, q)
 	all := make([]int, 0, in.copies*len(starts))
@@ -78,7 +78,7 @@ func (ls *logitSource) beginBlock(cv *canvas, q *request, starts []int, width in
 	}
 	bc, raw, err := ls.cacher.BeginBlock(in.ids, in.batch, cv.width, cv.keyMask(q.rows, in.copies), all, width, in.flat)
 	if err != nil {
-		return nil, err
+		return logitRows{}, err
 	}
 	ls.cache = &blockCache{c: bc, rows: q.rows}
 	ls.passes += in.copies
@@ -86,16 +86,16 @@ func (ls *logitSource) beginBlock(cv *canvas, q *request, starts []int, width in
 }
 
 // evalCached is eval through the cache of the block in progress.
-func (ls *logitSource) evalCached(cv *canvas, q *request) ([]float64, error) {
+func (ls *logitSource) evalCached(cv *canvas, q *request) (logitRows, error) {
 	for _, r := range q.rows {
 		if !slices.Contains(ls.cache.rows, r) {
-			return nil, fmt.Errorf("mdlm: row %d asks for logits but is not in the block's cache", r)
+			return logitRows{}, fmt.Errorf("mdlm: row %d asks for logits but is not in the block's cache", r)
 		}
 	}
 	in := ls.input(cv, ls.cache.rows, q)
 	raw, err := ls.cache.c.Logits(in.ids, in.flat)
 	if err != nil {
-		return nil, err
+		return logitRows{}, err
 	}
 	ls.passes += in.copies
 	ls.cachedPasses += in.copies

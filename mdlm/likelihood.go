@@ -106,11 +106,12 @@ func LogLikelihood(d Denoiser, prompt, continuation []int32, opts LikelihoodOpti
 		if err != nil {
 			return 0, err
 		}
+		buf := make([]float64, vocab)
 		off := 0
 		for i := range b {
 			ce := 0.0
 			for _, s := range q.pos[i] {
-				row := logits[off*vocab : (off+1)*vocab]
+				row := logits.row(off, buf)
 				off++
 				ce += logSumExp(row) - row[seq[s]]
 			}

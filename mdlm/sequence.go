@@ -154,15 +154,15 @@ func (s *Sequence) Output() *Output {
 	return &Output{Samples: []Sample{smp}, Steps: s.steps, ForwardPasses: s.passes}
 }
 
-// apply commits one step from the combined float64 logits of s.pos.
-func (s *Sequence) apply(logits []float64) error {
+// apply commits one step from the combined logits of s.pos.
+func (s *Sequence) apply(logits logitRows) error {
 	var seeds [][2]uint64
 	if s.random {
 		for range s.pos {
 			seeds = append(seeds, [2]uint64{s.stream.Uint64(), s.stream.Uint64()})
 		}
 	}
-	picks, err := pickAll(logits, len(s.pos), s.ls.vocab, s.c.Temperature, s.c.Remasking, seeds, s.c.Truncation)
+	picks, err := pickRows(logits, len(s.pos), s.c.Temperature, s.c.Remasking, seeds, s.c.Truncation)
 	if err != nil {
 		return err
 	}

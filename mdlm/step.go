@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/dllmgo/dllm/tensor"
 )
 
 // request is the set of positions whose logits one step needs.
@@ -46,6 +48,8 @@ type logitSource struct {
 	cacher       BlockCacher
 	cache        *blockCache
 	cachedPasses int
+	// buf holds the float32 logits combine returns without guidance.
+	buf []float32
 }
 
 func newLogitSource(d Denoiser, c SamplerConfig) *logitSource {
@@ -110,43 +114,71 @@ func (ls *logitSource) input(cv *canvas, batch []int, q *request) modelInput {
 // eval returns q.size() rows of vocab logits, in request order. Only the
 // requested canvas rows are sent to the model, or, while a block runs from
 // a cache, the rows the cache was built for.
-func (ls *logitSource) eval(cv *canvas, q *request) ([]float64, error) {
+func (ls *logitSource) eval(cv *canvas, q *request) (logitRows, error) {
 	if ls.cache != nil {
 		return ls.evalCached(cv, q)
 	}
 	in := ls.input(cv, q.rows, q)
 	raw, err := ls.d.Logits(in.ids, in.batch, cv.width, cv.keyMask(q.rows, in.copies), in.flat)
 	if err != nil {
-		return nil, err
+		return logitRows{}, err
 	}
 	ls.passes += in.copies
 	return ls.combine(raw, len(in.flat))
 }
 
+// logitRows is one step's logits at the requested positions, vocab per
+// row in request order. Without guidance they are the model's own float32
+// values (a copy, suppressed tokens at −Inf), which widen to float64
+// exactly; with guidance the combination is computed, and kept, in float64.
+type logitRows struct {
+	vocab int
+	f32   []float32
+	f64   []float64
+}
+
+// row returns row i in float64: a slice of f64, or f32's row widened into
+// buf (of at least vocab floats).
+func (l logitRows) row(i int, buf []float64) []float64 {
+	if l.f32 == nil {
+		return l.f64[i*l.vocab : (i+1)*l.vocab]
+	}
+	buf = buf[:l.vocab]
+	for v, x := range l.f32[i*l.vocab : (i+1)*l.vocab] {
+		buf[v] = float64(x)
+	}
+	return buf
+}
+
 // combine turns the model's raw logits for nflat rows (both copies with
-// guidance) into the sampler's float64 logits: guidance applied, banned
-// tokens at -inf.
-func (ls *logitSource) combine(raw []float32, nflat int) ([]float64, error) {
+// guidance) into the sampler's logits: guidance applied in float64, banned
+// tokens at -inf. Without guidance the rows stay float32, in a buffer of ls
+// that the next call reuses.
+func (ls *logitSource) combine(raw []float32, nflat int) (logitRows, error) {
 	if len(raw) != nflat*ls.vocab {
-		return nil, fmt.Errorf("mdlm: model returned %d logits for %d rows of %d", len(raw), nflat, ls.vocab)
+		return logitRows{}, fmt.Errorf("mdlm: model returned %d logits for %d rows of %d", len(raw), nflat, ls.vocab)
 	}
-	copies := 1
-	if ls.cfg > 0 {
-		copies = 2
+	if ls.cfg <= 0 {
+		if cap(ls.buf) < len(raw) {
+			ls.buf = make([]float32, len(raw))
+		}
+		out := ls.buf[:len(raw)]
+		copy(out, raw)
+		for i := range nflat {
+			row := out[i*ls.vocab : (i+1)*ls.vocab]
+			for _, id := range ls.banned {
+				row[id] = float32(math.Inf(-1))
+			}
+		}
+		return logitRows{vocab: ls.vocab, f32: out}, nil
 	}
-	m := nflat / copies
+	m := nflat / 2
 	out := make([]float64, m*ls.vocab)
-	if copies == 1 {
-		for i, v := range raw {
-			out[i] = float64(v)
-		}
-	} else {
-		cond, un := raw[:m*ls.vocab], raw[m*ls.vocab:]
-		scale := ls.cfg + 1
-		for i := range out {
-			u := float64(un[i])
-			out[i] = u + scale*(float64(cond[i])-u)
-		}
+	cond, un := raw[:m*ls.vocab], raw[m*ls.vocab:]
+	scale := ls.cfg + 1
+	for i := range out {
+		u := float64(un[i])
+		out[i] = u + scale*(float64(cond[i])-u)
 	}
 	for i := range m {
 		row := out[i*ls.vocab : (i+1)*ls.vocab]
@@ -154,7 +186,7 @@ func (ls *logitSource) combine(raw []float32, nflat int) ([]float64, error) {
 			row[id] = math.Inf(-1)
 		}
 	}
-	return out, nil
+	return logitRows{vocab: ls.vocab, f64: out}, nil
 }
 
 // pick chooses a token from one row of logits: the argmax (lowest id on
@@ -202,6 +234,32 @@ func pick(l []float64, temp float64, rng *rand.Rand) (int32, float64, error) {
 		}
 	}
 	return int32(best), math.Exp(l[best]-m) / sum, nil
+}
+
+// pickArgmax is pick at temperature 0 on float32 logits: the same token
+// (the float32 argmax is the float64 one, lowest id on ties, as widening is
+// exact) and the same confidence 1/Σ e^(l−max), summed in float64 from
+// exponentials vectorised to a relative error below 1e-9 (tensor.SumExp)
+// instead of math.Exp's last bits. So the chosen token never differs from
+// pick's; the confidences differ by about 1e-9 relative, which can reorder
+// only positions whose confidences agree to that.
+func pickArgmax(l []float32) (int32, float64, error) {
+	m, best := float32(math.Inf(-1)), -1
+	for v, x := range l {
+		if x != x {
+			return 0, 0, fmt.Errorf("mdlm: model returned NaN logit for token %d", v)
+		}
+		if x > m {
+			m, best = x, v
+		}
+	}
+	if best < 0 {
+		return 0, 0, fmt.Errorf("mdlm: every token is suppressed or -inf")
+	}
+	if math.IsInf(float64(m), 1) {
+		return 0, 0, fmt.Errorf("mdlm: model returned +inf logit")
+	}
+	return int32(best), 1 / tensor.SumExp(l, float64(m)), nil
 }
 
 // Truncation is Dream's top-k and nucleus (top-p) filtering of each
@@ -305,16 +363,29 @@ type choice struct {
 // a uniform draw (random remasking), the negative entropy or the top-two
 // margin of the distribution.
 func pickAll(logits []float64, n, vocab int, temp float64, rank Remasking, seeds [][2]uint64, truncate ...Truncation) ([]choice, error) {
+	return pickRows(logitRows{vocab: vocab, f64: logits}, n, temp, rank, seeds, truncate...)
+}
+
+// pickRows is pickAll on a step's logitRows. Float32 rows at temperature 0
+// without truncation, ranked by the token's probability or at random, take
+// pickArgmax; every other case (Gumbel-max sampling with a temperature,
+// truncation, the entropy and margin rankings, guidance) runs in float64 as
+// before.
+func pickRows(l logitRows, n int, temp float64, rank Remasking, seeds [][2]uint64, truncate ...Truncation) ([]choice, error) {
 	randomConf := rank == RandomRemasking
 	if (temp > 0 || randomConf) && len(seeds) != n {
 		return nil, fmt.Errorf("mdlm: %d noise seeds for %d positions", len(seeds), n)
 	}
+	vocab := l.vocab
+	truncating := len(truncate) > 0 && truncate[0].active()
+	fast := l.f32 != nil && temp == 0 && !truncating && (rank == LowConfidence || randomConf)
 	out := make([]choice, n)
 	errs := make([]error, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), n) {
 		wg.Go(func() {
+			var buf []float64
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -324,17 +395,28 @@ func pickAll(logits []float64, n, vocab int, temp float64, rank Remasking, seeds
 				if seeds != nil {
 					r = rand.New(rand.NewPCG(seeds[i][0], seeds[i][1]))
 				}
-				l := logits[i*vocab : (i+1)*vocab]
-				if len(truncate) > 0 && truncate[0].active() {
-					l = truncate[0].apply(l, temp)
+				var tok int32
+				var conf float64
+				var err error
+				var row []float64
+				if fast {
+					tok, conf, err = pickArgmax(l.f32[i*vocab : (i+1)*vocab])
+				} else {
+					if l.f32 != nil && buf == nil {
+						buf = make([]float64, vocab)
+					}
+					row = l.row(i, buf)
+					if truncating {
+						row = truncate[0].apply(row, temp)
+					}
+					tok, conf, err = pick(row, temp, r)
 				}
-				tok, conf, err := pick(l, temp, r)
 				switch {
 				case err != nil:
 				case randomConf:
 					conf = r.Float64()
 				case rank == EntropyRemasking || rank == MarginRemasking:
-					conf = spread(l, temp, rank)
+					conf = spread(row, temp, rank)
 				}
 				out[i], errs[i] = choice{tok, conf}, err
 			}

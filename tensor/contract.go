@@ -522,21 +522,38 @@ func matDims(x *Tensor, trans bool) (rows, cols int) {
 // a and b of one dtype, and an F32 c for F32 inputs.
 func CheckMatMul(c, a, b *Tensor, transA, transB bool) MatMulShape {
 	const op = "MatMul"
-	for _, x := range []*Tensor{c, a, b} {
-		check(x.dtype == F32 || x.dtype == BF16, op, "%v is neither F32 nor BF16", x)
+	for _, x := range [...]*Tensor{c, a, b} {
+		if x.dtype != F32 && x.dtype != BF16 {
+			check(false, op, "%v is neither F32 nor BF16", x)
+		}
 	}
+	// The messages are formatted only on failure: MatMul runs thousands of
+	// times a sampling step, and formatting the shapes each time was most of
+	// a step's allocations.
 	shapes := func() string { return c.String() + " = " + a.String() + " · " + b.String() }
-	check(a.Rank() == 2 || a.Rank() == 3, op, "%s: a must be rank 2 or 3", shapes())
-	check(b.Rank() == 2 || b.Rank() == a.Rank(), op, "%s: b must be rank 2 or a's rank", shapes())
-	check(c.Rank() == a.Rank(), op, "%s: c must have a's rank", shapes())
+	if !(a.Rank() == 2 || a.Rank() == 3) {
+		check(false, op, "%s: a must be rank 2 or 3", shapes())
+	}
+	if !(b.Rank() == 2 || b.Rank() == a.Rank()) {
+		check(false, op, "%s: b must be rank 2 or a's rank", shapes())
+	}
+	if c.Rank() != a.Rank() {
+		check(false, op, "%s: c must have a's rank", shapes())
+	}
 	m, k := matDims(a, transA)
 	kb, n := matDims(b, transB)
-	check(k == kb, op, "%s (transA=%t, transB=%t): inner dimensions %d and %d differ", shapes(), transA, transB, k, kb)
-	check(c.Dim(-2) == m && c.Dim(-1) == n, op, "%s (transA=%t, transB=%t): c must be [..., %d, %d]", shapes(), transA, transB, m, n)
+	if k != kb {
+		check(false, op, "%s (transA=%t, transB=%t): inner dimensions %d and %d differ", shapes(), transA, transB, k, kb)
+	}
+	if !(c.Dim(-2) == m && c.Dim(-1) == n) {
+		check(false, op, "%s (transA=%t, transB=%t): c must be [..., %d, %d]", shapes(), transA, transB, m, n)
+	}
 	batch := 1
 	if a.Rank() == 3 {
 		batch = a.Dim(0)
-		check(c.Dim(0) == batch && (b.Rank() == 2 || b.Dim(0) == batch), op, "%s: batch dimensions differ", shapes())
+		if !(c.Dim(0) == batch && (b.Rank() == 2 || b.Dim(0) == batch)) {
+			check(false, op, "%s: batch dimensions differ", shapes())
+		}
 	}
 	return MatMulShape{Batch: batch, M: m, N: n, K: k}
 }

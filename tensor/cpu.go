@@ -64,6 +64,7 @@ func (cpuBackend) Sync() error { return nil }
 
 func (cpuBackend) Fill(dst *Tensor, v float32) {
 	CheckFill(dst)
+	dst.DropPacked()
 	d := dst.F32()
 	for i := range d {
 		d[i] = v
@@ -72,6 +73,7 @@ func (cpuBackend) Fill(dst *Tensor, v float32) {
 
 func (cpuBackend) Copy(dst, src *Tensor) {
 	CheckCopy(dst, src)
+	dst.DropPacked()
 	switch d := dst.data.(type) {
 	case []float32:
 		copy(d, src.data.([]float32))

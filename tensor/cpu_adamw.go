@@ -16,6 +16,7 @@ import "math"
 // correction of v, as PyTorch does.
 func (cpuBackend) AdamW(param, grad, m, v *Tensor, p AdamWParams) {
 	CheckAdamW(param, grad, m, v, p)
+	param.DropPacked() // a weight kept packed for inference changes
 	step := float64(p.Step)
 	decay := float32(1 - float64(p.LR)*float64(p.WeightDecay))
 	stepSize := float32(float64(p.LR) / (1 - math.Pow(float64(p.Beta1), step)))

@@ -5,6 +5,7 @@ package tensor
 
 func (cpuBackend) Scale(dst, src *Tensor, s float32) {
 	CheckScale(dst, src)
+	dst.DropPacked()
 	d, x := dst.F32(), src.F32()
 	elementwise(len(d), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
@@ -15,6 +16,7 @@ func (cpuBackend) Scale(dst, src *Tensor, s float32) {
 
 func (cpuBackend) AXPY(dst, src *Tensor, s float32) {
 	CheckAXPY(dst, src)
+	dst.DropPacked()
 	d, x := dst.F32(), src.F32()
 	elementwise(len(d), func(lo, hi int) {
 		for i := lo; i < hi; i++ {

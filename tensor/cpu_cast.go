@@ -6,6 +6,7 @@ import "math"
 
 func (cpuBackend) Cast(dst, src *Tensor) {
 	CheckCast(dst, src)
+	dst.DropPacked()
 	switch {
 	case dst.dtype == src.dtype:
 		cpuBackend{}.Copy(dst, src)

@@ -37,6 +37,13 @@ func (cpuBackend) MatMul(c, a, b *Tensor, transA, transB bool, alpha, beta float
 		gemm.SgemmStridedBF16(transA, transB, m, n, k, alpha, as, lda, m*k, bs, ldb, strideB, beta, cs, ldc, m*n, batch)
 		return
 	}
+	if single {
+		// A weight marked by KeepPacked is packed once and reused.
+		if pb := b.packedB(transB); pb != nil {
+			gemm.SgemmPacked(transA, batch*m, alpha, as, lda, pb, beta, cs, ldc)
+			return
+		}
+	}
 	bs := b.F32()
 	if single {
 		gemm.Sgemm(transA, transB, batch*m, n, k, alpha, as, lda, bs, ldb, beta, cs, ldc)

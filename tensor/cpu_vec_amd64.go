@@ -12,6 +12,9 @@ var useVec = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 func expSumAVX2(dst, src *float32, n int, shift float64) float64
 
 //go:noescape
+func sumExpAVX2(src *float32, n int, shift float64) float64
+
+//go:noescape
 func addExpAVX2(acc, x *float32, n int, shift, a float64)
 
 //go:noescape

@@ -121,6 +121,41 @@ expsum_done:
 	VZEROUPPER
 	RET
 
+// func sumExpAVX2(src *float32, n int, shift float64) float64
+// Σ e^(src[i] − shift) in float64 for n a multiple of 8, summed like
+// expSumAVX2 (lane by lane, then the lanes in a fixed order), storing nothing.
+TEXT ·sumExpAVX2(SB), NOSPLIT, $0-32
+	MOVQ src+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD shift+16(FP), Y15
+	VXORPD Y13, Y13, Y13
+	VXORPD Y14, Y14, Y14
+
+sumexp_loop:
+	CMPQ CX, $8
+	JLT  sumexp_done
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y3
+	VSUBPD Y15, Y0, Y0
+	VSUBPD Y15, Y3, Y3
+	EXP(Y0, Y1, Y2)
+	EXP(Y3, Y4, Y5)
+	VADDPD Y0, Y13, Y13
+	VADDPD Y3, Y14, Y14
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP  sumexp_loop
+
+sumexp_done:
+	VADDPD       Y14, Y13, Y13
+	VEXTRACTF128 $1, Y13, X14
+	VADDPD       X14, X13, X13
+	VPERMILPD    $1, X13, X14
+	VADDSD       X14, X13, X13
+	MOVSD        X13, ret+24(FP)
+	VZEROUPPER
+	RET
+
 // func addExpAVX2(acc, x *float32, n int, shift, a float64)
 // acc[i] = float32(acc[i] + a·e^(x[i] − shift)) for n a multiple of 4.
 TEXT ·addExpAVX2(SB), NOSPLIT, $0-40

@@ -6,6 +6,7 @@ package tensor
 var useVec = false
 
 func expSumAVX2(dst, src *float32, n int, shift float64) float64 { panic("unreachable") }
+func sumExpAVX2(src *float32, n int, shift float64) float64      { panic("unreachable") }
 func addExpAVX2(acc, x *float32, n int, shift, a float64)        { panic("unreachable") }
 func geluAVX2(y, x *float32, n int)                              { panic("unreachable") }
 func geluGradAVX2(val, grad, x *float32, n int)                  { panic("unreachable") }

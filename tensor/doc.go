@@ -25,6 +25,11 @@
 //     contract CheckX (contract.go), and every backend calls them, so all
 //     backends accept and refuse the same operands.
 //
+// Weights that stay fixed while a model samples can be marked with
+// KeepPacked: the CPU backend then keeps each one in the panels its GEMM
+// reads, packed by the first product and reused by the rest (packed.go
+// explains the cost and what drops the copy). lm.KeepPacked marks a model.
+//
 // Files are named by op, so that one name finds an op's homes: the CPU
 // kernel tensor/cpu_<op>.go, the CUDA kernel kernels/<op>.cu and its Go
 // wrapper kernels/ops_<op>.go.

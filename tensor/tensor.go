@@ -18,11 +18,26 @@ type Tensor struct {
 	// recyclable marks a CPU tensor whose storage New drew from the buffer
 	// pool and Free may return there; views and wrapped slices are not.
 	recyclable bool
-	// view marks a Reshape or Rows of another tensor.
-	view bool
+	// pack is set on weights marked by KeepPacked (see packed.go).
+	pack *packState
+	// base is the tensor whose storage a view (Reshape, Rows) shares, nil
+	// for a tensor that owns its storage.
+	base *Tensor
 	// offHeap is the mapping holding a NewOffHeap tensor's storage, which
 	// Free unmaps.
 	offHeap []byte
+}
+
+// Base is the tensor whose storage a view (Reshape, Rows) shares; nil for a
+// tensor that owns its storage.
+func (t *Tensor) Base() *Tensor { return t.base }
+
+// root is the tensor that owns t's storage: t itself, or the one t views.
+func (t *Tensor) root() *Tensor {
+	if t.base != nil {
+		return t.base
+	}
+	return t
 }
 
 // NewTensor wraps backend storage; backends call it, users call Backend.New or
@@ -95,7 +110,7 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 	if Numel(shape) != t.Numel() {
 		panic(fmt.Sprintf("tensor: Reshape %v to %v: element counts differ", t.shape, shape))
 	}
-	return &Tensor{shape: shape, dtype: t.dtype, b: t.b, data: t.data, view: true}
+	return &Tensor{shape: shape, dtype: t.dtype, b: t.b, data: t.data, base: t.root()}
 }
 
 // Rows returns the view of rows [i, j) along the first dimension.
@@ -105,12 +120,12 @@ func (t *Tensor) Rows(i, j int) *Tensor {
 	}
 	row := Numel(t.shape[1:])
 	shape := append([]int{j - i}, t.shape[1:]...)
-	return &Tensor{shape: shape, dtype: t.dtype, b: t.b, data: t.b.Slice(t, i*row, j*row), view: true}
+	return &Tensor{shape: shape, dtype: t.dtype, b: t.b, data: t.b.Slice(t, i*row, j*row), base: t.root()}
 }
 
 // IsView reports whether t shares storage it got from another tensor
 // (Reshape, Rows): replacing a view's storage would not change its parent.
-func (t *Tensor) IsView() bool { return t.view }
+func (t *Tensor) IsView() bool { return t.base != nil }
 
 // Free releases device memory now instead of waiting for the garbage
 // collector. Neither the tensor nor any view of it may be used afterwards:

@@ -190,6 +190,7 @@ func (s *samplerFlags) openModel(dir, device string, stderr io.Writer) (*modeldi
 		p, _ := nn.ParsePrecision(s.precision) // apply checked it
 		ps.SetPrecision(p)
 	}
+	lm.KeepPacked(b.Model) // the weights do not change while sampling
 	return b, c, nil
 }
 

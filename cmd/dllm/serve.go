@@ -100,6 +100,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	if ps, ok := b.Model.(lm.PrecisionSetter); ok {
 		ps.SetPrecision(prec)
 	}
+	lm.KeepPacked(b.Model) // the weights do not change while serving
 	if *name == "" {
 		abs, _ := filepath.Abs(*modelDir)
 		*name = filepath.Base(abs)

@@ -45,6 +45,14 @@ var benchTransposedShapes = []benchShape{
 	{m: 1024, k: 1024, n: 1024, transA: true},
 	{m: 2048, k: 256, n: 768, transB: true}, // x·Wᵀ with W stored [out, in]
 	{m: 256, k: 2048, n: 768, transA: true}, // dW = xᵀ·dy
+	// The other transposed-A products of the small model's backward pass,
+	// and the short products of sampling (16-32 rows times a weight [out, in]).
+	{m: 768, k: 2048, n: 256, transA: true},
+	{m: 4096, k: 2048, n: 256, transA: true},
+	{m: 16, k: 768, n: 50368, transB: true},
+	{m: 16, k: 256, n: 50368, transB: true},
+	{m: 32, k: 256, n: 1024, transB: true},
+	{m: 32, k: 768, n: 1024, transB: true},
 }
 
 // BenchmarkMatMul reports GFLOP/s (2·M·N·K per product). f32 is Sgemm as the

@@ -170,17 +170,27 @@ func (g *problem) task(kern *kernel, ws *workspace, packed []float32, panels, i0
 	}
 }
 
-// edgeTile computes a tile that sticks out of C: the kernel runs on a full
-// scratch tile holding the valid part of C, and only that part is copied
-// back. The arithmetic is the kernel's, so edge and inner tiles round alike.
+// edgeTile computes a tile that sticks out of C. Short of rows, a kernel
+// of that many rows runs when the kernel has one (kern.edges); short of
+// columns, the kernel runs on a scratch tile holding the valid part of C,
+// and only that part is copied back. The arithmetic of each element is the
+// full kernel's either way, so edge and inner tiles round alike.
 func (g *problem) edgeTile(kern *kernel, tile []float32, kb int, ap, bp, c []float32, rows, cols int, beta float32) {
 	nr := kern.nr
+	run := kern.tile
+	if rows < kern.mr && kern.edges != nil {
+		run = kern.edges[rows]
+		if cols == nr {
+			run(kb, ap, bp, c, g.ldc, g.alpha, beta)
+			return
+		}
+	}
 	if beta != 0 {
 		for i := range rows {
 			copy(tile[i*nr:i*nr+cols], c[i*g.ldc:i*g.ldc+cols])
 		}
 	}
-	kern.tile(kb, ap, bp, tile, nr, g.alpha, beta)
+	run(kb, ap, bp, tile, nr, g.alpha, beta)
 	for i := range rows {
 		copy(c[i*g.ldc:i*g.ldc+cols], tile[i*nr:i*nr+cols])
 	}

@@ -31,7 +31,12 @@ type kernel struct {
 	// packed at a time (fewer when k is large, see maxPackedB).
 	mc, kc, nc int
 	tile       tileFunc
-	pack       packers // the assembly kernels bring vector packing loops
+	// edges[r], when set, computes only the first r rows of tile's tile
+	// (reading the same packed panels): for the last rows of C, which the
+	// full tile would compute and throw away. Each row's sums are tile's,
+	// so results do not depend on which of them ran.
+	edges []tileFunc
+	pack  packers // the assembly kernels bring vector packing loops
 }
 
 // genericKernel is portable Go; its 4×4 tile keeps 16 sums in registers on

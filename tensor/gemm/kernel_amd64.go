@@ -20,7 +20,8 @@ func kernel14x32AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 var avx512Kernel = &kernel{
 	name: AVX512, mr: 14, nr: 32,
 	mc: 224, kc: 256, nc: 3072,
-	pack: avx2Packers,
+	pack:  avx2Packers,
+	edges: kernel14x32AVX512Edges,
 	tile: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[14*kc-1], b[32*kc-1], c[13*ldc+31]
 		kernel14x32AVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
@@ -32,7 +33,8 @@ var avx512Kernel = &kernel{
 var avx2Kernel = &kernel{
 	name: AVX2, mr: 6, nr: 16,
 	mc: 192, kc: 256, nc: 3072,
-	pack: avx2Packers,
+	pack:  avx2Packers,
+	edges: kernel6x16AVX2Edges,
 	tile: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
 		_, _, _ = a[6*kc-1], b[16*kc-1], c[5*ldc+15]
 		kernel6x16AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)

@@ -1,0 +1,156 @@
+package gemm
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// PackedB is op(B) packed once, in the panels the micro-kernel reads, to be
+// multiplied by many A's: the weights of a model at inference. Sgemm packs B
+// on every call, which for a short A (a sampling step multiplies ~16 rows by
+// a 768×50368 decoder) costs more than the multiply itself; SgemmPacked skips
+// that copy.
+//
+// The layout is that of Sgemm's own packed B with the whole of n as one
+// column block: for each k block of kc rows in turn, ⌈n/NR⌉ panels of kb×NR
+// floats. The kernel, the k blocks and the order of every sum are Sgemm's, so
+// SgemmPacked's C equals Sgemm's bit for bit.
+//
+// It holds ⌈n/NR⌉·NR·k floats (NR = 32 with AVX-512, 16 with AVX2, 4 in Go):
+// one more copy of B, padded to whole panels. B itself may change afterwards
+// without affecting it; a PackedB of stale values must be packed again.
+type PackedB struct {
+	kern   *kernel
+	n, k   int
+	panels int
+	data   []float32
+}
+
+// N and K are the shape of op(B): k×n.
+func (p *PackedB) N() int { return p.n }
+
+// K is the shared dimension of the product.
+func (p *PackedB) K() int { return p.k }
+
+// Bytes is the size of the packed copy: ⌈n/NR⌉·NR·k floats.
+func (p *PackedB) Bytes() int { return 4 * p.panels * p.kern.nr * p.k }
+
+// PackB packs op(B) (k×n; B is stored n×k with ldb when transB) for the
+// kernel Sgemm uses, on Threads() goroutines.
+func PackB(transB bool, n, k int, b []float32, ldb int) *PackedB {
+	return Config{}.PackB(transB, n, k, b, ldb)
+}
+
+// PackB is PackB with this configuration's kernel and threads.
+func (cfg Config) PackB(transB bool, n, k int, b []float32, ldb int) *PackedB {
+	const op = "PackB"
+	g := newProblem(op, false, transB, 0, n, k, 1, nil, max(1, k), b, ldb, 0, nil, max(1, n))
+	if r, cols := g.storedB(); n > 0 && k > 0 && len(b) < (r-1)*ldb+cols {
+		g.fail(op, fmt.Sprintf("len(b)=%d < %d", len(b), (r-1)*ldb+cols))
+	}
+	return packB(lookup(cfg.Kernel), cfg.threads(), transB, n, k, b, ldb)
+}
+
+// packB packs op(B) for kern on up to threads goroutines.
+func packB(kern *kernel, threads int, transB bool, n, k int, b []float32, ldb int) *PackedB {
+	nr := kern.nr
+	p := &PackedB{kern: kern, n: n, k: k, panels: ceilDiv(n, nr)}
+	const slack = 16 // see getJob
+	p.data = alignedFloats(p.panels*nr*k + slack)
+	if n == 0 || k == 0 {
+		return p
+	}
+	// Units of (k block, chunk of panels), as packB shares them.
+	kBlocks := ceilDiv(k, kern.kc)
+	threads = max(1, min(threads, n*k/(1<<16)))
+	chunks := min(p.panels, 4*threads)
+	var next atomic.Int64
+	parallel(threads, func(int) {
+		for {
+			u := int(next.Add(1) - 1)
+			if u >= kBlocks*chunks {
+				return
+			}
+			pb, chunk := u/chunks, u%chunks
+			pc, kb := pb*kern.kc, min(kern.kc, k-pb*kern.kc)
+			t0, t1 := share(p.panels, 1, chunks, chunk)
+			q0, q1 := t0*nr, min(n, t1*nr)
+			dst := p.data[pc*p.panels*nr+t0*kb*nr:]
+			packPanels(dst, b, ldb, !transB, q0, q1-q0, pc, kb, nr, kern.pack)
+		}
+	})
+	return p
+}
+
+// SgemmPacked computes C = alpha·op(A)·B̃ + beta·C, where B̃ is the k×n
+// matrix packed in pb, on Threads() goroutines. It equals Sgemm on the B
+// that was packed, bit for bit.
+func SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *PackedB, beta float32, c []float32, ldc int) {
+	Config{}.SgemmPacked(transA, m, alpha, a, lda, pb, beta, c, ldc)
+}
+
+// SgemmPacked is SgemmPacked with this configuration's threads; the kernel
+// is the one pb was packed for.
+func (cfg Config) SgemmPacked(transA bool, m int, alpha float32, a []float32, lda int, pb *PackedB, beta float32, c []float32, ldc int) {
+	const op = "SgemmPacked"
+	n, k := pb.n, pb.k
+	// B's storage is pb's; give the checks a B that passes them.
+	g := newProblem(op, transA, false, m, n, k, alpha, a, lda, nil, max(1, n), beta, c, ldc)
+	if need := func() int {
+		r, cols := g.storedA()
+		if r == 0 || cols == 0 {
+			return 0
+		}
+		return (r-1)*lda + cols
+	}(); m > 0 && n > 0 && k > 0 && alpha != 0 && len(a) < need {
+		g.fail(op, fmt.Sprintf("len(a)=%d < %d", len(a), need))
+	}
+	if m > 0 && n > 0 && len(c) < (m-1)*ldc+n {
+		g.fail(op, fmt.Sprintf("len(c)=%d < %d", len(c), (m-1)*ldc+n))
+	}
+	g.runPacked(pb, cfg.threads())
+}
+
+// runPacked is run with B already packed: the same tasks over the same
+// column blocks, reading panels of pb instead of a freshly packed block.
+func (g *problem) runPacked(pb *PackedB, threads int) {
+	if g.m == 0 || g.n == 0 {
+		return
+	}
+	if g.k == 0 || g.alpha == 0 {
+		g.scaleC()
+		return
+	}
+	kern := pb.kern
+	mr, nr := kern.mr, kern.nr
+	threads = max(1, min(threads, g.m*g.n*g.k/minWorkPerThread))
+	nc := max(nr, min(kern.nc, maxPackedB/g.k/nr*nr))
+	rows, cols := split(threads, g.m, min(g.n, nc), g.k, kern)
+	bands := min(ceilDiv(g.m, mr), rows*ceilDiv(ceilDiv(g.m, rows), kern.mc))
+	for jc := 0; jc < g.n; jc += nc {
+		nb := min(nc, g.n-jc)
+		panels := ceilDiv(nb, nr)
+		tp := jc / nr // the block's first panel in pb
+		var next atomic.Int64
+		work := func(int) {
+			ws := getWorkspace(kern, g.m, g.k)
+			defer workspaces.Put(ws)
+			for {
+				u := int(next.Add(1) - 1)
+				if u >= bands*cols {
+					return
+				}
+				i0, i1 := share(g.m, mr, bands, u/cols)
+				t0, t1 := share(panels, 1, cols, u%cols)
+				if i0 < i1 && t0 < t1 {
+					g.task(kern, ws, pb.data, pb.panels, i0, i1, 0, tp+t0, tp+t1, g.n)
+				}
+			}
+		}
+		if threads == 1 {
+			work(0)
+			continue
+		}
+		parallel(threads, work)
+	}
+}
