@@ -32,6 +32,7 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 	}
 	tp := nn.NoGrad(m.b)
 	tp.Precision = m.Precision
+	tp.TrackScratch() // each layer's activations go back to the pool (lastLayer)
 	out := m.Forward(tp, in)
 	return out.Logits.Value.ToCPU().F32(), nil
 }

@@ -202,6 +202,7 @@ func (m *Model) lastLayer(tp *nn.Tape, ids, pos *tensor.Tensor, attention func(l
 	x := m.EmbedNorm.Forward(tp, m.Embed.Forward(tp, ids))
 	for i := range m.Layers {
 		x = m.Block(i).Forward(tp, x, pos, attention(i))
+		tp.FreeScratch(x) // inference (Logits): the layer's activations are dead
 	}
 	return x
 }

@@ -31,7 +31,9 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 	if keyMask != nil {
 		in.KeyMask = m.b.FromHost(tensor.FromI32(keyMask, batch, seqLen))
 	}
-	return m.Forward(m.inferenceTape(), in).Logits.Value.ToCPU().F32(), nil
+	tp := m.inferenceTape()
+	tp.TrackScratch() // each block's activations go back to the pool (encode)
+	return m.Forward(tp, in).Logits.Value.ToCPU().F32(), nil
 }
 
 // checkBatch validates the arguments of Logits and BeginBlock. LLaDA has

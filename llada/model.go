@@ -154,6 +154,7 @@ func (m *Model) encode(tp *nn.Tape, ids, pos *tensor.Tensor, attention func(laye
 	}
 	for i := range m.Blocks {
 		x = m.Block(i).Forward(tp, x, pos, attention(i))
+		tp.FreeScratch(x) // inference (Logits): the block's activations are dead
 	}
 	return m.Final.Forward(tp, x)
 }

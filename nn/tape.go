@@ -25,6 +25,8 @@ type Tape struct {
 	FreeActivations bool
 	steps           []step
 	off             bool
+	scratch         bool   // TrackScratch: made lists the values of op outputs
+	made            []*Var // op outputs since the last FreeScratch
 }
 
 // step is one recorded backward function and the output whose gradient it
@@ -97,5 +99,40 @@ func (tp *Tape) Reset() { tp.steps = tp.steps[:0] }
 
 // newVar allocates an output value on the tape's backend.
 func (tp *Tape) newVar(dtype tensor.DType, shape ...int) *Var {
-	return &Var{Value: tp.B.New(dtype, shape...)}
+	v := &Var{Value: tp.B.New(dtype, shape...)}
+	if tp.scratch {
+		tp.made = append(tp.made, v)
+	}
+	return v
+}
+
+// TrackScratch makes a NoGrad tape remember every op output it allocates,
+// so that FreeScratch can give their memory back before the pass ends.
+// Inference through a deep model makes each layer's activations dead as
+// soon as the next layer has read them; freed, a CPU buffer serves the
+// next layer's outputs of its size instead of fresh memory the runtime
+// must fault in, zero and collect again. A recording tape ignores it (its
+// backward steps read the activations).
+func (tp *Tape) TrackScratch() {
+	if tp.off {
+		tp.scratch = true
+	}
+}
+
+// FreeScratch frees the value of every op output allocated since the last
+// call (TrackScratch) except keep, and forgets them. The caller must hold
+// no other reference to them: keep is the only value that may still be
+// read, and it must be an op's own output, not a view (Reshape) of one.
+// Without TrackScratch it does nothing.
+func (tp *Tape) FreeScratch(keep *Var) {
+	for _, v := range tp.made {
+		if v != keep {
+			v.Value.Free()
+		}
+	}
+	clear(tp.made)
+	tp.made = tp.made[:0]
+	if keep != nil && tp.scratch {
+		tp.made = append(tp.made, keep)
+	}
 }

@@ -333,7 +333,6 @@ func (s *Sampling) check(lim Limits, prompts int) error {
 		intIn(s.Steps, "steps", 1, lim.MaxTokens),
 		intIn(s.BlockSize, "block_size", 1, lim.MaxTokens),
 		floatIn(s.Temperature, "temperature", 0, 2),
-		floatIn(s.TopP, "top_p", 0, 1),
 		floatIn(s.Threshold, "threshold", 0, 1),
 		floatIn(s.CFG, "cfg", 0, 100),
 	} {
@@ -341,8 +340,8 @@ func (s *Sampling) check(lim Limits, prompts int) error {
 			return err
 		}
 	}
-	if s.TopP != nil && *s.TopP < 1 {
-		return invalid("top_p", "top_p below 1 is not supported by the diffusion sampler (use temperature)")
+	if s.TopP != nil && !(*s.TopP > 0 && *s.TopP <= 1) {
+		return invalid("top_p", "top_p must be above 0 and at most 1, got %g", *s.TopP)
 	}
 	if n := s.choices(); n*prompts > lim.MaxPrompts {
 		return invalid("n", "%d prompts × n = %d choices exceed the limit of %d", prompts, n*prompts, lim.MaxPrompts)
@@ -408,6 +407,9 @@ func (s *Sampling) plan(m Model) plan {
 	}
 	if s.Threshold != nil {
 		c.Threshold = *s.Threshold
+	}
+	if s.TopP != nil {
+		c.Truncation.TopP = *s.TopP
 	}
 	if s.CFG != nil {
 		c.CFGScale = *s.CFG

@@ -107,6 +107,7 @@ func TestBatchedAnswersMatchAlone(t *testing.T) {
 			c.Temperature, c.MaxNewTokens, c.Steps, c.BlockSize = 1, 12, 12, 3
 		}},
 		{"the quick fox", `"temperature":1,"remasking":"random"`, 7, func(c *mdlm.SamplerConfig) { c.Temperature, c.Remasking = 1, mdlm.RandomRemasking }},
+		{"night falls", `"temperature":1.5,"top_p":0.5`, 8, func(c *mdlm.SamplerConfig) { c.Temperature, c.Truncation.TopP = 1.5, 0.5 }},
 	}
 	// The first request holds the model; the others queue behind it.
 	answers := make([]string, len(reqs))
@@ -130,7 +131,11 @@ func TestBatchedAnswersMatchAlone(t *testing.T) {
 		want, _ := generateAlone(t, m, r.user, r.seed, r.f)
 		assert.Equal(t, want, answers[i], "request %d", i)
 	}
-	// Seven requests, one of them guided: the batch held eight rows.
+	// top_p reaches the sampler: without it the last request answers otherwise.
+	last := reqs[len(reqs)-1]
+	untruncated, _ := generateAlone(t, m, last.user, last.seed, func(c *mdlm.SamplerConfig) { c.Temperature = 1.5 })
+	assert.NotEqual(t, untruncated, answers[len(reqs)-1])
+	// Eight requests, one of them guided: the batch held nine rows.
 	assert.Equal(t, len(reqs)+1, g.maxBatch())
 }
 

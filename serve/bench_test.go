@@ -48,17 +48,43 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	return s[min(len(s)-1, int(p*float64(len(s))))]
 }
 
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// benchMode is one server of BenchmarkServe and what its rounds measured.
+type benchMode struct {
+	name     string
+	maxBatch int
+	srv      *Server
+	url      string
+	rps, cpu []float64 // per round: requests per wall second, process CPU ms per request
+	quiet    []float64 // per round: requests per second on a quiet machine (estimate)
+	lat      []time.Duration
+}
+
 // BenchmarkServe measures requests per second and latency of the small
 // preset on the CPU, 16-token answers in 16 steps, with 1, 4 and 16
 // concurrent clients: "batched" shares forward passes across requests
 // (16 rows at most), "one-at-a-time" serves a request at a time (a batch of
-// one row). speedup16 is batched over one-at-a-time throughput at 16
-// clients. DLLM_SERVE_BENCH_DEVICE=cuda runs the model on a GPU instead.
-//
-// On the CPU a forward pass of the small preset is compute-bound (the
-// matrix products take most of the time at one row already), so sharing
-// passes saves little there; batching pays where a pass of one row leaves
-// the device idle.
+// one row). Both servers live in one process and take turns: each of the
+// b.N rounds sends 2×clients requests to one and then the other (the order
+// alternating), so that a shared machine's changing load falls on both
+// alike; the reported rates are the medians over rounds and speedup is the
+// ratio of the medians. cpu-ms/req is the process's CPU time (user and
+// system, every thread, the in-process clients included) per request, a
+// measure of work that depends less on how much of the machine the process
+// was given than wall time does; cpu-speedup is its ratio. quiet-req/s
+// estimates the rate on a quiet machine from the time the process's threads
+// waited for a CPU held by other work (schedTotals, Linux): wall ×
+// run/(run+wait) per round; quiet-speedup is its ratio. rows/pass is the
+// batched server's mean rows per forward pass. DLLM_SERVE_BENCH_DEVICE=cuda
+// runs the model on a GPU instead.
 func BenchmarkServe(b *testing.B) {
 	device := cmp.Or(os.Getenv("DLLM_SERVE_BENCH_DEVICE"), "cpu")
 	be, err := tensor.Open(device)
@@ -66,35 +92,50 @@ func BenchmarkServe(b *testing.B) {
 		b.Skipf("device %s: %v", device, err)
 	}
 	m := newTestModelOn(b, "small", be)
-	rps := map[string]float64{}
-	for _, mode := range []struct {
-		name     string
-		maxBatch int
-	}{{"batched", 16}, {"one-at-a-time", 1}} {
-		_, ts := newTestServer(b, m, Options{MaxBatch: mode.maxBatch, Queue: 64})
-		url := ts.URL + "/v1/chat/completions"
-		serveRound(b, url, 1, 1) // warm up
-		for _, clients := range []int{1, 4, 16} {
-			name := fmt.Sprintf("%s/clients=%d", mode.name, clients)
-			b.Run(name, func(b *testing.B) {
-				var lat []time.Duration
-				var wall time.Duration
-				for range b.N {
-					w, l := serveRound(b, url, clients, 2*clients)
-					wall += w
-					lat = append(lat, l...)
-				}
-				r := float64(len(lat)) / wall.Seconds()
-				rps[name] = r
-				b.ReportMetric(r, "req/s")
-				b.ReportMetric(percentile(lat, 0.5).Seconds()*1000, "p50-ms")
-				b.ReportMetric(percentile(lat, 0.99).Seconds()*1000, "p99-ms")
-			})
-		}
+	modes := []*benchMode{{name: "batched", maxBatch: 16}, {name: "one", maxBatch: 1}}
+	for _, md := range modes {
+		s, ts := newTestServer(b, m, Options{MaxBatch: md.maxBatch, Queue: 64})
+		md.srv, md.url = s, ts.URL+"/v1/chat/completions"
+		serveRound(b, md.url, 1, 1) // warm up
 	}
-	b.Run("speedup16", func(b *testing.B) {
-		if one := rps["one-at-a-time/clients=16"]; one > 0 {
-			b.ReportMetric(rps["batched/clients=16"]/one, "x")
-		}
-	})
+	for _, clients := range []int{1, 4, 16} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			p0, r0 := modes[0].srv.met.passes.Load(), modes[0].srv.met.rows.Load()
+			for _, md := range modes {
+				md.rps, md.cpu, md.quiet, md.lat = nil, nil, nil, nil
+			}
+			for round := range b.N {
+				for k := range modes {
+					md := modes[(k+round)%2]
+					c0 := processCPU()
+					r0, w0 := schedTotals()
+					wall, lat := serveRound(b, md.url, clients, 2*clients)
+					r1, w1 := schedTotals()
+					md.rps = append(md.rps, float64(len(lat))/wall.Seconds())
+					md.cpu = append(md.cpu, float64((processCPU()-c0).Microseconds())/1000/float64(len(lat)))
+					if run, wait := r1-r0, w1-w0; run > 0 {
+						md.quiet = append(md.quiet, float64(len(lat))/(wall.Seconds()*float64(run)/float64(run+wait)))
+					}
+					md.lat = append(md.lat, lat...)
+				}
+			}
+			for _, md := range modes {
+				b.ReportMetric(median(md.rps), md.name+"-req/s")
+				b.ReportMetric(median(md.cpu), md.name+"-cpu-ms/req")
+				if len(md.quiet) > 0 {
+					b.ReportMetric(median(md.quiet), md.name+"-quiet-req/s")
+				}
+				b.ReportMetric(percentile(md.lat, 0.5).Seconds()*1000, md.name+"-p50-ms")
+				b.ReportMetric(percentile(md.lat, 0.99).Seconds()*1000, md.name+"-p99-ms")
+			}
+			b.ReportMetric(median(modes[0].rps)/median(modes[1].rps), "speedup")
+			b.ReportMetric(median(modes[1].cpu)/median(modes[0].cpu), "cpu-speedup")
+			if len(modes[1].quiet) > 0 {
+				b.ReportMetric(median(modes[0].quiet)/median(modes[1].quiet), "quiet-speedup")
+			}
+			if p := modes[0].srv.met.passes.Load() - p0; p > 0 {
+				b.ReportMetric(float64(modes[0].srv.met.rows.Load()-r0)/float64(p), "rows/pass")
+			}
+		})
+	}
 }

@@ -48,11 +48,19 @@ func TestPageInBrowser(t *testing.T) {
 	defer cancel()
 
 	// Watch the log for masked tokens and a highlighted block while the
-	// answer is denoised.
+	// answer is denoised. The records name every node added, even one a
+	// later frame of the same task removed (a loaded browser may read the
+	// whole stream at once and draw the last frame over the first).
 	const watch = `window.seen = {mask: false, block: false};
-		new MutationObserver(() => {
-			if (document.querySelector('.assistant .mask')) window.seen.mask = true;
-			if (document.querySelector('.assistant .block')) window.seen.block = true;
+		new MutationObserver((records) => {
+			for (const r of records) {
+				if (!r.target.classList || !r.target.classList.contains('assistant')) continue;
+				for (const n of r.addedNodes) {
+					if (!n.classList) continue;
+					if (n.classList.contains('mask')) window.seen.mask = true;
+					if (n.classList.contains('block')) window.seen.block = true;
+				}
+			}
 		}).observe(document.getElementById('log'), {childList: true, subtree: true});`
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(ts.URL+"/"),

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,4 +70,9 @@ func TestPretrainBD3LM(t *testing.T) {
 	require.Contains(t, stdout, "saved the model")
 	code, _, stderr = runCLI("generate", "--model", out, "--raw", "--prompt", "The river", "--max-new-tokens", "16", "--steps", "8")
 	require.Equal(t, 0, code, stderr)
+	// serve refuses it rather than sample it with the block sampler.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := runServe(ctx, []string{"--model", out, "--port", "0"}, io.Discard, io.Discard, nil)
+	require.ErrorContains(t, err, "a BD3LM model cannot be served yet")
 }

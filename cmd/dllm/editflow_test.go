@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +35,11 @@ func TestEditFlowsSFTGenerateEvalChat(t *testing.T) {
 	b, err := modeldir.Open(out, tensor.CPU())
 	require.NoError(t, err)
 	require.IsType(t, &editflow.Model{}, b.Model)
+	// serve refuses it rather than sample it as a masked diffusion model.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = runServe(ctx, []string{"--model", out, "--port", "0"}, io.Discard, io.Discard, nil)
+	require.ErrorContains(t, err, "an Edit Flows model cannot be served yet")
 
 	code, _, stderr = runCLI("generate", "--model", out, "--prompt", "Repeat: fox tree", "--max-new-tokens", "6", "--steps", "10",
 		"--visualize", "--temperature", "1")

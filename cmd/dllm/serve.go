@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/nn"
@@ -96,6 +98,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, read
 	b, err := loadBundle(*modelDir, be, inferenceOptions(prec, be))
 	if err != nil {
 		return err
+	}
+	// The server steps mdlm's block sampler; these samplers are not stepped yet.
+	if _, ok := b.Model.(*editflow.Model); ok {
+		return badInput("%s: an Edit Flows model cannot be served yet (dllm generate samples it by tau-leaping)", *modelDir)
+	}
+	if b.Generation.Sampler == bd3lm.ObjectiveName {
+		return badInput("%s: a BD3LM model cannot be served yet (dllm generate samples it block by block)", *modelDir)
 	}
 	if ps, ok := b.Model.(lm.PrecisionSetter); ok {
 		ps.SetPrecision(prec)
