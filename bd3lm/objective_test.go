@@ -54,8 +54,14 @@ func randomBatch(rng *rand.Rand, b, s int) data.Batch {
 // logits of noisy block j come from a forward pass over the clean blocks
 // before it followed by block j itself, block-causally, at the ordinary
 // positions 0, 1, 2, ... That is what the two halves with positions 0..L−1
-// twice and the block-diffusion mask must amount to.
+// twice and the block-diffusion mask must amount to. On ModernBERT (sliding
+// windows, measured in positions) and LLaDA (grouped-query attention).
 func TestLossMatchesBlockwiseForward(t *testing.T) {
+	t.Run("modernbert", func(t *testing.T) { testLossMatchesBlockwiseForward(t, newTestModel(t)) })
+	t.Run("llada", func(t *testing.T) { testLossMatchesBlockwiseForward(t, newTestLLaDA(t)) })
+}
+
+func testLossMatchesBlockwiseForward(t *testing.T, m lm.Model) {
 	cases := []struct {
 		name       string
 		l, bs      int
@@ -66,7 +72,6 @@ func TestLossMatchesBlockwiseForward(t *testing.T) {
 		{"blocks of 4 with prompts", 12, 4, false, []int{3, 0}},
 		{"a time per block", 9, 2, true, nil},
 	}
-	m := newTestModel(t)
 	be := tensor.CPU()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
