@@ -10,6 +10,7 @@ import (
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/lladamoe"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
@@ -59,6 +60,17 @@ func randomBatch(rng *rand.Rand, b, s int) data.Batch {
 func TestLossMatchesBlockwiseForward(t *testing.T) {
 	t.Run("modernbert", func(t *testing.T) { testLossMatchesBlockwiseForward(t, newTestModel(t)) })
 	t.Run("llada", func(t *testing.T) { testLossMatchesBlockwiseForward(t, newTestLLaDA(t)) })
+	t.Run("lladamoe", func(t *testing.T) {
+		cfg, err := lladamoe.Preset(lladamoe.LLaDAMoE, "tiny")
+		require.NoError(t, err)
+		ids := []int{testPad, testMask, testEOS}
+		cfg.VocabSize, cfg.PadTokenID, cfg.MaskTokenID, cfg.EOSTokenID = testVocab, &ids[0], &ids[1], &ids[2]
+		cfg.InitializerRange = 0.5
+		require.NoError(t, cfg.Validate())
+		m := lladamoe.New(cfg, tensor.CPU())
+		m.Init(rand.New(rand.NewPCG(7, 8)))
+		testLossMatchesBlockwiseForward(t, m)
+	})
 }
 
 func testLossMatchesBlockwiseForward(t *testing.T, m lm.Model) {
