@@ -93,7 +93,9 @@ func (o *Objective) Prepare(b data.Batch, shiftLogits bool, rng *rand.Rand) (*In
 	for range b.B {
 		in.Positions = append(in.Positions, pos...)
 	}
-	in.Mask = &lm.AttentionMask{Allow: TrainingMask(l, bs), Rows: 1, Pos: pos}
+	// The mask as structure, for the fused attention kernels; TrainingMask
+	// is the same pattern dense (the tests' reference).
+	in.Mask = &lm.AttentionMask{Blocks: tensor.BlockPattern{Size: bs, Half: l}, Rows: 1, Pos: pos}
 	in.Rows = make([]int32, len(c.Rows))
 	for i, f := range c.Rows { // r·L+s in the batch, r·2L+s in the input
 		r, s := int(f)/l, int(f)%l

@@ -98,6 +98,9 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 			ids = append(ids, row...)
 		}
 		mask, keys := blockCausal(batch, n, bs, start, prompts)
+		if denseForTest {
+			mask = denseBlockCausal(batch, n, bs, keys)
+		}
 		want := make([]int32, 0, batch*w) // the block's rows
 		for r := range batch {
 			for t := range w {
@@ -116,7 +119,7 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 				logits, err = cache.Logits(ids, want)
 				out.CachedPasses++
 			default:
-				logits, err = forward(m, ids, batch, n, mask, want)
+				logits, err = forward(m, ids, batch, n, mask, keys, want)
 			}
 			if err != nil {
 				if cache != nil {
@@ -160,35 +163,50 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 }
 
 // blockCausal is the sampling mask of a canvas of batch rows of n tokens
-// whose generated blocks start at start (a multiple of bs): query q may see key k iff both are real tokens (not
-// the left padding) and k's block is not after q's, blocks counted from the
-// canvas's first position. The prompts' blocks thus see each other
-// block-causally too, as in training. keys is the matching key mask.
+// whose generated blocks start at start (a multiple of bs), as structure: a
+// query may see a key iff the key's block is not after the query's, blocks
+// counted from the canvas's first position (tensor.BlockPattern with Half
+// 0), and the key is a real token, not the left padding (keys, the key
+// mask). The prompts' blocks thus see each other block-causally too, as in
+// training. The padding's own rows see keys too, but nothing reads them.
 func blockCausal(batch, n, bs, start int, prompts [][]int32) (*lm.AttentionMask, []int32) {
-	allow := make([]bool, batch*n*n)
 	keys := make([]int32, batch*n)
 	for r := range batch {
-		first := start - len(prompts[r]) // the row's first real token
-		for k := first; k < n; k++ {
+		for k := start - len(prompts[r]); k < n; k++ { // from the row's first real token
 			keys[r*n+k] = 1
 		}
-		for q := first; q < n; q++ {
-			for k := first; k < n && k/bs <= q/bs; k++ {
-				allow[(r*n+q)*n+k] = true
+	}
+	return &lm.AttentionMask{Blocks: tensor.BlockPattern{Size: bs}, Rows: batch}, keys
+}
+
+// denseForTest makes Generate hand the model blockCausal's pattern as a
+// dense matrix (denseBlockCausal) instead of as structure: the reference
+// the tests hold the fused kernels' sampling to.
+var denseForTest bool
+
+// denseBlockCausal is blockCausal's pattern as a dense [batch·n·n] matrix,
+// padding neither query nor key.
+func denseBlockCausal(batch, n, bs int, keys []int32) *lm.AttentionMask {
+	allow := make([]bool, batch*n*n)
+	for r := range batch {
+		for q := range n {
+			for k := 0; k < n && k/bs <= q/bs; k++ {
+				allow[(r*n+q)*n+k] = keys[r*n+q] == 1 && keys[r*n+k] == 1
 			}
 		}
 	}
-	return &lm.AttentionMask{Allow: allow, Rows: batch}, keys
+	return &lm.AttentionMask{Allow: allow, Rows: batch}
 }
 
 // forward is one uncached step: the model on the whole canvas under the
-// mask, logits at the block's rows.
-func forward(m lm.Model, ids []int32, batch, n int, mask *lm.AttentionMask, rows []int32) ([]float32, error) {
+// mask (keys the key padding), logits at the block's rows.
+func forward(m lm.Model, ids []int32, batch, n int, mask *lm.AttentionMask, keys, rows []int32) ([]float32, error) {
 	be := m.Backend()
 	o := m.Forward(nn.NoGrad(be), lm.Input{
-		IDs:  be.FromHost(tensor.FromI32(ids, batch, n)),
-		Rows: be.FromHost(tensor.FromI32(rows, len(rows))),
-		Mask: mask,
+		IDs:     be.FromHost(tensor.FromI32(ids, batch, n)),
+		KeyMask: be.FromHost(tensor.FromI32(keys, batch, n)),
+		Rows:    be.FromHost(tensor.FromI32(rows, len(rows))),
+		Mask:    mask,
 	})
 	return o.Logits.Value.ToCPU().F32(), nil
 }

@@ -88,7 +88,7 @@ func (m *Model) beginBlock(ids []int32, batch, seqLen int, pattern *lm.Attention
 	}
 	full := transformer.FullAttention(mask, batch, seqLen)
 	if pattern != nil {
-		full = transformer.NewMasked(be, pattern.Allow, pattern.Rows, batch, seqLen, pattern.Pos).For(m.layer())
+		full = transformer.PatternAttention(be, pattern, mask, batch, seqLen)(m.layer())
 	}
 	hidden := m.encode(tp, be.FromHost(tensor.FromI32(ids, batch*seqLen)), m.positionIDs(batch, seqLen), func(i int) transformer.Attention {
 		return c.kv.Record(i, full)
