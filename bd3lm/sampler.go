@@ -25,9 +25,17 @@ type BlockCacher interface {
 // sampling stops after the first block in which every row has produced
 // eos), BlockSize (the model's training block size), Steps (over all
 // blocks: each block gets ⌈Steps/blocks⌉, steps that would reveal nothing
-// dropped), Temperature, Remasking, SuppressTokens, MaskID, PadID,
-// StopSequences, Cache and Trace; threshold decoding and guidance are not
-// supported. eos is the model's end-of-text token.
+// dropped), Temperature, Remasking, Threshold, CFGScale, SuppressTokens,
+// MaskID, PadID, StopSequences, Cache and Trace. eos is the model's
+// end-of-text token.
+//
+// Threshold > 0 (Fast-dLLM's parallel decoding, which the reference's BD3LM
+// sampler lacks) commits, at each step of a block, every masked position
+// whose confidence is at least Threshold and always the best one, until the
+// block is full; Steps is then unused. CFGScale > 0 adds classifier-free
+// guidance as the reference does: a second canvas whose prompt tokens are
+// masks (the generated blocks are not), run alongside with its own prefix
+// cache, and the logits un + (CFGScale+1)·(cond − un).
 //
 // The prompts are padded on the left to a common length that is a multiple
 // of the block size, so that the blocks of every row start together. Each
@@ -55,8 +63,12 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 		return &mdlm.Output{}, nil
 	case m.Spec().ShiftLogits:
 		return nil, fmt.Errorf("bd3lm: the sampler does not shift logits yet (a %s model predicts the next position)", m.Spec().Family)
-	case c.Threshold > 0 || c.CFGScale > 0:
-		return nil, fmt.Errorf("bd3lm: the block-diffusion sampler has no threshold decoding or guidance")
+	case !(c.Threshold >= 0 && c.Threshold <= 1):
+		return nil, fmt.Errorf("bd3lm: threshold %v outside [0, 1]", c.Threshold)
+	case c.Threshold > 0 && c.Remasking != mdlm.LowConfidence:
+		return nil, fmt.Errorf("bd3lm: threshold decoding ranks by confidence; random remasking does not apply")
+	case !(c.CFGScale >= 0) || math.IsInf(c.CFGScale, 0):
+		return nil, fmt.Errorf("bd3lm: cfg scale %v", c.CFGScale)
 	case c.Temperature < 0 || math.IsNaN(c.Temperature):
 		return nil, fmt.Errorf("bd3lm: temperature %v", c.Temperature)
 	case eos < 0 || int(eos) >= vocab || c.MaskID < 0 || int(c.MaskID) >= vocab:
@@ -82,6 +94,14 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 	for r, p := range prompts {
 		rows[r] = append(slices.Repeat([]int32{c.PadID}, start-len(p)), p...)
 	}
+	guided := c.CFGScale > 0
+	var unRows [][]int32 // the unconditional canvas (guidance): the prompts masked
+	if guided {
+		unRows = make([][]int32, batch)
+		for r, p := range prompts {
+			unRows[r] = append(slices.Repeat([]int32{c.PadID}, start-len(p)), slices.Repeat([]int32{c.MaskID}, len(p))...)
+		}
+	}
 	nb := Blocks(maxNew, bs)
 	perBlock := (steps + nb - 1) / nb
 	out := &mdlm.Output{}
@@ -91,11 +111,22 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 		lo := len(rows[0])
 		for r := range rows {
 			rows[r] = append(rows[r], slices.Repeat([]int32{c.MaskID}, w)...)
+			if guided {
+				unRows[r] = append(unRows[r], slices.Repeat([]int32{c.MaskID}, w)...)
+			}
 		}
 		n := lo + w
-		ids := make([]int32, 0, batch*n)
-		for _, row := range rows {
-			ids = append(ids, row...)
+		flat := func(rs [][]int32) []int32 {
+			ids := make([]int32, 0, batch*n)
+			for _, row := range rs {
+				ids = append(ids, row...)
+			}
+			return ids
+		}
+		ids := flat(rows)
+		var unIDs []int32
+		if guided {
+			unIDs = flat(unRows)
 		}
 		mask, keys := blockCausal(batch, n, bs, start, prompts)
 		if denseForTest {
@@ -107,24 +138,54 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 				want = append(want, int32(r*n+lo+t))
 			}
 		}
-		var cache mdlm.BlockCache
-		counts := transferCounts(w, perBlock)
-		for j, k := range counts {
-			var logits []float32
-			var err error
+		var caches [2]mdlm.BlockCache // the conditional canvas's, the unconditional one's
+		release := func() {
+			for _, ch := range caches {
+				if ch != nil {
+					ch.Release()
+				}
+			}
+		}
+		// logitsOf runs one canvas (which = 0 conditional, 1 unconditional)
+		// at step j.
+		logitsOf := func(which, j int, x []int32) ([]float32, error) {
 			switch {
 			case cacher != nil && j == 0:
-				cache, logits, err = cacher.BeginMaskedBlock(ids, batch, n, mask, keys, slices.Repeat([]int{lo}, batch), w, want)
+				var logits []float32
+				var err error
+				caches[which], logits, err = cacher.BeginMaskedBlock(x, batch, n, mask, keys, slices.Repeat([]int{lo}, batch), w, want)
+				return logits, err
 			case cacher != nil:
-				logits, err = cache.Logits(ids, want)
 				out.CachedPasses++
-			default:
-				logits, err = forward(m, ids, batch, n, mask, keys, want)
+				return caches[which].Logits(x, want)
+			}
+			return forward(m, x, batch, n, mask, keys, want)
+		}
+		var counts []int
+		if c.Threshold == 0 {
+			counts = transferCounts(w, perBlock)
+		}
+		for j := 0; ; j++ {
+			k := 0 // reveals per row this step (threshold decoding: decided per row)
+			if c.Threshold == 0 {
+				if j == len(counts) {
+					break
+				}
+				k = counts[j]
+			} else if !anyMasked(rows, lo, c.MaskID) {
+				break
+			}
+			logits, err := logitsOf(0, j, ids)
+			if err == nil && guided {
+				var un []float32
+				un, err = logitsOf(1, j, unIDs)
+				if err == nil {
+					guide(logits, un, c.CFGScale)
+				}
+				out.ForwardPasses++
 			}
 			if err != nil {
-				if cache != nil {
-					cache.Release()
-				}
+				release()
 				return nil, err
 			}
 			out.ForwardPasses++
@@ -132,20 +193,27 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 			for r := range batch {
 				revealed, err := commit(rows[r][lo:], logits[r*w*vocab:(r+1)*w*vocab], vocab, k, c, suppress, rng)
 				if err != nil {
+					release()
 					return nil, err
 				}
 				copy(ids[r*n+lo:], rows[r][lo:])
+				if guided {
+					copy(unRows[r][lo:], rows[r][lo:])
+					copy(unIDs[r*n+lo:], rows[r][lo:])
+				}
 				if c.Trace != nil {
 					for i := range revealed {
 						revealed[i] += lo - (start - len(prompts[r]))
 					}
-					c.Trace(frame(rows[r][start-len(prompts[r]):], len(prompts[r]), out.Steps, nb*perBlock, r, revealed, maxNew, c.MaskID))
+					total := nb * perBlock
+					if c.Threshold > 0 {
+						total = out.Steps + countMasked(rows, lo, c.MaskID)
+					}
+					c.Trace(frame(rows[r][start-len(prompts[r]):], len(prompts[r]), out.Steps, total, r, revealed, maxNew, c.MaskID))
 				}
 			}
 		}
-		if cache != nil {
-			cache.Release()
-		}
+		release()
 		for r := range batch {
 			done[r] = done[r] || slices.Contains(rows[r][lo:], eos)
 		}
@@ -211,6 +279,33 @@ func forward(m lm.Model, ids []int32, batch, n int, mask *lm.AttentionMask, keys
 	return o.Logits.Value.ToCPU().F32(), nil
 }
 
+// anyMasked reports whether some row still has a mask from lo on.
+func anyMasked(rows [][]int32, lo int, maskID int32) bool { return countMasked(rows, lo, maskID) > 0 }
+
+// countMasked is the largest number of masks from lo on in a row.
+func countMasked(rows [][]int32, lo int, maskID int32) int {
+	most := 0
+	for _, row := range rows {
+		n := 0
+		for _, id := range row[lo:] {
+			if id == maskID {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// guide turns the conditional logits cond into classifier-free guidance's
+// un + (scale+1)·(cond − un), in place.
+func guide(cond, un []float32, scale float64) {
+	for i, c := range cond {
+		u := float64(un[i])
+		cond[i] = float32(u + (scale+1)*(float64(c)-u))
+	}
+}
+
 // transferCounts spreads n reveals over steps steps as evenly as possible,
 // the earlier steps taking the remainder (LLaDA's rule), and drops the steps
 // that would reveal nothing.
@@ -230,8 +325,9 @@ func transferCounts(n, steps int) []int {
 
 // commit picks a token at every masked position of block (a row's block,
 // logits [len(block), vocab]) and commits the k best by confidence (the
-// picked token's probability, or a uniform draw for random remasking). It
-// returns the committed offsets. The draws follow the block's positions in
+// picked token's probability, or a uniform draw for random remasking); with
+// c.Threshold > 0, the best one and every other whose confidence is at
+// least the threshold. It returns the committed offsets. The draws follow the block's positions in
 // order, so they do not depend on how the logits were computed.
 func commit(block []int32, logits []float32, vocab, k int, c mdlm.SamplerConfig, suppress []int32, rng *rand.Rand) ([]int, error) {
 	type cand struct {
@@ -261,6 +357,12 @@ func commit(block []int32, logits []float32, vocab, k int, c mdlm.SamplerConfig,
 		cands = append(cands, cand{i, tok, conf})
 	}
 	sort.SliceStable(cands, func(a, b int) bool { return cands[a].conf > cands[b].conf })
+	if c.Threshold > 0 && len(cands) > 0 {
+		k = 1
+		for k < len(cands) && cands[k].conf >= c.Threshold {
+			k++
+		}
+	}
 	var revealed []int
 	for _, x := range cands[:min(k, len(cands))] {
 		block[x.pos] = x.tok
