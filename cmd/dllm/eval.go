@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
@@ -190,10 +191,31 @@ func evaluate(b *modeldir.Bundle, convs []data.Conversation, c mdlm.SamplerConfi
 	if err != nil {
 		return nil, err
 	}
-	var obj lm.Objective = mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: b.MaskID})
-	if _, ok := b.Model.(*editflow.Model); ok {
-		obj = editflow.NewObjective(editflow.Options{BOS: b.BOSID})
-	}
-	res.Loss, err = train.EvalLoss(b.Model, bs, obj, 1)
+	res.Loss, err = train.EvalLoss(b.Model, bs, evalObjective(b), 1)
 	return res, err
+}
+
+// evalObjective is the loss eval reports for b: the objective the model was
+// trained with, as sft computes its held-out loss. A block-diffusion folder
+// (generation_config's sampler "bd3lm") is scored by BD3LM at its training
+// block size with sft's padding to whole blocks; scored by MDLM instead (the
+// whole row bidirectional, no clean half, no end-of-text blocks) its loss is
+// not the quantity it was trained on, and comes out higher.
+func evalObjective(b *modeldir.Bundle) lm.Objective {
+	mo := mdlm.ObjectiveOptions{MaskID: b.MaskID}
+	switch {
+	case isEditFlows(b):
+		return editflow.NewObjective(editflow.Options{BOS: b.BOSID})
+	case b.Generation.Sampler == bd3lm.ObjectiveName:
+		if _, ok := b.Model.(lm.MaskAttender); ok {
+			return bd3lm.NewObjective(bd3lm.Options{MDLM: mo, BlockSize: b.Generation.BlockSize, PadToBlocks: true,
+				EOS: endOfText(b), Pad: b.PadID})
+		}
+	}
+	return mdlm.NewObjective(mo)
+}
+
+func isEditFlows(b *modeldir.Bundle) bool {
+	_, ok := b.Model.(*editflow.Model)
+	return ok
 }
