@@ -156,11 +156,11 @@ func TestPadToBlocks(t *testing.T) {
 		wantIDs    []int32
 		wantLabels []int32
 	}{
-		{"answer extended with EOS to its block's end", []int32{5, 6, 7, p, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}},
-		{"a whole block is left alone", []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}},
+		{"answer extended with EOS to its block's end", []int32{5, 6, 7, p, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, x, x, x, x}},
+		{"a whole block is left alone, the padding after it unsupervised", []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, x, x, x, x}},
 		{"rows lengthened to whole blocks", []int32{5, 6, 7, 8, 9, p}, []int32{5, 6, 7, 8, 9, e, e, e}, []int32{5, 6, 7, 8, 9, e, e, e}},
 		{"a full row is extended into the longer rows", []int32{5, 6, 7, 8, 9, 1}, []int32{5, 6, 7, 8, 9, 1, e, e}, []int32{5, 6, 7, 8, 9, 1, e, e}},
-		{"the added length is unsupervised pad", []int32{5, 6, p, p, p, p}, []int32{5, 6, e, e, p, p, p, p}, []int32{5, 6, e, e, p, p, x, x}},
+		{"the added length is unsupervised pad", []int32{5, 6, p, p, p, p}, []int32{5, 6, e, e, p, p, p, p}, []int32{5, 6, e, e, x, x, x, x}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
