@@ -7,8 +7,8 @@ import (
 	"math"
 	"sort"
 
-	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/bd3lm"
+	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
