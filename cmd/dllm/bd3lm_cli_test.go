@@ -45,6 +45,9 @@ func TestSFTBD3LM(t *testing.T) {
 	require.Equal(t, first, answer())
 	require.Equal(t, first, answer("--cache"))
 	require.Equal(t, first, answer("--sampler", "bd3lm"))
+	guided := answer("--cfg", "1.5")
+	require.Equal(t, guided, answer("--cfg", "1.5", "--cache"), "guidance keeps cached equal to uncached")
+	require.Equal(t, answer("--threshold", "0.3"), answer("--threshold", "0.3", "--cache"))
 
 	// eval scores the folder by the objective it was trained with (BD3LM at
 	// its block size, sft's padding), not by MDLM.
