@@ -74,13 +74,41 @@
 //
 // # The attention
 //
-// The mask reaches the model as structure on the host (lm.AttentionMask in
-// lm.Input). Package transformer turns it into an additive bias per attention
-// window (a sliding-window layer measures distance in the positions, which
-// repeat in the two halves) and runs nn.MaskedAttention: scores Q·Kᵀ by a
-// batched MatMul, plus the bias, Softmax, times V, all ops every backend has,
-// so it runs on the CPU and the GPU alike without a kernel of its own, at the
-// cost of dense [B·heads, 2L, 2L] scores. A fused kernel that takes the block
-// structure directly and skips fully masked tiles (about half of them) is
-// future work.
+// The mask reaches the model as structure, never as a (2L)×(2L) matrix:
+// lm.AttentionMask{Blocks: tensor.BlockPattern{Size: bs, Half: L}}, which
+// package transformer hands to the fused attention (tensor.AttentionParams
+// .Blocks). The CPU attention and both CUDA kernels test the pattern pair by
+// pair and skip every tile of queries and keys in which no query may see a
+// key (the keys a tile of queries may see are at most two spans in closed
+// form, BlockPattern.KeySpans), which with short blocks is most of the
+// noisy half; a sliding-window layer measures distance in the positions,
+// which repeat in the two halves. The sampler's block-causal mask is the
+// same structure with Half 0, and the left padding is the key mask. Any
+// other pattern is a dense lm.AttentionMask.Allow, run by the composed
+// nn.MaskedAttention (backend ops, dense [B·heads, S, S] scores), which the
+// tests keep as the fused path's reference: equal logits, gradients and
+// sampled tokens (TrainingMask, Allowed are the dense forms).
+//
+// # Sampling
+//
+// Generate pads the prompts on the left to a common length that is a
+// multiple of the block size and appends one block of masks at a time,
+// denoising it with the block-causal mask in ⌈Steps/blocks⌉ steps (or, with
+// a Threshold, committing every position at least that confident and
+// always the best, until the block is full), committing tokens by
+// confidence or at random as MDLM's samplers do. With the prefix cache the
+// first step of a block computes the prefix's keys and values and the later
+// steps run the block only: exact, since the prefix never sees the block.
+// Classifier-free guidance runs a second canvas whose prompt tokens are
+// masks, with its own cache. Sampling stops after the first block in which
+// every row has produced end-of-text.
+//
+// # Likelihood
+//
+// LogLikelihood estimates log p(continuation | prompt) by the block-wise
+// Monte Carlo ELBO: the bound is a sum over blocks of MDLM's bound for the
+// block given the clean blocks before it, each estimated by LLaDA's
+// (n/k)·Σ log p over k uniformly masked positions. The estimate is unbiased
+// for the bound; the tests check it against the bound enumerated over every
+// subset, and against the exact log-likelihood of a context-free model.
 package bd3lm

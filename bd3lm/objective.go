@@ -93,7 +93,9 @@ func (o *Objective) Prepare(b data.Batch, shiftLogits bool, rng *rand.Rand) (*In
 	for range b.B {
 		in.Positions = append(in.Positions, pos...)
 	}
-	in.Mask = &lm.AttentionMask{Allow: TrainingMask(l, bs), Rows: 1, Pos: pos}
+	// The mask as structure, for the fused attention kernels; TrainingMask
+	// is the same pattern dense (the tests' reference).
+	in.Mask = &lm.AttentionMask{Blocks: tensor.BlockPattern{Size: bs, Half: l}, Rows: 1, Pos: pos}
 	in.Rows = make([]int32, len(c.Rows))
 	for i, f := range c.Rows { // r·L+s in the batch, r·2L+s in the input
 		r, s := int(f)/l, int(f)%l
@@ -205,8 +207,13 @@ func (o *Objective) corrupt(b data.Batch, rng *rand.Rand) (*mdlm.Corruption, err
 // next multiple of bs (nothing when it is one already; the chat template
 // ends an answer with EOS), so that every answer's last block holds an
 // end-of-text, the sampler's signal to stop, as the reference's SFT collator
-// does; then the rows are lengthened to a multiple of bs with pad,
-// unsupervised. Positions past the text keep their ids and labels otherwise.
+// does; every position after that is pad and unsupervised, as the
+// reference's collator pads (labels −100), and the rows are lengthened to a
+// multiple of bs with it. (This project's own SFT batches label their
+// padding with pad, LLaDA's convention for MDLM, which teaches a
+// fixed-length canvas to end; block diffusion ends at the block holding
+// end-of-text instead, and supervising the padding after it would make the
+// loss of every row depend on the longest row of its batch.)
 func PadToBlocks(b data.Batch, bs int, eos, pad int32) data.Batch {
 	s := Blocks(b.S, bs) * bs
 	out := data.Batch{B: b.B, S: s, InputIDs: make([]int32, b.B*s), Labels: make([]int32, b.B*s), PromptLens: b.PromptLens}
@@ -220,8 +227,6 @@ func PadToBlocks(b data.Batch, bs int, eos, pad int32) data.Batch {
 				id, label = b.InputIDs[r*b.S+i], b.Label(r, i)
 			case i < end:
 				id, label = eos, eos
-			case i < b.S:
-				id, label = b.InputIDs[r*b.S+i], b.Label(r, i)
 			}
 			out.InputIDs[r*s+i], out.Labels[r*s+i] = id, label
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/bert"
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/lladamoe"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
@@ -54,8 +55,25 @@ func randomBatch(rng *rand.Rand, b, s int) data.Batch {
 // logits of noisy block j come from a forward pass over the clean blocks
 // before it followed by block j itself, block-causally, at the ordinary
 // positions 0, 1, 2, ... That is what the two halves with positions 0..L−1
-// twice and the block-diffusion mask must amount to.
+// twice and the block-diffusion mask must amount to. On ModernBERT (sliding
+// windows, measured in positions) and LLaDA (grouped-query attention).
 func TestLossMatchesBlockwiseForward(t *testing.T) {
+	t.Run("modernbert", func(t *testing.T) { testLossMatchesBlockwiseForward(t, newTestModel(t)) })
+	t.Run("llada", func(t *testing.T) { testLossMatchesBlockwiseForward(t, newTestLLaDA(t)) })
+	t.Run("lladamoe", func(t *testing.T) {
+		cfg, err := lladamoe.Preset(lladamoe.LLaDAMoE, "tiny")
+		require.NoError(t, err)
+		ids := []int{testPad, testMask, testEOS}
+		cfg.VocabSize, cfg.PadTokenID, cfg.MaskTokenID, cfg.EOSTokenID = testVocab, &ids[0], &ids[1], &ids[2]
+		cfg.InitializerRange = 0.5
+		require.NoError(t, cfg.Validate())
+		m := lladamoe.New(cfg, tensor.CPU())
+		m.Init(rand.New(rand.NewPCG(7, 8)))
+		testLossMatchesBlockwiseForward(t, m)
+	})
+}
+
+func testLossMatchesBlockwiseForward(t *testing.T, m lm.Model) {
 	cases := []struct {
 		name       string
 		l, bs      int
@@ -66,7 +84,6 @@ func TestLossMatchesBlockwiseForward(t *testing.T) {
 		{"blocks of 4 with prompts", 12, 4, false, []int{3, 0}},
 		{"a time per block", 9, 2, true, nil},
 	}
-	m := newTestModel(t)
 	be := tensor.CPU()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -139,11 +156,11 @@ func TestPadToBlocks(t *testing.T) {
 		wantIDs    []int32
 		wantLabels []int32
 	}{
-		{"answer extended with EOS to its block's end", []int32{5, 6, 7, p, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}},
-		{"a whole block is left alone", []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}},
+		{"answer extended with EOS to its block's end", []int32{5, 6, 7, p, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, x, x, x, x}},
+		{"a whole block is left alone, the padding after it unsupervised", []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, p, p, p, p}, []int32{5, 6, 7, e, x, x, x, x}},
 		{"rows lengthened to whole blocks", []int32{5, 6, 7, 8, 9, p}, []int32{5, 6, 7, 8, 9, e, e, e}, []int32{5, 6, 7, 8, 9, e, e, e}},
 		{"a full row is extended into the longer rows", []int32{5, 6, 7, 8, 9, 1}, []int32{5, 6, 7, 8, 9, 1, e, e}, []int32{5, 6, 7, 8, 9, 1, e, e}},
-		{"the added length is unsupervised pad", []int32{5, 6, p, p, p, p}, []int32{5, 6, e, e, p, p, p, p}, []int32{5, 6, e, e, p, p, x, x}},
+		{"the added length is unsupervised pad", []int32{5, 6, p, p, p, p}, []int32{5, 6, e, e, p, p, p, p}, []int32{5, 6, e, e, x, x, x, x}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

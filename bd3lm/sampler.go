@@ -25,9 +25,17 @@ type BlockCacher interface {
 // sampling stops after the first block in which every row has produced
 // eos), BlockSize (the model's training block size), Steps (over all
 // blocks: each block gets ⌈Steps/blocks⌉, steps that would reveal nothing
-// dropped), Temperature, Remasking, SuppressTokens, MaskID, PadID,
-// StopSequences, Cache and Trace; threshold decoding and guidance are not
-// supported. eos is the model's end-of-text token.
+// dropped), Temperature, Remasking, Threshold, CFGScale, SuppressTokens,
+// MaskID, PadID, StopSequences, Cache and Trace. eos is the model's
+// end-of-text token.
+//
+// Threshold > 0 (Fast-dLLM's parallel decoding, which the reference's BD3LM
+// sampler lacks) commits, at each step of a block, every masked position
+// whose confidence is at least Threshold and always the best one, until the
+// block is full; Steps is then unused. CFGScale > 0 adds classifier-free
+// guidance as the reference does: a second canvas whose prompt tokens are
+// masks (the generated blocks are not), run alongside with its own prefix
+// cache, and the logits un + (CFGScale+1)·(cond − un).
 //
 // The prompts are padded on the left to a common length that is a multiple
 // of the block size, so that the blocks of every row start together. Each
@@ -55,8 +63,12 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 		return &mdlm.Output{}, nil
 	case m.Spec().ShiftLogits:
 		return nil, fmt.Errorf("bd3lm: the sampler does not shift logits yet (a %s model predicts the next position)", m.Spec().Family)
-	case c.Threshold > 0 || c.CFGScale > 0:
-		return nil, fmt.Errorf("bd3lm: the block-diffusion sampler has no threshold decoding or guidance")
+	case !(c.Threshold >= 0 && c.Threshold <= 1):
+		return nil, fmt.Errorf("bd3lm: threshold %v outside [0, 1]", c.Threshold)
+	case c.Threshold > 0 && c.Remasking != mdlm.LowConfidence:
+		return nil, fmt.Errorf("bd3lm: threshold decoding ranks by confidence; random remasking does not apply")
+	case !(c.CFGScale >= 0) || math.IsInf(c.CFGScale, 0):
+		return nil, fmt.Errorf("bd3lm: cfg scale %v", c.CFGScale)
 	case c.Temperature < 0 || math.IsNaN(c.Temperature):
 		return nil, fmt.Errorf("bd3lm: temperature %v", c.Temperature)
 	case eos < 0 || int(eos) >= vocab || c.MaskID < 0 || int(c.MaskID) >= vocab:
@@ -82,6 +94,14 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 	for r, p := range prompts {
 		rows[r] = append(slices.Repeat([]int32{c.PadID}, start-len(p)), p...)
 	}
+	guided := c.CFGScale > 0
+	var unRows [][]int32 // the unconditional canvas (guidance): the prompts masked
+	if guided {
+		unRows = make([][]int32, batch)
+		for r, p := range prompts {
+			unRows[r] = append(slices.Repeat([]int32{c.PadID}, start-len(p)), slices.Repeat([]int32{c.MaskID}, len(p))...)
+		}
+	}
 	nb := Blocks(maxNew, bs)
 	perBlock := (steps + nb - 1) / nb
 	out := &mdlm.Output{}
@@ -91,37 +111,81 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 		lo := len(rows[0])
 		for r := range rows {
 			rows[r] = append(rows[r], slices.Repeat([]int32{c.MaskID}, w)...)
+			if guided {
+				unRows[r] = append(unRows[r], slices.Repeat([]int32{c.MaskID}, w)...)
+			}
 		}
 		n := lo + w
-		ids := make([]int32, 0, batch*n)
-		for _, row := range rows {
-			ids = append(ids, row...)
+		flat := func(rs [][]int32) []int32 {
+			ids := make([]int32, 0, batch*n)
+			for _, row := range rs {
+				ids = append(ids, row...)
+			}
+			return ids
+		}
+		ids := flat(rows)
+		var unIDs []int32
+		if guided {
+			unIDs = flat(unRows)
 		}
 		mask, keys := blockCausal(batch, n, bs, start, prompts)
+		if denseForTest {
+			mask = denseBlockCausal(batch, n, bs, keys)
+		}
 		want := make([]int32, 0, batch*w) // the block's rows
 		for r := range batch {
 			for t := range w {
 				want = append(want, int32(r*n+lo+t))
 			}
 		}
-		var cache mdlm.BlockCache
-		counts := transferCounts(w, perBlock, c.Schedule)
-		for j, k := range counts {
-			var logits []float32
-			var err error
+		var caches [2]mdlm.BlockCache // the conditional canvas's, the unconditional one's
+		release := func() {
+			for _, ch := range caches {
+				if ch != nil {
+					ch.Release()
+				}
+			}
+		}
+		// logitsOf runs one canvas (which = 0 conditional, 1 unconditional)
+		// at step j.
+		logitsOf := func(which, j int, x []int32) ([]float32, error) {
 			switch {
 			case cacher != nil && j == 0:
-				cache, logits, err = cacher.BeginMaskedBlock(ids, batch, n, mask, keys, slices.Repeat([]int{lo}, batch), w, want)
+				var logits []float32
+				var err error
+				caches[which], logits, err = cacher.BeginMaskedBlock(x, batch, n, mask, keys, slices.Repeat([]int{lo}, batch), w, want)
+				return logits, err
 			case cacher != nil:
-				logits, err = cache.Logits(ids, want)
 				out.CachedPasses++
-			default:
-				logits, err = forward(m, ids, batch, n, mask, want)
+				return caches[which].Logits(x, want)
+			}
+			return forward(m, x, batch, n, mask, keys, want)
+		}
+		var counts []int
+		if c.Threshold == 0 {
+			counts = transferCounts(w, perBlock, c.Schedule)
+		}
+		for j := 0; ; j++ {
+			k := 0 // reveals per row this step (threshold decoding: decided per row)
+			if c.Threshold == 0 {
+				if j == len(counts) {
+					break
+				}
+				k = counts[j]
+			} else if !anyMasked(rows, lo, c.MaskID) {
+				break
+			}
+			logits, err := logitsOf(0, j, ids)
+			if err == nil && guided {
+				var un []float32
+				un, err = logitsOf(1, j, unIDs)
+				if err == nil {
+					guide(logits, un, c.CFGScale)
+				}
+				out.ForwardPasses++
 			}
 			if err != nil {
-				if cache != nil {
-					cache.Release()
-				}
+				release()
 				return nil, err
 			}
 			out.ForwardPasses++
@@ -129,20 +193,27 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 			for r := range batch {
 				revealed, err := commit(rows[r][lo:], logits[r*w*vocab:(r+1)*w*vocab], vocab, k, c, suppress, rng)
 				if err != nil {
+					release()
 					return nil, err
 				}
 				copy(ids[r*n+lo:], rows[r][lo:])
+				if guided {
+					copy(unRows[r][lo:], rows[r][lo:])
+					copy(unIDs[r*n+lo:], rows[r][lo:])
+				}
 				if c.Trace != nil {
 					for i := range revealed {
 						revealed[i] += lo - (start - len(prompts[r]))
 					}
-					c.Trace(frame(rows[r][start-len(prompts[r]):], len(prompts[r]), out.Steps, nb*perBlock, r, revealed, maxNew, c.MaskID))
+					total := nb * perBlock
+					if c.Threshold > 0 {
+						total = out.Steps + countMasked(rows, lo, c.MaskID)
+					}
+					c.Trace(frame(rows[r][start-len(prompts[r]):], len(prompts[r]), out.Steps, total, r, revealed, maxNew, c.MaskID))
 				}
 			}
 		}
-		if cache != nil {
-			cache.Release()
-		}
+		release()
 		for r := range batch {
 			done[r] = done[r] || slices.Contains(rows[r][lo:], eos)
 		}
@@ -160,37 +231,79 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 }
 
 // blockCausal is the sampling mask of a canvas of batch rows of n tokens
-// whose generated blocks start at start (a multiple of bs): query q may see key k iff both are real tokens (not
-// the left padding) and k's block is not after q's, blocks counted from the
-// canvas's first position. The prompts' blocks thus see each other
-// block-causally too, as in training. keys is the matching key mask.
+// whose generated blocks start at start (a multiple of bs), as structure: a
+// query may see a key iff the key's block is not after the query's, blocks
+// counted from the canvas's first position (tensor.BlockPattern with Half
+// 0), and the key is a real token, not the left padding (keys, the key
+// mask). The prompts' blocks thus see each other block-causally too, as in
+// training. The padding's own rows see keys too, but nothing reads them.
 func blockCausal(batch, n, bs, start int, prompts [][]int32) (*lm.AttentionMask, []int32) {
-	allow := make([]bool, batch*n*n)
 	keys := make([]int32, batch*n)
 	for r := range batch {
-		first := start - len(prompts[r]) // the row's first real token
-		for k := first; k < n; k++ {
+		for k := start - len(prompts[r]); k < n; k++ { // from the row's first real token
 			keys[r*n+k] = 1
 		}
-		for q := first; q < n; q++ {
-			for k := first; k < n && k/bs <= q/bs; k++ {
-				allow[(r*n+q)*n+k] = true
+	}
+	return &lm.AttentionMask{Blocks: tensor.BlockPattern{Size: bs}, Rows: batch}, keys
+}
+
+// denseForTest makes Generate hand the model blockCausal's pattern as a
+// dense matrix (denseBlockCausal) instead of as structure: the reference
+// the tests hold the fused kernels' sampling to.
+var denseForTest bool
+
+// denseBlockCausal is blockCausal's pattern as a dense [batch·n·n] matrix,
+// padding neither query nor key.
+func denseBlockCausal(batch, n, bs int, keys []int32) *lm.AttentionMask {
+	allow := make([]bool, batch*n*n)
+	for r := range batch {
+		for q := range n {
+			for k := 0; k < n && k/bs <= q/bs; k++ {
+				allow[(r*n+q)*n+k] = keys[r*n+q] == 1 && keys[r*n+k] == 1
 			}
 		}
 	}
-	return &lm.AttentionMask{Allow: allow, Rows: batch}, keys
+	return &lm.AttentionMask{Allow: allow, Rows: batch}
 }
 
 // forward is one uncached step: the model on the whole canvas under the
-// mask, logits at the block's rows.
-func forward(m lm.Model, ids []int32, batch, n int, mask *lm.AttentionMask, rows []int32) ([]float32, error) {
+// mask (keys the key padding), logits at the block's rows.
+func forward(m lm.Model, ids []int32, batch, n int, mask *lm.AttentionMask, keys, rows []int32) ([]float32, error) {
 	be := m.Backend()
 	o := m.Forward(nn.NoGrad(be), lm.Input{
-		IDs:  be.FromHost(tensor.FromI32(ids, batch, n)),
-		Rows: be.FromHost(tensor.FromI32(rows, len(rows))),
-		Mask: mask,
+		IDs:     be.FromHost(tensor.FromI32(ids, batch, n)),
+		KeyMask: be.FromHost(tensor.FromI32(keys, batch, n)),
+		Rows:    be.FromHost(tensor.FromI32(rows, len(rows))),
+		Mask:    mask,
 	})
 	return o.Logits.Value.ToCPU().F32(), nil
+}
+
+// anyMasked reports whether some row still has a mask from lo on.
+func anyMasked(rows [][]int32, lo int, maskID int32) bool { return countMasked(rows, lo, maskID) > 0 }
+
+// countMasked is the largest number of masks from lo on in a row.
+func countMasked(rows [][]int32, lo int, maskID int32) int {
+	most := 0
+	for _, row := range rows {
+		n := 0
+		for _, id := range row[lo:] {
+			if id == maskID {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// guide turns the conditional logits cond into classifier-free guidance's
+// un + (scale+1)·(cond − un), in place.
+func guide(cond, un []float32, scale float64) {
+	for i, c := range cond {
+		u := float64(un[i])
+		cond[i] = float32(u + (scale+1)*(float64(c)-u))
+	}
 }
 
 // transferCounts is the reference's count plan for one block (the same
@@ -206,8 +319,9 @@ func transferCounts(n, steps int, sched mdlm.Schedule) []int {
 
 // commit picks a token at every masked position of block (a row's block,
 // logits [len(block), vocab]) and commits the k best by confidence (the
-// picked token's probability, or a uniform draw for random remasking). It
-// returns the committed offsets. The draws follow the block's positions in
+// picked token's probability, or a uniform draw for random remasking); with
+// c.Threshold > 0, the best one and every other whose confidence is at
+// least the threshold. It returns the committed offsets. The draws follow the block's positions in
 // order, so they do not depend on how the logits were computed.
 func commit(block []int32, logits []float32, vocab, k int, c mdlm.SamplerConfig, suppress []int32, rng *rand.Rand) ([]int, error) {
 	type cand struct {
@@ -237,6 +351,12 @@ func commit(block []int32, logits []float32, vocab, k int, c mdlm.SamplerConfig,
 		cands = append(cands, cand{i, tok, conf})
 	}
 	sort.SliceStable(cands, func(a, b int) bool { return cands[a].conf > cands[b].conf })
+	if c.Threshold > 0 && len(cands) > 0 {
+		k = 1
+		for k < len(cands) && cands[k].conf >= c.Threshold {
+			k++
+		}
+	}
 	var revealed []int
 	for _, x := range cands[:min(k, len(cands))] {
 		block[x.pos] = x.tok

@@ -8,16 +8,42 @@ import (
 
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/bert"
+	"github.com/dllmgo/dllm/llada"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
+	"github.com/dllmgo/dllm/tensor"
 )
+
+// newTestLLaDA is a tiny LLaDA (grouped-query attention, RMSNorm, SwiGLU)
+// with the test vocabulary and special ids.
+func newTestLLaDA(t *testing.T) *llada.Model {
+	t.Helper()
+	cfg, err := llada.Preset("tiny")
+	require.NoError(t, err)
+	cfg.DModel, cfg.NLayers = 32, 2
+	cfg.VocabSize, cfg.EmbeddingSize = testVocab, nil
+	cfg.MaskTokenID, cfg.PadTokenID, cfg.EOSTokenID = testMask, testPad, testEOS
+	cfg.InitStd = 0.5
+	m := llada.New(cfg, tensor.CPU())
+	m.Init(rand.New(rand.NewPCG(7, 8)))
+	return m
+}
 
 // Sampling with the prefix cached gives the tokens of sampling without it,
 // and the same seed gives the same tokens, for prompts of several lengths
-// (left padding), greedy and at a temperature, with both remasking rules.
+// (left padding), greedy and at a temperature, with both remasking rules,
+// on two families (ModernBERT, LLaDA).
 func TestGenerateCachedEqualsUncached(t *testing.T) {
-	m := newTestModel(t)
+	for _, fam := range []struct {
+		name string
+		m    lm.Model
+	}{{"modernbert", newTestModel(t)}, {"llada", newTestLLaDA(t)}} {
+		t.Run(fam.name, func(t *testing.T) { testCachedEqualsUncached(t, fam.m) })
+	}
+}
+
+func testCachedEqualsUncached(t *testing.T, m lm.Model) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	prompts := [][]int32{make([]int32, 5), make([]int32, 2), make([]int32, 9)}
 	for _, p := range prompts {

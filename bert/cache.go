@@ -88,8 +88,8 @@ func (m *Model) beginBlock(ids []int32, batch, seqLen int, pattern *lm.Attention
 	}
 	full := func(int) transformer.Attention { return transformer.FullAttention(mask, batch, seqLen) }
 	if pattern != nil {
-		masked := transformer.NewMasked(be, pattern.Allow, pattern.Rows, batch, seqLen, pattern.Pos)
-		full = func(i int) transformer.Attention { return masked.For(m.layer(i)) }
+		masked := transformer.PatternAttention(be, pattern, mask, batch, seqLen)
+		full = func(i int) transformer.Attention { return masked(m.layer(i)) }
 	}
 	hidden := m.encode(tp, be.FromHost(tensor.FromI32(ids, batch*seqLen)), m.positionIDs(batch, seqLen), func(i int) transformer.Attention {
 		return c.kv.Record(i, full(i))

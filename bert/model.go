@@ -173,8 +173,8 @@ func (m *Model) Forward(tp *nn.Tape, in Input) Output {
 		if err := in.Mask.Check(bsz, seq); err != nil {
 			panic("bert: " + err.Error())
 		}
-		masked := transformer.NewMasked(m.b, in.Mask.Allow, in.Mask.Rows, bsz, seq, in.Mask.Pos)
-		attention = func(i int) transformer.Attention { return masked.For(m.layer(i)) }
+		masked := transformer.PatternAttention(m.b, in.Mask, in.KeyMask, bsz, seq)
+		attention = func(i int) transformer.Attention { return masked(m.layer(i)) }
 	}
 	out := Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {

@@ -72,6 +72,9 @@ type Env struct {
 	Seed uint64
 	// Verbose, when set, sees every item and its verdict.
 	Verbose io.Writer
+	// Objective scores chat's reference loss: the objective the model was
+	// trained with (nil: MDLM, or Edit Flows' on an Edit Flows folder).
+	Objective lm.Objective
 }
 
 func (e *Env) batch() int { return max(e.BatchSize, 1) }
@@ -198,7 +201,7 @@ func Chat(e Env, convs []data.Conversation) (*Result, error) {
 			res.PerTask[k] = Mean(bools(h))
 		}
 	}
-	loss, err := referenceLoss(e.B, convs)
+	loss, err := referenceLoss(e.B, convs, e.Objective)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +214,7 @@ func Chat(e Env, convs []data.Conversation) (*Result, error) {
 const lossBatch = 16
 
 // referenceLoss is the diffusion loss of the conversations' references.
-func referenceLoss(b *modeldir.Bundle, convs []data.Conversation) (float64, error) {
+func referenceLoss(b *modeldir.Bundle, convs []data.Conversation, obj lm.Objective) (float64, error) {
 	maxLen := b.MaxPositions()
 	if maxLen <= 0 {
 		maxLen = math.MaxInt
@@ -224,9 +227,11 @@ func referenceLoss(b *modeldir.Bundle, convs []data.Conversation) (float64, erro
 	if err != nil {
 		return 0, err
 	}
-	var obj lm.Objective = mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: b.MaskID})
-	if _, ok := b.Model.(*editflow.Model); ok {
-		obj = editflow.NewObjective(editflow.Options{BOS: b.BOSID})
+	if obj == nil {
+		obj = mdlm.NewObjective(mdlm.ObjectiveOptions{MaskID: b.MaskID})
+		if _, ok := b.Model.(*editflow.Model); ok {
+			obj = editflow.NewObjective(editflow.Options{BOS: b.BOSID})
+		}
 	}
 	return train.EvalLoss(b.Model, bs, obj, 1)
 }

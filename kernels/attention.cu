@@ -41,6 +41,10 @@
 // DM (a broadcast). Shared memory is dynamic; the Go wrapper computes the same
 // sizes as the *_smem_floats comments below and raises the kernel's limit
 // when it passes 48 KiB.
+// Block diffusion's pattern (bs, half; common.cuh's bd_allowed) is given as
+// structure, never as a dense mask: a query tile skips every key tile that
+// none of its queries may see (bd_tile_live), and the surviving pairs are
+// tested one by one (attn_sees), like the window.
 #include "common.cuh"
 
 #define ATTN_BQ 64  // queries per block (one thread each): forward and dq
@@ -62,7 +66,7 @@ __device__ __forceinline__ void load_rows(float *dst, int stride, const float *s
 // forward smem floats: BQ·(DM+1) [Q, own] + 2·BK·DM [K, V tiles] + BK [key ok]
 template <int DM>
 __device__ void attn_fwd(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale,
-                         int w) {
+                         int w, int bs, int half) {
     DLLM_DYNAMIC_SHARED(float, smem);
     float *Qs = smem;
     float *Ks = Qs + ATTN_BQ * (DM + 1);
@@ -79,7 +83,7 @@ __device__ void attn_fwd(float *out, float *lse, const float *qkv, const int *ma
     load_rows<DM>(Qs, DM + 1, Qg, ld, q0, ATTN_BQ, S, d);
 
     int kbeg = 0, kend = S; // keys any query of the block may see
-    if (w >= 0) {
+    if (w >= 0 && half == 0) { // a window in positions (half > 0) narrows nothing here
         kbeg = max(0, q0 - w);
         kend = min(S, q0 + ATTN_BQ + w);
     }
@@ -90,6 +94,7 @@ __device__ void attn_fwd(float *out, float *lse, const float *qkv, const int *ma
     const float *q = Qs + tid * (DM + 1);
 
     for (int k0 = kbeg; k0 < kend; k0 += ATTN_BK) {
+        if (!bd_tile_live(q0, q0 + ATTN_BQ, k0, min(kend, k0 + ATTN_BK), S, bs, half)) continue; // the same for every thread
         __syncthreads(); // the previous tile is consumed (and Q is loaded)
         load_rows<DM>(Ks, DM, Kg, ld, k0, ATTN_BK, kend, d);
         load_rows<DM>(Vs, DM, Vg, ld, k0, ATTN_BK, kend, d);
@@ -101,7 +106,7 @@ __device__ void attn_fwd(float *out, float *lse, const float *qkv, const int *ma
         if (qi >= S) continue;
         for (int j = 0; j < ATTN_BK; ++j) {
             int kj = k0 + j;
-            if (kok[j] == 0.0f || (w >= 0 && abs(qi - kj) > w)) continue;
+            if (kok[j] == 0.0f || !attn_sees(qi, kj, w, bs, half)) continue;
             const float *k = Ks + j * DM, *v = Vs + j * DM;
             float s = 0.0f;
 #pragma unroll 16
@@ -156,7 +161,7 @@ extern "C" __global__ void attn_bwd_dsum(float *dsum, const float *dout, const f
 // dq smem floats: 2·BQ·(DM+1) [Q, dO own] + 2·BK·DM [K, V tiles] + BK [key ok]
 template <int DM>
 __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask,
-                            int S, int nh, int nkv, int d, float scale, int w) {
+                            int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
     DLLM_DYNAMIC_SHARED(float, smem);
     float *Qs = smem;
     float *dOs = Qs + ATTN_BQ * (DM + 1);
@@ -180,7 +185,7 @@ __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, co
         Di = dsum[((long long)b * nh + h) * S + qi];
     }
     int kbeg = 0, kend = S;
-    if (w >= 0) {
+    if (w >= 0 && half == 0) { // a window in positions (half > 0) narrows nothing here
         kbeg = max(0, q0 - w);
         kend = min(S, q0 + ATTN_BQ + w);
     }
@@ -190,6 +195,7 @@ __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, co
     const float *q = Qs + tid * (DM + 1), *go = dOs + tid * (DM + 1);
 
     for (int k0 = kbeg; k0 < kend; k0 += ATTN_BK) {
+        if (!bd_tile_live(q0, q0 + ATTN_BQ, k0, min(kend, k0 + ATTN_BK), S, bs, half)) continue;
         __syncthreads();
         load_rows<DM>(Ks, DM, Kg, ld, k0, ATTN_BK, kend, d);
         load_rows<DM>(Vs, DM, Vg, ld, k0, ATTN_BK, kend, d);
@@ -201,7 +207,7 @@ __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, co
         if (qi >= S) continue;
         for (int j = 0; j < ATTN_BK; ++j) {
             int kj = k0 + j;
-            if (kok[j] == 0.0f || (w >= 0 && abs(qi - kj) > w)) continue;
+            if (kok[j] == 0.0f || !attn_sees(qi, kj, w, bs, half)) continue;
             const float *k = Ks + j * DM, *v = Vs + j * DM;
             float s = 0.0f, dp = 0.0f;
 #pragma unroll 16
@@ -229,7 +235,7 @@ __device__ void attn_bwd_dq(float *dqkv, const float *dout, const float *qkv, co
 // head of its group in turn.
 template <int DM>
 __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask,
-                             int S, int nh, int nkv, int d, float scale, int w) {
+                             int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
     DLLM_DYNAMIC_SHARED(float, smem);
     float *Ks = smem;
     float *Vs = Ks + ATTN_BKV * (DM + 1);
@@ -248,7 +254,7 @@ __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, c
     load_rows<DM>(Vs, DM + 1, Vg, ld, k0, ATTN_BKV, S, d);
     const bool key_ok = kj < S && (mask == 0 || mask[(long long)b * S + kj] != 0);
     int qbeg = 0, qend = S; // queries that may see any key of the block
-    if (w >= 0) {
+    if (w >= 0 && half == 0) {
         qbeg = max(0, k0 - w);
         qend = min(S, k0 + ATTN_BKV + w);
     }
@@ -263,6 +269,7 @@ __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, c
         const float *Lg = lse + ((long long)b * nh + h) * S;
         const float *Dg = dsum + ((long long)b * nh + h) * S;
         for (int i0 = qbeg; i0 < qend; i0 += ATTN_BQT) {
+            if (!bd_tile_live(i0, min(qend, i0 + ATTN_BQT), k0, k0 + ATTN_BKV, S, bs, half)) continue;
             __syncthreads();
             load_rows<DM>(Qs, DM, Qg, ld, i0, ATTN_BQT, qend, d);
             load_rows<DM>(dOs, DM, dOg, H, i0, ATTN_BQT, qend, d);
@@ -276,7 +283,7 @@ __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, c
             for (int r = 0; r < ATTN_BQT; ++r) {
                 int qi = i0 + r;
                 if (qi >= qend) break;
-                if (w >= 0 && abs(qi - kj) > w) continue;
+                if (!attn_sees(qi, kj, w, bs, half)) continue;
                 const float *q = Qs + r * DM, *go = dOs + r * DM;
                 float s = 0.0f, dp = 0.0f;
 #pragma unroll 16
@@ -317,52 +324,52 @@ __device__ void attn_bwd_dkv(float *dqkv, const float *dout, const float *qkv, c
 // on a line of its own.
 
 extern "C" __global__ void __launch_bounds__(64)
-attn_fwd_d32(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
-    attn_fwd<32>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+attn_fwd_d32(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_fwd<32>(out, lse, qkv, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(64)
 attn_bwd_dq_d32(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_bwd_dq<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_bwd_dq<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(64)
 attn_bwd_dkv_d32(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_bwd_dkv<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_bwd_dkv<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(64)
-attn_fwd_d64(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
-    attn_fwd<64>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+attn_fwd_d64(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_fwd<64>(out, lse, qkv, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(64)
 attn_bwd_dq_d64(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_bwd_dq<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_bwd_dq<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(64)
 attn_bwd_dkv_d64(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_bwd_dkv<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_bwd_dkv<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(64)
-attn_fwd_d128(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
-    attn_fwd<128>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+attn_fwd_d128(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_fwd<128>(out, lse, qkv, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(64)
 attn_bwd_dq_d128(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_bwd_dq<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_bwd_dq<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(64)
 attn_bwd_dkv_d128(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_bwd_dkv<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_bwd_dkv<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }

@@ -43,6 +43,9 @@
 //               dS·K, Q in dSᵀ·Q, dO in Pᵀ·dO).
 // Either way a fragment load reads, for lane (g, t), word t of row g: the
 // 4-word padding puts the 32 lanes in 32 different banks.
+// Block diffusion's pattern (bs, half; common.cuh) skips whole key tiles per
+// block and per warp (bd_tile_live) and masks the rest pair by pair
+// (attn_sees), like the window.
 #include "common.cuh"
 
 #define MMA_ROWS 64 // rows per block: 4 warps × 16
@@ -155,15 +158,34 @@ __device__ void tile_cols(unsigned *s, const float *src, long long ld, int r0, i
     }
 }
 
-__device__ __forceinline__ bool in_window(int i, int j, int w) { return w < 0 || abs(i - j) <= w; }
-
-// key_flags marks, for a tile of R keys from k0, which may be seen at all:
-// inside [0, kend) and not padding.
-__device__ __forceinline__ void key_flags(unsigned *ok, const int *mask, long long base, int k0, int R, int kend) {
+// key_flags marks, for a tile of R keys from k0, which may be seen at all
+// (inside [0, kend) and not padding): 0 for those that may not, else 1 plus
+// the key's block-pattern code (bd_code), so that the pairs are tested
+// without dividing.
+__device__ __forceinline__ void key_flags(unsigned *ok, const int *mask, long long base, int k0, int R, int kend, int bs, int half) {
     for (int j = threadIdx.x; j < R; j += blockDim.x) {
         int kj = k0 + j;
-        ok[j] = kj < kend && (mask == 0 || mask[base + kj] != 0);
+        ok[j] = (kj < kend && (mask == 0 || mask[base + kj] != 0)) ? 1u + (unsigned)bd_code(kj, bs, half) : 0u;
     }
+}
+
+// visible_pairs returns, as bits 4·nt + i, which of a thread's 4·NT
+// (row, key) pairs of a key tile from k0 may be seen: its rows row[i >> 1],
+// its keys 8·nt + 2·t + (i & 1) with flags kok (key_flags). Computed before
+// the scores occupy the registers; a pair then costs one bit test.
+template <int NT>
+__device__ __forceinline__ unsigned visible_pairs(const unsigned *kok, const int (&row)[2], int t, int k0, int w, int bs, int half) {
+    const int rc[2] = {bd_code(row[0], bs, half), bd_code(row[1], bs, half)};
+    const int rp[2] = {bd_pos(row[0], half), bd_pos(row[1], half)};
+    unsigned vis = 0;
+#pragma unroll
+    for (int e = 0; e < 4 * NT; ++e) {
+        int i = e & 3, j = 8 * (e >> 2) + 2 * t + (i & 1);
+        unsigned kf = kok[j];
+        if (kf != 0 && bd_codes_allowed(rc[i >> 1], (int)kf - 1, bs, half) && (w < 0 || abs(rp[i >> 1] - bd_pos(k0 + j, half)) <= w))
+            vis |= 1u << e;
+    }
+    return vis;
 }
 
 // The rows of a 16-row warp tile and a tile of N columns from c0 that are
@@ -176,7 +198,7 @@ __device__ __forceinline__ bool warp_skips(int r0, int S, int c0, int N, int w) 
 // forward smem words: 64·(DM/2+4) [Q] + 64·(DM/2+4) [K] + DM·(64/2+4) [Vᵀ] + 64 [key ok]
 template <int DM>
 __device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale,
-                             int w) {
+                             int w, int bs, int half) {
     constexpr int LDR = DM / 2 + 4, LDT = MMA_BK / 2 + 4, KS = DM / 16, NT = MMA_BK / 8, DT = DM / 8;
     DLLM_DYNAMIC_SHARED(unsigned, smem);
     unsigned *Qs = smem, *Ks = Qs + MMA_ROWS * LDR, *Vt = Ks + MMA_BK * LDR, *kok = Vt + DM * LDT;
@@ -195,7 +217,7 @@ __device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int
     for (int ks = 0; ks < KS; ++ks) frag_a(qa[ks], Qs, LDR, 16 * warp, 16 * ks);
 
     int kbeg = 0, kend = S;
-    if (w >= 0) {
+    if (w >= 0 && half == 0) { // a window in positions (half > 0) narrows nothing here
         kbeg = max(0, q0 - w);
         kend = min(S, q0 + MMA_ROWS + w);
     }
@@ -206,13 +228,15 @@ __device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int
     float m[2] = {-DLLM_INF, -DLLM_INF}, l[2] = {0.0f, 0.0f}; // l: this thread's part of the row sum
 
     for (int k0 = kbeg; k0 < kend; k0 += MMA_BK) {
+        if (!bd_tile_live(q0, q0 + MMA_ROWS, k0, min(kend, k0 + MMA_BK), S, bs, half)) continue; // the same for every thread
         __syncthreads(); // the previous tile is consumed
         tile_rows<DM>(Ks, Kg, ld, k0, MMA_BK, kend, d);
         tile_cols<DM, MMA_BK>(Vt, Vg, ld, k0, kend, d);
-        key_flags(kok, mask, (long long)b * S, k0, MMA_BK, kend);
+        key_flags(kok, mask, (long long)b * S, k0, MMA_BK, kend, bs, half);
         __syncthreads();
-        if (warp_skips(r0, S, k0, MMA_BK, w)) continue;
+        if (warp_skips(r0, S, k0, MMA_BK, half == 0 ? w : -1) || !bd_tile_live(r0, r0 + 16, k0, k0 + MMA_BK, S, bs, half)) continue;
 
+        const unsigned vis = visible_pairs<NT>(kok, row, t, k0, w, bs, half);
         // S = Q·Kᵀ for 16 queries × 64 keys.
         float s[NT][4];
 #pragma unroll
@@ -232,9 +256,7 @@ __device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
-                int j = 8 * nt + 2 * t + (i & 1);
-                bool ok = kok[j] && in_window(row[i >> 1], k0 + j, w);
-                float v = ok ? s[nt][i] * scale : -DLLM_INF;
+                float v = (vis >> (4 * nt + i)) & 1u ? s[nt][i] * scale : -DLLM_INF;
                 s[nt][i] = v;
                 mx[i >> 1] = fmaxf(mx[i >> 1], v);
             }
@@ -287,7 +309,7 @@ __device__ void attn_mma_fwd(float *out, float *lse, const float *qkv, const int
 // P = exp(scale·Q·Kᵀ − lse), dP = dO·Vᵀ, dS = P ⊙ (dP − D), dQ += scale·dS·K.
 template <int DM>
 __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
-                            const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
+                            const int *mask, int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
     constexpr int LDR = DM / 2 + 4, LDT = MMA_BK / 2 + 4, NT = MMA_BK / 8, DT = DM / 8;
     DLLM_DYNAMIC_SHARED(unsigned, smem);
     unsigned *Qs = smem, *dOs = Qs + MMA_ROWS * LDR, *Ks = dOs + MMA_ROWS * LDR, *Vs = Ks + MMA_BK * LDR;
@@ -312,7 +334,7 @@ __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, co
         Di[hh] = row[hh] < S ? dsum[at] : 0.0f;
     }
     int kbeg = 0, kend = S;
-    if (w >= 0) {
+    if (w >= 0 && half == 0) { // a window in positions (half > 0) narrows nothing here
         kbeg = max(0, q0 - w);
         kend = min(S, q0 + MMA_ROWS + w);
     }
@@ -321,22 +343,24 @@ __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, co
     for (int dt = 0; dt < DT; ++dt) dq[dt][0] = dq[dt][1] = dq[dt][2] = dq[dt][3] = 0.0f;
 
     for (int k0 = kbeg; k0 < kend; k0 += MMA_BK) {
+        if (!bd_tile_live(q0, q0 + MMA_ROWS, k0, min(kend, k0 + MMA_BK), S, bs, half)) continue;
         __syncthreads();
         tile_rows<DM>(Ks, Kg, ld, k0, MMA_BK, kend, d);
         tile_rows<DM>(Vs, Vg, ld, k0, MMA_BK, kend, d);
         tile_cols<DM, MMA_BK>(Kt, Kg, ld, k0, kend, d);
-        key_flags(kok, mask, (long long)b * S, k0, MMA_BK, kend);
+        key_flags(kok, mask, (long long)b * S, k0, MMA_BK, kend, bs, half);
         __syncthreads();
-        if (warp_skips(r0, S, k0, MMA_BK, w)) continue;
+        if (warp_skips(r0, S, k0, MMA_BK, half == 0 ? w : -1) || !bd_tile_live(r0, r0 + 16, k0, k0 + MMA_BK, S, bs, half)) continue;
 
+        const unsigned vis = visible_pairs<NT>(kok, row, t, k0, w, bs, half);
         float s[NT][4], dp[NT][4];
         scores_pair<DM, NT>(s, dp, Qs, dOs, Ks, Vs, 16 * warp); // S = Q·Kᵀ, dP = dO·Vᵀ
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
             for (int i = 0; i < 4; ++i) {
-                int j = 8 * nt + 2 * t + (i & 1), hh = i >> 1;
-                bool ok = kok[j] && in_window(row[hh], k0 + j, w);
+                int hh = i >> 1;
+                bool ok = (vis >> (4 * nt + i)) & 1u;
                 float p = ok ? expf(s[nt][i] * scale - L[hh]) : 0.0f;
                 s[nt][i] = p * (dp[nt][i] - Di[hh]); // dS
             }
@@ -362,7 +386,7 @@ __device__ void attn_mma_dq(float *dqkv, const float *dout, const float *qkv, co
 // dPᵀ = V·dOᵀ, dSᵀ = Pᵀ ⊙ (dPᵀ − D); dV += Pᵀ·dO, dK += scale·dSᵀ·Q.
 template <int DM>
 __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum,
-                             const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
+                             const int *mask, int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
     constexpr int LDR = DM / 2 + 4, LDT = MMA_BQ / 2 + 4, NT = MMA_BQ / 8, DT = DM / 8;
     DLLM_DYNAMIC_SHARED(unsigned, smem);
     unsigned *Ks = smem, *Vs = Ks + MMA_ROWS * LDR, *Qs = Vs + MMA_ROWS * LDR, *dOs = Qs + MMA_BQ * LDR;
@@ -382,7 +406,7 @@ __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, c
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) key_ok[hh] = key[hh] < S && (mask == 0 || mask[(long long)b * S + key[hh]] != 0);
     int qbeg = 0, qend = S; // queries that may see any key of the block
-    if (w >= 0) {
+    if (w >= 0 && half == 0) {
         qbeg = max(0, k0 - w);
         qend = min(S, k0 + MMA_ROWS + w);
     }
@@ -398,6 +422,7 @@ __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, c
         const float *Lg = lse + ((long long)b * nh + h) * S;
         const float *Dg = dsum + ((long long)b * nh + h) * S;
         for (int i0 = qbeg; i0 < qend; i0 += MMA_BQ) {
+            if (!bd_tile_live(i0, min(qend, i0 + MMA_BQ), k0, k0 + MMA_ROWS, S, bs, half)) continue;
             __syncthreads();
             tile_rows<DM>(Qs, Qg, ld, i0, MMA_BQ, qend, d);
             tile_rows<DM>(dOs, dOg, H, i0, MMA_BQ, qend, d);
@@ -409,16 +434,31 @@ __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, c
                 Ds[r] = qi < qend ? Dg[qi] : 0.0f;
             }
             __syncthreads();
-            if (warp_skips(r0, S, i0, MMA_BQ, w)) continue;
+            if (warp_skips(r0, S, i0, MMA_BQ, half == 0 ? w : -1) || !bd_tile_live(i0, min(qend, i0 + MMA_BQ), r0, r0 + 16, S, bs, half))
+                continue;
 
+            // Which of the thread's (key, query) pairs may be seen, before
+            // the scores occupy the registers (bit 4·nt + i).
+            unsigned vis = 0;
+            {
+                const int kc[2] = {bd_code(key[0], bs, half), bd_code(key[1], bs, half)};
+                const int kp[2] = {bd_pos(key[0], half), bd_pos(key[1], half)};
+#pragma unroll
+                for (int e = 0; e < 4 * NT; ++e) {
+                    int hh = (e & 3) >> 1, qi = i0 + 8 * (e >> 2) + 2 * t + (e & 1);
+                    if (key_ok[hh] && qi < qend && bd_codes_allowed(bd_code(qi, bs, half), kc[hh], bs, half) &&
+                        (w < 0 || abs(bd_pos(qi, half) - kp[hh]) <= w))
+                        vis |= 1u << e;
+                }
+            }
             float st[NT][4], dpt[NT][4];
             scores_pair<DM, NT>(st, dpt, Ks, Vs, Qs, dOs, 16 * warp); // Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt)
 #pragma unroll
                 for (int i = 0; i < 4; ++i) {
-                    int c = 8 * nt + 2 * t + (i & 1), hh = i >> 1, qi = i0 + c;
-                    bool ok = key_ok[hh] && qi < qend && in_window(qi, key[hh], w);
+                    int c = 8 * nt + 2 * t + (i & 1);
+                    bool ok = (vis >> (4 * nt + i)) & 1u;
                     float p = ok ? expf(st[nt][i] * scale - Ls[c]) : 0.0f;
                     st[nt][i] = p;                        // Pᵀ
                     dpt[nt][i] = p * (dpt[nt][i] - Ds[c]); // dSᵀ
@@ -456,52 +496,52 @@ __device__ void attn_mma_dkv(float *dqkv, const float *dout, const float *qkv, c
 // on a line of its own.
 
 extern "C" __global__ void __launch_bounds__(128)
-attn_mma_fwd_d32(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
-    attn_mma_fwd<32>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+attn_mma_fwd_d32(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_mma_fwd<32>(out, lse, qkv, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(128)
 attn_mma_dq_d32(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_mma_dq<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_mma_dq<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(128)
 attn_mma_dkv_d32(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_mma_dkv<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_mma_dkv<32>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(128)
-attn_mma_fwd_d64(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
-    attn_mma_fwd<64>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+attn_mma_fwd_d64(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_mma_fwd<64>(out, lse, qkv, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(128)
 attn_mma_dq_d64(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_mma_dq<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_mma_dq<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(128)
 attn_mma_dkv_d64(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_mma_dkv<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_mma_dkv<64>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(128)
-attn_mma_fwd_d128(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w) {
-    attn_mma_fwd<128>(out, lse, qkv, mask, S, nh, nkv, d, scale, w);
+attn_mma_fwd_d128(float *out, float *lse, const float *qkv, const int *mask, int S, int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_mma_fwd<128>(out, lse, qkv, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(128)
 attn_mma_dq_d128(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_mma_dq<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_mma_dq<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }
 
 extern "C" __global__ void __launch_bounds__(128)
 attn_mma_dkv_d128(float *dqkv, const float *dout, const float *qkv, const float *lse, const float *dsum, const int *mask, int S,
-    int nh, int nkv, int d, float scale, int w) {
-    attn_mma_dkv<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w);
+    int nh, int nkv, int d, float scale, int w, int bs, int half) {
+    attn_mma_dkv<128>(dqkv, dout, qkv, lse, dsum, mask, S, nh, nkv, d, scale, w, bs, half);
 }

@@ -174,3 +174,70 @@ __device__ __forceinline__ float block_lse(float m, float s, float *scratch) {
 #define DLLM_FOR(i, n)                                                          \
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
          i += (long long)gridDim.x * blockDim.x)
+
+// Block diffusion's attention pattern as structure (tensor.BlockPattern):
+// bs tokens per block (0: no pattern); half = 0 is block-causal (key block ≤
+// query block), half = L the training input [x_t ; x_0] of 2L tokens, with
+// h the half and b the block within it: query i sees key j iff (h(i) = h(j)
+// and b(i) = b(j)) or (h(j) = 1 and b(i) > b(j) for a noisy query, b(i) ≥
+// b(j) for a clean one). Windows are then measured in positions, i mod L.
+__device__ __forceinline__ int bd_pos(int i, int half) { return (half > 0 && i >= half) ? i - half : i; }
+
+__device__ __forceinline__ bool bd_allowed(int i, int j, int bs, int half) {
+    if (bs <= 0) return true;
+    int hq = (half > 0 && i >= half) ? 1 : 0, hk = (half > 0 && j >= half) ? 1 : 0;
+    int bq = (i - hq * half) / bs, bk = (j - hk * half) / bs;
+    if (half == 0) return bk <= bq;
+    if (hq == hk && bq == bk) return true;
+    if (hk == 1) return hq == 0 ? bq > bk : bq >= bk;
+    return false;
+}
+
+// bd_code packs index i's half and block into one int (half | block << 1),
+// 0 without a pattern, so that a kernel can compute a row's or a key's code
+// once and test pairs without dividing (bd_codes_allowed).
+__device__ __forceinline__ int bd_code(int i, int bs, int half) {
+    if (bs <= 0) return 0;
+    int h = (half > 0 && i >= half) ? 1 : 0;
+    return h | (((i - h * half) / bs) << 1);
+}
+
+// bd_codes_allowed is bd_allowed on the codes of a query and a key.
+__device__ __forceinline__ bool bd_codes_allowed(int q, int k, int bs, int half) {
+    if (bs <= 0) return true;
+    int bq = q >> 1, bk = k >> 1;
+    if (half == 0) return bk <= bq;
+    if (q == k) return true;
+    if (k & 1) return (q & 1) ? bq >= bk : bq > bk;
+    return false;
+}
+
+// attn_sees: query i may see key j by the window w (−1: none, else in
+// positions) and the block pattern; the key mask is separate.
+__device__ __forceinline__ bool attn_sees(int i, int j, int w, int bs, int half) {
+    return bd_allowed(i, j, bs, half) && (w < 0 || abs(bd_pos(i, half) - bd_pos(j, half)) <= w);
+}
+
+__device__ __forceinline__ bool bd_span_hits(int lo, int hi, int k0, int k1) { return lo < hi && lo < k1 && k0 < hi; }
+
+// bd_tile_live reports whether some query of [q0, q1) may see some key of
+// [k0, k1) under the pattern (both clipped to S): the keys a query tile may
+// see are at most two spans in closed form (tensor.BlockPattern.KeySpans,
+// whose exactness the Go tests check), and a tile pair outside them is
+// skipped whole. Every thread computes the same answer, so the skip is
+// uniform over a block (or a warp).
+__device__ __forceinline__ bool bd_tile_live(int q0, int q1, int k0, int k1, int S, int bs, int half) {
+    if (bs <= 0) return true;
+    q1 = min(q1, S);
+    k1 = min(k1, S);
+    if (q0 >= q1 || k0 >= k1) return false;
+    if (half == 0) return k0 < min(S, ((q1 - 1) / bs + 1) * bs);
+    int clean = 0; // the clean keys [L, L + clean) some query sees
+    if (q0 < half) {
+        int last = (min(q1, half) - 1) / bs;
+        if (bd_span_hits(q0 / bs * bs, min(half, (last + 1) * bs), k0, k1)) return true;
+        clean = last * bs;
+    }
+    if (q1 > half) clean = max(clean, min(half, ((q1 - 1 - half) / bs + 1) * bs));
+    return bd_span_hits(half, half + clean, k0, k1);
+}

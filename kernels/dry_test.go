@@ -221,7 +221,7 @@ func TestDryGroupedAttentionGrids(t *testing.T) {
 		assert.Equal(t, wantY, l.grid.Y, l.entry)
 		assert.Equal(t, bs, l.grid.Z, l.entry)
 		n := len(l.args)
-		assert.Equal(t, []any{int32(s), int32(nh), int32(nkv), int32(d)}, l.args[n-6:n-2], l.entry)
+		assert.Equal(t, []any{int32(s), int32(nh), int32(nkv), int32(d)}, l.args[n-8:n-4], l.entry)
 	}
 	assert.Equal(t, 6, seen)
 	assert.Panics(t, func() {

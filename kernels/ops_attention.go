@@ -70,6 +70,7 @@ type attnShape struct {
 	nkv         int // key/value heads (grouped-query attention); nh without grouping
 	w           int // half window, −1 for global attention
 	dm          int // head-size class of the kernels: 32, 64 or 128
+	blocks      tensor.BlockPattern
 }
 
 // attnDims checks the limits of the kernels for operands that passed the
@@ -86,7 +87,7 @@ func attnDims(op string, c tensor.AttentionShape, p tensor.AttentionParams) attn
 	for dm < d {
 		dm *= 2
 	}
-	return attnShape{b: bsz, s: s, nh: p.Heads, nkv: nkv, d: d, w: w, dm: dm}
+	return attnShape{b: bsz, s: s, nh: p.Heads, nkv: nkv, d: d, w: w, dm: dm, blocks: p.Blocks}
 }
 
 // Tile sizes of attention_mma.cu (the tensor-core kernels, p.BF16): 64 rows
@@ -125,9 +126,11 @@ func (a attnShape) entry(kind string) string {
 	return kind + "_d128"
 }
 
-// scalars are the trailing kernel arguments shared by the attention kernels.
+// scalars are the trailing kernel arguments shared by the attention kernels:
+// the geometry, the scale, the half window and the block pattern (block
+// size, 0 for none, and the half length L of the two-halves layout).
 func (a attnShape) scalars(scale float32) []any {
-	return []any{int32(a.s), int32(a.nh), int32(a.nkv), int32(a.d), scale, int32(a.w)}
+	return []any{int32(a.s), int32(a.nh), int32(a.nkv), int32(a.d), scale, int32(a.w), int32(a.blocks.Size), int32(a.blocks.Half)}
 }
 
 var attnThreads = cu.Dim3{X: 64, Y: 1, Z: 1}

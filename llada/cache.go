@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dllmgo/dllm/graphs"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
@@ -48,6 +49,25 @@ type stepKey struct {
 // tokens. With the cache, later steps of the block recompute the blocks
 // only (BlockCache.Logits). The dynamic type of the cache is *BlockCache.
 func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
+	return m.beginBlock(ids, batch, seqLen, nil, keyMask, starts, width, rows)
+}
+
+// BeginMaskedBlock is BeginBlock whose full pass attends under the pattern
+// mask (block diffusion's block-causal sampling mask) instead of to every
+// real key; the block's later steps attend to the cached keys as BeginBlock's
+// do, which is exact when the block is the last one and sees every real key
+// before it (bd3lm.Generate).
+func (m *Model) BeginMaskedBlock(ids []int32, batch, seqLen int, mask *lm.AttentionMask, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
+	if mask == nil {
+		return nil, nil, fmt.Errorf("llada: BeginMaskedBlock without a mask")
+	}
+	if err := mask.Check(batch, seqLen); err != nil {
+		return nil, nil, fmt.Errorf("llada: %w", err)
+	}
+	return m.beginBlock(ids, batch, seqLen, mask, keyMask, starts, width, rows)
+}
+
+func (m *Model) beginBlock(ids []int32, batch, seqLen int, pattern *lm.AttentionMask, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
 	if err := m.checkBatch(ids, batch, seqLen, keyMask, rows); err != nil {
 		return nil, nil, err
 	}
@@ -67,6 +87,9 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 		mask = be.FromHost(tensor.FromI32(keyMask, batch, seqLen))
 	}
 	full := transformer.FullAttention(mask, batch, seqLen)
+	if pattern != nil {
+		full = transformer.PatternAttention(be, pattern, mask, batch, seqLen)(m.layer())
+	}
 	hidden := m.encode(tp, be.FromHost(tensor.FromI32(ids, batch*seqLen)), m.positionIDs(batch, seqLen), func(i int) transformer.Attention {
 		return c.kv.Record(i, full)
 	})

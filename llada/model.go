@@ -126,7 +126,7 @@ func (m *Model) Params() []*nn.Param {
 
 // Forward runs the model: embeddings (times √D with input_emb_norm), the
 // blocks with bidirectional attention over the keys in.KeyMask lets
-// through, ln_f, and the head on in.Rows. Positions are in.Positions, or
+// through (or under in.Mask's pattern when it is set), ln_f, and the head on in.Rows. Positions are in.Positions, or
 // 0..S−1 in every row as LLaDA's own forward has them.
 func (m *Model) Forward(tp *nn.Tape, in lm.Input) lm.Output {
 	if in.IDs.Rank() != 2 {
@@ -138,12 +138,25 @@ func (m *Model) Forward(tp *nn.Tape, in lm.Input) lm.Output {
 		pos = m.positionIDs(bsz, seq)
 	}
 	full := transformer.FullAttention(in.KeyMask, bsz, seq)
-	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, func(int) transformer.Attention { return full })}
+	attention := func(int) transformer.Attention { return full }
+	if in.Mask != nil { // an objective's or sampler's own pattern (lm.MaskAttender): BD3LM
+		if err := in.Mask.Check(bsz, seq); err != nil {
+			panic("llada: " + err.Error())
+		}
+		masked := transformer.PatternAttention(m.b, in.Mask, in.KeyMask, bsz, seq)(m.layer())
+		attention = func(int) transformer.Attention { return masked }
+	}
+	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {
 		out.Logits = m.head(tp, out.Hidden, in.Rows)
 	}
 	return out
 }
+
+// AttendsWithMask marks the model as one whose Forward honours lm.Input's
+// Mask (lm.MaskAttender), which block diffusion (BD3LM) trains and samples
+// with.
+func (m *Model) AttendsWithMask() {}
 
 // encode runs the ids [N] at positions pos [N] through the blocks, with
 // attention(i) as block i's attention, and returns ln_f's output [N, D].

@@ -131,7 +131,15 @@ func (m *Model) Forward(tp *nn.Tape, in lm.Input) lm.Output {
 		pos = m.positionIDs(bsz, seq)
 	}
 	full := transformer.FullAttention(in.KeyMask, bsz, seq)
-	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, func(int) transformer.Attention { return full })}
+	attention := func(int) transformer.Attention { return full }
+	if in.Mask != nil { // an objective's or sampler's own pattern (lm.MaskAttender): BD3LM
+		if err := in.Mask.Check(bsz, seq); err != nil {
+			panic(fmt.Sprintf("%s: %v", m.Config.Variant, err))
+		}
+		masked := transformer.PatternAttention(m.b, in.Mask, in.KeyMask, bsz, seq)
+		attention = func(i int) transformer.Attention { return masked(m.layer(i)) }
+	}
+	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {
 		out.Logits = m.head(tp, out.Hidden, in.Rows)
 	}
@@ -158,6 +166,10 @@ func (m *Model) head(tp *nn.Tape, z *nn.Var, rows *tensor.Tensor) *nn.Var {
 	}
 	return tp.Linear(z, m.Embed.Weight.Var)
 }
+
+// AttendsWithMask marks the model as one whose Forward honours lm.Input's
+// Mask (lm.MaskAttender), which block diffusion (BD3LM) trains with.
+func (m *Model) AttendsWithMask() {}
 
 // layers is the geometry of every layer, for the block cache.
 func (m *Model) layers() []transformer.Layer {

@@ -1,14 +1,24 @@
 package lm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/dllmgo/dllm/tensor"
+)
 
 // AttentionMask is an attention pattern that replaces a model's own
 // attention rule (whole sequences, KeyMask) for one forward pass: block
 // diffusion's mask over its noisy and clean halves, or a block-causal
-// sampling mask over left-padded prompts. It is structure on the host; the
-// family turns it into what its attention needs (package transformer's
-// MaskedAttention).
+// sampling mask over left-padded prompts. Block diffusion's patterns are
+// given as structure (Blocks): the families pass it to the fused attention
+// kernels, which skip every fully masked tile, with the batch's Input.KeyMask
+// as the key padding. Any other pattern is a dense Allow, which the families
+// run through the composed nn.MaskedAttention (the structure's reference in
+// the tests). package transformer's PatternAttention makes either the hook.
 type AttentionMask struct {
+	// Blocks, when Blocks.Size > 0, is the pattern (tensor.BlockPattern);
+	// Allow, Rows and Pos are then unused.
+	Blocks tensor.BlockPattern
 	// Allow [R·S·S] says whether query q of row r may see key k, at
 	// (r·S+q)·S+k. Rows = 1 shares one pattern among every row of the batch;
 	// Rows = B gives each row its own.
@@ -23,6 +33,12 @@ type AttentionMask struct {
 
 // Check verifies the mask's sizes for a batch of B rows of S tokens.
 func (m *AttentionMask) Check(b, s int) error {
+	if bp := m.Blocks; bp.Size > 0 {
+		if bp.Half < 0 || (bp.Half > 0 && s != 2*bp.Half) {
+			return fmt.Errorf("lm: block pattern %+v for rows of %d tokens", bp, s)
+		}
+		return nil
+	}
 	switch {
 	case m.Rows != 1 && m.Rows != b:
 		return fmt.Errorf("lm: attention mask of %d rows for a batch of %d", m.Rows, b)

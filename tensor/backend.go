@@ -255,6 +255,11 @@ type AttentionParams struct {
 	// Window is Hugging Face's local_attention: key j is visible from query i
 	// iff |i−j| ≤ Window/2. 0 means global attention.
 	Window int
+	// Blocks, when Blocks.Size > 0, is block diffusion's attention pattern
+	// given as structure (BlockPattern): a query sees only the keys the
+	// pattern allows, on top of the key mask and the window. The window is
+	// then measured in positions, Blocks.Pos(i), not indices.
+	Blocks BlockPattern
 	// BF16 lets a backend compute in bfloat16 with f32 accumulation, as
 	// mixed-precision training does: the CUDA backend then runs its
 	// tensor-core kernels, which round Q, K, V, dO and the probabilities to
@@ -269,6 +274,12 @@ func (p AttentionParams) KV() int {
 		return p.Heads
 	}
 	return p.KVHeads
+}
+
+// Sees reports whether query i may see key j by the window (measured in
+// Blocks.Pos) and the block pattern; the key mask is separate.
+func (p AttentionParams) Sees(i, j int) bool {
+	return p.Blocks.Allowed(i, j) && p.Visible(p.Blocks.Pos(i), p.Blocks.Pos(j))
 }
 
 // Visible reports whether key j is in query i's window.

@@ -386,6 +386,10 @@ func attentionContract(op string, out, lse, qkv, keyMask *Tensor, p AttentionPar
 		checkF32(op, lse)
 		check(lse.Numel() == b*p.Heads*s, op, "lse %v must be [%d, %d, %d]", lse, b, p.Heads, s)
 	}
+	bp := p.Blocks
+	check(bp.Size >= 0 && bp.Half >= 0, op, "block pattern %+v: negative size or half", bp)
+	check(bp.Half == 0 || (bp.Size > 0 && s == 2*bp.Half), op,
+		"block pattern %+v: the two-halves layout needs Size > 0 and a sequence of 2·Half tokens, qkv has %d", bp, s)
 	return AttentionShape{Batch: b, Seq: s, Heads: p.Heads, KVHeads: nkv, D: d}
 }
 
@@ -394,7 +398,8 @@ func attentionContract(op string, out, lse, qkv, keyMask *Tensor, p AttentionPar
 // [B, S, nh + 2·nkv, d], or any [B, S, ...] holding (nh + 2·nkv)·d values
 // per token, rank 5 only as [B, S, 3, nh, d] without grouping; out
 // F32 with B·S·nh·d elements; keyMask (may be nil) I32 with B·S elements;
-// lse (may be nil) F32 with B·nh·S elements.
+// lse (may be nil) F32 with B·nh·S elements; the block pattern p.Blocks
+// with Size, Half ≥ 0, and Half > 0 only with Size > 0 and S = 2·Half.
 func CheckAttention(out, lse, qkv, keyMask *Tensor, p AttentionParams) AttentionShape {
 	return attentionContract("Attention", out, lse, qkv, keyMask, p)
 }

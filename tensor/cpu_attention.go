@@ -45,7 +45,8 @@ var serialGEMM = gemm.Config{Threads: 1}
 type attnShape struct {
 	b, s, nh, d int
 	nkv         int // key/value heads: nh without grouping
-	w           int // half window: key j visible from i iff |i−j| ≤ w; -1 = global
+	w           int // half window: key j visible from i iff |pos(i)−pos(j)| ≤ w; -1 = global
+	blocks      BlockPattern
 }
 
 // h is the hidden size nh·d, the row stride of out.
@@ -71,6 +72,8 @@ func (a attnShape) offsets(bi, h int) (qOff, kOff, vOff, oOff int) {
 // window wastes little work on keys outside it (a block of 64 queries with
 // w = 64 multiplies against 192 keys where each query sees 129). Measured on
 // the tiny ModernBERT's shapes (S = 256, d = 64); 32 and 256 were slower.
+// A block pattern uses the smaller blocks too: its diagonal blocks are
+// narrow.
 const (
 	attnBlockGlobal = 128
 	attnBlockLocal  = 64
@@ -78,26 +81,42 @@ const (
 
 // block returns the query block size for this geometry.
 func (a attnShape) block() int {
-	if a.w < 0 {
+	if a.w < 0 && a.blocks.Size == 0 {
 		return attnBlockGlobal
 	}
 	return attnBlockLocal
 }
 
-// keyRange returns the keys [j0, j1) that any query of [i0, i1) may see.
-func (a attnShape) keyRange(i0, i1 int) (j0, j1 int) {
-	if a.w < 0 {
-		return 0, a.s
+// keySpans returns the keys any query of [i0, i1) may see, as disjoint
+// increasing spans: the block pattern's (BlockPattern.KeySpans), cut to the
+// window when positions are indices. Every key outside them is masked for
+// every query of the block, so its scores are never computed.
+func (a attnShape) keySpans(i0, i1 int) []Span {
+	spans := a.blocks.KeySpans(i0, i1, a.s)
+	if a.w < 0 || a.blocks.Half > 0 {
+		return spans
 	}
-	return max(0, i0-a.w), min(a.s, i1+a.w)
+	lo, hi := max(0, i0-a.w), min(a.s, i1+a.w)
+	out := spans[:0]
+	for _, sp := range spans {
+		if sp = (Span{max(sp.Lo, lo), min(sp.Hi, hi)}); sp.Lo < sp.Hi {
+			out = append(out, sp)
+		}
+	}
+	return out
 }
 
-// rowRange returns the keys [lo, hi) that query i may see by position.
-func (a attnShape) rowRange(i int) (lo, hi int) {
-	if a.w < 0 {
-		return 0, a.s
+// sees reports whether query i may see key j by the window and the block
+// pattern (the key mask aside).
+func (a attnShape) sees(i, j int) bool {
+	if !a.blocks.Allowed(i, j) {
+		return false
 	}
-	return max(0, i-a.w), min(a.s, i+a.w+1)
+	if a.w < 0 {
+		return true
+	}
+	d := a.blocks.Pos(i) - a.blocks.Pos(j)
+	return d <= a.w && -d <= a.w
 }
 
 // attnDims returns the geometry of a call whose operands passed the
@@ -107,7 +126,7 @@ func attnDims(c AttentionShape, p AttentionParams) attnShape {
 	if p.Window > 0 {
 		w = p.Window / 2
 	}
-	return attnShape{b: c.Batch, s: c.Seq, nh: c.Heads, nkv: c.KVHeads, d: c.D, w: w}
+	return attnShape{b: c.Batch, s: c.Seq, nh: c.Heads, nkv: c.KVHeads, d: c.D, w: w, blocks: p.Blocks}
 }
 
 // attnScratch is one task's working memory: a block of scores and a block of
@@ -157,59 +176,98 @@ func (cpuBackend) Attention(out, lse, qkv, keyMask *Tensor, p AttentionParams) {
 	})
 }
 
-// attnForwardHead computes one (batch, head) pair.
+// attnForwardHead computes one (batch, head) pair. A block of queries
+// multiplies against the keys of its spans only, packed side by side into
+// one row of scores per query (column c of span k is key Lo_k + c − offset_k).
 func attnForwardHead(a attnShape, scale float32, x, o, lse []float32, mask []int32, bi, h int, sc *attnScratch) {
 	H, ld := a.h(), a.ld()
 	qOff, kOff, vOff, oOff := a.offsets(bi, h)
 	for i0 := 0; i0 < a.s; i0 += a.block() {
 		i1 := min(a.s, i0+a.block())
-		j0, j1 := a.keyRange(i0, i1)
-		m, nk := i1-i0, j1-j0
+		spans := a.keySpans(i0, i1)
+		m, nk := i1-i0, spanLen(spans)
 		s := sc.scores[:m*nk]
-		serialGEMM.Sgemm(false, true, m, nk, a.d, scale, x[qOff+i0*ld:], ld, x[kOff+j0*ld:], ld, 0, s, nk)
+		for _, col := range spanCols(spans) {
+			c, sp := col.c, col.sp
+			serialGEMM.Sgemm(false, true, m, sp.Hi-sp.Lo, a.d, scale, x[qOff+i0*ld:], ld, x[kOff+sp.Lo*ld:], ld, 0, s[c:], nk)
+		}
 		for r := range m {
-			l := softmaxVisible(a, s[r*nk:(r+1)*nk], i0+r, j0, mask)
+			l := softmaxVisible(a, s[r*nk:(r+1)*nk], i0+r, spans, mask)
 			if lse != nil {
 				lse[i0+r] = l
 			}
 		}
-		serialGEMM.Sgemm(false, false, m, a.d, nk, 1, s, nk, x[vOff+j0*ld:], ld, 0, o[oOff+i0*H:], H)
+		if nk == 0 {
+			for r := range m {
+				clear(o[oOff+(i0+r)*H : oOff+(i0+r)*H+a.d])
+			}
+			continue
+		}
+		beta := float32(0)
+		for _, col := range spanCols(spans) {
+			c, sp := col.c, col.sp
+			serialGEMM.Sgemm(false, false, m, a.d, sp.Hi-sp.Lo, 1, s[c:], nk, x[vOff+sp.Lo*ld:], ld, beta, o[oOff+i0*H:], H)
+			beta = 1
+		}
 	}
 }
 
-// softmaxVisible turns one row of scores (keys j0, j0+1, ...) into attention
-// probabilities in place: keys query i cannot see get 0, the others
-// softmax over the visible ones. It returns the log-sum-exp, +Inf when no key
-// is visible (the row is then all zeros).
-func softmaxVisible(a attnShape, row []float32, i, j0 int, mask []int32) float32 {
-	lo, hi := a.rowRange(i)
-	lo, hi = lo-j0, hi-j0
-	clear(row[:lo])
-	clear(row[hi:])
-	vis := row[lo:hi]
-	hideMasked(vis, mask, j0+lo)
-	m := maxF32(vis)
-	if math.IsInf(float64(m), -1) {
-		clear(vis)
+// spanLen is the number of keys in spans.
+func spanLen(spans []Span) int {
+	n := 0
+	for _, sp := range spans {
+		n += sp.Hi - sp.Lo
+	}
+	return n
+}
+
+// spanCol is a span of keys and the column where it starts in a packed row
+// of scores.
+type spanCol struct {
+	c  int
+	sp Span
+}
+
+// spanCols places spans side by side, in order.
+func spanCols(spans []Span) []spanCol {
+	cols := make([]spanCol, len(spans))
+	c := 0
+	for k, sp := range spans {
+		cols[k] = spanCol{c, sp}
+		c += sp.Hi - sp.Lo
+	}
+	return cols
+}
+
+// softmaxVisible turns one packed row of scores (the keys of spans) into
+// attention probabilities in place: keys query i cannot see get 0, the
+// others softmax over the visible ones. It returns the log-sum-exp, +Inf
+// when no key is visible (the row is then all zeros).
+func softmaxVisible(a attnShape, row []float32, i int, spans []Span, mask []int32) float32 {
+	hideInvisible(a, row, i, spans, mask)
+	m := maxF32(row)
+	if len(row) == 0 || math.IsInf(float64(m), -1) {
+		clear(row)
 		return float32(math.Inf(1))
 	}
-	sum := expSum(vis, vis, float64(m)) // padded keys: e^−Inf = 0
+	sum := expSum(row, row, float64(m)) // hidden keys: e^−Inf = 0
 	inv := 1 / sum
-	for c, e := range vis {
-		vis[c] = float32(float64(e) * inv)
+	for c, e := range row {
+		row[c] = float32(float64(e) * inv)
 	}
 	return float32(float64(m) + math.Log(sum))
 }
 
-// hideMasked sets the scores of padded keys (key j0+c for vis[c]) to −Inf.
-func hideMasked(vis []float32, mask []int32, j0 int) {
-	if mask == nil {
-		return
-	}
+// hideInvisible sets the scores of the keys query i may not see (padding,
+// outside the window, masked by the block pattern) to −Inf.
+func hideInvisible(a attnShape, row []float32, i int, spans []Span, mask []int32) {
 	ninf := float32(math.Inf(-1))
-	for c, real := range mask[j0 : j0+len(vis)] {
-		if real == 0 {
-			vis[c] = ninf
+	c := 0
+	for _, sp := range spans {
+		for j := sp.Lo; j < sp.Hi; j, c = j+1, c+1 {
+			if (mask != nil && mask[j] == 0) || !a.sees(i, j) {
+				row[c] = ninf
+			}
 		}
 	}
 }
@@ -264,41 +322,52 @@ func attnBackwardHead(a attnShape, scale float32, x, dx, o, do, lse, dsum []floa
 	}
 	for i0 := 0; i0 < a.s; i0 += a.block() {
 		i1 := min(a.s, i0+a.block())
-		j0, j1 := a.keyRange(i0, i1)
-		m, nk := i1-i0, j1-j0
-		pm, dp := sc.scores[:m*nk], sc.dp[:m*nk]
-		serialGEMM.Sgemm(false, true, m, nk, a.d, scale, x[qOff+i0*ld:], ld, x[kOff+j0*ld:], ld, 0, pm, nk)
-		for r := range m {
-			probsFromLSE(a, pm[r*nk:(r+1)*nk], i0+r, j0, mask, lse[i0+r])
+		spans := a.keySpans(i0, i1)
+		m, nk := i1-i0, spanLen(spans)
+		if nk == 0 {
+			continue
 		}
-		// dV[j0:j1] += Pᵀ·dout[i0:i1]
-		serialGEMM.Sgemm(true, false, nk, a.d, m, 1, pm, nk, do[oOff+i0*H:], H, 1, dx[vOff+j0*ld:], ld)
-		// dP = dout[i0:i1]·V[j0:j1]ᵀ
-		serialGEMM.Sgemm(false, true, m, nk, a.d, 1, do[oOff+i0*H:], H, x[vOff+j0*ld:], ld, 0, dp, nk)
+		cols := spanCols(spans)
+		pm, dp := sc.scores[:m*nk], sc.dp[:m*nk]
+		for _, col := range cols {
+			c, sp := col.c, col.sp
+			serialGEMM.Sgemm(false, true, m, sp.Hi-sp.Lo, a.d, scale, x[qOff+i0*ld:], ld, x[kOff+sp.Lo*ld:], ld, 0, pm[c:], nk)
+		}
+		for r := range m {
+			probsFromLSE(a, pm[r*nk:(r+1)*nk], i0+r, spans, mask, lse[i0+r])
+		}
+		for _, col := range cols {
+			c, sp := col.c, col.sp
+			n := sp.Hi - sp.Lo
+			// dV[span] += Pᵀ·dout[i0:i1]
+			serialGEMM.Sgemm(true, false, n, a.d, m, 1, pm[c:], nk, do[oOff+i0*H:], H, 1, dx[vOff+sp.Lo*ld:], ld)
+			// dP = dout[i0:i1]·V[span]ᵀ
+			serialGEMM.Sgemm(false, true, m, n, a.d, 1, do[oOff+i0*H:], H, x[vOff+sp.Lo*ld:], ld, 0, dp[c:], nk)
+		}
 		for r := range m {
 			dr, pr, di := dp[r*nk:(r+1)*nk], pm[r*nk:(r+1)*nk], dsum[i0+r]
 			for c, pv := range pr {
 				dr[c] = pv * (dr[c] - di)
 			}
 		}
-		// dQ[i0:i1] += scale·dS·K[j0:j1];  dK[j0:j1] += scale·dSᵀ·Q[i0:i1]
-		serialGEMM.Sgemm(false, false, m, a.d, nk, scale, dp, nk, x[kOff+j0*ld:], ld, 1, dx[qOff+i0*ld:], ld)
-		serialGEMM.Sgemm(true, false, nk, a.d, m, scale, dp, nk, x[qOff+i0*ld:], ld, 1, dx[kOff+j0*ld:], ld)
+		// dQ[i0:i1] += scale·dS·K[span];  dK[span] += scale·dSᵀ·Q[i0:i1],
+		// span by span in increasing order (a fixed order of the sums).
+		for _, col := range cols {
+			c, sp := col.c, col.sp
+			n := sp.Hi - sp.Lo
+			serialGEMM.Sgemm(false, false, m, a.d, n, scale, dp[c:], nk, x[kOff+sp.Lo*ld:], ld, 1, dx[qOff+i0*ld:], ld)
+			serialGEMM.Sgemm(true, false, n, a.d, m, scale, dp[c:], nk, x[qOff+i0*ld:], ld, 1, dx[kOff+sp.Lo*ld:], ld)
+		}
 	}
 }
 
-// probsFromLSE turns one row of scores into the forward's probabilities
-// exp(s − lse), with 0 for keys the query cannot see.
-func probsFromLSE(a attnShape, row []float32, i, j0 int, mask []int32, lse float32) {
-	lo, hi := a.rowRange(i)
-	lo, hi = lo-j0, hi-j0
-	clear(row[:lo])
-	clear(row[hi:])
-	vis := row[lo:hi]
+// probsFromLSE turns one packed row of scores into the forward's
+// probabilities exp(s − lse), with 0 for keys the query cannot see.
+func probsFromLSE(a attnShape, row []float32, i int, spans []Span, mask []int32, lse float32) {
 	if math.IsInf(float64(lse), 1) { // no key visible: the forward output was constant
-		clear(vis)
+		clear(row)
 		return
 	}
-	hideMasked(vis, mask, j0+lo)
-	expSum(vis, vis, float64(lse))
+	hideInvisible(a, row, i, spans, mask)
+	expSum(row, row, float64(lse))
 }

@@ -55,13 +55,17 @@
 //     Blocks is its bookkeeping, shared by every family's block cache:
 //     checking the blocks against the batch, taking their ids out of the
 //     batch, and mapping flat rows to the blocks' rows (DualCache.Inputs).
-//   - Masked attends under any pattern of which query may see which key,
-//     given as structure (an allow pattern, positions for the window) and
-//     made into an additive bias per window: block diffusion's training
-//     mask (package bd3lm) and its block-causal sampling mask. It composes
-//     backend ops (nn.MaskedAttention: MatMul, Add, Softmax, MatMul), so it
-//     runs everywhere without a kernel of its own; a fused kernel is future
-//     work.
+//   - BlockAttention is FullAttention under block diffusion's pattern as
+//     structure (tensor.BlockPattern: the block size and the two halves of
+//     the training input, or the block-causal sampling mask): the fused
+//     kernels skip the tiles no query may see into.
+//   - Masked attends under any other pattern of which query may see which
+//     key (a dense allow pattern, positions for the window), made into an
+//     additive bias per window; it composes backend ops
+//     (nn.MaskedAttention: MatMul, Add, Softmax, MatMul), so it runs
+//     everywhere without a kernel of its own, and it is the tests' reference
+//     for BlockAttention. PatternAttention picks between the two for an
+//     lm.AttentionMask.
 //
 // # Heads, checkpoints and the Llama-style families
 //

@@ -1,9 +1,36 @@
 package transformer
 
 import (
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 )
+
+// PatternAttention is the attention hook, per layer, for an lm.AttentionMask
+// over batch sequences of seq tokens: block diffusion's pattern as structure
+// (BlockAttention, with keyMask as the key padding) when mask.Blocks is
+// set, else the dense pattern through the composed attention (Masked;
+// keyMask is then unused: the pattern says everything).
+func PatternAttention(be tensor.Backend, mask *lm.AttentionMask, keyMask *tensor.Tensor, batch, seq int) func(Layer) Attention {
+	if mask.Blocks.Size > 0 {
+		att := BlockAttention(keyMask, batch, seq, mask.Blocks)
+		return func(Layer) Attention { return att }
+	}
+	return NewMasked(be, mask.Allow, mask.Rows, batch, seq, mask.Pos).For
+}
+
+// BlockAttention is FullAttention under block diffusion's pattern given as
+// structure: the fused attention kernels (tensor.AttentionParams.Blocks)
+// test it pair by pair and skip every tile no query of which may see a key
+// of, so nothing of size S² is built. Windows are measured in positions
+// (both halves of the training layout repeat 0..L−1).
+func BlockAttention(keyMask *tensor.Tensor, batch, seq int, blocks tensor.BlockPattern) Attention {
+	full := FullAttention(keyMask, batch, seq)
+	return func(tp *nn.Tape, qkv *nn.Var, p tensor.AttentionParams) *nn.Var {
+		p.Blocks = blocks
+		return full(tp, qkv, p)
+	}
+}
 
 // Masked is the attention hook for an arbitrary pattern of which query may
 // see which key (block diffusion's training mask, a block-causal sampling
@@ -13,9 +40,9 @@ import (
 // The pattern is dense and so is the attention: scores = Q·Kᵀ (a batched
 // MatMul), plus the bias, Softmax, times V, all backend ops, which is why it
 // runs on the CPU and the GPU alike without a kernel of its own. It costs the
-// [B·nh, S, S] probabilities per layer, kept for the backward pass; a fused
-// kernel that takes the pattern as structure and skips fully masked tiles is
-// future work.
+// [B·nh, S, S] probabilities per layer, kept for the backward pass. Block
+// diffusion's own patterns go through the fused kernels instead
+// (BlockAttention); this is their reference in the tests.
 type Masked struct {
 	be        tensor.Backend
 	allow     []bool

@@ -11,7 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/modeldir"
+	"github.com/dllmgo/dllm/tensor"
 )
 
 // TestSFTBD3LM: sft --objective bd3lm trains and records the sampler in the
@@ -45,6 +47,18 @@ func TestSFTBD3LM(t *testing.T) {
 	require.Equal(t, first, answer())
 	require.Equal(t, first, answer("--cache"))
 	require.Equal(t, first, answer("--sampler", "bd3lm"))
+	guided := answer("--cfg", "1.5")
+	require.Equal(t, guided, answer("--cfg", "1.5", "--cache"), "guidance keeps cached equal to uncached")
+	require.Equal(t, answer("--threshold", "0.3"), answer("--threshold", "0.3", "--cache"))
+
+	// eval scores the folder by the objective it was trained with (BD3LM at
+	// its block size, sft's padding), not by MDLM.
+	bun, err := modeldir.Open(out, tensor.CPU())
+	require.NoError(t, err)
+	obj, ok := evalObjective(bun).(*bd3lm.Objective)
+	require.True(t, ok, "eval's objective for a BD3LM folder")
+	require.Equal(t, 4, obj.BlockSize())
+	require.True(t, obj.Options.PadToBlocks)
 
 	code, _, stderr = runCLI("sft", "--data", data, "--out", out, "--steps", "5", "--batch-size", "4",
 		"--resume", out, "--objective", "bd3lm", "--block-size", "4", "--samples", "0")

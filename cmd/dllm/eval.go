@@ -7,10 +7,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data"
+	"github.com/dllmgo/dllm/editflow"
 	"github.com/dllmgo/dllm/evaltask"
 	"github.com/dllmgo/dllm/internal/atomicfile"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
+	"github.com/dllmgo/dllm/modeldir"
 )
 
 // dllm eval scores a model on one of the reference's evaluation tasks
@@ -105,7 +109,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		n := evaltask.LambadaMaxNewTokens
 		c = sizeCanvas(&sf, c, n, n, n)
 	}
-	env := evaltask.Env{B: b, Config: c, BatchSize: *batch, MCSamples: *mc, ChatPrompt: *format == "chat",
+	env := evaltask.Env{B: b, Config: c, BatchSize: *batch, MCSamples: *mc, ChatPrompt: *format == "chat", Objective: evalObjective(b),
 		Seed: sf.seed, Verbose: verboseWriter(*verbose, stderr),
 		Generate: func(prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) { return sf.sample(b, prompts, c) }}
 	var res *evaltask.Result
@@ -166,4 +170,29 @@ func verboseWriter(on bool, w io.Writer) io.Writer {
 		return w
 	}
 	return nil
+}
+
+// evalObjective is the loss eval reports for b: the objective the model was
+// trained with, as sft computes its held-out loss. A block-diffusion folder
+// (generation_config's sampler "bd3lm") is scored by BD3LM at its training
+// block size with sft's padding to whole blocks; scored by MDLM instead (the
+// whole row bidirectional, no clean half, no end-of-text blocks) its loss is
+// not the quantity it was trained on, and comes out higher.
+func evalObjective(b *modeldir.Bundle) lm.Objective {
+	mo := mdlm.ObjectiveOptions{MaskID: b.MaskID}
+	switch {
+	case isEditFlows(b):
+		return editflow.NewObjective(editflow.Options{BOS: b.BOSID})
+	case b.Generation.Sampler == bd3lm.ObjectiveName:
+		if _, ok := b.Model.(lm.MaskAttender); ok {
+			return bd3lm.NewObjective(bd3lm.Options{MDLM: mo, BlockSize: b.Generation.BlockSize, PadToBlocks: true,
+				EOS: endOfText(b), Pad: b.PadID})
+		}
+	}
+	return mdlm.NewObjective(mo)
+}
+
+func isEditFlows(b *modeldir.Bundle) bool {
+	_, ok := b.Model.(*editflow.Model)
+	return ok
 }

@@ -92,14 +92,16 @@ var tasks = map[string]task{
 	"word":    genWordProblem,
 	"dedup":   genDedup,
 	"span":    genSpan,
+	"repeat":  genRepeat,
 }
 
 // VariableLengthTasks are tasks whose answers vary in length for prompts of
 // one length, where a sampler that must fix the answer's length in advance
 // (MDLM's canvas) is at a disadvantage against one that inserts and deletes
-// (Edit Flows): removing the repeats from a list, and counting from one
-// number to another. They are not among TaskNames' defaults.
-func VariableLengthTasks() []string { return []string{"dedup", "span"} }
+// (Edit Flows) or stops after any block (BD3LM): removing the repeats from a
+// list, counting from one number to another, and writing a word 2 to 60
+// times. They are not among TaskNames' defaults.
+func VariableLengthTasks() []string { return []string{"dedup", "span", "repeat"} }
 
 func knownTasks() string { return strings.Join(append(TaskNames(), VariableLengthTasks()...), ", ") }
 
@@ -281,6 +283,14 @@ func genSpan(r *data.Rand, s sizes) (string, string) {
 		nums = append(nums, v)
 	}
 	return fmt.Sprintf("Count from %d to %d", a, b), joinInts(nums)
+}
+
+// genRepeat asks for one word written 2 to 60 times (at every level): an
+// answer of 2 to 60 words whose length the prompt gives.
+func genRepeat(r *data.Rand, _ sizes) (string, string) {
+	w := commonWords[r.IntN(len(commonWords))]
+	n := between(r, 2, 60)
+	return fmt.Sprintf("Write %s %d times", w, n), strings.TrimSpace(strings.Repeat(w+" ", n))
 }
 
 func joinInts(nums []int) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -276,7 +277,7 @@ func TestSynthFeedsSFT(t *testing.T) {
 func TestVariableLengthTasks(t *testing.T) {
 	ex, err := GenerateLevel(400, 3, VariableLengthTasks(), Medium)
 	require.NoError(t, err)
-	lengths := map[string]map[int]bool{"dedup": {}, "span": {}}
+	lengths := map[string]map[int]bool{"dedup": {}, "span": {}, "repeat": {}}
 	for _, e := range ex {
 		n := len(strings.Fields(e.Answer))
 		lengths[e.Task][n] = true
@@ -298,8 +299,16 @@ func TestVariableLengthTasks(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, strings.Fields(e.Answer), b-a+1, e.Prompt)
 			require.True(t, strings.HasPrefix(e.Answer, fmt.Sprint(a)) && strings.HasSuffix(e.Answer, fmt.Sprint(b)), e.Answer)
+		case "repeat":
+			var w string
+			var k int
+			_, err := fmt.Sscanf(e.Prompt, "Write %s %d times", &w, &k)
+			require.NoError(t, err)
+			require.Equal(t, slices.Repeat([]string{w}, k), strings.Fields(e.Answer), e.Prompt)
+			require.True(t, k >= 2 && k <= 60, e.Prompt)
 		}
 	}
 	require.GreaterOrEqual(t, len(lengths["dedup"]), 5, "dedup answers of many lengths")
 	require.Equal(t, 8, len(lengths["span"]), "span answers of 1 to 8 numbers")
+	require.GreaterOrEqual(t, len(lengths["repeat"]), 40, "repeat answers of 2 to 60 words")
 }

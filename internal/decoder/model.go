@@ -99,9 +99,8 @@ func (m *Model) Forward(tp *nn.Tape, in lm.Input) lm.Output {
 		if err := in.Mask.Check(bsz, seq); err != nil {
 			panic(m.Arch.Family + ": " + err.Error())
 		}
-		masked := transformer.NewMasked(m.b, in.Mask.Allow, in.Mask.Rows, bsz, seq, in.Mask.Pos)
-		layer := transformer.Layer{Theta: m.Arch.Theta}
-		attention = func(int) transformer.Attention { return masked.For(layer) }
+		masked := transformer.PatternAttention(m.b, in.Mask, in.KeyMask, bsz, seq)(transformer.Layer{Theta: m.Arch.Theta})
+		attention = func(int) transformer.Attention { return masked }
 	}
 	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {

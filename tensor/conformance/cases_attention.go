@@ -11,30 +11,40 @@ import (
 // padded at the end to a random length), "holes" (random keys padded
 // anywhere, including whole sequences: some queries then see no key). nkv
 // is AttentionParams.KVHeads: 0 packs qkv as [B, S, 3, nh, d], anything else
-// as [B, S, nh + 2·nkv, d].
+// as [B, S, nh + 2·nkv, d]. blocks is block diffusion's pattern (Size 0:
+// none), checked against a dense mask (refBlockMask); "head" padding pads
+// each sequence at the start, as the block sampler's left-padded prompts.
 type attnCase struct {
 	name        string
 	b, s, nh, d int
 	window      int
 	mask        string
 	nkv         int
+	blocks      tensor.BlockPattern
 }
 
 var attnCaseList = []attnCase{
-	{"global, d odd", 2, 11, 2, 5, 0, "none", 0},
-	{"global, padded, a sequence all padding", 3, 9, 2, 8, 0, "holes", 0},
-	{"window 4 (|i−j| ≤ 2), S = 37 spans query blocks", 1, 37, 2, 6, 4, "holes", 0},
-	{"window larger than S", 2, 10, 1, 4, 100, "tail", 0},
-	{"window 1: each query sees only itself", 1, 9, 2, 3, 1, "holes", 0},
-	{"window 16, S = 70, 3 heads", 1, 70, 3, 16, 16, "none", 0},
-	{"ModernBERT head size 64, window 128, S = 150", 2, 150, 2, 64, 128, "tail", 0},
+	{"global, d odd", 2, 11, 2, 5, 0, "none", 0, tensor.BlockPattern{}},
+	{"global, padded, a sequence all padding", 3, 9, 2, 8, 0, "holes", 0, tensor.BlockPattern{}},
+	{"window 4 (|i−j| ≤ 2), S = 37 spans query blocks", 1, 37, 2, 6, 4, "holes", 0, tensor.BlockPattern{}},
+	{"window larger than S", 2, 10, 1, 4, 100, "tail", 0, tensor.BlockPattern{}},
+	{"window 1: each query sees only itself", 1, 9, 2, 3, 1, "holes", 0, tensor.BlockPattern{}},
+	{"window 16, S = 70, 3 heads", 1, 70, 3, 16, 16, "none", 0, tensor.BlockPattern{}},
+	{"ModernBERT head size 64, window 128, S = 150", 2, 150, 2, 64, 128, "tail", 0, tensor.BlockPattern{}},
 	// Grouped-query attention: query head h uses KV head h/(nh/nkv).
-	{"GQA nh = 4, nkv = 2, padded, a sequence all padding", 3, 9, 4, 8, 0, "holes", 2},
-	{"MQA nh = 3, nkv = 1, d odd, window 6", 2, 13, 3, 5, 6, "tail", 1},
-	{"GQA nh = 4, nkv = 4 packed [B, S, nh + 2·nkv, d]", 1, 8, 4, 4, 0, "none", 4},
-	{"GQA nh = 4, nkv = 1, window 16, S = 70 spans query blocks", 1, 70, 4, 16, 16, "holes", 1},
-	{"GQA nh = 6, nkv = 2, head size 64, window 128, S = 150", 1, 150, 6, 64, 128, "tail", 2},
-	{"GQA nh = 4, nkv = 2, head size 100 (the 128 class), S = 40", 1, 40, 4, 100, 0, "tail", 2},
+	{"GQA nh = 4, nkv = 2, padded, a sequence all padding", 3, 9, 4, 8, 0, "holes", 2, tensor.BlockPattern{}},
+	{"MQA nh = 3, nkv = 1, d odd, window 6", 2, 13, 3, 5, 6, "tail", 1, tensor.BlockPattern{}},
+	{"GQA nh = 4, nkv = 4 packed [B, S, nh + 2·nkv, d]", 1, 8, 4, 4, 0, "none", 4, tensor.BlockPattern{}},
+	{"GQA nh = 4, nkv = 1, window 16, S = 70 spans query blocks", 1, 70, 4, 16, 16, "holes", 1, tensor.BlockPattern{}},
+	{"GQA nh = 6, nkv = 2, head size 64, window 128, S = 150", 1, 150, 6, 64, 128, "tail", 2, tensor.BlockPattern{}},
+	{"GQA nh = 4, nkv = 2, head size 100 (the 128 class), S = 40", 1, 40, 4, 100, 0, "tail", 2, tensor.BlockPattern{}},
+	// Block diffusion's patterns as structure (tensor.BlockPattern).
+	{"BD3LM halves L = 10, blocks of 3, GQA, padded", 2, 20, 4, 8, 0, "tail", 2, tensor.BlockPattern{Size: 3, Half: 10}},
+	{"BD3LM halves L = 5, blocks of 1", 1, 10, 2, 4, 0, "none", 0, tensor.BlockPattern{Size: 1, Half: 5}},
+	{"BD3LM halves L = 37, blocks of 4, S = 74 spans query tiles, holes", 2, 74, 2, 16, 0, "holes", 0, tensor.BlockPattern{Size: 4, Half: 37}},
+	{"BD3LM halves L = 75, blocks of 16, head size 64, window 40 in positions", 1, 150, 2, 64, 40, "tail", 1, tensor.BlockPattern{Size: 16, Half: 75}},
+	{"block-causal, blocks of 4, left padding, S = 70", 2, 70, 2, 8, 0, "head", 0, tensor.BlockPattern{Size: 4}},
+	{"block-causal, blocks of 32, head size 100, S = 100, GQA, window 50", 1, 100, 4, 100, 50, "head", 2, tensor.BlockPattern{Size: 32}},
 }
 
 // shape is the case's qkv shape.
@@ -59,6 +69,14 @@ func (e *env) drawAttention(c attnCase) (qkv host, mask []int, g attnGeom) {
 				mask[bi*c.s+j] = 1
 			}
 		}
+	case "head":
+		mask = make([]int, c.b*c.s)
+		for bi := range c.b {
+			n := e.rng.IntN(c.s)
+			for j := n; j < c.s; j++ {
+				mask[bi*c.s+j] = 1
+			}
+		}
 	case "holes":
 		mask = make([]int, c.b*c.s)
 		for i := range mask {
@@ -73,11 +91,14 @@ func (e *env) drawAttention(c attnCase) (qkv host, mask []int, g attnGeom) {
 		}
 	}
 	g = attnGeom{b: c.b, s: c.s, nh: c.nh, nkv: c.nkv, d: c.d, scale: 1 / math.Sqrt(float64(c.d)), window: c.window, mask: mask}
+	if c.blocks.Size > 0 {
+		g.allow, g.pos = refBlockMask(c.s, c.blocks.Size, c.blocks.Half)
+	}
 	return qkv, mask, g
 }
 
 func (c attnCase) params(bf16 bool) tensor.AttentionParams {
-	return tensor.AttentionParams{Heads: c.nh, KVHeads: c.nkv, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window, BF16: bf16}
+	return tensor.AttentionParams{Heads: c.nh, KVHeads: c.nkv, Scale: float32(1 / math.Sqrt(float64(c.d))), Window: c.window, Blocks: c.blocks, BF16: bf16}
 }
 
 func maskTensor(mask []int, b, s int) *tensor.Tensor {

@@ -71,11 +71,13 @@ func TestAnalyticReferencesMatchFiniteDifferences(t *testing.T) {
 	})
 	t.Run("Attention", func(t *testing.T) {
 		for _, c := range []attnCase{
-			{"", 2, 7, 2, 3, 0, "holes", 0},
-			{"", 1, 12, 1, 4, 6, "tail", 0},
-			{"", 2, 5, 3, 2, 2, "none", 0},
-			{"", 2, 7, 4, 3, 0, "holes", 2},
-			{"", 1, 12, 3, 4, 6, "tail", 1},
+			{"", 2, 7, 2, 3, 0, "holes", 0, tensor.BlockPattern{}},
+			{"", 1, 12, 1, 4, 6, "tail", 0, tensor.BlockPattern{}},
+			{"", 2, 5, 3, 2, 2, "none", 0, tensor.BlockPattern{}},
+			{"", 2, 7, 4, 3, 0, "holes", 2, tensor.BlockPattern{}},
+			{"", 1, 12, 3, 4, 6, "tail", 1, tensor.BlockPattern{}},
+			{"", 2, 10, 2, 3, 4, "head", 1, tensor.BlockPattern{Size: 2, Half: 5}},
+			{"", 1, 9, 2, 3, 0, "holes", 0, tensor.BlockPattern{Size: 2}},
 		} {
 			qkv, _, g := e.drawAttention(c)
 			dout := e.normal(1, c.b, c.s, c.nh, c.d)
@@ -108,7 +110,7 @@ func assertClose(t *testing.T, want, got []float64, tol float64) {
 // mask, and a fully padded sequence gives zeros and lse = +Inf.
 func TestRefAttentionProperties(t *testing.T) {
 	e := newEnv(tensor.CPU(), CPUTolerances(), 3, t.Name())
-	c := attnCase{"", 2, 9, 2, 4, 0, "none", 0}
+	c := attnCase{"", 2, 9, 2, 4, 0, "none", 0, tensor.BlockPattern{}}
 	qkv, _, g := e.drawAttention(c)
 	global, lse := refAttention(qkv.v, g)
 	g.window = 18
@@ -182,8 +184,8 @@ func TestRunBF16Weights(t *testing.T) {
 func TestRefGroupedQueryIsRepeatedKV(t *testing.T) {
 	e := newEnv(tensor.CPU(), CPUTolerances(), 5, t.Name())
 	for _, c := range []attnCase{
-		{"", 2, 7, 6, 3, 4, "holes", 2},
-		{"", 1, 9, 4, 5, 0, "tail", 1},
+		{"", 2, 7, 6, 3, 4, "holes", 2, tensor.BlockPattern{}},
+		{"", 1, 9, 4, 5, 0, "tail", 1, tensor.BlockPattern{}},
 	} {
 		qkv, _, g := e.drawAttention(c)
 		group := c.nh / c.nkv

@@ -230,7 +230,16 @@ func contractCases(b tensor.Backend) []contractCase {
 			"qkv layout": func() { b.Attention(f32(2, 5, 2, 4), nil, f32(2, 5, 2, 3, 4), nil, attn) },
 			"out count":  func() { b.Attention(f32(2, 5, 2, 3), nil, f32(2, 5, 3, 2, 4), nil, attn) },
 			"mask dtype": func() { b.Attention(f32(2, 5, 2, 4), nil, f32(2, 5, 3, 2, 4), f32(2, 5), attn) },
-			"lse count":  func() { b.Attention(f32(2, 5, 2, 4), f32(2, 5), f32(2, 5, 3, 2, 4), nil, attn) },
+			"blocks of two halves, odd S": func() {
+				b.Attention(f32(2, 5, 2, 4), nil, f32(2, 5, 3, 2, 4), nil, tensor.AttentionParams{Heads: 2, Scale: 1, Blocks: tensor.BlockPattern{Size: 2, Half: 2}})
+			},
+			"halves without a block size": func() {
+				b.Attention(f32(2, 4, 2, 4), nil, f32(2, 4, 3, 2, 4), nil, tensor.AttentionParams{Heads: 2, Scale: 1, Blocks: tensor.BlockPattern{Half: 2}})
+			},
+			"negative block size": func() {
+				b.Attention(f32(2, 5, 2, 4), nil, f32(2, 5, 3, 2, 4), nil, tensor.AttentionParams{Heads: 2, Scale: 1, Blocks: tensor.BlockPattern{Size: -1}})
+			},
+			"lse count": func() { b.Attention(f32(2, 5, 2, 4), f32(2, 5), f32(2, 5, 3, 2, 4), nil, attn) },
 		}},
 		{"AttentionBackward", func() {
 			b.AttentionBackward(f32(2, 5, 3, 2, 4), f32(2, 5, 2, 4), f32(2, 5, 3, 2, 4), f32(2, 5, 2, 4), f32(2, 2, 5), nil, attn)

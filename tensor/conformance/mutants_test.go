@@ -278,6 +278,14 @@ func (m mutant) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.Attent
 		}
 	case "Attention ignores the key mask":
 		keyMask = nil
+	case "Attention ignores the block pattern":
+		p.Blocks = tensor.BlockPattern{}
+	case "Attention block-causal over both halves":
+		p.Blocks.Half = 0
+	case "Attention blocks one token too long":
+		if p.Blocks.Size > 0 {
+			p.Blocks.Size++
+		}
 	}
 	cpu.Attention(out, lse, qkv, keyMask, p)
 }
@@ -285,6 +293,9 @@ func (m mutant) Attention(out, lse, qkv, keyMask *tensor.Tensor, p tensor.Attent
 func (m mutant) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *tensor.Tensor, p tensor.AttentionParams) {
 	if m.bug == "AttentionBackward overwrites" {
 		cpu.Fill(dqkv, 0)
+	}
+	if m.bug == "AttentionBackward ignores the block pattern" {
+		p.Blocks = tensor.BlockPattern{}
 	}
 	if nkv := p.KV(); m.bug == "AttentionBackward keeps one query head's dK, dV per group" && nkv != p.Heads {
 		// Right forward, but each shared K and V gets the gradient of the
@@ -426,6 +437,10 @@ func TestSuiteCatchesBugs(t *testing.T) {
 		{"Attention window off by one", "Attention"},
 		{"Attention ignores the key mask", "Attention"},
 		{"AttentionBackward overwrites", "AttentionBackward"},
+		{"Attention ignores the block pattern", "Attention"},
+		{"Attention block-causal over both halves", "Attention"},
+		{"Attention blocks one token too long", "Attention"},
+		{"AttentionBackward ignores the block pattern", "AttentionBackward"},
 		{"Attention tiles the KV heads instead of interleaving them", "Attention"},
 		{"AttentionBackward keeps one query head's dK, dV per group", "AttentionBackward"},
 		{"EmbeddingBackward updates the padding row", "EmbeddingBackward"},

@@ -163,6 +163,11 @@ type attnGeom struct {
 	scale       float64
 	window      int
 	mask        []int
+	// allow [S·S], when set, is a dense pattern of which query may see
+	// which key (refBlockMask), and pos [S] the positions the window is
+	// measured in (nil: indices).
+	allow []bool
+	pos   []int
 }
 
 func (g attnGeom) kv() int {
@@ -177,10 +182,51 @@ func (g attnGeom) visible(bi, i, j int) bool {
 	if g.mask != nil && g.mask[bi*g.s+j] == 0 {
 		return false
 	}
-	if g.window > 0 && abs(i-j) > g.window/2 {
+	if g.allow != nil && !g.allow[i*g.s+j] {
+		return false
+	}
+	pi, pj := i, j
+	if g.pos != nil {
+		pi, pj = g.pos[i], g.pos[j]
+	}
+	if g.window > 0 && abs(pi-pj) > g.window/2 {
 		return false
 	}
 	return true
+}
+
+// refBlockMask is block diffusion's attention pattern as a dense [S·S]
+// matrix, straight from its definition (docs: the BD3LM mask over the two
+// halves), with the positions the window is measured in. half = 0: the
+// block-causal mask over S tokens, key block ≤ query block, positions the
+// indices. half = L: S = 2L tokens [x_t ; x_0], both halves at positions
+// 0..L−1; with h the half and b the block within it, query q sees key k iff
+// (h(q) = h(k) and b(q) = b(k)) or (h(q) = 0, h(k) = 1 and b(q) > b(k)) or
+// (h(q) = h(k) = 1 and b(q) ≥ b(k)).
+func refBlockMask(s, bs, half int) (allow []bool, pos []int) {
+	allow, pos = make([]bool, s*s), make([]int, s)
+	hb := func(i int) (int, int) {
+		if half > 0 && i >= half {
+			return 1, (i - half) / bs
+		}
+		return 0, i / bs
+	}
+	for i := range s {
+		h, _ := hb(i)
+		pos[i] = i - h*half
+		for j := range s {
+			hk, bk := hb(j)
+			hq, bq := hb(i)
+			var ok bool
+			if half == 0 {
+				ok = bk <= bq
+			} else {
+				ok = (hq == hk && bq == bk) || (hq == 0 && hk == 1 && bq > bk) || (hq == 1 && hk == 1 && bq >= bk)
+			}
+			allow[i*s+j] = ok
+		}
+	}
+	return allow, pos
 }
 
 func abs(x int) int {

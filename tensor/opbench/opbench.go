@@ -380,6 +380,22 @@ func attention(e *env, c Config) []variant {
 					e.be.AttentionBackward(dqkv, dout, qkv, out, lse, nil, p)
 				}, flops: 2.5 * fwd})
 		}
+		if s.Seq%2 == 0 && s.Seq >= 32 {
+			// Block diffusion's training layout [x_t ; x_0] with blocks of
+			// 16, as structure: the flops count the visible pairs only, so
+			// the rate says how well the skipped tiles are skipped.
+			p := tensor.AttentionParams{Heads: s.Heads, Scale: 0.125, BF16: bf16, Blocks: tensor.BlockPattern{Size: 16, Half: s.Seq / 2}}
+			fwd := 4 * float64(s.Batch*s.Heads*s.HeadDim) * float64(visiblePairs(s.Seq, p))
+			name := "bd3lm16"
+			if bf16 {
+				name += "-bf16"
+			}
+			vs = append(vs,
+				variant{name: name + "/fwd", op: func() { e.be.Attention(out, lse, qkv, nil, p) }, flops: fwd},
+				variant{name: name + "/bwd", op: func() {
+					e.be.AttentionBackward(dqkv, dout, qkv, out, lse, nil, p)
+				}, flops: 2.5 * fwd})
+		}
 		if s.Heads%4 == 0 {
 			// Grouped-query attention, four query heads per key/value head,
 			// against global multi-head attention at equal work: the same
@@ -407,6 +423,17 @@ func attention(e *env, c Config) []variant {
 // visiblePairs counts the (query, key) pairs of a sequence that p lets
 // attend.
 func visiblePairs(seq int, p tensor.AttentionParams) int {
+	if p.Blocks.Size > 0 {
+		n := 0
+		for i := range seq {
+			for j := range seq {
+				if p.Sees(i, j) {
+					n++
+				}
+			}
+		}
+		return n
+	}
 	if p.Window <= 0 {
 		return seq * seq
 	}
