@@ -1,13 +1,11 @@
 package dream
 
 import (
-	"fmt"
 	"path/filepath"
 
 	"github.com/dllmgo/dllm/internal/decoder"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
-	"github.com/dllmgo/dllm/tensor/safetensors"
 )
 
 // Model is DreamModel: package decoder's bidirectional Qwen2 network with
@@ -28,40 +26,24 @@ func New(c Config, b tensor.Backend) *Model {
 
 // Load reads a Dream folder: config.json, and model.safetensors or the
 // shards model.safetensors.index.json lists (F32, F16 or BF16).
-func Load(dir string, b tensor.Backend) (*Model, error) {
-	c, err := LoadConfig(dir)
-	if err != nil {
-		return nil, err
-	}
-	// The weights are opened before the model is built: a folder without
-	// them is refused before a config naming a large model takes memory.
-	src, err := safetensors.OpenModel(dir)
-	if err != nil {
-		return nil, err
-	}
-	m := New(c, b)
-	if err := m.LoadWeights(src); err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	return m, nil
-}
+func Load(dir string, b tensor.Backend) (*Model, error) { return load(dir, b, false) }
 
 // LoadBF16 is Load for inference with the embedding, the head and the
 // projections kept in BF16 (memory-mapped from BF16 files where they can
 // be, see lm.LoadParams), never widened to float32. Norms and biases stay
 // float32. On the CUDA backend, run it under nn.PrecisionBF16.
-func LoadBF16(dir string, b tensor.Backend) (*Model, error) {
+func LoadBF16(dir string, b tensor.Backend) (*Model, error) { return load(dir, b, true) }
+
+func load(dir string, b tensor.Backend, bf16 bool) (*Model, error) {
 	c, err := LoadConfig(dir)
 	if err != nil {
 		return nil, err
 	}
-	a := Arch(c)
-	a.WeightDType = tensor.BF16
-	m := &Model{Model: decoder.New(a, b), Config: c}
-	if err := m.LoadDir(dir); err != nil {
+	dm, err := decoder.Open(dir, Arch(c), b, bf16)
+	if err != nil {
 		return nil, err
 	}
-	return m, nil
+	return &Model{Model: dm, Config: c}, nil
 }
 
 // Save writes config.json and model.safetensors into dir, each atomically.

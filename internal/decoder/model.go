@@ -344,6 +344,28 @@ func (m *Model) LoadWeights(src TensorSource) error {
 	})
 }
 
+// Open builds the decoder a describes and loads dir's weights into it. The
+// weights are opened before the model is built, so a folder without them is
+// refused before a config naming a large model takes memory. With bf16 the
+// embedding, the head and the projections stay BF16 (mapped from BF16 files
+// where they can be, LoadDir), for inference.
+func Open(dir string, a Arch, b tensor.Backend, bf16 bool) (*Model, error) {
+	open := safetensors.OpenModel
+	if bf16 {
+		a.WeightDType = tensor.BF16
+		open = safetensors.MapModel
+	}
+	src, err := open(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := New(a, b)
+	if err := m.LoadWeights(src); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return m, nil
+}
+
 // LoadDir reads the weights of a folder (model.safetensors or the shards of
 // model.safetensors.index.json), F32, F16 or BF16 on disk. With BF16
 // weights (Arch.WeightDType) the files are memory-mapped, and BF16 tensors
