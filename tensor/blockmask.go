@@ -66,6 +66,26 @@ func (b BlockPattern) Allowed(i, j int) bool {
 	return false
 }
 
+// RowSpans returns the keys query i may see under the pattern (s the
+// sequence length), as at most two spans; an unused span is empty. It is
+// Allowed(i, ·) in closed form: the kernels test a key against two
+// intervals instead of dividing per pair.
+func (b BlockPattern) RowSpans(i, s int) (Span, Span) {
+	if b.Size <= 0 {
+		return Span{0, s}, Span{}
+	}
+	bs, l := b.Size, b.Half
+	if l == 0 {
+		return Span{0, min(s, (i/bs+1)*bs)}, Span{}
+	}
+	if i < l { // noisy: its own block, and the clean blocks before it
+		blk := i / bs
+		return Span{blk * bs, min(l, (blk+1)*bs)}, Span{l, l + blk*bs}
+	}
+	// clean: the clean half block-causally, its own block included
+	return Span{l, l + min(l, ((i-l)/bs+1)*bs)}, Span{}
+}
+
 // KeySpans returns the keys any query of [q0, q1) (q0 < q1 ≤ s, s the
 // sequence length) may see under the pattern, as at most two disjoint spans
 // in increasing order (empty spans left out); every key outside them is

@@ -260,12 +260,23 @@ func softmaxVisible(a attnShape, row []float32, i int, spans []Span, mask []int3
 
 // hideInvisible sets the scores of the keys query i may not see (padding,
 // outside the window, masked by the block pattern) to −Inf.
+//
+// The pattern's part is tested against query i's two allowed intervals
+// (BlockPattern.RowSpans) rather than pair by pair; the window compares
+// positions. TestHideInvisibleMatchesSees holds it to sees.
 func hideInvisible(a attnShape, row []float32, i int, spans []Span, mask []int32) {
 	ninf := float32(math.Inf(-1))
+	r1, r2 := a.blocks.RowSpans(i, a.s)
+	pi := a.blocks.Pos(i)
 	c := 0
 	for _, sp := range spans {
 		for j := sp.Lo; j < sp.Hi; j, c = j+1, c+1 {
-			if (mask != nil && mask[j] == 0) || !a.sees(i, j) {
+			ok := (j >= r1.Lo && j < r1.Hi) || (j >= r2.Lo && j < r2.Hi)
+			if ok && a.w >= 0 {
+				d := pi - a.blocks.Pos(j)
+				ok = d <= a.w && -d <= a.w
+			}
+			if !ok || (mask != nil && mask[j] == 0) {
 				row[c] = ninf
 			}
 		}
