@@ -23,7 +23,7 @@ func TestHideInvisibleMatchesSees(t *testing.T) {
 					a := attnShape{s: s, w: w, blocks: p}
 					mask := make([]int32, s)
 					for j := range mask {
-						mask[j] = int32((j*7 + l) % 5 % 4 / 3 ^ 1) // a few padded keys
+						mask[j] = int32((j*7+l)%5%4/3 ^ 1) // a few padded keys
 					}
 					all := []Span{{0, s}}
 					for i := range s {
