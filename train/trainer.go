@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/dllmgo/dllm/data"
@@ -55,6 +56,17 @@ type Options struct {
 	// then again before every step (budget.go). The time of earlier
 	// sessions of a resumed run counts. Such a run is not bit-reproducible.
 	TimeBudget time.Duration
+
+	// Patience, if positive, stops the run early: when this many held-out
+	// evaluations in a row have not improved on the best held-out loss so
+	// far. A time budget or the step count still caps the run. It needs
+	// held-out batches.
+	Patience int
+	// KeepBest makes the run's final model (the model after Run, and the
+	// one saved into OutDir) the weights of the best held-out evaluation
+	// instead of the last step's. Checkpoints keep those weights beside
+	// the last ones (best.safetensors), so a resumed run keeps them too.
+	KeepBest bool
 
 	// Run is the caller's description of the run, stored in every
 	// checkpoint (ReadRunSpec reads it back).
@@ -118,6 +130,11 @@ type Trainer struct {
 	// fitted: the total was fitted to the budget (or taken from a
 	// checkpoint of the budgeted run).
 	fitted bool
+	// bestW holds the weights of the best evaluation (KeepBest), one host
+	// copy per parameter.
+	bestW [][]float32
+	// evalFn replaces the held-out evaluation (tests inject a loss curve).
+	evalFn func(step int) (float64, error)
 }
 
 // State is what a checkpoint records besides the weights and the optimizer
@@ -133,6 +150,24 @@ type State struct {
 	EvalLoss  []Point
 	// RNG is the noise generator's state (PCG, binary).
 	RNG []byte
+	// Best is the best held-out evaluation so far (nil before the first).
+	Best *Point `json:",omitempty"`
+	// Stopped reports that early stopping (Options.Patience) ended the run.
+	Stopped bool `json:",omitempty"`
+}
+
+// SinceBest is the number of held-out evaluations after the best one.
+func (s State) SinceBest() int {
+	if s.Best == nil {
+		return len(s.EvalLoss)
+	}
+	n := 0
+	for _, p := range s.EvalLoss {
+		if p.Step > s.Best.Step {
+			n++
+		}
+	}
+	return n
 }
 
 // Point is one value of a curve.
@@ -149,6 +184,12 @@ var ErrInterrupted = errors.New("training interrupted")
 func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hooks) (*Trainer, error) {
 	if opts.Objective == nil {
 		return nil, errors.New("train: no objective (Options.Objective)")
+	}
+	if opts.Patience < 0 {
+		return nil, fmt.Errorf("train: patience %d is negative", opts.Patience)
+	}
+	if (opts.Patience > 0 || opts.KeepBest) && len(eval) == 0 {
+		return nil, errors.New("train: early stopping and keeping the best weights need held-out batches")
 	}
 	def := Defaults()
 	if opts.GradAccum < 1 {
@@ -369,7 +410,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 					per.Round(time.Millisecond), t.total, t.opts.TimeBudget))
 			}
 		}
-		if t.state.Step >= t.total {
+		if t.state.Step >= t.total || t.state.Stopped {
 			break
 		}
 		if ctx.Err() != nil {
@@ -405,6 +446,10 @@ func (t *Trainer) Run(ctx context.Context) error {
 				return err
 			}
 		}
+		if t.state.Stopped && t.opts.Progress != nil {
+			bar.message(fmt.Sprintf("step %d: stopped early, %d evaluations without improving on step %d's held-out loss %.4f",
+				step, t.state.SinceBest(), t.state.Best.Step, t.state.Best.Loss))
+		}
 	}
 	// A budgeted run can end at a step it did not know was its last.
 	if t.evalAt != t.state.Step {
@@ -418,6 +463,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 	}
 	bar.finish()
+	if err := t.restoreBest(); err != nil {
+		return err
+	}
 	if t.opts.OutDir != "" {
 		if err := t.hooks.SaveModel(t.opts.OutDir); err != nil {
 			return fmt.Errorf("cannot save the model into %s: %w", t.opts.OutDir, err)
@@ -432,7 +480,13 @@ func (t *Trainer) evaluate(bar *progress) error {
 		return nil
 	}
 	start := t.now()
-	l, err := t.EvalLoss()
+	var l float64
+	var err error
+	if t.evalFn != nil {
+		l, err = t.evalFn(t.state.Step)
+	} else {
+		l, err = t.EvalLoss()
+	}
 	if err != nil {
 		return err
 	}
@@ -441,10 +495,49 @@ func (t *Trainer) evaluate(bar *progress) error {
 	t.evalAt = step
 	t.state.EvalLoss = append(t.state.EvalLoss, Point{step, l})
 	t.log.write(map[string]any{"step": step, "eval_loss": l})
+	t.track(Point{step, l})
 	bar.message(fmt.Sprintf("step %d: held-out loss %.4f", step, l))
 	if t.hooks.AfterEval != nil && t.opts.Progress != nil {
 		bar.clear()
 		t.hooks.AfterEval(t.opts.Progress, step)
+	}
+	return nil
+}
+
+// track updates the best evaluation with p (a NaN never is), snapshots
+// the weights of a new best when they are kept, and decides whether
+// patience has run out.
+func (t *Trainer) track(p Point) {
+	if t.state.Best == nil || p.Loss < t.state.Best.Loss {
+		best := p
+		t.state.Best = &best
+		if t.opts.KeepBest {
+			t.bestW = snapshot(t.params)
+		}
+	}
+	if t.opts.Patience > 0 && t.state.SinceBest() >= t.opts.Patience {
+		t.state.Stopped = true
+	}
+}
+
+// snapshot copies every parameter's value to the host.
+func snapshot(params []*nn.Param) [][]float32 {
+	out := make([][]float32, len(params))
+	for i, p := range params {
+		out[i] = slices.Clone(p.Value.ToCPU().F32())
+	}
+	return out
+}
+
+// restoreBest puts the best evaluation's weights into the model
+// (KeepBest).
+func (t *Trainer) restoreBest() error {
+	if !t.opts.KeepBest || t.bestW == nil || t.state.Best == nil || t.state.Best.Step == t.state.Step {
+		return nil
+	}
+	be := t.model.Backend()
+	for i, p := range t.params {
+		be.Copy(p.Value, be.FromHost(tensor.FromF32(t.bestW[i], p.Value.Shape()...)))
 	}
 	return nil
 }
