@@ -412,7 +412,7 @@ func writeChat(path string, convs []data.Conversation) error {
 				Content string `json:"content"`
 			}
 			line := struct {
-				Messages []msg `json:"messages"`
+				Messages []msg  `json:"messages"`
 				Task     string `json:"task,omitempty"`
 			}{Task: c.Task}
 			for _, m := range c.Messages {

@@ -77,7 +77,7 @@ func (r *runner) stagePretrain(ctx context.Context, dir, start string) (any, err
 		t, d, err := recipe.PretrainTrainer(b, docs, recipe.Run{
 			Split:     recipe.Split{MaxLen: r.Size.MaxLen, HeldOut: 0.05, Seed: 1},
 			BatchSize: r.Size.BatchSize, EvalBatches: 4,
-			Options:   r.options(ph.Steps, 5, objective(b, ph.Objective), 1, out),
+			Options: r.options(ph.Steps, 5, objective(b, ph.Objective), 1, out),
 		})
 		if err != nil {
 			return nil, err
