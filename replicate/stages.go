@@ -160,13 +160,14 @@ func (r *runner) stageSFT(ctx context.Context, dir, start string, seed uint64) (
 	b.Generation = d.Generation
 	obj := objective(b, mdlm.ObjectiveName)
 	opts := r.options(r.Size.SFTSteps, r.Size.Evals, obj, seed, dir)
-	t, err := train.New(b.Model, d.Epochs(r.Size.BatchSize, seed), heldB, opts, train.Hooks{SaveModel: b.Save})
+	// The curve's evaluations score a few batches; Before and After all.
+	t, err := train.New(b.Model, d.Epochs(r.Size.BatchSize, seed), heldB[:min(len(heldB), curveBatches)], opts, train.Hooks{SaveModel: b.Save})
 	if err != nil {
 		return nil, err
 	}
 	// The held-out loss before SFT, with the noise the trainer's
 	// evaluations draw (seed+1).
-	l0, err := train.EvalLoss(b.Model, heldB, obj, seed+1)
+	l0, err := train.EvalLoss(b.Model, heldB[:min(len(heldB), curveBatches)], obj, seed+1)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +198,10 @@ func (r *runner) stageSFT(ctx context.Context, dir, start string, seed uint64) (
 	res.EvalSeconds = time.Since(t1).Seconds()
 	return res, nil
 }
+
+// curveBatches held-out batches are scored at each of an SFT run's
+// evaluations.
+const curveBatches = 4
 
 // FixedNoiseSeed draws the noise of SFTResult.Before and After.
 const FixedNoiseSeed = 0x5eed

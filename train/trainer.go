@@ -44,7 +44,7 @@ type Options struct {
 	Precision nn.Precision
 
 	// EvalEvery steps the held-out loss is computed (0: ten times a run,
-	// and always at the end).
+	// or 4·Patience times when that is more, and always at the end).
 	EvalEvery int
 	// SaveEvery steps a checkpoint is written (0: four times a run, and
 	// always at the end);
@@ -246,7 +246,9 @@ func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hook
 // steps; it runs again when a time budget fixes the run's length.
 func (t *Trainer) setIntervals() {
 	if t.evalAuto {
-		t.opts.EvalEvery = max(t.total/10, 1)
+		// Early stopping wants evaluations enough that patience can run
+		// out before the end.
+		t.opts.EvalEvery = max(t.total/max(10, 4*t.opts.Patience), 1)
 	}
 	if t.saveAuto {
 		t.opts.SaveEvery = max(t.total/4, 1)

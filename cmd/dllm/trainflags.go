@@ -57,6 +57,12 @@ type trainFlags struct {
 	maskRate                                      float64
 	mlmReplace                                    bool // --objective mlm
 	overwrite                                     bool
+	patience                                      int  // early stopping, in evaluations
+	keepBest                                      bool // the best evaluation's weights are the final model
+	// untilConverged: a run with none of --steps, --epochs, --time-budget
+	// trains until the held-out loss stops improving, capped at
+	// defaultBudget (sft; set by sftDefaults).
+	untilConverged bool
 
 	// Set by parse for a resumed run: the checkpoint folder and the run
 	// description it recorded (nil for a checkpoint older than those).
@@ -90,14 +96,15 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.IntVar(&f.vocabSize, "vocab-size", 1024, "vocabulary of the tokenizer trained when there is none")
 	fs.BoolVar(&f.isolateSpaces, "isolate-spaces", true, "trained tokenizer: spaces are their own tokens, so a word is one token wherever it stands (easier for small models)")
 	fs.BoolVar(&f.splitDigits, "split-digits", true, "trained tokenizer: every digit is its own token, as in Llama and Qwen2 (false: BPE may merge digit runs)")
-	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder")
 	fs.StringVar(&f.resume, "resume", "", "continue a run from its output folder or a checkpoint folder; the run's options come from its checkpoint (see the README: Resuming a run)")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "replace what --out holds (a previous run's model and checkpoints are deleted first)")
 	fs.StringVar(&f.device, "device", "cpu", "device: cpu or cuda")
 	fs.StringVar(&f.precision, "precision", "f32", "matrix products: f32, or bf16 (mixed precision: bf16 operands, f32 sums and master weights; what a GPU wants, slower on cpu)")
 	fs.IntVar(&f.steps, "steps", 0, "optimizer steps (0: use --epochs)")
 	fs.DurationVar(&f.budget, "time-budget", 0, "train for about this long (e.g. 4m) instead of --steps/--epochs")
-	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: 10 for sft, as the reference, 1 for pretrain)")
+	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: sft trains until the held-out loss stops improving, at most --time-budget "+defaultBudget.String()+"; pretrain makes 1)")
+	fs.IntVar(&f.patience, "patience", 0, "stop when this many held-out evaluations in a row have not improved on the best (0: never early)")
+	fs.BoolVar(&f.keepBest, "keep-best", false, "the final model is the best held-out evaluation's weights, not the last step's")
 	fs.IntVar(&f.batchSize, "batch-size", defaultBatch, "sequences per micro-batch")
 	fs.IntVar(&f.gradAccum, "grad-accum", d.GradAccum, "micro-batches per optimizer step")
 	fs.IntVar(&f.maxLen, "max-length", defaultMaxLen, "longest sequence in tokens (at most the model's positions: longer is capped with a note)")
@@ -149,6 +156,9 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool,
 		if err := f.resumeFlags(fs); err != nil {
 			return nil, err
 		}
+	} else if f.untilConverged && f.steps == 0 && f.epochs == 0 && f.budget == 0 {
+		// Recorded as given, so that --resume continues the same run.
+		f.budget = defaultBudget
 	}
 	if !hasData() {
 		return nil, badInput("--data is required")
@@ -176,11 +186,34 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool,
 	return be, nil
 }
 
+// defaultBudget caps an sft run given no length: it trains until the
+// held-out loss stops improving (defaultPatience evaluations without a new
+// best) or for this long, whichever comes first, and keeps the best
+// weights.
+const (
+	defaultBudget   = 10 * time.Minute
+	defaultPatience = 5
+)
+
+// sftDefaults makes sft's defaults those that learn: until the held-out
+// loss stops improving, the best weights kept, at most defaultBudget.
+func (f *trainFlags) sftDefaults(fs *flag.FlagSet) {
+	f.untilConverged = true
+	f.patience, f.keepBest = defaultPatience, true
+	fs.Lookup("patience").DefValue = fmt.Sprint(defaultPatience)
+	fs.Lookup("keep-best").DefValue = "true"
+	fs.Lookup("time-budget").Usage += fmt.Sprintf(" (sft with none of --steps, --epochs, --time-budget: %s, ended earlier by --patience)", defaultBudget)
+}
+
 // validate checks the numeric flags.
 func (f *trainFlags) validate() error {
 	switch {
 	case f.out == "":
 		return badInput("--out is required")
+	case f.patience < 0:
+		return badInput("--patience must be at least 0, got %d", f.patience)
+	case (f.patience > 0 || f.keepBest) && f.heldOut == 0:
+		return badInput("--patience and --keep-best need a held-out set: --held-out is 0 (give --patience 0 --keep-best=false)")
 	case f.budget < 0:
 		return badInput("--time-budget must be positive, got %s", f.budget)
 	case f.steps < 0 || f.epochs < 0:
@@ -443,6 +476,7 @@ func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, te
 	o.Seed, o.Objective, o.Precision = f.seed, obj, f.prec
 	o.EvalEvery, o.SaveEvery, o.KeepLast = f.evalEvery, f.saveEvery, f.keepLast
 	o.OutDir, o.Progress, o.Terminal, o.TimeBudget = f.out, progress, terminal, f.budget
+	o.Patience, o.KeepBest = f.patience, f.keepBest
 	return o
 }
 
