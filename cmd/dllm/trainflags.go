@@ -141,7 +141,9 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool,
 	if err := noArgs(fs); err != nil {
 		return nil, err
 	}
+	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) {
+		given[fl.Name] = true
 		f.familySet = f.familySet || fl.Name == "family"
 		f.presetSet = f.presetSet || fl.Name == "preset"
 		f.weightingSet = f.weightingSet || fl.Name == "loss-weight"
@@ -156,9 +158,8 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool,
 		if err := f.resumeFlags(fs); err != nil {
 			return nil, err
 		}
-	} else if f.untilConverged && f.steps == 0 && f.epochs == 0 && f.budget == 0 {
-		// Recorded as given, so that --resume continues the same run.
-		f.budget = defaultBudget
+	} else {
+		f.resolveDefaults(given)
 	}
 	if !hasData() {
 		return nil, badInput("--data is required")
@@ -203,6 +204,28 @@ func (f *trainFlags) sftDefaults(fs *flag.FlagSet) {
 	fs.Lookup("patience").DefValue = fmt.Sprint(defaultPatience)
 	fs.Lookup("keep-best").DefValue = "true"
 	fs.Lookup("time-budget").Usage += fmt.Sprintf(" (sft with none of --steps, --epochs, --time-budget: %s, ended earlier by --patience)", defaultBudget)
+}
+
+// resolveDefaults settles sft's defaults for a new run (given: the flags
+// on the command line): with none of --steps, --epochs, --time-budget the
+// run is capped at defaultBudget; without a held-out set, the early
+// stopping and best weights that were not asked for are off. The flags
+// are then recorded as resolved, so that --resume continues the same run.
+func (f *trainFlags) resolveDefaults(given map[string]bool) {
+	if !f.untilConverged {
+		return
+	}
+	if f.steps == 0 && f.epochs == 0 && f.budget == 0 {
+		f.budget = defaultBudget
+	}
+	if f.heldOut == 0 {
+		if !given["patience"] {
+			f.patience = 0
+		}
+		if !given["keep-best"] {
+			f.keepBest = false
+		}
+	}
 }
 
 // validate checks the numeric flags.
