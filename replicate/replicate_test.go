@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,11 +76,53 @@ func ran(log string) (run, skipped []string) {
 	return run, skipped
 }
 
-// The tiny size runs every stage end to end and writes the report with
-// each of its tables, the figure, and a line per finding of the reference.
-func TestTinyReplicationWritesTheReport(t *testing.T) {
+// The tiny size runs every stage end to end and writes the report. A run
+// stopped after a stage, and one whose stage was left half done (its
+// temporary folder), continue where they stopped: the finished stages are
+// skipped, the unfinished one is run again. (One test, so that the
+// pipeline runs once.)
+func TestTinyReplicationResumesAndWritesTheReport(t *testing.T) {
 	cfg, log := tinyConfig(t)
+	stopAt := "sft-mlm-s1"
+	cfg.StopAfter = func(stage string) bool { return stage == stopAt }
+	require.ErrorIs(t, Run(context.Background(), cfg), ErrStopped)
+	firstRun, _ := ran(log.String())
+	require.Equal(t, stopAt, firstRun[len(firstRun)-1])
+	_, err := os.Stat(filepath.Join(cfg.Out, ReportFile))
+	require.True(t, os.IsNotExist(err), "no report before the last stage")
+
+	// A stage interrupted in the middle leaves only its temporary folder.
+	half := filepath.Join(cfg.Out, "stages", "sft-mlm-s2.tmp")
+	require.NoError(t, os.MkdirAll(half, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(half, "junk"), []byte("x"), 0o644))
+	before := mustRead(t, filepath.Join(cfg.Out, "stages", "sft-random-s1", resultFile))
+
+	log.Reset()
+	cfg.StopAfter = nil
 	require.NoError(t, Run(context.Background(), cfg))
+	second, skipped := ran(log.String())
+	require.Equal(t, firstRun, skipped, "the finished stages are skipped")
+	require.Equal(t, "sft-mlm-s2", second[0], "the next stage runs first")
+	require.NotContains(t, second, stopAt)
+	require.Equal(t, before, mustRead(t, filepath.Join(cfg.Out, "stages", "sft-random-s1", resultFile)), "a skipped stage is left as it was")
+	_, err = os.Stat(half)
+	require.True(t, os.IsNotExist(err), "the half-done folder is gone")
+	_, err = os.Stat(filepath.Join(cfg.Out, "stages", "sft-mlm-s2", resultFile))
+	require.NoError(t, err)
+	require.Len(t, slices.Concat(firstRun, second), 4+len(Starts)*Tiny.Seeds+1, "every stage ran once")
+	checkReport(t, cfg)
+
+	// A third run has nothing left to do but the report.
+	log.Reset()
+	require.NoError(t, Run(context.Background(), cfg))
+	third, _ := ran(log.String())
+	require.Empty(t, third)
+}
+
+// checkReport checks that a finished run wrote the report with each of its
+// tables, the figure, and a line per finding of the reference.
+func checkReport(t *testing.T, cfg Config) {
+	t.Helper()
 	report, err := os.ReadFile(filepath.Join(cfg.Out, ReportFile))
 	require.NoError(t, err)
 	text := string(report)
@@ -108,51 +151,6 @@ func TestTinyReplicationWritesTheReport(t *testing.T) {
 	require.Equal(t, Tiny.SFTSteps, res.EvalLoss[len(res.EvalLoss)-1].Step)
 	require.Equal(t, Tiny.EvalN, res.ExactMatch.N)
 	require.Less(t, res.After, res.Before, "SFT lowers the held-out loss")
-
-	run, skipped := ran(log.String())
-	require.Len(t, run, 4+len(Starts)*Tiny.Seeds+1)
-	require.Empty(t, skipped)
-}
-
-// A run stopped after a stage, and one whose stage was left half done (its
-// temporary folder), continue where they stopped: the finished stages are
-// skipped, the unfinished one is run again, and the report is the same.
-func TestReplicationResumesAfterAnInterruption(t *testing.T) {
-	cfg, log := tinyConfig(t)
-	stopAt := "sft-mlm-s1"
-	cfg.StopAfter = func(stage string) bool { return stage == stopAt }
-	require.ErrorIs(t, Run(context.Background(), cfg), ErrStopped)
-	firstRun, _ := ran(log.String())
-	require.Equal(t, stopAt, firstRun[len(firstRun)-1])
-	_, err := os.Stat(filepath.Join(cfg.Out, ReportFile))
-	require.True(t, os.IsNotExist(err), "no report before the last stage")
-
-	// A stage interrupted in the middle leaves only its temporary folder.
-	half := filepath.Join(cfg.Out, "stages", "sft-mlm-s2.tmp")
-	require.NoError(t, os.MkdirAll(half, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(half, "junk"), []byte("x"), 0o644))
-	before := mustRead(t, filepath.Join(cfg.Out, "stages", "sft-random-s1", resultFile))
-
-	log.Reset()
-	cfg.StopAfter = nil
-	require.NoError(t, Run(context.Background(), cfg))
-	second, skipped := ran(log.String())
-	require.Equal(t, firstRun, skipped, "the finished stages are skipped")
-	require.Equal(t, "sft-mlm-s2", second[0], "the next stage runs first")
-	require.NotContains(t, second, stopAt)
-	require.Equal(t, before, mustRead(t, filepath.Join(cfg.Out, "stages", "sft-random-s1", resultFile)), "a skipped stage is left as it was")
-	_, err = os.Stat(half)
-	require.True(t, os.IsNotExist(err), "the half-done folder is gone")
-	_, err = os.Stat(filepath.Join(cfg.Out, "stages", "sft-mlm-s2", resultFile))
-	require.NoError(t, err)
-	_, err = os.Stat(filepath.Join(cfg.Out, ReportFile))
-	require.NoError(t, err)
-
-	// A third run has nothing left to do but the report.
-	log.Reset()
-	require.NoError(t, Run(context.Background(), cfg))
-	third, _ := ran(log.String())
-	require.Empty(t, third)
 }
 
 // A missing corpus file is a one-line error naming it and the script that
