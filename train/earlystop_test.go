@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -149,4 +150,30 @@ func TestEarlyStoppingNeedsHeldOut(t *testing.T) {
 	require.ErrorContains(t, err, "held-out")
 	_, err = New(m, tr.train, tr.eval, Options{Objective: tr.opts.Objective, Steps: 3, Patience: -1}, Hooks{})
 	require.ErrorContains(t, err, "negative")
+}
+
+// A budgeted run whose steps slow down and speed up fits its total again
+// and again, and its automatic interval with it; its evaluations still
+// come an interval apart (counted from the last one), not in bursts at the
+// multiples of a moving interval, which would spend an early stop's
+// patience in a few steps.
+func TestBudgetedEvaluationsDoNotBurst(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
+	tr := budgetRun(t, t.TempDir(), clock, 8*time.Second, io.Discard)
+	tr.opts.Objective.(*timedObjective).cost = func(n int) time.Duration {
+		// Alternating phases of fast and slow steps.
+		if (n/25)%2 == 0 {
+			return 10 * time.Millisecond
+		}
+		return 40 * time.Millisecond
+	}
+	require.NoError(t, tr.Run(context.Background()))
+	ev := tr.State().EvalLoss
+	t.Logf("%d steps, evaluations at %v", tr.TotalSteps(), ev)
+	require.Greater(t, len(ev), 5)
+	minGap := tr.TotalSteps() / 20 // the interval is total/10
+	require.GreaterOrEqual(t, ev[0].Step, minGap, "no evaluation while the first steps are timed: %v", ev)
+	for i := 1; i < len(ev)-1; i++ {
+		require.GreaterOrEqual(t, ev[i].Step-ev[i-1].Step, minGap, "evaluations at steps %v", ev)
+	}
 }

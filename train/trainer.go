@@ -438,12 +438,12 @@ func (t *Trainer) Run(ctx context.Context) error {
 			"grad_norm": t.gradNorm, "tokens": t.state.Tokens, "tokens_per_s": rate})
 
 		last := step == t.total
-		if (t.opts.EvalEvery > 0 && step%t.opts.EvalEvery == 0) || last {
+		if t.due(step, t.evalAt, t.opts.EvalEvery, budgeted) || last {
 			if err := t.evaluate(bar); err != nil {
 				return err
 			}
 		}
-		if (t.opts.SaveEvery > 0 && step%t.opts.SaveEvery == 0) || last {
+		if t.due(step, t.savedAt, t.opts.SaveEvery, budgeted) || last {
 			if err := t.timedCheckpoint(); err != nil {
 				return err
 			}
@@ -542,4 +542,23 @@ func (t *Trainer) restoreBest() error {
 		be.Copy(p.Value, be.FromHost(tensor.FromF32(t.bestW[i], p.Value.Shape()...)))
 	}
 	return nil
+}
+
+// due reports whether an evaluation or a checkpoint is due at step, every
+// steps apart, the last one made at lastAt (-1: none). A fixed-length run
+// makes them at the multiples of every. A budgeted run counts from the
+// last one: its interval follows the total, which is fitted again before
+// every step, and multiples of a moving interval would come in bursts
+// (and run an early stop's patience out in a few steps); nor does it make
+// them before its total is first fitted.
+func (t *Trainer) due(step, lastAt, every int, budgeted bool) bool {
+	if every <= 0 {
+		return false
+	}
+	if budgeted {
+		// Before the first fit the total is a placeholder of a few steps,
+		// whose interval is one step.
+		return t.fitted && step-max(lastAt, 0) >= every
+	}
+	return step%every == 0
 }
