@@ -59,9 +59,9 @@ var (
 		PretrainSteps: 900, SFTSteps: 500, Evals: 10, LR: 1e-3, Seeds: 3,
 		SynthPerTask: 700, Definitions: 3000, HeldOut: 450, EvalN: 200,
 		CorpusChars: 4 << 20, SampleN: 96}
-	Quick = Size{Name: "quick", Budget: "about 10 minutes on 2 CPU cores (15 measured on 2 heavily loaded ones)",
+	Quick = Size{Name: "quick", Budget: "about 10 minutes on 2 CPU cores",
 		Family: "", Preset: "tiny", VocabSize: 768, MaxLen: 64, BatchSize: 16,
-		PretrainSteps: 150, SFTSteps: 100, Evals: 5, LR: 1e-3, Seeds: 3,
+		PretrainSteps: 300, SFTSteps: 200, Evals: 5, LR: 1e-3, Seeds: 3,
 		SynthPerTask: 250, Definitions: 800, HeldOut: 160, EvalN: 32,
 		CorpusChars: 1 << 20, SampleN: 32}
 	Tiny = Size{Name: "tiny", Budget: "seconds (a test of the pipeline; its numbers mean nothing)",

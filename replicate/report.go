@@ -233,7 +233,7 @@ func (r *runner) writeReport(w io.Writer, dr DataResult, pre map[string]Pretrain
 	}
 
 	p("\n## Sampling speed and quality against the number of steps\n\n")
-	p("Model: %s (the starting point with the best mean exact match, seed 1); %d held-out prompts, %d new tokens in blocks of %d, batches of 16. Tokens are the answers' tokens up to their end; a row stops sampling once its answer has ended.\n\n",
+	p("Model: %s (the starting point with the best mean exact match, then the lowest held-out loss; seed 1); %d held-out prompts, %d new tokens in blocks of %d, batches of 16. Tokens are the answers' tokens up to their end; a row stops sampling once its answer has ended.\n\n",
 		samp.Model, samp.Prompts, samp.MaxNewTokens, samp.BlockSize)
 	p("| setting | steps | tokens/s | model passes per batch | tokens per pass | exact match |\n|---|---|---|---|---|---|\n")
 	for _, row := range samp.Rows {

@@ -265,10 +265,12 @@ func (r *runner) stageSampling(_ context.Context, _ string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	best, bestEM := Starts[0], -1.0
-	for _, s := range Starts {
-		if m := meanEM(sft[s]); m > bestEM {
-			best, bestEM = s, m
+	// The best mean exact match; among equals, the lowest held-out loss.
+	best := Starts[0]
+	for _, s := range Starts[1:] {
+		m, mb := meanEM(sft[s]), meanEM(sft[best])
+		if m > mb || (m == mb && meanAfter(sft[s]) < meanAfter(sft[best])) {
+			best = s
 		}
 	}
 	stage := sftStage(best, 1)
@@ -343,4 +345,12 @@ func meanEM(rs []SFTResult) float64 {
 		m += r.ExactMatch.Value
 	}
 	return m / float64(len(rs))
+}
+
+func meanAfter(rs []SFTResult) float64 {
+	m := 0.0
+	for _, r := range rs {
+		m += r.After
+	}
+	return m / float64(max(len(rs), 1))
 }
