@@ -39,6 +39,10 @@ var seriesColors = []color.RGBA{
 	{230, 159, 0, 255}, {86, 180, 233, 255}, {0, 0, 0, 255}, {240, 228, 66, 255},
 }
 
+// bandColor is c at a quarter opacity. color.RGBA is premultiplied by its
+// alpha, so the translucent colour must be an NRGBA.
+func bandColor(c color.RGBA) color.Color { return color.NRGBA{c.R, c.G, c.B, 60} }
+
 func (s Series) check() error {
 	switch {
 	case len(s.X) != len(s.Y):
@@ -77,7 +81,7 @@ func (p Panel) draw() (*plot.Plot, error) {
 			if err != nil {
 				return nil, err
 			}
-			poly.Color = color.RGBA{c.R, c.G, c.B, 60}
+			poly.Color = bandColor(c)
 			poly.LineStyle.Width = 0
 			pl.Add(poly)
 		}
