@@ -233,8 +233,8 @@ func (r *runner) writeReport(w io.Writer, dr DataResult, pre map[string]Pretrain
 	}
 
 	p("\n## Sampling speed and quality against the number of steps\n\n")
-	p("Model: %s (the starting point with the best mean exact match, then the lowest held-out loss; seed 1); %d held-out prompts, %d new tokens in blocks of %d, batches of 16. Tokens are the answers' tokens up to their end; a row stops sampling once its answer has ended.\n\n",
-		samp.Model, samp.Prompts, samp.MaxNewTokens, samp.BlockSize)
+	p("Model: %s (the starting point with the best mean exact match, then the lowest held-out loss; seed 1); %d held-out prompts, %d new tokens in blocks of %d, batches of 16. Tokens are the answers' tokens up to their end; a row stops sampling once its answer has ended. Tokens/s is the fastest of %d rounds over the settings in turn (the machine is shared); passes and tokens per pass do not depend on the load.\n\n",
+		samp.Model, samp.Prompts, samp.MaxNewTokens, samp.BlockSize, samp.Rounds)
 	p("| setting | steps | tokens/s | model passes per batch | tokens per pass | exact match |\n|---|---|---|---|---|---|\n")
 	for _, row := range samp.Rows {
 		p("| %s | %d | %.1f | %.1f | %.2f | %.3f ± %.3f |\n", row.Name, row.Steps, row.TokensPerSecond, row.PassesPerBatch, row.TokensPerPass, row.ExactMatch.Value, row.ExactMatch.StdErr)
