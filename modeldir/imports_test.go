@@ -52,7 +52,7 @@ func TestNoFamilyOutsideTheRegistry(t *testing.T) {
 		}
 	}
 	require.Contains(t, families, "bert")
-	for _, dir := range []string{"cmd/dllm", "recipe", "train", "mdlm", "lm", "data", "nn", "tensor", "optim"} {
+	for _, dir := range []string{"cmd/dllm", "recipe", "replicate", "evaltask", "train", "mdlm", "lm", "data", "nn", "tensor", "optim"} {
 		for _, p := range imports(t, filepath.Join("..", dir)) {
 			require.NotContains(t, families, p, "%s imports the family package %s", dir, p)
 		}

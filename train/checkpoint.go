@@ -29,6 +29,9 @@ const (
 	checkpointsDir = "checkpoints"
 	stateFile      = "trainer_state.json"
 	optimizerFile  = "optimizer.safetensors"
+	// bestFile holds the weights of the best held-out evaluation
+	// (Options.KeepBest), named as the model's parameters.
+	bestFile = "best.safetensors"
 )
 
 type stateJSON struct {
@@ -137,6 +140,15 @@ func (t *Trainer) writeCheckpoint(root, tmp string) error {
 	}
 	if err := atomicfile.WriteBytes(filepath.Join(tmp, stateFile), js, 0o644); err != nil {
 		return err
+	}
+	if t.opts.KeepBest && t.bestW != nil {
+		var ts []safetensors.Tensor
+		for i, p := range t.params {
+			ts = append(ts, safetensors.F32Tensor(p.Name, p.Value.Shape(), t.bestW[i]))
+		}
+		if err := safetensors.Write(filepath.Join(tmp, bestFile), ts, nil); err != nil {
+			return err
+		}
 	}
 	moments := t.opt.State()
 	var ts []safetensors.Tensor
@@ -296,6 +308,12 @@ func (t *Trainer) resume(dir string, weights bool) error {
 	if err := t.pcg.UnmarshalBinary(st.RNG); err != nil {
 		return fmt.Errorf("%s: RNG state: %w", dir, err)
 	}
+	t.bestW = nil
+	if t.opts.KeepBest && st.Best != nil {
+		if t.bestW, err = readBest(t.params, dir); err != nil {
+			return fmt.Errorf("%s: the best evaluation's weights: %w", dir, err)
+		}
+	}
 	t.state = st.State
 	t.savedAt, t.resumedAt = st.Step, st.Step
 	t.spentBefore = time.Duration(st.ElapsedSeconds * float64(time.Second))
@@ -346,4 +364,24 @@ func loadWeights(params []*nn.Param, dir string) error {
 		be.Copy(p.Value, be.FromHost(tensor.FromF32(v, shape...)))
 	}
 	return nil
+}
+
+// readBest reads the best evaluation's weights of a checkpoint folder.
+func readBest(params []*nn.Param, dir string) ([][]float32, error) {
+	f, err := safetensors.Open(filepath.Join(dir, bestFile))
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float32, len(params))
+	for i, p := range params {
+		v, shape, err := f.F32(p.Name)
+		if err != nil {
+			return nil, err
+		}
+		if !tensor.SameShape(shape, p.Value.Shape()) {
+			return nil, fmt.Errorf("tensor %s has shape %v, the model wants %v", p.Name, shape, p.Value.Shape())
+		}
+		out[i] = v
+	}
+	return out, nil
 }

@@ -196,3 +196,37 @@ func TestDataParallelTimeBudget(t *testing.T) {
 	require.Equal(t, steps[0], steps[1], "every rank runs rank 0's number of steps")
 	require.InDelta(t, 6.0, took[0].Seconds(), 0.05*6, "rank 0 uses its budget (%d steps)", steps[0])
 }
+
+// TestDataParallelEarlyStop: rank 0 alone evaluates, so its early-stopping
+// verdict must reach every rank; the ranks stop at the same step (the
+// curve's best is step 3, patience 2 stops at step 5), without a hang.
+func TestDataParallelEarlyStop(t *testing.T) {
+	const ranks = 2
+	steps := make([]int, ranks)
+	errs := make([]error, ranks)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for _, c := range dist.NewLocal(ranks) {
+			wg.Go(func() {
+				tr, _ := tinyRun(t, t.TempDir(), func(o *Options) {
+					o.Steps, o.EvalEvery, o.SaveEvery, o.Patience, o.Dist = 12, 1, 100, 2, c
+				})
+				injectCurve(tr)
+				errs[c.Rank()] = tr.Run(context.Background())
+				steps[c.Rank()] = tr.State().Step
+			})
+		}
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the ranks did not finish: rank 0's early stop did not reach the others")
+	}
+	for r := range ranks {
+		require.NoError(t, errs[r], "rank %d", r)
+		require.Equal(t, 5, steps[r], "rank %d", r)
+	}
+}

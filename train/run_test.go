@@ -131,7 +131,7 @@ func TestCheckpointRecordsTheRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, RecordedOptions{Steps: 3, GradAccum: 2, LR: 3e-3, WarmupRatio: 0.25, Schedule: "cosine",
 		WeightDecay: 0.01, Clip: 1, Beta1: 0.9, Beta2: 0.999, AdamEps: 1e-8, Seed: 5, Objective: "mdlm",
-		Precision: "f32", TimeBudget: "0s", EvalEvery: 3, SaveEvery: 3}, *st.Options)
+		Precision: "f32", TimeBudget: "0s", EvalEvery: 3, SaveEvery: 3, Patience: new(int), KeepBest: new(bool)}, *st.Options)
 	require.Positive(t, st.ElapsedSeconds)
 }
 

@@ -46,6 +46,10 @@ type RecordedOptions struct {
 	TimeBudget string `json:"time_budget"`
 	EvalEvery  int    `json:"eval_every"`
 	SaveEvery  int    `json:"save_every"`
+	// Patience and KeepBest (early stopping); absent in checkpoints
+	// written before early stopping existed, which had neither.
+	Patience *int  `json:"patience,omitempty"`
+	KeepBest *bool `json:"keep_best,omitempty"`
 }
 
 func recordOptions(o Options) RecordedOptions {
@@ -55,6 +59,7 @@ func recordOptions(o Options) RecordedOptions {
 		WeightDecay: o.WeightDecay, Clip: o.Clip, Beta1: o.Beta1, Beta2: o.Beta2, AdamEps: o.AdamEps,
 		Seed: o.Seed, Precision: o.Precision.String(), TimeBudget: o.TimeBudget.String(),
 		EvalEvery: o.EvalEvery, SaveEvery: o.SaveEvery,
+		Patience: &o.Patience, KeepBest: &o.KeepBest,
 	}
 	if o.Objective != nil {
 		r.Objective = o.Objective.Name()
@@ -77,7 +82,9 @@ func (e *MismatchError) Error() string {
 
 // compareOptions returns the first option of now that must not differ from
 // was and does. Intervals, the time budget and the length of the run may
-// change (the caller checks that a run is not shortened).
+// change (the caller checks that a run is not shortened). Patience and
+// KeepBest are compared when the checkpoint recorded them: a continuation
+// stops early as the run it continues would have.
 func compareOptions(was, now RecordedOptions) error {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	checks := []struct {
@@ -97,6 +104,12 @@ func compareOptions(was, now RecordedOptions) error {
 		{"seed", strconv.FormatUint(was.Seed, 10), strconv.FormatUint(now.Seed, 10)},
 		{"objective", was.Objective, now.Objective},
 		{"precision", was.Precision, now.Precision},
+	}
+	if was.Patience != nil && now.Patience != nil {
+		checks = append(checks, struct{ name, was, now string }{"patience", strconv.Itoa(*was.Patience), strconv.Itoa(*now.Patience)})
+	}
+	if was.KeepBest != nil && now.KeepBest != nil {
+		checks = append(checks, struct{ name, was, now string }{"keep_best", strconv.FormatBool(*was.KeepBest), strconv.FormatBool(*now.KeepBest)})
 	}
 	for _, c := range checks {
 		if c.was != c.now {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/dllmgo/dllm/data"
@@ -44,7 +45,7 @@ type Options struct {
 	Precision nn.Precision
 
 	// EvalEvery steps the held-out loss is computed (0: ten times a run,
-	// and always at the end).
+	// or 4·Patience times when that is more, and always at the end).
 	EvalEvery int
 	// SaveEvery steps a checkpoint is written (0: four times a run, and
 	// always at the end);
@@ -56,6 +57,17 @@ type Options struct {
 	// then again before every step (budget.go). The time of earlier
 	// sessions of a resumed run counts. Such a run is not bit-reproducible.
 	TimeBudget time.Duration
+
+	// Patience, if positive, stops the run early: when this many held-out
+	// evaluations in a row have not improved on the best held-out loss so
+	// far. A time budget or the step count still caps the run. It needs
+	// held-out batches.
+	Patience int
+	// KeepBest makes the run's final model (the model after Run, and the
+	// one saved into OutDir) the weights of the best held-out evaluation
+	// instead of the last step's. Checkpoints keep those weights beside
+	// the last ones (best.safetensors), so a resumed run keeps them too.
+	KeepBest bool
 
 	// Run is the caller's description of the run, stored in every
 	// checkpoint (ReadRunSpec reads it back).
@@ -129,6 +141,11 @@ type Trainer struct {
 	synced  bool          // the ranks' weights were made equal
 	ctx     context.Context
 	stopAll bool // some rank's context was cancelled (Options.Dist)
+	// bestW holds the weights of the best evaluation (KeepBest), one host
+	// copy per parameter.
+	bestW [][]float32
+	// evalFn replaces the held-out evaluation (tests inject a loss curve).
+	evalFn func(step int) (float64, error)
 }
 
 // State is what a checkpoint records besides the weights and the optimizer
@@ -144,6 +161,24 @@ type State struct {
 	EvalLoss  []Point
 	// RNG is the noise generator's state (PCG, binary).
 	RNG []byte
+	// Best is the best held-out evaluation so far (nil before the first).
+	Best *Point `json:",omitempty"`
+	// Stopped reports that early stopping (Options.Patience) ended the run.
+	Stopped bool `json:",omitempty"`
+}
+
+// SinceBest is the number of held-out evaluations after the best one.
+func (s State) SinceBest() int {
+	if s.Best == nil {
+		return len(s.EvalLoss)
+	}
+	n := 0
+	for _, p := range s.EvalLoss {
+		if p.Step > s.Best.Step {
+			n++
+		}
+	}
+	return n
 }
 
 // Point is one value of a curve.
@@ -160,6 +195,12 @@ var ErrInterrupted = errors.New("training interrupted")
 func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hooks) (*Trainer, error) {
 	if opts.Objective == nil {
 		return nil, errors.New("train: no objective (Options.Objective)")
+	}
+	if opts.Patience < 0 {
+		return nil, fmt.Errorf("train: patience %d is negative", opts.Patience)
+	}
+	if (opts.Patience > 0 || opts.KeepBest) && len(eval) == 0 {
+		return nil, errors.New("train: early stopping and keeping the best weights need held-out batches")
 	}
 	def := Defaults()
 	if opts.GradAccum < 1 {
@@ -220,7 +261,9 @@ func New(model lm.Model, train Data, eval []data.Batch, opts Options, hooks Hook
 // steps; it runs again when a time budget fixes the run's length.
 func (t *Trainer) setIntervals() {
 	if t.evalAuto {
-		t.opts.EvalEvery = max(t.total/10, 1)
+		// Early stopping wants evaluations enough that patience can run
+		// out before the end.
+		t.opts.EvalEvery = max(t.total/max(10, 4*t.opts.Patience), 1)
 	}
 	if t.saveAuto {
 		t.opts.SaveEvery = max(t.total/4, 1)
@@ -398,7 +441,7 @@ func (t *Trainer) Run(ctx context.Context) error {
 					per.Round(time.Millisecond), t.total, t.opts.TimeBudget))
 			}
 		}
-		if t.state.Step >= t.total {
+		if t.state.Step >= t.total || t.state.Stopped {
 			break
 		}
 		if t.stopping(ctx) {
@@ -424,15 +467,31 @@ func (t *Trainer) Run(ctx context.Context) error {
 			"grad_norm": t.gradNorm, "tokens": t.state.Tokens, "tokens_per_s": rate})
 
 		last := step == t.total
-		if (t.opts.EvalEvery > 0 && step%t.opts.EvalEvery == 0) || last {
+		if t.due(step, t.evalAt, t.opts.EvalEvery, budgeted) || last {
 			if err := t.evaluate(bar); err != nil {
 				return err
 			}
 		}
-		if (t.opts.SaveEvery > 0 && step%t.opts.SaveEvery == 0) || last {
+		if t.due(step, t.savedAt, t.opts.SaveEvery, budgeted) || last {
 			if err := t.timedCheckpoint(); err != nil {
 				return err
 			}
+		}
+		if t.opts.Dist != nil && t.opts.Patience > 0 {
+			// Rank 0 alone evaluates: every rank takes its verdict, or
+			// the others would wait for it in the next step's collective.
+			v := uint64(0)
+			if t.state.Stopped {
+				v = 1
+			}
+			if v, err = dist.BroadcastUint64(t.opts.Dist, v, 0); err != nil {
+				return err
+			}
+			t.state.Stopped = v == 1
+		}
+		if t.state.Stopped && t.opts.Progress != nil && t.state.Best != nil { // rank 0 knows the best
+			bar.message(fmt.Sprintf("step %d: stopped early, %d evaluations without improving on step %d's held-out loss %.4f",
+				step, t.state.SinceBest(), t.state.Best.Step, t.state.Best.Loss))
 		}
 	}
 	// A budgeted run can end at a step it did not know was its last.
@@ -447,6 +506,9 @@ func (t *Trainer) Run(ctx context.Context) error {
 		}
 	}
 	bar.finish()
+	if err := t.restoreBest(); err != nil {
+		return err
+	}
 	if t.writes() {
 		if err := t.hooks.SaveModel(t.opts.OutDir); err != nil {
 			return fmt.Errorf("cannot save the model into %s: %w", t.opts.OutDir, err)
@@ -461,7 +523,13 @@ func (t *Trainer) evaluate(bar *progress) error {
 		return nil
 	}
 	start := t.now()
-	l, err := t.EvalLoss()
+	var l float64
+	var err error
+	if t.evalFn != nil {
+		l, err = t.evalFn(t.state.Step)
+	} else {
+		l, err = t.EvalLoss()
+	}
 	if err != nil {
 		return err
 	}
@@ -470,10 +538,68 @@ func (t *Trainer) evaluate(bar *progress) error {
 	t.evalAt = step
 	t.state.EvalLoss = append(t.state.EvalLoss, Point{step, l})
 	t.log.write(map[string]any{"step": step, "eval_loss": l})
+	t.track(Point{step, l})
 	bar.message(fmt.Sprintf("step %d: held-out loss %.4f", step, l))
 	if t.hooks.AfterEval != nil && t.opts.Progress != nil {
 		bar.clear()
 		t.hooks.AfterEval(t.opts.Progress, step)
 	}
 	return nil
+}
+
+// track updates the best evaluation with p (a NaN never is), snapshots
+// the weights of a new best when they are kept, and decides whether
+// patience has run out.
+func (t *Trainer) track(p Point) {
+	if t.state.Best == nil || p.Loss < t.state.Best.Loss {
+		best := p
+		t.state.Best = &best
+		if t.opts.KeepBest {
+			t.bestW = snapshot(t.params)
+		}
+	}
+	if t.opts.Patience > 0 && t.state.SinceBest() >= t.opts.Patience {
+		t.state.Stopped = true
+	}
+}
+
+// snapshot copies every parameter's value to the host.
+func snapshot(params []*nn.Param) [][]float32 {
+	out := make([][]float32, len(params))
+	for i, p := range params {
+		out[i] = slices.Clone(p.Value.ToCPU().F32())
+	}
+	return out
+}
+
+// restoreBest puts the best evaluation's weights into the model
+// (KeepBest).
+func (t *Trainer) restoreBest() error {
+	if !t.opts.KeepBest || t.bestW == nil || t.state.Best == nil || t.state.Best.Step == t.state.Step {
+		return nil
+	}
+	be := t.model.Backend()
+	for i, p := range t.params {
+		be.Copy(p.Value, be.FromHost(tensor.FromF32(t.bestW[i], p.Value.Shape()...)))
+	}
+	return nil
+}
+
+// due reports whether an evaluation or a checkpoint is due at step, every
+// steps apart, the last one made at lastAt (-1: none). A fixed-length run
+// makes them at the multiples of every. A budgeted run counts from the
+// last one: its interval follows the total, which is fitted again before
+// every step, and multiples of a moving interval would come in bursts
+// (and run an early stop's patience out in a few steps); nor does it make
+// them before its total is first fitted.
+func (t *Trainer) due(step, lastAt, every int, budgeted bool) bool {
+	if every <= 0 {
+		return false
+	}
+	if budgeted {
+		// Before the first fit the total is a placeholder of a few steps,
+		// whose interval is one step.
+		return t.fitted && step-max(lastAt, 0) >= every
+	}
+	return step%every == 0
 }

@@ -56,6 +56,14 @@ func (f *trainFlags) resumeFlags(fs *flag.FlagSet) error {
 	}
 	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	// A run recorded before early stopping existed had none.
+	for name, off := range map[string]string{"patience": "0", "keep-best": "false"} {
+		if _, ok := spec.Flags[name]; !ok && !given[name] && fs.Lookup(name) != nil {
+			if err := fs.Set(name, off); err != nil {
+				return err
+			}
+		}
+	}
 	names := make([]string, 0, len(spec.Flags))
 	for name := range spec.Flags {
 		names = append(names, name)

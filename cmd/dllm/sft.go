@@ -35,6 +35,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	dataPaths := fs.String("data", "", "chat JSONL file(s), comma-separated (.gz/.zst read transparently; folders are searched)")
 	samples := fs.Int("samples", 3, "held-out answers printed at each evaluation")
 	f.register(fs, 16, 256)
+	f.sftDefaults(fs)
 	be, err := f.parse(fs, args, func() bool { return *dataPaths != "" }, stderr)
 	if err != nil {
 		return err
@@ -87,6 +88,10 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 		describeModel(b.Model), lm.ParamCount(b.Model), f.batchSize*f.gradAccum, f.onDevice(be))
 	if f.budget <= 0 {
 		fmt.Fprintf(stderr, "%d steps\n", t.TotalSteps())
+	}
+	if f.patience > 0 {
+		fmt.Fprintf(stderr, "stops early when %d held-out evaluations in a row do not improve on the best%s\n", f.patience,
+			map[bool]string{true: "; the final model is the best evaluation's", false: ""}[f.keepBest])
 	}
 	return runTrainer(t, &f, stdout, stderr)
 }

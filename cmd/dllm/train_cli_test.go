@@ -2,16 +2,20 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/dllmgo/dllm/modeldir"
 	"github.com/dllmgo/dllm/tensor"
+	"github.com/dllmgo/dllm/train"
 )
 
 // writeChat writes n copy-task conversations as chat JSONL.
@@ -201,4 +205,71 @@ func TestPretrain(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	code, _, stderr = runCLI("generate", "--model", out, "--raw", "--prompt", "The 7 river", "--max-new-tokens", "8", "--steps", "8", "--block-size", "8", "--precision", "bf16")
 	require.Equal(t, 0, code, stderr)
+}
+
+// sft's defaults learn until the held-out loss stops improving: with none
+// of --steps, --epochs, --time-budget a new run is capped at 10 minutes,
+// stops after 5 evaluations without a new best and keeps the best weights;
+// a length given, or no held-out set, changes only what it must.
+func TestSFTDefaultsResolve(t *testing.T) {
+	cases := []struct {
+		name     string
+		args     []string
+		budget   time.Duration
+		patience int
+		keepBest bool
+	}{
+		{"nothing given", nil, defaultBudget, defaultPatience, true},
+		{"steps", []string{"--steps", "40"}, 0, defaultPatience, true},
+		{"epochs", []string{"--epochs", "3"}, 0, defaultPatience, true},
+		{"budget", []string{"--time-budget", "2m"}, 2 * time.Minute, defaultPatience, true},
+		{"no held-out set", []string{"--held-out", "0"}, defaultBudget, 0, false},
+		{"patience off", []string{"--patience", "0"}, defaultBudget, 0, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := newFlagSet("sft", io.Discard)
+			var f trainFlags
+			f.register(fs, 16, 256)
+			f.sftDefaults(fs)
+			require.NoError(t, fs.Parse(c.args))
+			given := map[string]bool{}
+			fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+			f.resolveDefaults(given)
+			require.Equal(t, c.budget, f.budget)
+			require.Equal(t, c.patience, f.patience)
+			require.Equal(t, c.keepBest, f.keepBest)
+		})
+	}
+	// pretrain keeps its length (one epoch) and no early stopping.
+	fs := newFlagSet("pretrain", io.Discard)
+	var f trainFlags
+	f.register(fs, 16, 128)
+	require.NoError(t, fs.Parse(nil))
+	f.resolveDefaults(map[string]bool{})
+	require.Zero(t, f.budget)
+	require.Zero(t, f.patience)
+	require.False(t, f.keepBest)
+}
+
+// A short sft run records its early stopping in the checkpoint's run
+// description, as resolved; --patience and --keep-best without a held-out
+// set are refused.
+func TestSFTRecordsEarlyStopping(t *testing.T) {
+	data, model := briefTraining(t, 30, 3)
+	dir, err := train.FindCheckpoint(model)
+	require.NoError(t, err)
+	spec, _, err := train.ReadRunSpec(dir)
+	require.NoError(t, err)
+	require.Equal(t, "5", spec.Flags["patience"])
+	require.Equal(t, "true", spec.Flags["keep-best"])
+	require.Equal(t, "0s", spec.Flags["time-budget"], "--steps was given")
+	js, err := os.ReadFile(filepath.Join(dir, "trainer_state.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(js), `"patience": 5`)
+	require.Contains(t, string(js), `"keep_best": true`)
+
+	code, _, stderr := runCLI("sft", "--data", data, "--out", filepath.Join(t.TempDir(), "x"), "--held-out", "0", "--patience", "3")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--patience and --keep-best need a held-out set")
 }

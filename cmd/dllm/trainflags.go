@@ -59,6 +59,12 @@ type trainFlags struct {
 	mlmReplace                                    bool // --objective mlm
 	overwrite                                     bool
 	comm                                          dist.Comm // set when an MPI launcher started this process
+	patience                                      int       // early stopping, in evaluations
+	keepBest                                      bool      // the best evaluation's weights are the final model
+	// untilConverged: a run with none of --steps, --epochs, --time-budget
+	// trains until the held-out loss stops improving, capped at
+	// defaultBudget (sft; set by sftDefaults).
+	untilConverged bool
 
 	// Set by parse for a resumed run: the checkpoint folder and the run
 	// description it recorded (nil for a checkpoint older than those).
@@ -98,7 +104,9 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.StringVar(&f.precision, "precision", "f32", "matrix products: f32, or bf16 (mixed precision: bf16 operands, f32 sums and master weights; what a GPU wants, slower on cpu)")
 	fs.IntVar(&f.steps, "steps", 0, "optimizer steps (0: use --epochs)")
 	fs.DurationVar(&f.budget, "time-budget", 0, "train for about this long (e.g. 4m) instead of --steps/--epochs")
-	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: 10 for sft, as the reference, 1 for pretrain)")
+	fs.IntVar(&f.epochs, "epochs", 0, "passes over the data when --steps is 0 (0: sft trains until the held-out loss stops improving, at most --time-budget "+defaultBudget.String()+"; pretrain makes 1)")
+	fs.IntVar(&f.patience, "patience", 0, "stop when this many held-out evaluations in a row have not improved on the best (0: never early)")
+	fs.BoolVar(&f.keepBest, "keep-best", false, "the final model is the best held-out evaluation's weights, not the last step's")
 	fs.IntVar(&f.batchSize, "batch-size", defaultBatch, "sequences per micro-batch")
 	fs.IntVar(&f.gradAccum, "grad-accum", d.GradAccum, "micro-batches per optimizer step")
 	fs.IntVar(&f.maxLen, "max-length", defaultMaxLen, "longest sequence in tokens (at most the model's positions: longer is capped with a note)")
@@ -135,7 +143,9 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool,
 	if err := noArgs(fs); err != nil {
 		return nil, err
 	}
+	given := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) {
+		given[fl.Name] = true
 		f.familySet = f.familySet || fl.Name == "family"
 		f.presetSet = f.presetSet || fl.Name == "preset"
 		f.weightingSet = f.weightingSet || fl.Name == "loss-weight"
@@ -150,6 +160,8 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool,
 		if err := f.resumeFlags(fs); err != nil {
 			return nil, err
 		}
+	} else {
+		f.resolveDefaults(given)
 	}
 	if !hasData() {
 		return nil, badInput("--data is required")
@@ -191,11 +203,56 @@ func (f *trainFlags) parse(fs *flag.FlagSet, args []string, hasData func() bool,
 	return be, nil
 }
 
+// defaultBudget caps an sft run given no length: it trains until the
+// held-out loss stops improving (defaultPatience evaluations without a new
+// best) or for this long, whichever comes first, and keeps the best
+// weights.
+const (
+	defaultBudget   = 10 * time.Minute
+	defaultPatience = 5
+)
+
+// sftDefaults makes sft's defaults those that learn: until the held-out
+// loss stops improving, the best weights kept, at most defaultBudget.
+func (f *trainFlags) sftDefaults(fs *flag.FlagSet) {
+	f.untilConverged = true
+	f.patience, f.keepBest = defaultPatience, true
+	fs.Lookup("patience").DefValue = fmt.Sprint(defaultPatience)
+	fs.Lookup("keep-best").DefValue = "true"
+	fs.Lookup("time-budget").Usage += fmt.Sprintf(" (sft with none of --steps, --epochs, --time-budget: %s, ended earlier by --patience)", defaultBudget)
+}
+
+// resolveDefaults settles sft's defaults for a new run (given: the flags
+// on the command line): with none of --steps, --epochs, --time-budget the
+// run is capped at defaultBudget; without a held-out set, the early
+// stopping and best weights that were not asked for are off. The flags
+// are then recorded as resolved, so that --resume continues the same run.
+func (f *trainFlags) resolveDefaults(given map[string]bool) {
+	if !f.untilConverged {
+		return
+	}
+	if f.steps == 0 && f.epochs == 0 && f.budget == 0 {
+		f.budget = defaultBudget
+	}
+	if f.heldOut == 0 {
+		if !given["patience"] {
+			f.patience = 0
+		}
+		if !given["keep-best"] {
+			f.keepBest = false
+		}
+	}
+}
+
 // validate checks the numeric flags.
 func (f *trainFlags) validate() error {
 	switch {
 	case f.out == "":
 		return badInput("--out is required")
+	case f.patience < 0:
+		return badInput("--patience must be at least 0, got %d", f.patience)
+	case (f.patience > 0 || f.keepBest) && f.heldOut == 0:
+		return badInput("--patience and --keep-best need a held-out set: --held-out is 0 (give --patience 0 --keep-best=false)")
 	case f.budget < 0:
 		return badInput("--time-budget must be positive, got %s", f.budget)
 	case f.steps < 0 || f.epochs < 0:
@@ -459,6 +516,7 @@ func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, te
 	o.EvalEvery, o.SaveEvery, o.KeepLast = f.evalEvery, f.saveEvery, f.keepLast
 	o.OutDir, o.Progress, o.Terminal, o.TimeBudget = f.out, progress, terminal, f.budget
 	o.Dist = f.comm
+	o.Patience, o.KeepBest = f.patience, f.keepBest
 	return o
 }
 

@@ -93,6 +93,8 @@ var tasks = map[string]task{
 	"dedup":   genDedup,
 	"span":    genSpan,
 	"repeat":  genRepeat,
+	"compare": genCompare,
+	"digit":   genDigit,
 }
 
 // VariableLengthTasks are tasks whose answers vary in length for prompts of
@@ -103,7 +105,15 @@ var tasks = map[string]task{
 // times. They are not among TaskNames' defaults.
 func VariableLengthTasks() []string { return []string{"dedup", "span", "repeat"} }
 
-func knownTasks() string { return strings.Join(append(TaskNames(), VariableLengthTasks()...), ", ") }
+// NumericTasks are tasks whose answer turns on single digits: which of two
+// numbers of the same length is larger (they differ in one digit), and
+// which digit stands at a given place. A tokenizer that merges digit runs
+// hides what they ask about. They are not among TaskNames' defaults.
+func NumericTasks() []string { return []string{"compare", "digit"} }
+
+func knownTasks() string {
+	return strings.Join(slices.Concat(TaskNames(), VariableLengthTasks(), NumericTasks()), ", ")
+}
 
 // TaskNames lists the tasks in a fixed order.
 func TaskNames() []string {
@@ -402,4 +412,35 @@ func Write(path string, n int, seed uint64, taskNames []string, level Level) err
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// genCompare draws two numbers of the same length that differ in exactly one
+// digit and asks for the larger.
+func genCompare(r *data.Rand, s sizes) (string, string) {
+	d := max(between(r, s.digits[0], s.digits[1]), 2)
+	a := []byte(strconv.Itoa(between(r, pow10(d-1), 10*pow10(d-1)-1)))
+	b := slices.Clone(a)
+	i := r.IntN(d)
+	lo := byte('0')
+	if i == 0 {
+		lo = '1' // no leading zero
+	}
+	for b[i] == a[i] {
+		b[i] = lo + byte(r.IntN(int('9'-lo)+1))
+	}
+	answer := string(a)
+	if b[i] > a[i] {
+		answer = string(b)
+	}
+	return fmt.Sprintf("Which is larger: %s or %s?", a, b), answer
+}
+
+var placeNames = []string{"first", "second", "third", "fourth", "fifth", "sixth"}
+
+// genDigit asks for the digit at a place of a number, counted from the left.
+func genDigit(r *data.Rand, s sizes) (string, string) {
+	d := max(between(r, s.digits[0], s.digits[1]), 2)
+	n := strconv.Itoa(between(r, pow10(d-1), 10*pow10(d-1)-1))
+	i := r.IntN(len(n))
+	return fmt.Sprintf("What is the %s digit of %s?", placeNames[i], n), n[i : i+1]
 }

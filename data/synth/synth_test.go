@@ -312,3 +312,46 @@ func TestVariableLengthTasks(t *testing.T) {
 	require.Equal(t, 8, len(lengths["span"]), "span answers of 1 to 8 numbers")
 	require.GreaterOrEqual(t, len(lengths["repeat"]), 40, "repeat answers of 2 to 60 words")
 }
+
+// The numeric tasks' answers follow from single digits: compare's two
+// numbers differ in exactly one place and the answer is the one with the
+// larger digit there; digit's answer is the named place's digit.
+func TestNumericTasks(t *testing.T) {
+	ex, err := GenerateLevel(300, 9, NumericTasks(), Hard)
+	require.NoError(t, err)
+	seen := map[string]int{}
+	for _, e := range ex {
+		seen[e.Task]++
+		switch e.Task {
+		case "compare":
+			var a, b string
+			_, err := fmt.Sscanf(e.Prompt, "Which is larger: %s or %s", &a, &b)
+			require.NoError(t, err, e.Prompt)
+			b = strings.TrimSuffix(b, "?")
+			require.Equal(t, len(a), len(b), e.Prompt)
+			diff := 0
+			for i := range a {
+				if a[i] != b[i] {
+					diff++
+				}
+			}
+			require.Equal(t, 1, diff, e.Prompt)
+			x, _ := strconv.Atoi(a)
+			y, _ := strconv.Atoi(b)
+			require.Equal(t, strconv.Itoa(max(x, y)), e.Answer, e.Prompt)
+			require.NotEqual(t, byte('0'), a[0], e.Prompt)
+			require.NotEqual(t, byte('0'), b[0], e.Prompt)
+		case "digit":
+			var place, n string
+			_, err := fmt.Sscanf(e.Prompt, "What is the %s digit of %s", &place, &n)
+			require.NoError(t, err, e.Prompt)
+			n = strings.TrimSuffix(n, "?")
+			i := slices.Index(placeNames, place)
+			require.GreaterOrEqual(t, i, 0, e.Prompt)
+			require.Equal(t, n[i:i+1], e.Answer, e.Prompt)
+		default:
+			t.Fatalf("task %q", e.Task)
+		}
+	}
+	require.Equal(t, map[string]int{"compare": 150, "digit": 150}, seen)
+}
