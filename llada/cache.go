@@ -145,6 +145,7 @@ func (c *BlockCache) Release() {
 	c.graphs.Release()
 	c.kv.Release()
 }
+
 // Advance finishes the cache's block and moves the cache on to the next
 // one, appended after it (block diffusion's incremental prefix cache,
 // bd3lm.Advancer): one cached step on the block's committed tokens in ids
