@@ -13,9 +13,10 @@ import (
 
 // BenchmarkLongAnswers compares the time per generated token of MDLM's block
 // sampler (the canvas fixed in advance, every step over all of it) with
-// BD3LM's (blocks appended, the prefix cached per block), as the answer
-// grows (and BD3LM's without the cache, every step over the whole prefix
-// under the dense mask): the tiny preset with sft's 1,024-token vocabulary, random weights,
+// BD3LM's (blocks appended, the prefix cache advanced block by block), as
+// the answer grows (and BD3LM's with the reference's cache, rebuilt from the
+// whole prefix at every block, and without a cache, every step over the
+// whole prefix): the tiny preset with sft's 1,024-token vocabulary, random weights,
 // a 32-token prompt, one step per token, blocks of 32 for both samplers.
 // End-of-text and padding are suppressed, so that both samplers write every
 // token.
@@ -39,7 +40,7 @@ func BenchmarkLongAnswers(b *testing.B) {
 	for _, n := range []int{32, 128, 256} {
 		c := mdlm.SamplerConfig{MaxNewTokens: n, Steps: n, BlockSize: 32, FullCanvas: true,
 			MaskID: int32(cfg.MaskTokenID), PadID: int32(cfg.PadTokenID), SuppressTokens: []int32{eos, int32(cfg.PadTokenID)}}
-		for _, name := range []string{"mdlm", "bd3lm", "bd3lm-uncached"} {
+		for _, name := range []string{"mdlm", "bd3lm", "bd3lm-rebuild", "bd3lm-uncached"} {
 			b.Run(fmt.Sprintf("%s/tokens=%d", name, n), func(b *testing.B) {
 				for b.Loop() {
 					var err error
@@ -47,8 +48,8 @@ func BenchmarkLongAnswers(b *testing.B) {
 						_, err = mdlm.Generate(m, [][]int32{prompt}, c, mdlm.NewRand(5))
 					} else {
 						cc := c
-						cc.Cache = name == "bd3lm"
-						_, err = bd3lm.Generate(m, [][]int32{prompt}, cc, eos, mdlm.NewRand(5))
+						cc.Cache = name != "bd3lm-uncached"
+						_, err = bd3lm.GenerateWith(m, [][]int32{prompt}, cc, eos, mdlm.NewRand(5), bd3lm.SampleOptions{Rebuild: name == "bd3lm-rebuild"})
 					}
 					if err != nil {
 						b.Fatal(err)
