@@ -256,10 +256,12 @@ func (dc *DualCache) Grow(layers []Layer, width int, keyMask []int32) error {
 	}
 	be := dc.be
 	heads := dc.heads + 2*dc.kvHeads
-	for l, old := range dc.qkv {
+	for l, old := range dc.qkv { // checked before anything changes
 		if old == nil {
 			return fmt.Errorf("grow: layer %d has no recorded keys", l)
 		}
+	}
+	for l, old := range dc.qkv {
 		next := be.New(old.DType(), dc.batch*grown, heads, dc.d)
 		flatOld, flatNext := old.Reshape(dc.batch*s, heads*dc.d), next.Reshape(dc.batch*grown, heads*dc.d)
 		for b := range dc.batch {
