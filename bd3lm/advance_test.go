@@ -8,14 +8,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/a2d"
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/tensor"
 )
 
-// families are the models whose prefix caches advance: ModernBERT (with a
-// sliding-window layer) and LLaDA (grouped-query attention).
+// advancingFamilies are the models whose prefix caches advance: ModernBERT
+// (with a sliding-window layer), LLaDA (grouped-query attention) and A2D
+// (Qwen3's blocks, the shared decoder).
 func advancingFamilies(t *testing.T) []struct {
 	name string
 	m    lm.Model
@@ -23,7 +25,22 @@ func advancingFamilies(t *testing.T) []struct {
 	return []struct {
 		name string
 		m    lm.Model
-	}{{"modernbert", newTestModel(t)}, {"llada", newTestLLaDA(t)}}
+	}{{"modernbert", newTestModel(t)}, {"llada", newTestLLaDA(t)}, {"a2d", newTestA2D(t)}}
+}
+
+// newTestA2D is a tiny A2D Qwen3 with the test vocabulary and special ids.
+func newTestA2D(t *testing.T) *a2d.Model {
+	t.Helper()
+	c, err := a2d.Preset("tiny")
+	require.NoError(t, err)
+	c.VocabSize, c.TieWordEmbeddings = testVocab, false
+	mask, pad := testMask, testPad
+	c.MaskTokenID, c.PadTokenID, c.BOSTokenID, c.EOSTokenID = &mask, &pad, nil, []int{testEOS}
+	c.InitializerRange = 0.5
+	require.NoError(t, a2d.Validate(c))
+	m := a2d.New(c, tensor.CPU())
+	m.Init(rand.New(rand.NewPCG(7, 8)))
+	return m
 }
 
 // A prefix cache advanced block by block (one cached pass over each
