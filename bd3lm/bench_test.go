@@ -60,3 +60,45 @@ func BenchmarkLongAnswers(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPrefixCache times BD3LM's sampler with the prefix cache advanced
+// block by block against the reference's, rebuilt from the whole prefix at
+// every block, at 32 and 512 new tokens with blocks of 4 and 16: the tiny
+// preset with a
+// 1,024-token vocabulary, random weights, a 32-token prompt, one step per
+// token, end-of-text suppressed.
+//
+//	go test ./bd3lm -run '^$' -bench 'PrefixCache/block=4/advanced' -benchtime 1x
+func BenchmarkPrefixCache(b *testing.B) {
+	cfg, err := bert.Preset("tiny")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const vocab = 1024
+	cfg.VocabSize, cfg.PadTokenID, cfg.MaskTokenID = vocab, vocab-2, vocab-1
+	eos := int32(vocab - 3)
+	m := bert.New(cfg, tensor.CPU())
+	m.Init(rand.New(rand.NewPCG(1, 2)))
+	rng := rand.New(rand.NewPCG(3, 4))
+	prompt := make([]int32, 32)
+	for i := range prompt {
+		prompt[i] = int32(rng.IntN(vocab - 3))
+	}
+	for _, bs := range []int{4, 16} {
+		for _, n := range []int{32, 512} {
+			c := mdlm.SamplerConfig{MaxNewTokens: n, Steps: n, BlockSize: bs, Cache: true,
+				MaskID: int32(cfg.MaskTokenID), PadID: int32(cfg.PadTokenID), SuppressTokens: []int32{eos, int32(cfg.PadTokenID)}}
+			for _, rebuild := range []bool{false, true} {
+				name := map[bool]string{false: "advanced", true: "rebuilt"}[rebuild]
+				b.Run(fmt.Sprintf("block=%d/%s/tokens=%d", bs, name, n), func(b *testing.B) {
+					for b.Loop() {
+						if _, err := bd3lm.GenerateWith(m, [][]int32{prompt}, c, eos, mdlm.NewRand(5), bd3lm.SampleOptions{Rebuild: rebuild}); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(b.Elapsed().Seconds()*1000/float64(n*b.N), "ms/token")
+				})
+			}
+		}
+	}
+}
