@@ -302,7 +302,9 @@ func plotTimes(path string, lens []int, times map[string][]float64) error {
 	p := plot.New()
 	p.Title.Text = "sampling time per generated token"
 	p.X.Label.Text = "new tokens"
-	p.Y.Label.Text = "ms per token"
+	p.Y.Label.Text = "ms per token (log scale)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
