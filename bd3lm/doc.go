@@ -97,8 +97,16 @@
 // a Threshold, committing every position at least that confident and
 // always the best, until the block is full), committing tokens by
 // confidence or at random as MDLM's samplers do. With the prefix cache the
-// first step of a block computes the prefix's keys and values and the later
-// steps run the block only: exact, since the prefix never sees the block.
+// steps of a block run the block only, against the cached keys and values
+// of the prefix: exact, since the prefix never sees the block. The cache is
+// built once, at the first block (prompt and block in one pass), and then
+// advanced: when a block is finished, one pass over its committed tokens
+// against the cached prefix appends their keys and values (under the
+// block-causal mask they depend on nothing else), so the prefix is never
+// recomputed and a block costs the same at any depth, apart from attention
+// over a longer prefix. SampleOptions.Rebuild recomputes the cache from the
+// whole prefix at every block instead, as the reference does; the two agree
+// up to float rounding (on the CPU bit for bit, in the tests).
 // Classifier-free guidance runs a second canvas whose prompt tokens are
 // masks, with its own cache. Sampling stops after the first block in which
 // every row has produced end-of-text.

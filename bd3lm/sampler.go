@@ -46,7 +46,41 @@ type BlockCacher interface {
 // later steps run the block's tokens only: exact, because the prefix never
 // sees the block. The random stream is consumed the same way either way, so
 // cached and uncached sampling give the same tokens for a seed.
+//
+// By default the prefix cache grows block by block (SampleOptions explains how,
+// and GenerateWith takes the reference's rebuild instead).
 func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rng *rand.Rand) (*mdlm.Output, error) {
+	return GenerateWith(m, prompts, c, eos, rng, SampleOptions{})
+}
+
+// Advancer is a block cache that can take its block as finished and move on
+// to the next block, appended after it (bert.BlockCache.Advance): ids is
+// the batch in the cache's current layout with the block's tokens
+// committed, width the next block's size and keyMask the key mask of the
+// grown batch.
+type Advancer interface {
+	Advance(ids []int32, width int, keyMask []int32) error
+}
+
+// SampleOptions are the sampler's choices beyond mdlm.SamplerConfig.
+type SampleOptions struct {
+	// Rebuild recomputes the prefix cache from the whole prefix at the first
+	// step of every block, as the reference's sampler does. Without it (the
+	// default), a cache that is an Advancer is kept from block to block:
+	// when a block is finished, one cached pass over its committed tokens,
+	// against the cached prefix, appends their keys and values, and the next
+	// block's first step is a cached step too. Under the block-causal mask
+	// the finished block's keys and values depend only on the prefix and
+	// the block, which is exactly what that pass sees, so both ways compute
+	// the same numbers, up to float rounding (the cached attention is
+	// composed from other kernels than the fused one); the time per block
+	// no longer grows with the prefix. Rebuild is the reference-exact mode
+	// for checking that.
+	Rebuild bool
+}
+
+// GenerateWith is Generate with the options o.
+func GenerateWith(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rng *rand.Rand, o SampleOptions) (*mdlm.Output, error) {
 	bs, maxNew, steps := c.BlockSize, c.MaxNewTokens, c.Steps
 	if bs <= 0 {
 		bs = DefaultBlockSize
@@ -106,6 +140,20 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 	perBlock := (steps + nb - 1) / nb
 	out := &mdlm.Output{}
 	done := make([]bool, batch)
+	// The prefix caches (the conditional canvas's, the unconditional
+	// one's), and the ids each was last run on: with Rebuild, or a cache
+	// that cannot advance, they live for one block.
+	var caches [2]mdlm.BlockCache
+	var last [2][]int32
+	release := func() {
+		for i, ch := range caches {
+			if ch != nil {
+				ch.Release()
+			}
+			caches[i] = nil
+		}
+	}
+	defer release()
 	for blk := range nb {
 		w := min(bs, maxNew-blk*bs)
 		lo := len(rows[0])
@@ -138,18 +186,18 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 				want = append(want, int32(r*n+lo+t))
 			}
 		}
-		var caches [2]mdlm.BlockCache // the conditional canvas's, the unconditional one's
-		release := func() {
-			for _, ch := range caches {
-				if ch != nil {
-					ch.Release()
-				}
-			}
-		}
 		// logitsOf runs one canvas (which = 0 conditional, 1 unconditional)
 		// at step j.
 		logitsOf := func(which, j int, x []int32) ([]float32, error) {
 			switch {
+			case cacher != nil && j == 0 && caches[which] != nil:
+				// The cache of the block before, kept: append that block.
+				if err := caches[which].(Advancer).Advance(last[which], w, keys); err != nil {
+					return nil, err
+				}
+				out.ForwardPasses++ // the finished block's pass, then this step's
+				out.CachedPasses += 2
+				return caches[which].Logits(x, want)
 			case cacher != nil && j == 0:
 				var logits []float32
 				var err error
@@ -185,7 +233,6 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 				out.ForwardPasses++
 			}
 			if err != nil {
-				release()
 				return nil, err
 			}
 			out.ForwardPasses++
@@ -193,7 +240,6 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 			for r := range batch {
 				revealed, err := commit(rows[r][lo:], logits[r*w*vocab:(r+1)*w*vocab], vocab, k, c, suppress, rng)
 				if err != nil {
-					release()
 					return nil, err
 				}
 				copy(ids[r*n+lo:], rows[r][lo:])
@@ -213,7 +259,10 @@ func Generate(m lm.Model, prompts [][]int32, c mdlm.SamplerConfig, eos int32, rn
 				}
 			}
 		}
-		release()
+		last = [2][]int32{ids, unIDs}
+		if _, ok := caches[0].(Advancer); o.Rebuild || !ok {
+			release()
+		}
 		for r := range batch {
 			done[r] = done[r] || slices.Contains(rows[r][lo:], eos)
 		}

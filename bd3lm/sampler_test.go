@@ -33,12 +33,12 @@ func newTestLLaDA(t *testing.T) *llada.Model {
 // Sampling with the prefix cached gives the tokens of sampling without it,
 // and the same seed gives the same tokens, for prompts of several lengths
 // (left padding), greedy and at a temperature, with both remasking rules,
-// on two families (ModernBERT, LLaDA).
+// on three families (ModernBERT, LLaDA, A2D).
 func TestGenerateCachedEqualsUncached(t *testing.T) {
 	for _, fam := range []struct {
 		name string
 		m    lm.Model
-	}{{"modernbert", newTestModel(t)}, {"llada", newTestLLaDA(t)}} {
+	}{{"modernbert", newTestModel(t)}, {"llada", newTestLLaDA(t)}, {"a2d", newTestA2D(t)}} {
 		t.Run(fam.name, func(t *testing.T) { testCachedEqualsUncached(t, fam.m) })
 	}
 }

@@ -145,3 +145,32 @@ func (c *BlockCache) Release() {
 	c.graphs.Release()
 	c.kv.Release()
 }
+
+// Advance finishes the cache's block and moves the cache on to the next
+// one, appended after it (block diffusion's incremental prefix cache,
+// bd3lm.Advancer): one cached step on the block's committed tokens in ids
+// (the batch as BeginMaskedBlock or the last Advance laid it out) writes
+// their keys and values, computed against the cached prefix and the block
+// itself, which is what a full pass under the block-causal mask gives them;
+// then the sequences grow by width positions, the new block, and keyMask
+// is the grown batch's key mask. Logits then takes the grown layout. The
+// recorded graphs, made for the old shapes, are dropped.
+func (c *BlockCache) Advance(ids []int32, width int, keyMask []int32) error {
+	m := c.m
+	block, _, err := c.kv.Inputs(ids, nil, m.VocabSize())
+	if err != nil {
+		return fmt.Errorf("llada: %w", err)
+	}
+	be := m.b
+	in := be.FromHost(tensor.FromI32(block, len(block)))
+	m.encode(m.inferenceTape(), in, c.kv.Positions(), c.kv.Attend)
+	in.Free()
+	if err := c.kv.Grow(c.m.layers(), width, keyMask); err != nil {
+		return fmt.Errorf("llada: %w", err)
+	}
+	if c.graphs != nil {
+		c.graphs.Release()
+		c.graphs = graphs.NewRecorder[stepKey](be, maxGraphs)
+	}
+	return nil
+}

@@ -1,6 +1,8 @@
 package transformer
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -121,4 +123,44 @@ func TestDualCacheInputs(t *testing.T) {
 	_, _, err = dc.Inputs(ids, nil, 12)
 	require.ErrorIs(t, err, ErrReleased)
 	require.EqualError(t, err, "block cache used after Release")
+}
+
+// TestDualCacheGrow: Grow keeps every recorded row of every sequence,
+// moves the block to the appended positions (Inputs and Positions follow),
+// and refuses a width of 0, padding among the new positions, a layer
+// without recorded keys, and a released cache.
+func TestDualCacheGrow(t *testing.T) {
+	c := smallConfig() // 2 heads of 4, no grouping: 6 heads of 4 per row
+	const batch, seq = 2, 5
+	dc := NewDualCache(tensor.CPU(), c, []Layer{{}}, batch, seq, 2, []int{3, 3}, []int32{1, 1, 1, 1, 1, 0, 1, 1, 1, 1})
+	require.ErrorContains(t, dc.Grow([]Layer{{}}, 3, nil), "layer 0 has no recorded keys")
+	rng := rand.New(rand.NewPCG(1, 2))
+	old := make([]float32, batch*seq*6*4)
+	for i := range old {
+		old[i] = rng.Float32() - 0.5
+	}
+	dc.qkv[0] = tensor.FromF32(slices.Clone(old), batch*seq, 6, 4)
+	require.ErrorContains(t, dc.Grow([]Layer{{}}, 0, nil), "grow by 0")
+	require.EqualError(t, dc.Grow([]Layer{{}}, 3, []int32{1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1}), "grown position 7 of sequence 0 is padding")
+
+	keys := []int32{1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1}
+	require.NoError(t, dc.Grow([]Layer{{}}, 3, keys))
+	const grown = seq + 3
+	got := dc.qkv[0].F32()
+	require.Len(t, got, batch*grown*6*4)
+	row := 6 * 4
+	for b := range batch {
+		require.Equal(t, old[b*seq*row:(b+1)*seq*row], got[b*grown*row:][:seq*row], "sequence %d", b)
+	}
+	require.Equal(t, []int32{5, 6, 7, 5, 6, 7}, dc.Positions().I32())
+	ids := make([]int32, batch*grown)
+	for i := range ids {
+		ids[i] = int32(i)
+	}
+	block, local, err := dc.Inputs(ids, []int32{7, 13}, 100)
+	require.NoError(t, err)
+	require.Equal(t, []int32{5, 6, 7, 13, 14, 15}, block)
+	require.Equal(t, []int32{2, 3}, local)
+	dc.Release()
+	require.ErrorIs(t, dc.Grow([]Layer{{}}, 1, nil), ErrReleased)
 }

@@ -55,6 +55,9 @@
 //     Blocks is its bookkeeping, shared by every family's block cache:
 //     checking the blocks against the batch, taking their ids out of the
 //     batch, and mapping flat rows to the blocks' rows (DualCache.Inputs).
+//     Grow appends positions to every sequence and makes them the block:
+//     block diffusion's sampler keeps one cache for the whole answer, each
+//     finished block's keys and values written by one cached step.
 //   - BlockAttention is FullAttention under block diffusion's pattern as
 //     structure (tensor.BlockPattern: the block size and the two halves of
 //     the training input, or the block-causal sampling mask): the fused

@@ -1,6 +1,8 @@
 package transformer
 
 import (
+	"fmt"
+
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -221,4 +223,63 @@ func (dc *DualCache) buildIndices(layers []Layer, keyMask []int32) {
 		}
 		dc.bias[l.Window] = be.FromHost(tensor.FromF32(bias, bsz*nh, w, s))
 	}
+}
+
+// Grow appends width positions to every sequence of the cache and makes
+// them its block: the sequences become seq+width long, the block of each is
+// [seq, seq+width), and keyMask (batch×(seq+width); nil: all real) is the
+// grown batch's key mask, which must mark the new positions real. The
+// keys and values of the old positions, including those of the block just
+// left, are kept as the last step wrote them; the new positions have none
+// until a cached step writes them, which it does before any query reads
+// them. layers is the geometry NewDualCache was given.
+//
+// Block diffusion's sampler (package bd3lm) grows its prefix cache this
+// way: after a block is finished, one cached step on its committed tokens
+// writes the clean keys and values of the block (the block sees the prefix
+// and itself, as under the block-causal mask), and Grow moves the cache on
+// to the next block, so the prefix is never recomputed.
+func (dc *DualCache) Grow(layers []Layer, width int, keyMask []int32) error {
+	if dc.Released() {
+		return ErrReleased
+	}
+	s, grown := dc.seq, dc.seq+width
+	if width <= 0 || (keyMask != nil && len(keyMask) != dc.batch*grown) {
+		return fmt.Errorf("grow by %d with a key mask of %d for a batch of %d×%d", width, len(keyMask), dc.batch, grown)
+	}
+	for b := range dc.batch {
+		for p := s; keyMask != nil && p < grown; p++ {
+			if keyMask[b*grown+p] == 0 {
+				return fmt.Errorf("grown position %d of sequence %d is padding", p, b)
+			}
+		}
+	}
+	be := dc.be
+	heads := dc.heads + 2*dc.kvHeads
+	for l, old := range dc.qkv { // checked before anything changes
+		if old == nil {
+			return fmt.Errorf("grow: layer %d has no recorded keys", l)
+		}
+	}
+	for l, old := range dc.qkv {
+		next := be.New(old.DType(), dc.batch*grown, heads, dc.d)
+		flatOld, flatNext := old.Reshape(dc.batch*s, heads*dc.d), next.Reshape(dc.batch*grown, heads*dc.d)
+		for b := range dc.batch {
+			be.Copy(flatNext.Rows(b*grown, b*grown+s), flatOld.Rows(b*s, (b+1)*s))
+		}
+		old.Free()
+		dc.qkv[l] = next
+	}
+	for _, t := range []*tensor.Tensor{dc.pos, dc.kvIdx, dc.qIdx, dc.outIdx} {
+		t.Free()
+	}
+	for _, t := range dc.bias {
+		t.Free()
+	}
+	dc.seq, dc.width = grown, width
+	for b := range dc.starts {
+		dc.starts[b] = s
+	}
+	dc.buildIndices(layers, keyMask)
+	return nil
 }

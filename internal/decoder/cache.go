@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dllmgo/dllm/graphs"
+	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
@@ -18,6 +19,34 @@ import (
 // first position comes from the row before the block, which a cached step
 // does not recompute.
 func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
+	return m.beginBlock(ids, batch, seqLen, nil, keyMask, starts, width, rows)
+}
+
+// BeginMaskedBlock is BeginBlock whose full pass attends under the pattern
+// mask (block diffusion's block-causal sampling mask) instead of to every
+// real key; the block's later steps attend to the cached keys as
+// BeginBlock's do, which is exact when the block is the last one and sees
+// every real key before it (bd3lm.Generate).
+func (m *Model) BeginMaskedBlock(ids []int32, batch, seqLen int, mask *lm.AttentionMask, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
+	if mask == nil {
+		return nil, nil, fmt.Errorf("%s: BeginMaskedBlock without a mask", m.Arch.Family)
+	}
+	if err := mask.Check(batch, seqLen); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", m.Arch.Family, err)
+	}
+	return m.beginBlock(ids, batch, seqLen, mask, keyMask, starts, width, rows)
+}
+
+// layers is the geometry of every block.
+func (m *Model) layers() []transformer.Layer {
+	layers := make([]transformer.Layer, len(m.Blocks))
+	for i := range layers {
+		layers[i] = transformer.Layer{Theta: m.Arch.Theta}
+	}
+	return layers
+}
+
+func (m *Model) beginBlock(ids []int32, batch, seqLen int, pattern *lm.AttentionMask, keyMask []int32, starts []int, width int, rows []int32) (mdlm.BlockCache, []float32, error) {
 	name := m.Arch.Family
 	if m.Arch.Shift {
 		return nil, nil, fmt.Errorf("%s: no block cache for a model with shifted logits", name)
@@ -28,12 +57,8 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 	if _, err := transformer.NewBlocks(batch, seqLen, width, starts, keyMask); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	layers := make([]transformer.Layer, len(m.Blocks))
-	for i := range layers {
-		layers[i] = transformer.Layer{Theta: m.Arch.Theta}
-	}
 	c := &BlockCache{m: m}
-	c.kv = transformer.NewDualCache(m.b, m.Arch.block(), layers, batch, seqLen, width, starts, keyMask)
+	c.kv = transformer.NewDualCache(m.b, m.Arch.block(), m.layers(), batch, seqLen, width, starts, keyMask)
 	if m.useGraphs() {
 		c.graphs = graphs.NewRecorder[stepKey](m.b, maxGraphs)
 	}
@@ -44,6 +69,9 @@ func (m *Model) BeginBlock(ids []int32, batch, seqLen int, keyMask []int32, star
 		mask = be.FromHost(tensor.FromI32(keyMask, batch, seqLen))
 	}
 	full := transformer.FullAttention(mask, batch, seqLen)
+	if pattern != nil {
+		full = transformer.PatternAttention(be, pattern, mask, batch, seqLen)(transformer.Layer{Theta: m.Arch.Theta})
+	}
 	hidden := m.encode(tp, be.FromHost(tensor.FromI32(ids, batch*seqLen)), m.positionIDs(batch, seqLen), func(i int) transformer.Attention {
 		return c.kv.Record(i, full)
 	})
@@ -114,6 +142,30 @@ func (c *BlockCache) Release() {
 }
 
 var _ mdlm.BlockCacher = (*Model)(nil)
+
+// Advance finishes the cache's block and moves the cache on to the next
+// one, appended after it (block diffusion's incremental prefix cache,
+// bd3lm.Advancer; bert.BlockCache.Advance says how). Logits then takes the
+// grown layout; the recorded graphs, made for the old shapes, are dropped.
+func (c *BlockCache) Advance(ids []int32, width int, keyMask []int32) error {
+	m := c.m
+	block, _, err := c.kv.Inputs(ids, nil, m.VocabSize())
+	if err != nil {
+		return fmt.Errorf("%s: %w", m.Arch.Family, err)
+	}
+	be := m.b
+	in := be.FromHost(tensor.FromI32(block, len(block)))
+	m.encode(m.inferenceTape(), in, c.kv.Positions(), c.kv.Attend)
+	in.Free()
+	if err := c.kv.Grow(m.layers(), width, keyMask); err != nil {
+		return fmt.Errorf("%s: %w", m.Arch.Family, err)
+	}
+	if c.graphs != nil {
+		c.graphs.Release()
+		c.graphs = graphs.NewRecorder[stepKey](be, maxGraphs)
+	}
+	return nil
+}
 
 func (m *Model) inferenceTape() *nn.Tape {
 	tp := nn.NoGrad(m.b)

@@ -11,7 +11,10 @@
 // batches of 32) for -budget each, one run at a time. Timing uses fresh
 // random models of the same size (time does not depend on the weights),
 // a 32-token prompt, one step per token, end-of-text suppressed so that
-// every answer runs to its full length, best of -repeats runs.
+// every answer runs to its full length, best of -repeats runs. BD3LM is
+// timed twice: with its prefix cache advanced block by block (the
+// sampler's default) and rebuilt from the whole prefix at every block (the
+// reference's way, bd3lm.SampleOptions.Rebuild), drawn dashed.
 package main
 
 import (
@@ -44,14 +47,22 @@ import (
 )
 
 // config is one training setup: MDLM (block 0) or BD3LM with blocks of block.
+// rebuild (timing only) samples with the reference's prefix cache, rebuilt
+// from the whole prefix at every block, instead of the advancing one.
 type config struct {
-	name  string
-	block int
+	name    string
+	block   int
+	rebuild bool
 }
 
 func (c config) bd3lm() bool { return c.block > 0 }
 
-var configs = []config{{"MDLM", 0}, {"BD3LM, blocks of 4", 4}, {"BD3LM, blocks of 8", 8}, {"BD3LM, blocks of 16", 16}}
+var configs = []config{{"MDLM", 0, false}, {"BD3LM, blocks of 4", 4, false}, {"BD3LM, blocks of 8", 8, false}, {"BD3LM, blocks of 16", 16, false}}
+
+// timed are the samplers timed: the trained configs, and BD3LM with the
+// reference's rebuilt prefix cache beside them.
+var timed = append(slices.Clone(configs),
+	config{"BD3LM, blocks of 4, rebuilt", 4, true}, config{"BD3LM, blocks of 8, rebuilt", 8, true}, config{"BD3LM, blocks of 16, rebuilt", 16, true})
 
 const maxLen = 128
 
@@ -116,13 +127,13 @@ func run(out string, budget time.Duration, tasks []string, n, heldOut int, lengt
 		return err
 	}
 	fmt.Fprintf(&md, "Sampling time per generated token (ms), random weights, 32-token prompt, one step per token, best of %d:\n\n| new tokens |", repeats)
-	for _, c := range configs {
+	for _, c := range timed {
 		fmt.Fprintf(&md, " %s |", samplerName(c))
 	}
-	md.WriteString("\n|---:|" + strings.Repeat("---:|", len(configs)) + "\n")
+	md.WriteString("\n|---:|" + strings.Repeat("---:|", len(timed)) + "\n")
 	for i, l := range lens {
 		fmt.Fprintf(&md, "| %d |", l)
-		for _, c := range configs {
+		for _, c := range timed {
 			fmt.Fprintf(&md, " %.2f |", times[c.name][i])
 		}
 		md.WriteString("\n")
@@ -238,7 +249,10 @@ func samplerName(c config) string {
 	if !c.bd3lm() {
 		return "MDLM block sampler (blocks of 32)"
 	}
-	return fmt.Sprintf("BD3LM %d, prefix cached", c.block)
+	if c.rebuild {
+		return fmt.Sprintf("BD3LM %d, prefix rebuilt per block (reference)", c.block)
+	}
+	return fmt.Sprintf("BD3LM %d, prefix cache advanced", c.block)
 }
 
 // timing returns, per config, the milliseconds per generated token at each
@@ -255,7 +269,7 @@ func timing(tok *tokenizer.Tokenizer, lens []int, repeats int) (map[string][]flo
 		prompt[i] = int32(rng.IntN(200))
 	}
 	out := map[string][]float64{}
-	for _, c := range configs {
+	for _, c := range timed {
 		for _, l := range lens {
 			sc := b.SamplerConfig()
 			sc.MaxNewTokens, sc.Steps = l, l
@@ -266,7 +280,7 @@ func timing(tok *tokenizer.Tokenizer, lens []int, repeats int) (map[string][]flo
 				var err error
 				if c.bd3lm() {
 					sc.BlockSize, sc.Cache = c.block, true
-					_, err = bd3lm.Generate(b.Model, [][]int32{prompt}, sc, endOfText(b), mdlm.NewRand(uint64(k)))
+					_, err = bd3lm.GenerateWith(b.Model, [][]int32{prompt}, sc, endOfText(b), mdlm.NewRand(uint64(k)), bd3lm.SampleOptions{Rebuild: c.rebuild})
 				} else {
 					sc.BlockSize = min(32, l)
 					_, err = mdlm.Generate(b.Denoiser(), [][]int32{prompt}, sc, mdlm.NewRand(uint64(k)))
@@ -288,12 +302,15 @@ func plotTimes(path string, lens []int, times map[string][]float64) error {
 	p := plot.New()
 	p.Title.Text = "sampling time per generated token"
 	p.X.Label.Text = "new tokens"
-	p.Y.Label.Text = "ms per token"
+	p.Y.Label.Text = "ms per token (log scale)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
 	colors := []color.RGBA{{200, 60, 30, 255}, {30, 100, 200, 255}, {40, 160, 80, 255}, {150, 60, 170, 255}}
-	for i, c := range configs {
+	for _, c := range timed {
+		i := slices.IndexFunc(configs, func(t config) bool { return t.block == c.block })
 		pts := make(plotter.XYs, len(lens))
 		for k, l := range lens {
 			pts[k].X, pts[k].Y = float64(l), times[c.name][k]
@@ -304,6 +321,9 @@ func plotTimes(path string, lens []int, times map[string][]float64) error {
 		}
 		line.Color, marks.Color = colors[i%len(colors)], colors[i%len(colors)]
 		line.Width = vg.Points(1.5)
+		if c.rebuild {
+			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+		}
 		p.Add(line, marks)
 		p.Legend.Add(samplerName(c), line)
 	}
