@@ -79,7 +79,14 @@ func report(b *testing.B, p *sgemmProbe, tokens, flops float64) {
 	if haveCPU {
 		// All threads, less the probes': on a machine shared with other
 		// work the steadiest measure of the work done.
-		b.ReportMetric(1e3*(cpu1-p.cpu0-p.cpu).Seconds()/float64(b.N), "cpu-ms/op")
+		stepCPU := (cpu1 - p.cpu0 - p.cpu).Seconds()
+		b.ReportMetric(1e3*stepCPU/float64(b.N), "cpu-ms/op")
+		// The same ratio by CPU time (GFLOP per CPU-second of the step
+		// over the probes'), which other jobs on the machine disturb less
+		// than the wall-clock one.
+		if stepCPU > 0 && p.cpu > 0 {
+			b.ReportMetric(flops*float64(b.N)/stepCPU/(p.flops/p.cpu.Seconds()), "cpu-step/sgemm")
+		}
 	}
 }
 

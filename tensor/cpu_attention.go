@@ -119,6 +119,35 @@ func (a attnShape) sees(i, j int) bool {
 	return d <= a.w && -d <= a.w
 }
 
+// visible returns the keys [lo, hi) query i sees by the window and the
+// block pattern when they form one interval (ok): positions are indices
+// (no two-halves layout) and the pattern, if any, is block-causal. It agrees
+// with sees: sees(i, j) iff lo ≤ j < hi.
+func (a attnShape) visible(i int) (lo, hi int, ok bool) {
+	if a.blocks.Half > 0 {
+		return 0, 0, false
+	}
+	lo, hi = math.MinInt, math.MaxInt
+	if a.w >= 0 {
+		lo, hi = i-a.w, i+a.w+1
+	}
+	if a.blocks.Size > 0 {
+		hi = min(hi, (i/a.blocks.Size+1)*a.blocks.Size)
+	}
+	return lo, hi, true
+}
+
+// liveMask returns mask, or nil when it hides no key (no padding in the
+// row): the attention loops then skip the per-key test.
+func liveMask(mask []int32) []int32 {
+	for _, v := range mask {
+		if v == 0 {
+			return mask
+		}
+	}
+	return nil
+}
+
 // attnDims returns the geometry of a call whose operands passed the
 // contract (CheckAttention).
 func attnDims(c AttentionShape, p AttentionParams) attnShape {
@@ -165,7 +194,7 @@ func (cpuBackend) Attention(out, lse, qkv, keyMask *Tensor, p AttentionParams) {
 			bi, h := t/a.nh, t%a.nh
 			var mask []int32
 			if masks != nil {
-				mask = masks[bi*a.s : (bi+1)*a.s]
+				mask = liveMask(masks[bi*a.s : (bi+1)*a.s])
 			}
 			var lrow []float32
 			if ls != nil {
@@ -266,6 +295,30 @@ func softmaxVisible(a attnShape, row []float32, i int, spans []Span, mask []int3
 // positions. TestHideInvisibleMatchesSees holds it to sees.
 func hideInvisible(a attnShape, row []float32, i int, spans []Span, mask []int32) {
 	ninf := float32(math.Inf(-1))
+	if lo, hi, ok := a.visible(i); ok {
+		// Positions are indices: the keys i sees form one interval
+		// [lo, hi), so only the keys outside it and the padded ones are
+		// looked at one by one.
+		c := 0
+		for _, sp := range spans {
+			row := row[c : c+sp.Hi-sp.Lo]
+			for j := sp.Lo; j < min(sp.Hi, lo); j++ {
+				row[j-sp.Lo] = ninf
+			}
+			for j := max(sp.Lo, hi); j < sp.Hi; j++ {
+				row[j-sp.Lo] = ninf
+			}
+			if mask != nil {
+				for j, v := range mask[sp.Lo:sp.Hi] {
+					if v == 0 {
+						row[j] = ninf
+					}
+				}
+			}
+			c += sp.Hi - sp.Lo
+		}
+		return
+	}
 	r1, r2 := a.blocks.RowSpans(i, a.s)
 	pi := a.blocks.Pos(i)
 	c := 0
@@ -309,7 +362,7 @@ func (cpuBackend) AttentionBackward(dqkv, dout, qkv, out, lse, keyMask *Tensor, 
 			bi, kv := t/a.nkv, t%a.nkv
 			var mask []int32
 			if masks != nil {
-				mask = masks[bi*a.s : (bi+1)*a.s]
+				mask = liveMask(masks[bi*a.s : (bi+1)*a.s])
 			}
 			for h := kv * a.group(); h < (kv+1)*a.group(); h++ {
 				l := (bi*a.nh + h) * a.s

@@ -16,7 +16,11 @@ import (
 // OS between collections), and the collector has to find it dead again. So
 // buffers released through Free go to a free list per size class, and New
 // takes from there before asking the runtime, zeroing what it hands out as
-// before. Buffers nobody frees are left to the collector as they always were.
+// before; when its own class has nothing free, a free buffer of a larger
+// class up to twice the request serves it (and goes back to its own class
+// when freed), because some activations change size from step to step: the
+// rows of the masked positions in a training step. Buffers nobody frees are
+// left to the collector as they always were.
 //
 // Only a tensor made by New gives its buffer back: views (Reshape, Rows)
 // share their parent's memory and tensors from FromF32 and friends wrap the
@@ -43,6 +47,9 @@ func poolClass(n int) int {
 	return (n + step - 1) / step * step
 }
 
+// nextClass is the size class after class c.
+func nextClass(c int) int { return poolClass(c + 1) }
+
 type poolKey struct {
 	dtype DType
 	class int // elements
@@ -68,8 +75,19 @@ func (p *bufferPool) get(dtype DType, n int) any {
 	p.mu.Lock()
 	l := p.free[k]
 	if len(l) == 0 {
-		p.mu.Unlock()
-		return resliced(makeSlice(dtype, k.class), n)
+		// A free buffer of one of the next classes, up to twice the size,
+		// serves too: activations whose row count changes from step to
+		// step (the rows of the masked positions) then find the buffers
+		// of the last step's instead of fresh memory.
+		fresh := k
+		for c := nextClass(k.class); c <= 2*n && len(l) == 0; c = nextClass(c) {
+			k.class = c
+			l = p.free[k]
+		}
+		if len(l) == 0 {
+			p.mu.Unlock()
+			return resliced(makeSlice(dtype, fresh.class), n)
+		}
 	}
 	buf := l[len(l)-1]
 	l[len(l)-1] = nil

@@ -157,3 +157,30 @@ func TestDebugPoisonFreedShowsStaleReads(t *testing.T) {
 		require.True(t, math.IsNaN(float64(stale.F32()[n-1])))
 	}
 }
+
+// A request whose class has no free buffer takes one of a larger class up
+// to twice its size (zeroed, its length the request's), and none beyond.
+func TestPoolServesFromLargerClass(t *testing.T) {
+	c := CPU()
+	a := c.New(F32, 1_500_001)
+	first, _ := fullSlice(a.data)
+	fillF32(a, 3)
+	a.Free()
+	b := c.New(F32, 900_001)
+	again, _ := fullSlice(b.data)
+	require.Equal(t, sliceAddr(first), sliceAddr(again), "the larger free buffer is reused")
+	require.Len(t, b.F32(), 900_001)
+	for _, v := range b.F32() {
+		require.Zero(t, v)
+	}
+	b.Free()
+	d := c.New(F32, 700_001) // the freed buffer is more than twice this
+	other, class := fullSlice(d.data)
+	require.NotEqual(t, sliceAddr(first), sliceAddr(other))
+	require.Equal(t, poolClass(700_001), class)
+	d.Free()
+	e := c.New(F32, 1_500_001) // the freed buffer went back to its own class
+	last, _ := fullSlice(e.data)
+	require.Equal(t, sliceAddr(first), sliceAddr(last))
+	e.Free()
+}

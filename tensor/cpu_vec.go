@@ -1,5 +1,7 @@
 package tensor
 
+import "math"
+
 // Slice kernels for the transcendental inner loops (softmax and
 // cross-entropy exponentials, GELU): the AVX2+FMA versions where the CPU has
 // them, the scalar code of cpu_math.go for the rest of a slice and on other
@@ -73,4 +75,28 @@ func geluGradSlice(g, dg, x []float32) {
 		a, da := geluAndGrad(float64(x[i]))
 		g[i], dg[i] = float32(a), float32(da)
 	}
+}
+
+// MaxF32 returns the largest element of x (−Inf for an empty x) and whether
+// any element is NaN (NaNs are left out of the maximum), with AVX2 where
+// the CPU has it. It is the first pass of the samplers' float32 argmax.
+func MaxF32(x []float32) (m float32, nan bool) {
+	m = float32(math.Inf(-1))
+	n := 0
+	if useVec && len(x) >= 8 {
+		n = len(x) &^ 7
+		m, nan = maxNaNAVX2(&x[0], n)
+		if nan {
+			m = float32(math.Inf(-1)) // the vector maximum may have started at a NaN
+			n = 0
+		}
+	}
+	for _, v := range x[n:] {
+		if v != v {
+			nan = true
+		} else if v > m {
+			m = v
+		}
+	}
+	return m, nan
 }

@@ -22,3 +22,6 @@ func geluAVX2(y, x *float32, n int)
 
 //go:noescape
 func geluGradAVX2(val, grad, x *float32, n int)
+
+//go:noescape
+func maxNaNAVX2(x *float32, n int) (m float32, nan bool)

@@ -273,3 +273,40 @@ gelugrad_loop:
 gelugrad_done:
 	VZEROUPPER
 	RET
+
+// func maxNaNAVX2(x *float32, n int) (m float32, nan bool)
+// The largest of x[0:n] (n a multiple of 8, ≥ 8) and whether any is NaN.
+// NaNs leave the running maximum as it was (VMAXPS returns its second
+// source, the accumulator, when either is NaN) and are flagged apart.
+TEXT ·maxNaNAVX2(SB), NOSPLIT, $0-21
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VMOVUPS      (SI), Y0
+	VCMPPS       $3, Y0, Y0, Y1
+	ADDQ         $32, SI
+	SUBQ         $8, CX
+
+maxnan_loop:
+	CMPQ    CX, $8
+	JLT     maxnan_done
+	VMOVUPS (SI), Y2
+	VCMPPS  $3, Y2, Y2, Y3
+	VORPS   Y3, Y1, Y1
+	VMAXPS  Y0, Y2, Y0
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JMP     maxnan_loop
+
+maxnan_done:
+	VEXTRACTF128 $1, Y0, X4
+	VMAXPS       X0, X4, X0
+	VPERMILPS    $0x4E, X0, X4
+	VMAXPS       X0, X4, X0
+	VPERMILPS    $0xB1, X0, X4
+	VMAXPS       X0, X4, X0
+	MOVSS        X0, m+16(FP)
+	VMOVMSKPS    Y1, AX
+	TESTL        AX, AX
+	SETNE        nan+20(FP)
+	VZEROUPPER
+	RET

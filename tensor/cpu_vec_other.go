@@ -10,3 +10,4 @@ func sumExpAVX2(src *float32, n int, shift float64) float64      { panic("unreac
 func addExpAVX2(acc, x *float32, n int, shift, a float64)        { panic("unreachable") }
 func geluAVX2(y, x *float32, n int)                              { panic("unreachable") }
 func geluGradAVX2(val, grad, x *float32, n int)                  { panic("unreachable") }
+func maxNaNAVX2(x *float32, n int) (float32, bool)               { panic("unreachable") }

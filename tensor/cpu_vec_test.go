@@ -108,3 +108,47 @@ func TestSumExp(t *testing.T) {
 		assert.InDelta(t, want, scalar, 1e-9*want, "n=%d scalar", n)
 	}
 }
+
+// MaxF32 against a plain loop, with and without the vector kernel, on
+// lengths around the vector width, with NaNs, infinities and signed zeros
+// placed at random (a NaN among the first eight included).
+func TestMaxF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1))}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 64, 1001} {
+		for trial := range 40 {
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = rng.Float32()*20 - 10
+			}
+			if n > 0 && trial%2 == 1 {
+				for range 1 + rng.IntN(3) {
+					x[rng.IntN(n)] = specials[rng.IntN(len(specials))]
+				}
+			}
+			if n > 0 && trial%10 == 3 {
+				x[rng.IntN(min(n, 8))] = float32(math.NaN())
+			}
+			want, wantNaN := float32(math.Inf(-1)), false
+			for _, v := range x {
+				if v != v {
+					wantNaN = true
+				} else if v > want {
+					want = v
+				}
+			}
+			got, gotNaN := MaxF32(x)
+			require.Equal(t, wantNaN, gotNaN, "n=%d %v", n, x)
+			if !wantNaN {
+				require.Equal(t, want, got, "n=%d %v", n, x)
+			}
+			var sGot float32
+			var sNaN bool
+			withScalar(func() { sGot, sNaN = MaxF32(x) })
+			require.Equal(t, wantNaN, sNaN)
+			if !wantNaN {
+				require.Equal(t, want, sGot)
+			}
+		}
+	}
+}
