@@ -14,6 +14,10 @@ type Model interface {
 	Encode(text string) []int32
 	// Decode turns ids into text, leaving out special tokens.
 	Decode(ids []int32) string
+	// EndOfTurn is the chat template's end-of-turn text ("" when it has
+	// none): what a sampler leaves of it is cut from answers
+	// (data.CutEndMarker), as dllm generate cuts it.
+	EndOfTurn() string
 	// SamplerConfig is the model's sampling defaults with its special
 	// tokens, stop sequences and suppressed tokens.
 	SamplerConfig() mdlm.SamplerConfig

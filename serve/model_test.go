@@ -59,6 +59,7 @@ func (m *testModel) Decode(ids []int32) string {
 	return m.tok.Decode(out, true)
 }
 
+func (m *testModel) EndOfTurn() string                 { return m.tpl.EndOfTurn() }
 func (m *testModel) SamplerConfig() mdlm.SamplerConfig { return m.gen }
 func (m *testModel) Denoiser() mdlm.Denoiser           { return m.net }
 func (m *testModel) MaxPositions() int                 { return m.bert.Config.MaxPositions }

@@ -255,10 +255,11 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) error {
 	return s.generate(w, r, completionFormat{}, prompts, p, echo)
 }
 
-// answerText is the text of answer ids: decoded, trimmed, cut at the first
-// stop string; cut says a stop string was found.
+// answerText is the text of answer ids: decoded, what a sampler left of the
+// end-of-turn marker cut (data.CutEndMarker, as dllm generate does),
+// trimmed, cut at the first stop string; cut says a stop string was found.
 func (s *Server) answerText(ids []int32, stops []string) (text string, cut bool) {
-	text = strings.TrimSpace(s.m.Decode(ids))
+	text = data.CutEndMarker(s.m.Decode(ids), s.m.EndOfTurn())
 	for _, st := range stops {
 		if i := strings.Index(text, st); i >= 0 {
 			text, cut = strings.TrimSpace(text[:i]), true

@@ -41,6 +41,7 @@ func init() {
 type servedModel struct{ *modeldir.Bundle }
 
 func (m servedModel) ChatPrompt(msgs []data.Message) ([]int32, error) { return m.Prompt(msgs) }
+func (m servedModel) EndOfTurn() string                               { return m.Template.EndOfTurn() }
 func (m servedModel) Encode(text string) []int32 {
 	ids := m.Tokenizer.Encode(text, false)
 	out := make([]int32, len(ids))
