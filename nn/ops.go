@@ -94,8 +94,12 @@ func (tp *Tape) Linear(x, w *Var) *Var {
 // AddBias returns x + b for x [N, D] and b [D].
 func (tp *Tape) AddBias(x, b *Var) *Var {
 	out := tp.newVar(tensor.F32, x.Shape()...)
-	tp.B.Copy(out.Value, x.Value)
-	tp.B.AddRowVector(out.Value, b.Value)
+	if ba, ok := tp.B.(tensor.BiasAdder); ok { // one pass, the same sums
+		ba.AddRowVectorTo(out.Value, x.Value, b.Value)
+	} else {
+		tp.B.Copy(out.Value, x.Value)
+		tp.B.AddRowVector(out.Value, b.Value)
+	}
 	return tp.record(out, func() {
 		if x.needGrad {
 			tp.B.AXPY(x.grad(), out.Grad, 1)

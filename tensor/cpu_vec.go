@@ -100,3 +100,16 @@ func MaxF32(x []float32) (m float32, nan bool) {
 	}
 	return m, nan
 }
+
+// addF32 sets dst[i] = x[i] + v[i], one float32 add per element (the same
+// result with or without AVX2). dst may be x; len(x) and len(v) ≥ len(dst).
+func addF32(dst, x, v []float32) {
+	n := 0
+	if useVec && len(dst) >= 8 {
+		n = len(dst) &^ 7
+		addF32AVX2(&dst[0], &x[0], &v[0], n)
+	}
+	for i := n; i < len(dst); i++ {
+		dst[i] = x[i] + v[i]
+	}
+}

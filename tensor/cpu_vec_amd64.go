@@ -25,3 +25,6 @@ func geluGradAVX2(val, grad, x *float32, n int)
 
 //go:noescape
 func maxNaNAVX2(x *float32, n int) (m float32, nan bool)
+
+//go:noescape
+func addF32AVX2(dst, x, v *float32, n int)

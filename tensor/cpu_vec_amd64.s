@@ -310,3 +310,49 @@ maxnan_done:
 	SETNE        nan+20(FP)
 	VZEROUPPER
 	RET
+
+// func addF32AVX2(dst, x, v *float32, n int)
+// dst[i] = x[i] + v[i] for n a multiple of 8 (≥ 8): one float32 add per
+// element, the same rounding as the scalar x[i] + v[i]. dst may be x.
+TEXT ·addF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ n+24(FP), CX
+
+addf32_loop32:
+	CMPQ    CX, $32
+	JLT     addf32_loop8
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VADDPS  (DX), Y0, Y0
+	VADDPS  32(DX), Y1, Y1
+	VADDPS  64(DX), Y2, Y2
+	VADDPS  96(DX), Y3, Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, SI
+	ADDQ    $128, DX
+	ADDQ    $128, DI
+	SUBQ    $32, CX
+	JMP     addf32_loop32
+
+addf32_loop8:
+	CMPQ    CX, $8
+	JLT     addf32_done
+	VMOVUPS (SI), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     addf32_loop8
+
+addf32_done:
+	VZEROUPPER
+	RET

@@ -11,3 +11,4 @@ func addExpAVX2(acc, x *float32, n int, shift, a float64)        { panic("unreac
 func geluAVX2(y, x *float32, n int)                              { panic("unreachable") }
 func geluGradAVX2(val, grad, x *float32, n int)                  { panic("unreachable") }
 func maxNaNAVX2(x *float32, n int) (float32, bool)               { panic("unreachable") }
+func addF32AVX2(dst, x, v *float32, n int)                       { panic("unreachable") }

@@ -152,3 +152,45 @@ func TestMaxF32(t *testing.T) {
 		}
 	}
 }
+
+// The fused bias add is bit for bit Copy then AddRowVector, with and
+// without the AVX2 kernel, in place and into a new tensor, at widths around
+// the kernel's 8- and 32-wide steps.
+func TestAddRowVectorTo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	c := CPU().(cpuBackend)
+	for _, shape := range [][2]int{{1, 1}, {3, 7}, {2, 8}, {5, 33}, {4, 257}, {17, 1031}} {
+		n, d := shape[0], shape[1]
+		x, v := c.New(F32, n, d), c.New(F32, d)
+		for i := range x.F32() {
+			x.F32()[i] = float32(rng.NormFloat64() * 3)
+		}
+		for i := range v.F32() {
+			v.F32()[i] = float32(rng.NormFloat64())
+		}
+		// reference: each element's float32 sum written out
+		want := make([]float32, n*d)
+		for r := 0; r < n; r++ {
+			for j := 0; j < d; j++ {
+				want[r*d+j] = x.F32()[r*d+j] + v.F32()[j]
+			}
+		}
+		for _, vec := range []bool{true, false} {
+			run := func(f func()) {
+				if vec {
+					f()
+				} else {
+					withScalar(f)
+				}
+			}
+			dst := c.New(F32, n, d)
+			run(func() { c.AddRowVectorTo(dst, x, v) })
+			require.Equal(t, want, dst.F32(), "%v vec=%t into dst", shape, vec)
+			in := c.New(F32, n, d)
+			copy(in.F32(), x.F32())
+			run(func() { c.AddRowVector(in, v) })
+			require.Equal(t, want, in.F32(), "%v vec=%t in place", shape, vec)
+			require.NotEqual(t, x.F32(), in.F32(), "%v: the bias changed nothing", shape)
+		}
+	}
+}
