@@ -168,14 +168,11 @@ func (m *Model) Forward(tp *nn.Tape, in Input) Output {
 	if pos == nil {
 		pos = m.positionIDs(bsz, seq)
 	}
-	attention := func(int) transformer.Attention { return transformer.FullAttention(in.KeyMask, bsz, seq) }
-	if in.Mask != nil { // an objective's or sampler's own pattern (lm.MaskAttender)
-		if err := in.Mask.Check(bsz, seq); err != nil {
-			panic("bert: " + err.Error())
-		}
-		masked := transformer.PatternAttention(m.b, in.Mask, in.KeyMask, bsz, seq)
-		attention = func(i int) transformer.Attention { return masked(m.layer(i)) }
+	perLayer, err := transformer.InputAttention(m.b, in.KeyMask, in.Mask, bsz, seq)
+	if err != nil {
+		panic("bert: " + err.Error())
 	}
+	attention := func(i int) transformer.Attention { return perLayer(m.layer(i)) }
 	out := Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {
 		out.Logits = m.head(tp, out.Hidden, in.Rows)

@@ -137,15 +137,12 @@ func (m *Model) Forward(tp *nn.Tape, in lm.Input) lm.Output {
 	if pos == nil {
 		pos = m.positionIDs(bsz, seq)
 	}
-	full := transformer.FullAttention(in.KeyMask, bsz, seq)
-	attention := func(int) transformer.Attention { return full }
-	if in.Mask != nil { // an objective's or sampler's own pattern (lm.MaskAttender): BD3LM
-		if err := in.Mask.Check(bsz, seq); err != nil {
-			panic("llada: " + err.Error())
-		}
-		masked := transformer.PatternAttention(m.b, in.Mask, in.KeyMask, bsz, seq)(m.layer())
-		attention = func(int) transformer.Attention { return masked }
+	perLayer, err := transformer.InputAttention(m.b, in.KeyMask, in.Mask, bsz, seq)
+	if err != nil {
+		panic("llada: " + err.Error())
 	}
+	att := perLayer(m.layer()) // every layer alike
+	attention := func(int) transformer.Attention { return att }
 	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {
 		out.Logits = m.head(tp, out.Hidden, in.Rows)

@@ -130,15 +130,11 @@ func (m *Model) Forward(tp *nn.Tape, in lm.Input) lm.Output {
 	if pos == nil {
 		pos = m.positionIDs(bsz, seq)
 	}
-	full := transformer.FullAttention(in.KeyMask, bsz, seq)
-	attention := func(int) transformer.Attention { return full }
-	if in.Mask != nil { // an objective's or sampler's own pattern (lm.MaskAttender): BD3LM
-		if err := in.Mask.Check(bsz, seq); err != nil {
-			panic(fmt.Sprintf("%s: %v", m.Config.Variant, err))
-		}
-		masked := transformer.PatternAttention(m.b, in.Mask, in.KeyMask, bsz, seq)
-		attention = func(i int) transformer.Attention { return masked(m.layer(i)) }
+	perLayer, err := transformer.InputAttention(m.b, in.KeyMask, in.Mask, bsz, seq)
+	if err != nil {
+		panic(fmt.Sprintf("%s: %v", m.Config.Variant, err))
 	}
+	attention := func(i int) transformer.Attention { return perLayer(m.layer(i)) }
 	out := lm.Output{Hidden: m.encode(tp, in.IDs.Reshape(bsz*seq), pos, attention)}
 	if !in.NoLogits {
 		out.Logits = m.head(tp, out.Hidden, in.Rows)

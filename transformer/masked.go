@@ -19,6 +19,22 @@ func PatternAttention(be tensor.Backend, mask *lm.AttentionMask, keyMask *tensor
 	return NewMasked(be, mask.Allow, mask.Rows, batch, seq, mask.Pos).For
 }
 
+// InputAttention is the attention hook, per layer, that a family's Forward
+// runs for an lm.Input over batch sequences of seq tokens: FullAttention
+// over the keys keyMask lets through, or, when the input carries its own
+// pattern (lm.MaskAttender: block diffusion), PatternAttention after the
+// pattern's shape is checked.
+func InputAttention(be tensor.Backend, keyMask *tensor.Tensor, mask *lm.AttentionMask, batch, seq int) (func(Layer) Attention, error) {
+	if mask == nil {
+		full := FullAttention(keyMask, batch, seq)
+		return func(Layer) Attention { return full }, nil
+	}
+	if err := mask.Check(batch, seq); err != nil {
+		return nil, err
+	}
+	return PatternAttention(be, mask, keyMask, batch, seq), nil
+}
+
 // BlockAttention is FullAttention under block diffusion's pattern given as
 // structure: the fused attention kernels (tensor.AttentionParams.Blocks)
 // test it pair by pair and skip every tile no query of which may see a key
