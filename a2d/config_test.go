@@ -8,8 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dllmgo/dllm/data"
-	"github.com/dllmgo/dllm/internal/decoder"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -116,14 +114,6 @@ func TestFreshSaveLoad(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, Validate(c))
 	}
-}
-
-// Chat is ChatML without a system message of its own.
-func TestChat(t *testing.T) {
-	got, err := Chat.Render([]data.Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi"}}, true)
-	require.NoError(t, err)
-	require.Equal(t, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", got)
-	require.Equal(t, decoder.ChatMLJinja, Chat.Jinja())
 }
 
 func newRand() *rand.Rand { return rand.New(rand.NewPCG(5, 6)) }

@@ -21,6 +21,6 @@
 // logits at i predict the token at i. The config carries no mask token;
 // the tokenizer's (modeldir) is used, and a fresh model writes
 // mask_token_id into config.json. Family registers it, with the presets
-// tiny, small (both Qwen3-shaped) and qwen3-0.6b, and the Qwen models'
-// ChatML template.
+// tiny, small (both Qwen3-shaped) and qwen3-0.6b; a checkpoint's chat
+// template is its tokenizer_config.json's (package chattemplate).
 package a2d

@@ -8,7 +8,7 @@ import (
 
 // Family registers A2D with modeldir: folders whose config.json says
 // model_type a2d-llama, a2d-qwen2 or a2d-qwen3, fresh models from the
-// presets, and ChatML.
+// presets.
 var Family = lm.Family{
 	Name:          FamilyName,
 	ModelTypes:    ModelTypes,
@@ -41,10 +41,6 @@ var Family = lm.Family{
 		return Info(c), nil
 	},
 }
-
-// Chat is ChatML, the Qwen models' chat format, without a default system
-// message.
-var Chat = decoder.ChatML{JinjaText: decoder.ChatMLJinja}
 
 // newFresh builds a preset sized to a tokenizer: its vocabulary, at least
 // f.MaxPositions positions, and its mask, BOS and EOS ids.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -107,14 +106,6 @@ func TestPresets(t *testing.T) {
 	require.NotZero(t, w[4*d])
 	_, err = Preset("huge")
 	require.ErrorContains(t, err, "tiny, small, dream-7b")
-}
-
-// Chat renders ChatML with Qwen2.5's default system message.
-func TestChat(t *testing.T) {
-	got, err := Chat.Render([]data.Message{{Role: "user", Content: "Hi"}}, true)
-	require.NoError(t, err)
-	require.Equal(t, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", got)
-	require.Equal(t, "Hello", Chat.Answer(" Hello <|im_end|>\nmore"))
 }
 
 // Dream has no block cache: its first block position reads the row before

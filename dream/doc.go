@@ -15,8 +15,8 @@
 // writes them back, F32 or (SaveBF16) BF16. Logits with a left-padded key
 // mask gives the row positions cumsum(mask)−1 (pads at 1), as Dream's
 // samplers do, so that a prompt's first token sits at position 0. Family
-// registers it with the presets tiny, small and dream-7b and the
-// Instruct checkpoints' ChatML template (Chat).
+// registers it with the presets tiny, small and dream-7b; a checkpoint's
+// chat template is its tokenizer_config.json's (package chattemplate).
 //
 // Dream's trainer weights the masked tokens' cross-entropy by CART
 // (mdlm.WeightCART) rather than 1/t; ObjectiveOptions returns Dream's

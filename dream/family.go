@@ -38,10 +38,6 @@ var Family = lm.Family{
 	},
 }
 
-// Chat is Dream-Instruct's template: Qwen2.5's ChatML, with its default
-// system message when a conversation has none.
-var Chat = decoder.ChatML{DefaultSystem: decoder.DefaultSystem, JinjaText: decoder.ChatMLSystemJinja}
-
 // newFresh builds a preset sized to a tokenizer: its vocabulary, at least
 // f.MaxPositions positions, and its mask, pad, BOS and EOS ids (EOS as pad
 // and pad as BOS where it has none, as Dream's get_tokenizer does).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/dllmgo/dllm/chattemplate"
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/nn"
@@ -285,30 +286,6 @@ func TestBlockCacheFirstStep(t *testing.T) {
 	require.Less(t, maxRel(step, want), 1e-5)
 }
 
-// TestChatTemplate renders LLaDA-8B-Instruct's chat format (Llama 3's),
-// as its Jinja text does.
-func TestChatTemplate(t *testing.T) {
-	got, err := Chat.Render([]data.Message{
-		{Role: data.RoleSystem, Content: "Be brief. "},
-		{Role: data.RoleUser, Content: " Hi?"},
-		{Role: data.RoleAssistant, Content: "Hello."},
-		{Role: data.RoleUser, Content: "Bye"},
-	}, true)
-	require.NoError(t, err)
-	require.Equal(t, "<|startoftext|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"+
-		"<|start_header_id|>user<|end_header_id|>\n\nHi?<|eot_id|>"+
-		"<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>"+
-		"<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"+
-		"<|start_header_id|>assistant<|end_header_id|>\n\n", got)
-	again, err := Chat.Render([]data.Message{{Role: data.RoleUser, Content: "Bye"}}, false)
-	require.NoError(t, err)
-	require.Equal(t, "<|startoftext|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"+
-		"<|start_header_id|>assistant<|end_header_id|>\n\n", again, "the released template always ends so")
-	require.Equal(t, "Goodbye.", Chat.Answer(" Goodbye.<|eot_id|><|start_header_id|>"))
-	_, err = Chat.Render(nil, true)
-	require.ErrorIs(t, err, data.ErrNoMessages)
-}
-
 // TestFreshAndInit: a preset sized to a tokenizer takes its vocabulary
 // (embeddings rounded up to a multiple of 8), its length and its special
 // ids; Init draws the projections at init_std (the residual outputs
@@ -343,11 +320,12 @@ func TestFreshAndInit(t *testing.T) {
 	}
 }
 
-// TestChatJinjaIsTheReleasedOne: the Jinja text of LLaDA-8B-Instruct's
-// tokenizer_config.json (its chat_template and special tokens copied into
-// testdata) is Chat's, as modeldir compares them (whitespace runs
-// collapsed), so that the released folder opens with Chat.
-func TestChatJinjaIsTheReleasedOne(t *testing.T) {
+// TestChatTemplate renders LLaDA-8B-Instruct's own chat template (its
+// tokenizer_config.json's chat_template and special tokens, copied into
+// testdata) as the folder's template is rendered (package chattemplate):
+// Llama 3's format, the BOS once, content trimmed, and the generation prompt
+// closing every rendering, asked for or not, as the released text does.
+func TestChatTemplate(t *testing.T) {
 	js, err := os.ReadFile(filepath.Join("testdata", "instruct_tokenizer_config.json"))
 	require.NoError(t, err)
 	var tc struct {
@@ -355,7 +333,24 @@ func TestChatJinjaIsTheReleasedOne(t *testing.T) {
 		BOS          string `json:"bos_token"`
 	}
 	require.NoError(t, json.Unmarshal(js, &tc))
-	require.Equal(t, strings.Fields(tc.ChatTemplate), strings.Fields(Chat.Jinja()))
-	require.Equal(t, tc.ChatTemplate, Chat.Jinja(), "even the whitespace")
-	require.Equal(t, chatBOS, tc.BOS)
+	require.Equal(t, "<|startoftext|>", tc.BOS)
+	chat, err := chattemplate.Parse(tc.ChatTemplate, map[string]any{"bos_token": tc.BOS})
+	require.NoError(t, err)
+	got, err := chat.Render([]data.Message{
+		{Role: data.RoleSystem, Content: "Be brief. "},
+		{Role: data.RoleUser, Content: " Hi?"},
+		{Role: data.RoleAssistant, Content: "Hello."},
+		{Role: data.RoleUser, Content: "Bye"},
+	}, true)
+	require.NoError(t, err)
+	require.Equal(t, "<|startoftext|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"+
+		"<|start_header_id|>user<|end_header_id|>\n\nHi?<|eot_id|>"+
+		"<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>"+
+		"<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"+
+		"<|start_header_id|>assistant<|end_header_id|>\n\n", got)
+	again, err := chat.Render([]data.Message{{Role: data.RoleUser, Content: "Bye"}}, false)
+	require.NoError(t, err)
+	require.Equal(t, "<|startoftext|><|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"+
+		"<|start_header_id|>assistant<|end_header_id|>\n\n", again, "the released template always ends so")
+	require.Equal(t, "<|eot_id|>", chat.EndOfTurn())
 }

@@ -28,6 +28,6 @@
 // back under the same names, F32 or (SaveBF16) BF16. Logits with the block
 // cache (BeginBlock: Fast-dLLM's DualCache through transformer.DualCache)
 // and graph replay make the model a sampler's denoiser. Family registers
-// it, with the presets tiny, small and llada-8b and the Instruct
-// checkpoints' Llama-3-style chat template (Chat).
+// it, with the presets tiny, small and llada-8b; a checkpoint's chat
+// template is its tokenizer_config.json's, rendered by package chattemplate.
 package llada

@@ -2,9 +2,7 @@ package llada
 
 import (
 	"fmt"
-	"strings"
 
-	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -94,66 +92,3 @@ func (c Config) Info() lm.ConfigInfo {
 	}
 	return info
 }
-
-// ChatTemplate is the chat template of LLaDA-8B-Instruct's
-// tokenizer_config.json, Llama 3's format:
-//
-//	<|startoftext|>                                     the BOS, once
-//	<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>   per message
-//	<|start_header_id|>assistant<|end_header_id|>\n\n   the generation prompt
-//
-// Content is trimmed; every role is written as given. As in the released
-// Jinja text, the generation prompt closes every rendering, whether asked
-// for or not (so an SFT row's supervised tail is the answer, <|eot_id|>,
-// and that prompt again; the samplers stop at the answer's <|eot_id|>,
-// 126348 in LLaDA's vocabulary).
-type ChatTemplate struct{}
-
-// Chat is LLaDA's chat template.
-var Chat = ChatTemplate{}
-
-// The pieces of the template.
-const (
-	chatBOS        = "<|startoftext|>"
-	chatHeaderOpen = "<|start_header_id|>"
-	chatHeaderEnd  = "<|end_header_id|>\n\n"
-	chatEndOfTurn  = "<|eot_id|>"
-)
-
-// ChatJinja is the template as Jinja text, for tokenizer_config.json.
-const ChatJinja = `{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>
-
-'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{{ '<|start_header_id|>assistant<|end_header_id|>
-
-' }}`
-
-// Render implements data.Template; the generation prompt is always added.
-func (ChatTemplate) Render(messages []data.Message, _ bool) (string, error) {
-	if len(messages) == 0 {
-		return "", data.ErrNoMessages
-	}
-	var b strings.Builder
-	b.WriteString(chatBOS)
-	for _, m := range messages {
-		b.WriteString(chatHeaderOpen + m.Role + chatHeaderEnd)
-		b.WriteString(strings.TrimSpace(m.Content))
-		b.WriteString(chatEndOfTurn)
-	}
-	b.WriteString(chatHeaderOpen + "assistant" + chatHeaderEnd)
-	return b.String(), nil
-}
-
-// EndOfTurn implements data.Template.
-func (ChatTemplate) EndOfTurn() string { return chatEndOfTurn }
-
-// Answer implements data.Template: the text up to the first <|eot_id|>,
-// trimmed.
-func (ChatTemplate) Answer(generated string) string {
-	if i := strings.Index(generated, chatEndOfTurn); i >= 0 {
-		generated = generated[:i]
-	}
-	return strings.TrimSpace(generated)
-}
-
-// Jinja implements data.Template.
-func (ChatTemplate) Jinja() string { return ChatJinja }
