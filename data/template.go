@@ -2,7 +2,6 @@ package data
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -138,35 +137,6 @@ func (BertChatTemplate) Answer(generated string) string {
 
 // Jinja implements Template.
 func (BertChatTemplate) Jinja() string { return ChatTemplateJinja }
-
-// ErrUnknownTemplate is wrapped by TemplateByJinja for a template it does not know.
-var ErrUnknownTemplate = errors.New("unknown chat template")
-
-// TemplateByJinja returns the native template for a Jinja chat template, as found
-// in a tokenizer_config.json. It compares the text with whitespace runs collapsed,
-// so re-indented or re-wrapped copies still match. Rendering stays native: there is
-// no Jinja engine here, so an unknown template is an error rather than a guess.
-// An empty text gives the BERT chat template, the default of this project.
-func TemplateByJinja(text string) (Template, error) {
-	if strings.TrimSpace(text) == "" {
-		return BertChat, nil
-	}
-	if collapseSpace(text) == collapseSpace(ChatTemplateJinja) {
-		return BertChat, nil
-	}
-	return nil, fmt.Errorf("%w (only the BERT chat template with [SYS]/[Question]/[Answer] is built in); the given one begins %q",
-		ErrUnknownTemplate, head(collapseSpace(text), 60))
-}
-
-// collapseSpace replaces every run of whitespace with one space and trims the ends.
-func collapseSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func head(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "..."
-	}
-	return s
-}
 
 // pyTrim trims whitespace as Python's str.strip does, which is what Jinja's trim
 // filter calls. Python counts U+001C..U+001F as whitespace; Go's unicode.IsSpace

@@ -3,10 +3,8 @@ package data
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -116,36 +114,6 @@ func TestJinjaTextFile(t *testing.T) {
 	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Equal(t, ChatTemplateJinja, string(raw))
-}
-
-func TestTemplateByJinja(t *testing.T) {
-	reflowed := strings.ReplaceAll(ChatTemplateJinja, "\n", "\r\n  ")
-	cases := []struct {
-		name string
-		text string
-		ok   bool
-	}{
-		{"exact", ChatTemplateJinja, true},
-		{"whitespace reflowed", reflowed, true},
-		{"surrounding space", "\n\n" + ChatTemplateJinja + "   ", true},
-		{"empty defaults to BERT chat", "  ", true},
-		{"chatml", "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n'}}{% endfor %}", false},
-		{"one word changed", strings.Replace(ChatTemplateJinja, "[Question]", "[Q]", 1), false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			tpl, err := TemplateByJinja(c.text)
-			if !c.ok {
-				require.Error(t, err)
-				assert.True(t, errors.Is(err, ErrUnknownTemplate))
-				assert.Contains(t, err.Error(), "begins")
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, "[/Answer]", tpl.EndOfTurn())
-			assert.Equal(t, ChatTemplateJinja, tpl.Jinja())
-		})
-	}
 }
 
 func TestAnswerCutsAtEndOfTurn(t *testing.T) {

@@ -338,3 +338,15 @@ func TestAnswerCutsPartialEndMarker(t *testing.T) {
 		require.Equal(t, want, b.Answer(ids), "%q", text)
 	}
 }
+
+// chatTemplateField reads chat_template from a tokenizer_config.json as
+// the folder's template is picked (no tools).
+func chatTemplateField(js []byte) (string, error) {
+	var raw struct {
+		ChatTemplate chatTemplateText `json:"chat_template"`
+	}
+	if err := json.Unmarshal(js, &raw); err != nil {
+		return "", jsonError(err)
+	}
+	return raw.ChatTemplate.pick(false)
+}

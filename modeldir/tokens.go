@@ -146,17 +146,6 @@ func (c chatTemplateText) pick(tools bool) (string, error) {
 	return c.Default, nil
 }
 
-// chatTemplateField reads chat_template from a tokenizer_config.json.
-func chatTemplateField(js []byte) (string, error) {
-	var raw struct {
-		ChatTemplate chatTemplateText `json:"chat_template"`
-	}
-	if err := json.Unmarshal(js, &raw); err != nil {
-		return "", jsonError(err)
-	}
-	return raw.ChatTemplate.pick(false)
-}
-
 // idField is a token id as generation_config.json and config.json write it:
 // a number, a list of numbers (several eos ids: the first is taken), or
 // null.
