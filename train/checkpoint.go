@@ -161,10 +161,30 @@ func (t *Trainer) writeCheckpoint(root, tmp string) error {
 }
 
 func replaceDir(tmp, final string) error {
-	if err := os.RemoveAll(final); err != nil {
+	if err := removeDir(final); err != nil {
 		return err
 	}
 	return os.Rename(tmp, final)
+}
+
+// removeDir deletes a checkpoint folder so that a process killed halfway
+// never leaves a partial folder under a checkpoint's name (RemoveAll
+// deletes file by file: a kill could leave trainer_state.json without the
+// model's files, which a resume would take for a checkpoint). The folder is
+// first renamed, atomically, to a ".tmp" name that tidy clears on the next
+// run, then removed.
+func removeDir(dir string) error {
+	gone := dir + ".old.tmp"
+	if err := os.RemoveAll(gone); err != nil {
+		return err
+	}
+	if err := os.Rename(dir, gone); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	return os.RemoveAll(gone)
 }
 
 // prune keeps the newest KeepLast checkpoints.
@@ -177,7 +197,7 @@ func (t *Trainer) prune(root string) error {
 		return err
 	}
 	for len(all) > t.opts.KeepLast {
-		if err := os.RemoveAll(all[0]); err != nil {
+		if err := removeDir(all[0]); err != nil {
 			return err
 		}
 		all = all[1:]
@@ -234,7 +254,7 @@ func tidy(out string, step int) error {
 				(strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp")) ||
 				(dir == root && complete && step > 0 && s > step)
 			if stale {
-				if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+				if err := removeDir(filepath.Join(dir, name)); err != nil {
 					return err
 				}
 			}

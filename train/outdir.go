@@ -91,7 +91,7 @@ func ClaimOut(dir string, c Claim) (release func(), err error) {
 	case len(names) == 0 || c.Resume:
 	case c.Overwrite:
 		for _, n := range names {
-			if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+			if err := removeDir(filepath.Join(dir, n)); err != nil {
 				release()
 				return nil, fmt.Errorf("%s: clearing the folder: %w", dir, unwrapPath(err))
 			}
