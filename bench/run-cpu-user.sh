@@ -6,6 +6,7 @@
 #   bench/run-cpu-user.sh                         # 3 rounds, 2 threads
 #   ROUNDS=5 THREADS=1 bench/run-cpu-user.sh
 #   PRESET=modernbert-base VOCAB=50368 bench/run-cpu-user.sh
+#   WHAT=train ROUNDS=5 bench/run-cpu-user.sh      # the train step only
 #
 # Compared: the trainer's MDLM step (small preset, V 4096, 8 x 256) with
 # PyTorch's at equal work; the sampler at batch 1 (PRESET, VOCAB; 64 + 128
@@ -23,6 +24,7 @@ ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 PRESET=${PRESET:-small}
 VOCAB=${VOCAB:-50368}
+WHAT=${WHAT:-all} # all, or train: the train step only
 
 python=""
 for p in ${PYTHON:-} /usr/bin/python3 python3; do
@@ -54,15 +56,24 @@ metric() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "nan"; else printf "%.2f", a / b }'; }
 
-gen="Generate/$PRESET/vocab=$VOCAB/"
+gen="|Generate/$PRESET/vocab=$VOCAB/"
+whats="train ref-false eq-false ref-true eq-true"
+if [[ $WHAT == train ]]; then
+	gen="" whats=train
+fi
 declare -A r
 for round in $(seq "$ROUNDS"); do
-	ours=$(cd bench && GOMAXPROCS=$THREADS "$bin" -test.run '^$' -test.bench "TrainerStep|$gen" -test.benchtime 1x)
+	ours=$(cd bench && GOMAXPROCS=$THREADS "$bin" -test.run '^$' -test.bench "TrainerStep$gen" -test.benchtime 1x)
 	echo "$ours" | grep -E '^Benchmark'
 	tt=$(cd bench && "$python" user_torch.py train-step --threads "$THREADS" --runs 1 | tail -1)
-	ref=$(cd bench && "$python" user_torch.py sample-reference --threads "$THREADS" --preset "$PRESET" --vocab "$VOCAB" | tail -1)
-	eq=$(cd bench && "$python" user_torch.py sample-equal --threads "$THREADS" --preset "$PRESET" --vocab "$VOCAB" | tail -1)
-	printf '%s\n%s\n%s\n' "$tt" "$ref" "$eq"
+	ref="" eq=""
+	if [[ $WHAT != train ]]; then
+		ref=$(cd bench && "$python" user_torch.py sample-reference --threads "$THREADS" --preset "$PRESET" --vocab "$VOCAB" | tail -1)
+		eq=$(cd bench && "$python" user_torch.py sample-equal --threads "$THREADS" --preset "$PRESET" --vocab "$VOCAB" | tail -1)
+	fi
+	for line in "$tt" "$ref" "$eq"; do
+		[[ -n $line ]] && echo "$line"
+	done
 	for unit in ms/op cpu-ms/op; do
 		u=${unit%%/*}
 		o_train=$(metric "$ours" 'TrainerStep' "$unit")
@@ -71,6 +82,7 @@ for round in $(seq "$ROUNDS"); do
 		fi
 		r[$round,train,$u]=$(ratio "$(metric "$tt" . "$unit")" "$o_train")
 		for cache in false true; do
+			[[ $WHAT == train ]] && break
 			o=$(metric "$ours" "cache=$cache" "$unit")
 			if [[ $unit == ms/op ]]; then
 				o=$(awk -v n="$(metric "$ours" "cache=$cache" ns/op)" 'BEGIN { print n / 1e6 }')
@@ -79,6 +91,8 @@ for round in $(seq "$ROUNDS"); do
 			r[$round,eq-$cache,$u]=$(ratio "$(metric "$eq" . "$unit")" "$o")
 		done
 	done
+	r[$round,frac,ours]=$(metric "$ours" 'TrainerStep' cpu-step/sgemm)
+	r[$round,frac,torch]=$(metric "$tt" . cpu-step/sgemm)
 	echo "# round $round: load average $(cut -d' ' -f1 /proc/loadavg)"
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -86,7 +100,7 @@ echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "# PyTorch / ours per round (wall, cpu), then the median; above 1 we are faster"
 printf '%-44s %s\n' what "rounds... | median wall, median cpu"
-for what in train ref-false eq-false ref-true eq-true; do
+for what in $whats; do
 	case $what in
 	train) label="train step (MDLM, equal work)" ;;
 	ref-false) label="sampler vs LLaDA's form, ours no cache" ;;
@@ -103,4 +117,16 @@ for what in train ref-false eq-false ref-true eq-true; do
 	mw=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 	mc=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
 	printf '%-44s %s| %sx, %sx\n' "$label" "$line" "$mw" "$mc"
+done
+
+# The train step's analytic GFLOP per CPU-second over each side's own SGEMM
+# 1024^3 in the same process (ours: gemm.Sgemm; PyTorch: torch.mm on
+# OpenBLAS): how close each step comes to its matrix-product bound. The best
+# tokens/s ratio the two can reach is about 1 / PyTorch's fraction times the
+# SGEMMs' ratio.
+for who in ours torch; do
+	fr=()
+	for round in $(seq "$ROUNDS"); do fr+=("${r[$round,frac,$who]:-nan}"); done
+	printf '%-44s %s| median %s\n' "train step cpu-step/sgemm, $who" "${fr[*]} " \
+		"$(printf '%s\n' "${fr[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
 done

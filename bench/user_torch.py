@@ -90,10 +90,30 @@ def head(model, z):
 
 def timed(fn, runs):
     fn()
+    return timed_body(fn, runs)
+
+
+def timed_body(fn, runs):
+    """Mean wall and process CPU seconds of runs calls of fn (no warm-up)."""
     w0, c0 = time.perf_counter(), time.process_time()
     for _ in range(runs):
         fn()
     return (time.perf_counter() - w0) / runs, (time.process_time() - c0) / runs
+
+
+def train_step_flops(cfg, batch, seq, rows):
+    """flops.go's TrainStepFLOPs: 3x the forward's matrix products and
+    attention products (2 per multiply-add), the head at rows positions.
+    Layer l is global when l is a multiple of cfg.global_every."""
+    h, i, v = cfg.hidden, cfg.intermediate, cfg.vocab
+    w = cfg.local_attention // 2
+    enc = 0.0
+    for layer in range(cfg.layers):
+        enc += seq * 2 * (4 * h * h + 3 * i * h)
+        for q in range(seq):
+            keys = seq if layer % cfg.global_every == 0 else min(q + w, seq - 1) - max(q - w, 0) + 1
+            enc += 4 * h * keys
+    return 3 * (batch * enc + rows * 2 * (h * h + h * v))
 
 
 def main():
@@ -135,8 +155,30 @@ def main():
             opt.step()
             opt.zero_grad()
 
-        wall, cpu = timed(step, a.runs)
-        print(f"torch/train-step {a.runs} {tokens / wall:.1f} tokens/s {1e3 * wall:.1f} ms/op {1e3 * cpu:.1f} cpu-ms/op")
+        # As BenchmarkTrainerStep: one SGEMM 1024^3 (torch.mm, the same
+        # OpenBLAS) after every timed step, timed apart by CPU time, so that
+        # the step's analytic GFLOP per CPU-second can be set against this
+        # machine's SGEMM in the same run.
+        n = 1024
+        ma, mb_ = torch.rand(n, n) - 0.5, torch.rand(n, n) - 0.5
+        torch.mm(ma, mb_)
+        probe = [0.0]
+
+        def step_and_probe():
+            step()
+            c0 = time.process_time()
+            torch.mm(ma, mb_)
+            probe[0] += time.process_time() - c0
+
+        step_and_probe()
+        probe[0] = 0.0
+        wall, cpu = timed_body(step_and_probe, a.runs)
+        cpu -= probe[0] / a.runs
+        sgemm = 2 * n ** 3 * a.runs / probe[0] / 1e9 if probe[0] > 0 else float("nan")
+        flops = train_step_flops(cfg, batch, seq, tokens // 2)
+        ratio = flops / cpu / 1e9 / sgemm if cpu > 0 else float("nan")
+        print(f"torch/train-step {a.runs} {tokens / wall:.1f} tokens/s {1e3 * wall:.1f} ms/op {1e3 * cpu:.1f} cpu-ms/op "
+              f"{flops / 1e9:.2f} GFLOP/op {sgemm:.1f} sgemm-GFLOP/cpu-s {ratio:.4f} cpu-step/sgemm")
         return
 
     prompt, gen, steps, block = 64, 128, 128, 32
