@@ -97,9 +97,17 @@ func (tp *Tape) Backward(loss *Var) {
 // pass on a recording tape, say).
 func (tp *Tape) Reset() { tp.steps = tp.steps[:0] }
 
-// newVar allocates an output value on the tape's backend.
+// newVar allocates an output value on the tape's backend. Every op writes
+// its output whole, so the value is not zero-filled where the backend can
+// skip that (tensor.UninitAllocator).
 func (tp *Tape) newVar(dtype tensor.DType, shape ...int) *Var {
-	v := &Var{Value: tp.B.New(dtype, shape...)}
+	var t *tensor.Tensor
+	if u, ok := tp.B.(tensor.UninitAllocator); ok {
+		t = u.NewUninit(dtype, shape...)
+	} else {
+		t = tp.B.New(dtype, shape...)
+	}
+	v := &Var{Value: t}
 	if tp.scratch {
 		tp.made = append(tp.made, v)
 	}

@@ -19,9 +19,28 @@ func CPU() Backend { return theCPU }
 func (cpuBackend) Name() string { return "cpu" }
 
 func (c cpuBackend) New(dtype DType, shape ...int) *Tensor {
-	t := NewTensor(c, dtype, shape, cpuPool.get(dtype, Numel(shape)))
+	t := NewTensor(c, dtype, shape, cpuPool.get(dtype, Numel(shape), true))
 	t.recyclable = true
 	return t
+}
+
+// NewUninit is New without the zero fill of a recycled buffer
+// (UninitAllocator).
+func (c cpuBackend) NewUninit(dtype DType, shape ...int) *Tensor {
+	t := NewTensor(c, dtype, shape, cpuPool.get(dtype, Numel(shape), false))
+	t.recyclable = true
+	return t
+}
+
+// UninitAllocator is a Backend that allocates without zero-filling: the
+// tensor's elements are unspecified (on the CPU, what a recycled buffer
+// last held), for the output of an op that writes every element of it.
+// Zeroing a buffer that is overwritten anyway is a pass over memory for
+// nothing. Under DebugPoisonFreed the CPU
+// backend fills it with NaN, so a reader of an element never written shows.
+// The CPU backend is one; callers fall back to New otherwise.
+type UninitAllocator interface {
+	NewUninit(dtype DType, shape ...int) *Tensor
 }
 
 // FromHost on the CPU copies, so the result never aliases the argument.

@@ -20,7 +20,10 @@ import (
 // class up to twice the request serves it (and goes back to its own class
 // when freed), because some activations change size from step to step: the
 // rows of the masked positions in a training step. Buffers nobody frees are
-// left to the collector as they always were.
+// left to the collector as they always were. NewUninit (UninitAllocator)
+// skips the zero fill, for the outputs of ops that overwrite them whole:
+// the tape's op outputs and the gradients a backward step writes rather
+// than adds.
 //
 // Only a tensor made by New gives its buffer back: views (Reshape, Rows)
 // share their parent's memory and tensors from FromF32 and friends wrap the
@@ -64,10 +67,17 @@ type bufferPool struct {
 
 var cpuPool = bufferPool{free: map[poolKey][]any{}}
 
-// get returns a zero-filled slice of n elements of dtype, recycled if a
-// buffer of its class is free. The slice's capacity is the whole class, so
-// put can tell the class again.
-func (p *bufferPool) get(dtype DType, n int) any {
+// get returns a slice of n elements of dtype, recycled if a buffer of its
+// class is free: zero-filled, or with zero false holding whatever it held
+// (the caller overwrites every element; under DebugPoisonFreed it holds
+// NaN, so a reader of what was never written shows). The slice's capacity
+// is the whole class, so put can tell the class again.
+func (p *bufferPool) get(dtype DType, n int, zero bool) any {
+	if !zero && p.poison.Load() {
+		buf := makeSlice(dtype, n)
+		poisonSlice(buf)
+		return buf
+	}
 	if n < minPooled {
 		return makeSlice(dtype, n)
 	}
@@ -95,7 +105,9 @@ func (p *bufferPool) get(dtype DType, n int) any {
 	p.cached -= k.class * dtype.Size()
 	p.mu.Unlock()
 	buf = resliced(buf, n)
-	clearSlice(buf)
+	if zero {
+		clearSlice(buf)
+	}
 	return buf
 }
 

@@ -184,3 +184,41 @@ func TestPoolServesFromLargerClass(t *testing.T) {
 	require.Equal(t, sliceAddr(first), sliceAddr(last))
 	e.Free()
 }
+
+// NewUninit hands a recycled buffer back as it was left (New zeroes it);
+// under DebugPoisonFreed it hands NaN, small sizes too, so that an op that
+// leaves part of its output unwritten shows.
+func TestNewUninitSkipsTheZeroFill(t *testing.T) {
+	c := CPU()
+	u, ok := c.(UninitAllocator)
+	require.True(t, ok, "the CPU backend allocates without zeroing")
+	rng := rand.New(rand.NewPCG(5, 6))
+	v := rng.Float32() + 1
+	a := c.New(F32, 3*minPooled+7)
+	first, _ := fullSlice(a.data)
+	fillF32(a, v)
+	a.Free()
+	b := u.NewUninit(F32, 3*minPooled+7)
+	again, _ := fullSlice(b.data)
+	require.Equal(t, sliceAddr(first), sliceAddr(again), "the freed buffer is reused")
+	require.Equal(t, []int{3*minPooled + 7}, b.Shape())
+	for _, x := range b.F32() {
+		require.Equal(t, v, x, "NewUninit zeroed the buffer")
+	}
+	b.Free()
+	z := c.New(F32, 3*minPooled+7)
+	for _, x := range z.F32() {
+		require.Zero(t, x)
+	}
+	z.Free()
+
+	was := DebugPoisonFreed(true)
+	defer DebugPoisonFreed(was)
+	for _, n := range []int{5, 3 * minPooled} {
+		p := u.NewUninit(F32, n)
+		for _, x := range p.F32() {
+			require.True(t, math.IsNaN(float64(x)))
+		}
+		require.Zero(t, c.New(F32, n).F32()[n-1], "New stays zero-filled under the poison")
+	}
+}
