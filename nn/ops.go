@@ -30,11 +30,21 @@ func (tp *Tape) Add(a, b *Var) *Var {
 	out := tp.newVar(tensor.F32, a.Shape()...)
 	tp.B.Add(out.Value, a.Value, b.Value)
 	return tp.record(out, func() {
+		// Each input's gradient gains out's. Where a has none yet it takes
+		// out's buffer itself, which out's step frees otherwise (the sum is
+		// a residual's: out.Grad is exactly what x's gradient starts as).
+		if a.needGrad && a != b && a.Grad == nil && a.base == nil && slices.Equal(a.Shape(), out.Shape()) {
+			a.Grad, out.Grad = out.Grad, nil
+			if b.needGrad {
+				b.addGrad(tp.B, a.Grad)
+			}
+			return
+		}
 		if a.needGrad {
-			tp.B.AXPY(a.grad(), out.Grad, 1)
+			a.addGrad(tp.B, out.Grad)
 		}
 		if b.needGrad {
-			tp.B.AXPY(b.grad(), out.Grad, 1)
+			b.addGrad(tp.B, out.Grad)
 		}
 	}, a, b)
 }
@@ -82,8 +92,13 @@ func (tp *Tape) Linear(x, w *Var) *Var {
 	}
 	tp.B.MatMul(out.Value, x.Value, w.Value, false, true, 1, 0)
 	return tp.record(out, func() {
-		if x.needGrad { // dx += dy·w
-			tp.B.MatMul(x.grad(), out.Grad, w.Value, false, false, 1, 1)
+		if x.needGrad { // dx += dy·w (written, beta 0, into a fresh dx)
+			dx, fresh := x.freshGrad()
+			beta := float32(1)
+			if fresh {
+				beta = 0
+			}
+			tp.B.MatMul(dx, out.Grad, w.Value, false, false, 1, beta)
 		}
 		if w.needGrad { // dw += dyᵀ·x
 			tp.B.MatMul(w.grad(), out.Grad, x.Value, true, false, 1, 1)
@@ -102,7 +117,7 @@ func (tp *Tape) AddBias(x, b *Var) *Var {
 	}
 	return tp.record(out, func() {
 		if x.needGrad {
-			tp.B.AXPY(x.grad(), out.Grad, 1)
+			x.addGrad(tp.B, out.Grad)
 		}
 		if b.needGrad {
 			tp.B.SumRows(b.grad(), out.Grad)

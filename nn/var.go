@@ -50,6 +50,37 @@ func (v *Var) grad() *tensor.Tensor {
 	return v.Grad
 }
 
+// freshGrad is grad for a backward step that can write the gradient whole
+// instead of adding into it: when v has no gradient yet (and is not a view
+// of another Var's), it allocates one without zero-filling it where the
+// backend can (tensor.UninitAllocator) and reports fresh, and the caller must
+// then set every element (a copy, a product with beta 0). Otherwise it is
+// grad(), and the caller adds as usual. Writing g instead of adding it to
+// zeros gives the same values (0 + g = g; a −0 stays −0 instead of turning
+// +0) without a pass to zero the buffer and a read of it.
+func (v *Var) freshGrad() (g *tensor.Tensor, fresh bool) {
+	if v.Grad != nil || v.base != nil {
+		return v.grad(), false
+	}
+	be := v.Value.Backend()
+	if u, ok := be.(tensor.UninitAllocator); ok {
+		v.Grad = u.NewUninit(tensor.F32, v.Value.Shape()...)
+	} else {
+		v.Grad = be.New(tensor.F32, v.Value.Shape()...)
+	}
+	return v.Grad, true
+}
+
+// addGrad adds g (v's element count) into v's gradient, or copies it into a
+// fresh one (freshGrad).
+func (v *Var) addGrad(be tensor.Backend, g *tensor.Tensor) {
+	if dst, fresh := v.freshGrad(); fresh {
+		be.Copy(dst, g)
+	} else {
+		be.AXPY(dst, g, 1)
+	}
+}
+
 // ZeroGrad drops the gradient so the next backward pass starts from zero.
 func (v *Var) ZeroGrad() {
 	if v.Grad != nil {
