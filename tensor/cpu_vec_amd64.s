@@ -356,3 +356,63 @@ addf32_loop8:
 addf32_done:
 	VZEROUPPER
 	RET
+
+// func adamwAVX2(param, grad, m, v *float32, n int, k *adamwConsts)
+// One AdamW step on n elements (a multiple of 8), operation by operation in
+// float32 as cpu_adamw.go's scalar loop does it for w1 < ½, each product,
+// sum, quotient and square root rounded once (no FMA), so the results are
+// bit for bit the scalar ones:
+//
+//	p ← p·decay;  m ← m + w1·(g − m);  v ← v·β2 + (w2·g)·g
+//	p ← p + (−stepSize·m) / (√v / bc2Sqrt + eps)
+//
+// (√ of a float32 rounded once equals float32(math.Sqrt(float64(v)))).
+TEXT ·adamwAVX2(SB), NOSPLIT, $0-48
+	MOVQ param+0(FP), DI
+	MOVQ grad+8(FP), SI
+	MOVQ m+16(FP), DX
+	MOVQ v+24(FP), BX
+	MOVQ n+32(FP), CX
+	MOVQ k+40(FP), AX
+	VBROADCASTSS 0(AX), Y8   // decay
+	VBROADCASTSS 4(AX), Y9   // w1
+	VBROADCASTSS 8(AX), Y10  // β2
+	VBROADCASTSS 12(AX), Y11 // w2
+	VBROADCASTSS 16(AX), Y12 // bc2Sqrt
+	VBROADCASTSS 20(AX), Y13 // eps
+	VBROADCASTSS 24(AX), Y14 // −stepSize
+
+adamw_loop:
+	CMPQ    CX, $8
+	JLT     adamw_done
+	VMOVUPS (SI), Y0         // g
+	VMOVUPS (DI), Y1
+	VMULPS  Y8, Y1, Y1       // p·decay
+	VMOVUPS (DX), Y2         // m
+	VSUBPS  Y2, Y0, Y3       // g − m
+	VMULPS  Y9, Y3, Y3       // w1·(g − m)
+	VADDPS  Y3, Y2, Y2       // m + w1·(g − m)
+	VMOVUPS Y2, (DX)
+	VMOVUPS (BX), Y4         // v
+	VMULPS  Y10, Y4, Y4      // v·β2
+	VMULPS  Y11, Y0, Y5      // w2·g
+	VMULPS  Y0, Y5, Y5       // (w2·g)·g
+	VADDPS  Y5, Y4, Y4
+	VMOVUPS Y4, (BX)
+	VSQRTPS Y4, Y6
+	VDIVPS  Y12, Y6, Y6      // √v / bc2Sqrt
+	VADDPS  Y13, Y6, Y6      // + eps
+	VMULPS  Y14, Y2, Y7      // −stepSize·m
+	VDIVPS  Y6, Y7, Y7
+	VADDPS  Y7, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, BX
+	SUBQ    $8, CX
+	JMP     adamw_loop
+
+adamw_done:
+	VZEROUPPER
+	RET
