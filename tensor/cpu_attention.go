@@ -280,10 +280,7 @@ func softmaxVisible(a attnShape, row []float32, i int, spans []Span, mask []int3
 		return float32(math.Inf(1))
 	}
 	sum := expSum(row, row, float64(m)) // hidden keys: e^−Inf = 0
-	inv := 1 / sum
-	for c, e := range row {
-		row[c] = float32(float64(e) * inv)
-	}
+	scaleF64(row, 1/sum)
 	return float32(float64(m) + math.Log(sum))
 }
 
@@ -409,10 +406,7 @@ func attnBackwardHead(a attnShape, scale float32, x, dx, o, do, lse, dsum []floa
 			serialGEMM.Sgemm(false, true, m, n, a.d, 1, do[oOff+i0*H:], H, x[vOff+sp.Lo*ld:], ld, 0, dp[c:], nk)
 		}
 		for r := range m {
-			dr, pr, di := dp[r*nk:(r+1)*nk], pm[r*nk:(r+1)*nk], dsum[i0+r]
-			for c, pv := range pr {
-				dr[c] = pv * (dr[c] - di)
-			}
+			subMul(dp[r*nk:(r+1)*nk], pm[r*nk:(r+1)*nk], dsum[i0+r]) // dS = P ⊙ (dP − D)
 		}
 		// dQ[i0:i1] += scale·dS·K[span];  dK[span] += scale·dSᵀ·Q[i0:i1],
 		// span by span in increasing order (a fixed order of the sums).

@@ -113,3 +113,29 @@ func addF32(dst, x, v []float32) {
 		dst[i] = x[i] + v[i]
 	}
 }
+
+// scaleF64 sets x[i] = float32(float64(x[i])·s): the product in float64,
+// rounded once (the same result with or without AVX2).
+func scaleF64(x []float32, s float64) {
+	n := 0
+	if useVec && len(x) >= 8 {
+		n = len(x) &^ 7
+		scaleF64AVX2(&x[0], n, s)
+	}
+	for i := n; i < len(x); i++ {
+		x[i] = float32(float64(x[i]) * s)
+	}
+}
+
+// subMul sets d[i] = p[i]·(d[i] − s) in float32 (the same result with or
+// without AVX2); len(p) ≥ len(d).
+func subMul(d, p []float32, s float32) {
+	n := 0
+	if useVec && len(d) >= 8 {
+		n = len(d) &^ 7
+		subMulAVX2(&d[0], &p[0], n, s)
+	}
+	for i := n; i < len(d); i++ {
+		d[i] = p[i] * (d[i] - s)
+	}
+}

@@ -31,3 +31,9 @@ func addF32AVX2(dst, x, v *float32, n int)
 
 //go:noescape
 func adamwAVX2(param, grad, m, v *float32, n int, k *adamwConsts)
+
+//go:noescape
+func scaleF64AVX2(x *float32, n int, s float64)
+
+//go:noescape
+func subMulAVX2(d, p *float32, n int, s float32)

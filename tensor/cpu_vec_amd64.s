@@ -416,3 +416,71 @@ adamw_loop:
 adamw_done:
 	VZEROUPPER
 	RET
+
+// func scaleF64AVX2(x *float32, n int, s float64)
+// x[i] = float32(float64(x[i])·s) for n a multiple of 8: the product in
+// float64, rounded once, as the scalar loop.
+TEXT ·scaleF64AVX2(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD s+16(FP), Y15
+
+scalef64_loop:
+	CMPQ       CX, $8
+	JLT        scalef64_done
+	VCVTPS2PD  (DI), Y0
+	VCVTPS2PD  16(DI), Y1
+	VMULPD     Y15, Y0, Y0
+	VMULPD     Y15, Y1, Y1
+	VCVTPD2PSY Y0, X0
+	VCVTPD2PSY Y1, X1
+	VMOVUPS    X0, (DI)
+	VMOVUPS    X1, 16(DI)
+	ADDQ       $32, DI
+	SUBQ       $8, CX
+	JMP        scalef64_loop
+
+scalef64_done:
+	VZEROUPPER
+	RET
+
+// func subMulAVX2(d, p *float32, n int, s float32)
+// d[i] = p[i]·(d[i] − s) for n a multiple of 8, in float32: a difference
+// and a product, each rounded once, as the scalar loop.
+TEXT ·subMulAVX2(SB), NOSPLIT, $0-28
+	MOVQ         d+0(FP), DI
+	MOVQ         p+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y15
+
+submul_loop:
+	CMPQ    CX, $16
+	JLT     submul_loop8
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VSUBPS  Y15, Y0, Y0
+	VSUBPS  Y15, Y1, Y1
+	VMULPS  (SI), Y0, Y0
+	VMULPS  32(SI), Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     submul_loop
+
+submul_loop8:
+	CMPQ    CX, $8
+	JLT     submul_done
+	VMOVUPS (DI), Y0
+	VSUBPS  Y15, Y0, Y0
+	VMULPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JMP     submul_loop8
+
+submul_done:
+	VZEROUPPER
+	RET

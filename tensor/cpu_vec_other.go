@@ -14,3 +14,5 @@ func maxNaNAVX2(x *float32, n int) (float32, bool)               { panic("unreac
 func addF32AVX2(dst, x, v *float32, n int)                       { panic("unreachable") }
 
 func adamwAVX2(param, grad, m, v *float32, n int, k *adamwConsts) { panic("unreachable") }
+func scaleF64AVX2(x *float32, n int, s float64)                   { panic("unreachable") }
+func subMulAVX2(d, p *float32, n int, s float32)                  { panic("unreachable") }

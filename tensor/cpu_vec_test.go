@@ -253,3 +253,35 @@ func bitsF32(xs []float32) []uint32 {
 	}
 	return b
 }
+
+// scaleF64 and subMul (attention's softmax normalisation and dS) against
+// their scalar loops, bit for bit, over lengths around the vector width and
+// special values.
+func TestScaleSubMulVectorMatchScalar(t *testing.T) {
+	if !useVec {
+		t.Skip("no AVX2+FMA on this CPU: only the scalar code runs")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	specials := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-38, 3e-45, 3e38, -3e38,
+		float32(math.Inf(1)), float32(math.NaN()), 1, -1}
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 33, 1000} {
+		x, p := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i], p[i] = float32(rng.NormFloat64()*4), rng.Float32()
+		}
+		if n >= len(specials) {
+			copy(x, specials)
+		}
+		for _, s := range []float64{1 / 3.0, 1e-7, 1e30, 0.5} {
+			v, sc := append([]float32(nil), x...), append([]float32(nil), x...)
+			scaleF64(v, s)
+			withScalar(func() { scaleF64(sc, s) })
+			require.Equal(t, bitsF32(sc), bitsF32(v), "scaleF64 n=%d s=%v", n, s)
+
+			v, sc = append([]float32(nil), x...), append([]float32(nil), x...)
+			subMul(v, p, float32(s))
+			withScalar(func() { subMul(sc, p, float32(s)) })
+			require.Equal(t, bitsF32(sc), bitsF32(v), "subMul n=%d s=%v", n, s)
+		}
+	}
+}
