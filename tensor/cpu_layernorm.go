@@ -29,13 +29,7 @@ func (cpuBackend) LayerNorm(y, mean, rstd, x, gamma, beta *Tensor, eps float32) 
 				v += c * c
 			}
 			inv := 1 / math.Sqrt(v/float64(d)+float64(eps))
-			for j, xv := range row {
-				o := (float64(xv) - mu) * inv * float64(gs[j])
-				if bs != nil {
-					o += float64(bs[j])
-				}
-				out[j] = float32(o)
-			}
+			lnOut(out, row, gs, bs, mu, inv)
 			if ms != nil {
 				ms[r] = float32(mu)
 			}
@@ -70,11 +64,7 @@ func (cpuBackend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma 
 			}
 			sg /= float64(d)
 			sgx /= float64(d)
-			for j, xv := range row {
-				g := float64(dyr[j]) * float64(gs[j])
-				xhat := (float64(xv) - mu) * inv
-				dxr[j] = float32(float64(dxr[j]) + inv*(g-sg-xhat*sgx))
-			}
+			lnDx(dxr, row, dyr, gs, mu, inv, sg, sgx)
 		}
 	})
 
@@ -83,16 +73,18 @@ func (cpuBackend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma 
 	if dbeta != nil {
 		dbs = dbeta.F32()
 	}
-	parallelFor(d, max(16, grainElems/max(1, n)), func(lo, hi int) {
+	// Whole vectors of columns per goroutine (at least 64, so that a row's
+	// slice is worth a kernel call); which goroutine sums a column does not
+	// change the sum.
+	parallelFor(d, max(64, grainElems/max(1, n)), func(lo, hi int) {
 		accG := make([]float64, hi-lo)
-		accB := make([]float64, hi-lo)
+		var accB []float64
+		if dbs != nil {
+			accB = make([]float64, hi-lo)
+		}
 		for r := range n {
 			mu, inv := float64(ms[r]), float64(rs[r])
-			row, dyr := xs[r*d+lo:r*d+hi], dys[r*d+lo:r*d+hi]
-			for j, xv := range row {
-				accG[j] += float64(dyr[j]) * (float64(xv) - mu) * inv
-				accB[j] += float64(dyr[j])
-			}
+			lnCols(accG, accB, xs[r*d+lo:r*d+hi], dys[r*d+lo:r*d+hi], mu, inv)
 		}
 		for j := range accG {
 			dgs[lo+j] = float32(float64(dgs[lo+j]) + accG[j])
@@ -101,4 +93,66 @@ func (cpuBackend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma 
 			}
 		}
 	})
+}
+
+// The per-element loops of LayerNorm, four float64 lanes at a time where
+// the CPU has AVX2 (cpu_vec_amd64.s): the same float64 operations in the
+// same order, each rounded once, so the results are bit for bit the scalar
+// loops' (TestLayerNormVectorMatchesScalar). The row sums (mean, variance,
+// and the backward's two means) stay scalar: summing in lanes would change
+// their order.
+
+// lnOut sets out[j] = float32((x[j] − mu)·inv·gamma[j] (+ beta[j])); beta
+// may be nil.
+func lnOut(out, x, gamma, beta []float32, mu, inv float64) {
+	n := 0
+	if useVec && len(x) >= 4 {
+		n = len(x) &^ 3
+		var b *float32
+		if beta != nil {
+			b = &beta[0]
+		}
+		lnOutAVX2(&out[0], &x[0], &gamma[0], b, n, mu, inv)
+	}
+	for j := n; j < len(x); j++ {
+		o := (float64(x[j]) - mu) * inv * float64(gamma[j])
+		if beta != nil {
+			o += float64(beta[j])
+		}
+		out[j] = float32(o)
+	}
+}
+
+// lnDx adds inv·(g − sg − x̂·sgx) into dx, g = dy·gamma, x̂ = (x − mu)·inv.
+func lnDx(dx, x, dy, gamma []float32, mu, inv, sg, sgx float64) {
+	n := 0
+	if useVec && len(x) >= 4 {
+		n = len(x) &^ 3
+		lnDxAVX2(&dx[0], &x[0], &dy[0], &gamma[0], n, mu, inv, sg, sgx)
+	}
+	for j := n; j < len(x); j++ {
+		g := float64(dy[j]) * float64(gamma[j])
+		xhat := (float64(x[j]) - mu) * inv
+		dx[j] = float32(float64(dx[j]) + inv*(g-sg-xhat*sgx))
+	}
+}
+
+// lnCols adds one row's terms into the column sums: accG[j] +=
+// dy[j]·(x[j] − mu)·inv, accB[j] += dy[j] (accB may be nil).
+func lnCols(accG, accB []float64, x, dy []float32, mu, inv float64) {
+	n := 0
+	if useVec && len(x) >= 4 {
+		n = len(x) &^ 3
+		var b *float64
+		if accB != nil {
+			b = &accB[0]
+		}
+		lnColsAVX2(&accG[0], b, &x[0], &dy[0], n, mu, inv)
+	}
+	for j := n; j < len(x); j++ {
+		accG[j] += float64(dy[j]) * (float64(x[j]) - mu) * inv
+		if accB != nil {
+			accB[j] += float64(dy[j])
+		}
+	}
 }

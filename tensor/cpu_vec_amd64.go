@@ -37,3 +37,12 @@ func scaleF64AVX2(x *float32, n int, s float64)
 
 //go:noescape
 func subMulAVX2(d, p *float32, n int, s float32)
+
+//go:noescape
+func lnOutAVX2(out, x, gamma, beta *float32, n int, mu, inv float64)
+
+//go:noescape
+func lnDxAVX2(dx, x, dy, gamma *float32, n int, mu, inv, sg, sgx float64)
+
+//go:noescape
+func lnColsAVX2(accG, accB *float64, x, dy *float32, n int, mu, inv float64)

@@ -484,3 +484,127 @@ submul_loop8:
 submul_done:
 	VZEROUPPER
 	RET
+
+// func lnOutAVX2(out, x, gamma, beta *float32, n int, mu, inv float64)
+// LayerNorm's output for one row, n a multiple of 4: out[j] =
+// float32((x[j] − mu)·inv·gamma[j] (+ beta[j])) in float64, the operations
+// in the scalar loop's order, each rounded once; beta may be nil.
+TEXT ·lnOutAVX2(SB), NOSPLIT, $0-56
+	MOVQ         out+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         gamma+16(FP), DX
+	MOVQ         beta+24(FP), BX
+	MOVQ         n+32(FP), CX
+	VBROADCASTSD mu+40(FP), Y14
+	VBROADCASTSD inv+48(FP), Y15
+
+lnout_loop:
+	CMPQ      CX, $4
+	JLT       lnout_done
+	VCVTPS2PD (SI), Y0
+	VSUBPD    Y14, Y0, Y0 // x − mu
+	VMULPD    Y15, Y0, Y0 // ·inv
+	VCVTPS2PD (DX), Y1
+	VMULPD    Y1, Y0, Y0  // ·gamma
+	TESTQ     BX, BX
+	JZ        lnout_store
+	VCVTPS2PD (BX), Y2
+	VADDPD    Y2, Y0, Y0  // + beta
+	ADDQ      $16, BX
+
+lnout_store:
+	VCVTPD2PSY Y0, X0
+	VMOVUPS    X0, (DI)
+	ADDQ       $16, DI
+	ADDQ       $16, SI
+	ADDQ       $16, DX
+	SUBQ       $4, CX
+	JMP        lnout_loop
+
+lnout_done:
+	VZEROUPPER
+	RET
+
+// func lnDxAVX2(dx, x, dy, gamma *float32, n int, mu, inv, sg, sgx float64)
+// LayerNorm's dx for one row, n a multiple of 4, in float64 in the scalar
+// loop's order: g = dy·gamma, x̂ = (x − mu)·inv,
+// dx = float32(dx + inv·((g − sg) − x̂·sgx)).
+TEXT ·lnDxAVX2(SB), NOSPLIT, $0-72
+	MOVQ         dx+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         dy+16(FP), DX
+	MOVQ         gamma+24(FP), BX
+	MOVQ         n+32(FP), CX
+	VBROADCASTSD mu+40(FP), Y12
+	VBROADCASTSD inv+48(FP), Y13
+	VBROADCASTSD sg+56(FP), Y14
+	VBROADCASTSD sgx+64(FP), Y15
+
+lndx_loop:
+	CMPQ       CX, $4
+	JLT        lndx_done
+	VCVTPS2PD  (DX), Y0
+	VCVTPS2PD  (BX), Y1
+	VMULPD     Y1, Y0, Y0  // g = dy·gamma
+	VCVTPS2PD  (SI), Y2
+	VSUBPD     Y12, Y2, Y2 // x − mu
+	VMULPD     Y13, Y2, Y2 // x̂
+	VSUBPD     Y14, Y0, Y0 // g − sg
+	VMULPD     Y15, Y2, Y2 // x̂·sgx
+	VSUBPD     Y2, Y0, Y0
+	VMULPD     Y13, Y0, Y0 // inv·(…)
+	VCVTPS2PD  (DI), Y3
+	VADDPD     Y0, Y3, Y3
+	VCVTPD2PSY Y3, X3
+	VMOVUPS    X3, (DI)
+	ADDQ       $16, DI
+	ADDQ       $16, SI
+	ADDQ       $16, DX
+	ADDQ       $16, BX
+	SUBQ       $4, CX
+	JMP        lndx_loop
+
+lndx_done:
+	VZEROUPPER
+	RET
+
+// func lnColsAVX2(accG, accB *float64, x, dy *float32, n int, mu, inv float64)
+// One row's terms of LayerNorm's dgamma and dbeta sums over columns, n a
+// multiple of 4: accG[j] += (dy[j]·(x[j] − mu))·inv, accB[j] += dy[j] in
+// float64, the scalar loop's operations in its order (each column's sum
+// stays a sum over the rows in order); accB may be nil.
+TEXT ·lnColsAVX2(SB), NOSPLIT, $0-56
+	MOVQ         accG+0(FP), DI
+	MOVQ         accB+8(FP), BX
+	MOVQ         x+16(FP), SI
+	MOVQ         dy+24(FP), DX
+	MOVQ         n+32(FP), CX
+	VBROADCASTSD mu+40(FP), Y14
+	VBROADCASTSD inv+48(FP), Y15
+
+lncols_loop:
+	CMPQ      CX, $4
+	JLT       lncols_done
+	VCVTPS2PD (DX), Y0
+	VCVTPS2PD (SI), Y1
+	VSUBPD    Y14, Y1, Y1 // x − mu
+	VMULPD    Y1, Y0, Y1  // dy·(x − mu)
+	VMULPD    Y15, Y1, Y1 // ·inv
+	VADDPD    (DI), Y1, Y1
+	VMOVUPD   Y1, (DI)
+	TESTQ     BX, BX
+	JZ        lncols_next
+	VADDPD    (BX), Y0, Y0
+	VMOVUPD   Y0, (BX)
+	ADDQ      $32, BX
+
+lncols_next:
+	ADDQ $32, DI
+	ADDQ $16, SI
+	ADDQ $16, DX
+	SUBQ $4, CX
+	JMP  lncols_loop
+
+lncols_done:
+	VZEROUPPER
+	RET

@@ -13,6 +13,9 @@ func geluGradAVX2(val, grad, x *float32, n int)                  { panic("unreac
 func maxNaNAVX2(x *float32, n int) (float32, bool)               { panic("unreachable") }
 func addF32AVX2(dst, x, v *float32, n int)                       { panic("unreachable") }
 
-func adamwAVX2(param, grad, m, v *float32, n int, k *adamwConsts) { panic("unreachable") }
-func scaleF64AVX2(x *float32, n int, s float64)                   { panic("unreachable") }
-func subMulAVX2(d, p *float32, n int, s float32)                  { panic("unreachable") }
+func adamwAVX2(param, grad, m, v *float32, n int, k *adamwConsts)            { panic("unreachable") }
+func scaleF64AVX2(x *float32, n int, s float64)                              { panic("unreachable") }
+func subMulAVX2(d, p *float32, n int, s float32)                             { panic("unreachable") }
+func lnOutAVX2(out, x, gamma, beta *float32, n int, mu, inv float64)         { panic("unreachable") }
+func lnDxAVX2(dx, x, dy, gamma *float32, n int, mu, inv, sg, sgx float64)    { panic("unreachable") }
+func lnColsAVX2(accG, accB *float64, x, dy *float32, n int, mu, inv float64) { panic("unreachable") }

@@ -285,3 +285,54 @@ func TestScaleSubMulVectorMatchScalar(t *testing.T) {
 		}
 	}
 }
+
+// LayerNorm and its backward with the vector loops against the scalar code,
+// bit for bit: outputs, mean, rstd, dx, dgamma and dbeta, with and without
+// a bias, on widths around the vector width and rows enough for several
+// goroutines' column ranges.
+func TestLayerNormVectorMatchesScalar(t *testing.T) {
+	if !useVec {
+		t.Skip("no AVX2+FMA on this CPU: only the scalar code runs")
+	}
+	c := CPU()
+	rng := rand.New(rand.NewPCG(15, 16))
+	rnd := func(shape ...int) *Tensor {
+		v := make([]float32, Numel(shape))
+		for i := range v {
+			v[i] = float32(rng.NormFloat64()*2 + 0.3)
+		}
+		return FromF32(v, shape...)
+	}
+	for _, tc := range []struct{ n, d int }{{3, 1}, {5, 3}, {4, 4}, {7, 7}, {9, 64}, {130, 257}, {300, 256}} {
+		for _, bias := range []bool{false, true} {
+			x, gamma, dy, dx0 := rnd(tc.n, tc.d), rnd(tc.d), rnd(tc.n, tc.d), rnd(tc.n, tc.d)
+			var beta *Tensor
+			if bias {
+				beta = rnd(tc.d)
+			}
+			dg0, db0 := rnd(tc.d), rnd(tc.d)
+			run := func() [][]float32 {
+				y, mean, rstd := c.New(F32, tc.n, tc.d), c.New(F32, tc.n), c.New(F32, tc.n)
+				c.LayerNorm(y, mean, rstd, x, gamma, beta, 1e-5)
+				dx, dg := FromF32(append([]float32(nil), dx0.F32()...), tc.n, tc.d), FromF32(append([]float32(nil), dg0.F32()...), tc.d)
+				var db *Tensor
+				out := [][]float32{y.F32(), mean.F32(), rstd.F32()}
+				if bias {
+					db = FromF32(append([]float32(nil), db0.F32()...), tc.d)
+				}
+				c.LayerNormBackward(dx, dg, db, dy, x, mean, rstd, gamma)
+				out = append(out, dx.F32(), dg.F32())
+				if bias {
+					out = append(out, db.F32())
+				}
+				return out
+			}
+			vec := run()
+			var sca [][]float32
+			withScalar(func() { sca = run() })
+			for k, name := range []string{"y", "mean", "rstd", "dx", "dgamma", "dbeta"}[:len(vec)] {
+				require.Equal(t, bitsF32(sca[k]), bitsF32(vec[k]), "n=%d d=%d bias=%v: %s", tc.n, tc.d, bias, name)
+			}
+		}
+	}
+}
