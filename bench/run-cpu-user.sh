@@ -6,7 +6,7 @@
 #   bench/run-cpu-user.sh                         # 3 rounds, 2 threads
 #   ROUNDS=5 THREADS=1 bench/run-cpu-user.sh
 #   PRESET=modernbert-base VOCAB=50368 bench/run-cpu-user.sh
-#   WHAT=train ROUNDS=5 bench/run-cpu-user.sh      # the train step only
+#   WHAT=train ROUNDS=5 STEPS=3 bench/run-cpu-user.sh   # the train step only, 3 steps a round
 #
 # Compared: the trainer's MDLM step (small preset, V 4096, 8 x 256) with
 # PyTorch's at equal work; the sampler at batch 1 (PRESET, VOCAB; 64 + 128
@@ -21,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
+STEPS=${STEPS:-1} # timed iterations per round and side (train steps; generations)
 THREADS=${THREADS:-2}
 PRESET=${PRESET:-small}
 VOCAB=${VOCAB:-50368}
@@ -63,13 +64,13 @@ if [[ $WHAT == train ]]; then
 fi
 declare -A r
 for round in $(seq "$ROUNDS"); do
-	ours=$(cd bench && GOMAXPROCS=$THREADS "$bin" -test.run '^$' -test.bench "TrainerStep$gen" -test.benchtime 1x)
+	ours=$(cd bench && GOMAXPROCS=$THREADS "$bin" -test.run '^$' -test.bench "TrainerStep$gen" -test.benchtime "${STEPS}x")
 	echo "$ours" | grep -E '^Benchmark'
-	tt=$(cd bench && "$python" user_torch.py train-step --threads "$THREADS" --runs 1 | tail -1)
+	tt=$(cd bench && "$python" user_torch.py train-step --threads "$THREADS" --runs "$STEPS" | tail -1)
 	ref="" eq=""
 	if [[ $WHAT != train ]]; then
-		ref=$(cd bench && "$python" user_torch.py sample-reference --threads "$THREADS" --preset "$PRESET" --vocab "$VOCAB" | tail -1)
-		eq=$(cd bench && "$python" user_torch.py sample-equal --threads "$THREADS" --preset "$PRESET" --vocab "$VOCAB" | tail -1)
+		ref=$(cd bench && "$python" user_torch.py sample-reference --threads "$THREADS" --runs "$STEPS" --preset "$PRESET" --vocab "$VOCAB" | tail -1)
+		eq=$(cd bench && "$python" user_torch.py sample-equal --threads "$THREADS" --runs "$STEPS" --preset "$PRESET" --vocab "$VOCAB" | tail -1)
 	fi
 	for line in "$tt" "$ref" "$eq"; do
 		[[ -n $line ]] && echo "$line"
