@@ -164,13 +164,19 @@ func (cpuBackend) RoPE(dst, src, pos *Tensor, p RoPEParams) {
 		for row := lo; row < hi; row++ {
 			cs := tab.cos[int(ps[row])*half : int(ps[row]+1)*half]
 			sn := tab.sin[int(ps[row])*half : int(ps[row]+1)*half]
+			vec := useVec && half%8 == 0 && rotated > 0
+			if vec { // the same float32 operations, eight pairs at a time
+				ropeAVX2(&out[row*width], &in[row*width], &cs[0], &sn[0], rotated, d, half)
+			}
 			for h := range rotated {
 				x := in[row*width+h*d : row*width+(h+1)*d]
 				y := out[row*width+h*d : row*width+(h+1)*d]
-				for k := range half {
-					a, b, c, s := x[k], x[k+half], cs[k], sn[k]
-					y[k] = float32(a*c) - float32(b*s)
-					y[k+half] = float32(b*c) + float32(a*s)
+				if !vec {
+					for k := range half {
+						a, b, c, s := x[k], x[k+half], cs[k], sn[k]
+						y[k] = float32(a*c) - float32(b*s)
+						y[k+half] = float32(b*c) + float32(a*s)
+					}
 				}
 				if r < d {
 					copy(y[r:], x[r:]) // partial rotary: the rest passes through
@@ -197,21 +203,26 @@ func (cpuBackend) RoPEBackward(dsrc, dy, pos *Tensor, p RoPEParams) {
 		for row := lo; row < hi; row++ {
 			cs := tab.cos[int(ps[row])*half : int(ps[row]+1)*half]
 			sn := tab.sin[int(ps[row])*half : int(ps[row]+1)*half]
+			vec := useVec && half%8 == 0 && rotated > 0
+			if vec { // the same float32 operations, eight pairs at a time
+				ropeBackAVX2(&gx[row*width], &gy[row*width], &cs[0], &sn[0], rotated, d, half)
+			}
 			for h := range rotated {
 				y := gy[row*width+h*d : row*width+(h+1)*d]
 				x := gx[row*width+h*d : row*width+(h+1)*d]
-				for k := range half {
-					a, b, c, s := y[k], y[k+half], cs[k], sn[k]
-					x[k] += float32(a*c) + float32(b*s)
-					x[k+half] += float32(b*c) - float32(a*s)
+				if !vec {
+					for k := range half {
+						a, b, c, s := y[k], y[k+half], cs[k], sn[k]
+						x[k] += float32(a*c) + float32(b*s)
+						x[k+half] += float32(b*c) - float32(a*s)
+					}
 				}
 				for k := r; k < d; k++ {
 					x[k] += y[k]
 				}
 			}
-			for j := row*width + rotated*d; j < (row+1)*width; j++ {
-				gx[j] += gy[j]
-			}
+			rest := gx[row*width+rotated*d : (row+1)*width]
+			addF32(rest, rest, gy[row*width+rotated*d:(row+1)*width]) // gx += gy, one add each
 		}
 	})
 }

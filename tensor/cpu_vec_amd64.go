@@ -46,3 +46,9 @@ func lnDxAVX2(dx, x, dy, gamma *float32, n int, mu, inv, sg, sgx float64)
 
 //go:noescape
 func lnColsAVX2(accG, accB *float64, x, dy *float32, n int, mu, inv float64)
+
+//go:noescape
+func ropeAVX2(y, x, cs, sn *float32, heads, d, half int)
+
+//go:noescape
+func ropeBackAVX2(gx, gy, cs, sn *float32, heads, d, half int)

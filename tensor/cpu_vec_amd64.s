@@ -608,3 +608,107 @@ lncols_next:
 lncols_done:
 	VZEROUPPER
 	RET
+
+// func ropeAVX2(y, x, cs, sn *float32, heads, d, half int)
+// RoPE's rotation of one row's first heads heads (each d wide, its first
+// 2·half coordinates rotated, half a multiple of 8): for each head and
+// k < half, with a = x[k], b = x[k+half], c = cs[k], s = sn[k],
+// y[k] = a·c − b·s and y[k+half] = b·c + a·s in float32, each product and
+// sum rounded once, as the scalar loop.
+TEXT ·ropeAVX2(SB), NOSPLIT, $0-56
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ heads+32(FP), R8
+	MOVQ d+40(FP), R9
+	MOVQ half+48(FP), R10
+	SHLQ $2, R9  // bytes per head
+	SHLQ $2, R10 // bytes per half
+
+rope_head:
+	TESTQ R8, R8
+	JZ    rope_done
+	MOVQ  cs+16(FP), AX
+	MOVQ  sn+24(FP), BX
+	XORQ  CX, CX
+
+rope_k:
+	CMPQ    CX, R10
+	JGE     rope_next
+	LEAQ    (SI)(CX*1), DX
+	VMOVUPS (DX), Y0         // a
+	VMOVUPS (DX)(R10*1), Y1  // b
+	VMOVUPS (AX)(CX*1), Y2   // c
+	VMOVUPS (BX)(CX*1), Y3   // s
+	VMULPS  Y2, Y0, Y4       // a·c
+	VMULPS  Y3, Y1, Y5       // b·s
+	VSUBPS  Y5, Y4, Y4
+	VMULPS  Y2, Y1, Y6       // b·c
+	VMULPS  Y3, Y0, Y7       // a·s
+	VADDPS  Y7, Y6, Y6
+	LEAQ    (DI)(CX*1), DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y6, (DX)(R10*1)
+	ADDQ    $32, CX
+	JMP     rope_k
+
+rope_next:
+	ADDQ R9, SI
+	ADDQ R9, DI
+	DECQ R8
+	JMP  rope_head
+
+rope_done:
+	VZEROUPPER
+	RET
+
+// func ropeBackAVX2(gx, gy, cs, sn *float32, heads, d, half int)
+// RoPE's backward for one row's first heads heads, half a multiple of 8:
+// with a = gy[k], b = gy[k+half], gx[k] += a·c + b·s and
+// gx[k+half] += b·c − a·s in float32, as the scalar loop.
+TEXT ·ropeBackAVX2(SB), NOSPLIT, $0-56
+	MOVQ gx+0(FP), DI
+	MOVQ gy+8(FP), SI
+	MOVQ heads+32(FP), R8
+	MOVQ d+40(FP), R9
+	MOVQ half+48(FP), R10
+	SHLQ $2, R9
+	SHLQ $2, R10
+
+ropeb_head:
+	TESTQ R8, R8
+	JZ    ropeb_done
+	MOVQ  cs+16(FP), AX
+	MOVQ  sn+24(FP), BX
+	XORQ  CX, CX
+
+ropeb_k:
+	CMPQ    CX, R10
+	JGE     ropeb_next
+	LEAQ    (SI)(CX*1), DX
+	VMOVUPS (DX), Y0         // a
+	VMOVUPS (DX)(R10*1), Y1  // b
+	VMOVUPS (AX)(CX*1), Y2   // c
+	VMOVUPS (BX)(CX*1), Y3   // s
+	VMULPS  Y2, Y0, Y4       // a·c
+	VMULPS  Y3, Y1, Y5       // b·s
+	VADDPS  Y5, Y4, Y4
+	VMULPS  Y2, Y1, Y6       // b·c
+	VMULPS  Y3, Y0, Y7       // a·s
+	VSUBPS  Y7, Y6, Y6
+	LEAQ    (DI)(CX*1), DX
+	VADDPS  (DX), Y4, Y4     // gx[k] + (a·c + b·s)
+	VMOVUPS Y4, (DX)
+	VADDPS  (DX)(R10*1), Y6, Y6
+	VMOVUPS Y6, (DX)(R10*1)
+	ADDQ    $32, CX
+	JMP     ropeb_k
+
+ropeb_next:
+	ADDQ R9, SI
+	ADDQ R9, DI
+	DECQ R8
+	JMP  ropeb_head
+
+ropeb_done:
+	VZEROUPPER
+	RET

@@ -19,3 +19,5 @@ func subMulAVX2(d, p *float32, n int, s float32)                             { p
 func lnOutAVX2(out, x, gamma, beta *float32, n int, mu, inv float64)         { panic("unreachable") }
 func lnDxAVX2(dx, x, dy, gamma *float32, n int, mu, inv, sg, sgx float64)    { panic("unreachable") }
 func lnColsAVX2(accG, accB *float64, x, dy *float32, n int, mu, inv float64) { panic("unreachable") }
+func ropeAVX2(y, x, cs, sn *float32, heads, d, half int)                     { panic("unreachable") }
+func ropeBackAVX2(gx, gy, cs, sn *float32, heads, d, half int)               { panic("unreachable") }

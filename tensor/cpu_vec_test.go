@@ -336,3 +336,39 @@ func TestLayerNormVectorMatchesScalar(t *testing.T) {
 		}
 	}
 }
+
+// RoPE and its backward with the vector rotation against the scalar code,
+// bit for bit, for head sizes whose half is and is not a multiple of 8,
+// partial rotary, and heads that pass through (V).
+func TestRoPEVectorMatchesScalar(t *testing.T) {
+	if !useVec {
+		t.Skip("no AVX2+FMA on this CPU: only the scalar code runs")
+	}
+	c := CPU()
+	rng := rand.New(rand.NewPCG(19, 20))
+	for _, tc := range []struct{ rows, heads, rotated, d, rotary int }{
+		{5, 3, 2, 16, 0}, {7, 12, 8, 64, 0}, {4, 6, 4, 32, 16}, {3, 3, 2, 12, 0}, {6, 5, 3, 48, 32},
+	} {
+		x, dy, g0 := make([]float32, tc.rows*tc.heads*tc.d), make([]float32, tc.rows*tc.heads*tc.d), make([]float32, tc.rows*tc.heads*tc.d)
+		for i := range x {
+			x[i], dy[i], g0[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		pos := make([]int32, tc.rows)
+		for i := range pos {
+			pos[i] = int32(rng.IntN(3000))
+		}
+		p := RoPEParams{Theta: 10000, Heads: tc.rotated, RotaryDim: tc.rotary}
+		run := func() ([]uint32, []uint32) {
+			y := c.New(F32, tc.rows, tc.heads, tc.d)
+			c.RoPE(y, FromF32(x, tc.rows, tc.heads, tc.d), FromI32(pos, tc.rows), p)
+			gx := FromF32(append([]float32(nil), g0...), tc.rows, tc.heads, tc.d)
+			c.RoPEBackward(gx, FromF32(dy, tc.rows, tc.heads, tc.d), FromI32(pos, tc.rows), p)
+			return bitsF32(y.F32()), bitsF32(gx.F32())
+		}
+		vy, vg := run()
+		var sy, sg []uint32
+		withScalar(func() { sy, sg = run() })
+		require.Equal(t, sy, vy, "%+v: RoPE", tc)
+		require.Equal(t, sg, vg, "%+v: RoPEBackward", tc)
+	}
+}
