@@ -481,3 +481,45 @@ func abs(x int) int {
 	}
 	return x
 }
+
+// TestCachedStepFreesOnlyDeadActivations: BeginBlock frees the head's
+// activations and a cached step (BlockCache.Logits) every layer's and the
+// head's; with freed buffers poisoned with NaN and never reused, their logits
+// equal bit for bit those of the same calls with the pool working normally,
+// over three cached steps whose ids change inside the blocks.
+func TestCachedStepFreesOnlyDeadActivations(t *testing.T) {
+	for _, cc := range cacheCases {
+		t.Run(cc.name, func(t *testing.T) {
+			m := newCacheTestModel(t, 3, 1)
+			rng := rand.New(rand.NewPCG(6, uint64(len(cc.name))))
+			ids, keyMask := cc.draw(rng, m.Config.VocabSize)
+			batch, rows := len(cc.lengths), cc.blockRows()
+			run := func() [][]float32 {
+				steps := append([]int32(nil), ids...)
+				cache, first, err := m.BeginBlock(steps, batch, cc.seq, keyMask, cc.starts, cc.width, rows)
+				require.NoError(t, err)
+				defer cache.Release()
+				out := [][]float32{first}
+				for s := range 3 {
+					steps[rows[s%len(rows)]] = int32(s + 1) // a token inside a block changes
+					got, err := cache.Logits(steps, rows)
+					require.NoError(t, err)
+					out = append(out, got)
+				}
+				return out
+			}
+			want := run()
+			was := tensor.DebugPoisonFreed(true)
+			defer tensor.DebugPoisonFreed(was)
+			got := run()
+			require.Len(t, got, len(want))
+			for s := range want {
+				require.Len(t, got[s], len(want[s]))
+				for i := range want[s] {
+					require.False(t, math.IsNaN(float64(want[s][i])), "step %d logit %d is NaN", s, i)
+					require.Equal(t, math.Float32bits(want[s][i]), math.Float32bits(got[s][i]), "step %d logit %d", s, i)
+				}
+			}
+		})
+	}
+}

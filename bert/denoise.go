@@ -34,7 +34,21 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 	tp.Precision = m.Precision
 	tp.TrackScratch() // each layer's activations go back to the pool (lastLayer)
 	out := m.Forward(tp, in)
-	return out.Logits.Value.ToCPU().F32(), nil
+	return m.hostLogits(tp, out.Logits), nil
+}
+
+// hostLogits returns the values of logits, the last output of the scratch
+// tape tp (TrackScratch), on the host, and frees every other activation tp
+// made (the final norm, the head's): their buffers serve the next call
+// instead of fresh memory. On the CPU the logits' own buffer is returned,
+// the caller's from then on; elsewhere it is copied and freed.
+func (m *Model) hostLogits(tp *nn.Tape, logits *nn.Var) []float32 {
+	tp.FreeScratch(logits)
+	host := logits.Value.ToCPU()
+	if host != logits.Value {
+		logits.Value.Free()
+	}
+	return host.F32()
 }
 
 // checkBatch validates the arguments of Logits (and BeginBlock).

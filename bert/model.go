@@ -211,7 +211,7 @@ func (m *Model) head(tp *nn.Tape, z *nn.Var, rows *tensor.Tensor) *nn.Var {
 		z = tp.GatherRows(z, rows)
 	}
 	z = m.HeadNorm.Forward(tp, tp.GELU(m.HeadDense.Forward(tp, z)))
-	return tp.AddBias(tp.Linear(z, m.Embed.Weight.Var), m.DecoderBias.Var)
+	return tp.LinearBias(z, m.Embed.Weight.Var, m.DecoderBias.Var)
 }
 
 // positionIDs returns [B·S] positions 0..S−1 per sequence, cached.
