@@ -254,6 +254,28 @@ func TestLinearBiasInPlaceUnderNoGrad(t *testing.T) {
 	}
 }
 
+// TestNoGradLinearWritesEveryElement: under NoGrad Linear's output comes
+// from the pool unzeroed (tensor.UninitNewer); on a recycled buffer full of
+// NaN it still equals the recording tape's product bit for bit, because the
+// product (beta 0) writes every element.
+func TestNoGradLinearWritesEveryElement(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 15))
+	for _, s := range [][3]int{{64, 33, 160}, {17, 40, 1000}, {130, 8, 70}} {
+		n, in, out := s[0], s[1], s[2]
+		x, w := randLeaf(rng, n, in), randLeaf(rng, out, in)
+		want := NewTape(tensor.CPU()).Linear(x, w).Value.F32()
+		garbage := tensor.CPU().New(tensor.F32, n*out)
+		for i := range garbage.F32() {
+			garbage.F32()[i] = float32(math.NaN())
+		}
+		garbage.Free()
+		got := NoGrad(tensor.CPU()).Linear(x, w).Value.F32()
+		for i := range want {
+			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "%v element %d", s, i)
+		}
+	}
+}
+
 func TestNoGradRecordsNothing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	x := randLeaf(rng, 2, 3)

@@ -106,6 +106,21 @@ func (tp *Tape) newVar(dtype tensor.DType, shape ...int) *Var {
 	return v
 }
 
+// newOutput is newVar for an F32 output that its op writes entirely: under
+// NoGrad, on a backend that can (tensor.UninitNewer), its buffer is not
+// zeroed first. A recording tape zeroes as always.
+func (tp *Tape) newOutput(shape ...int) *Var {
+	u, ok := tp.B.(tensor.UninitNewer)
+	if !tp.off || !ok {
+		return tp.newVar(tensor.F32, shape...)
+	}
+	v := &Var{Value: u.NewUninit(tensor.F32, shape...)}
+	if tp.scratch {
+		tp.made = append(tp.made, v)
+	}
+	return v
+}
+
 // TrackScratch makes a NoGrad tape remember every op output it allocates,
 // so that FreeScratch can give their memory back before the pass ends.
 // Inference through a deep model makes each layer's activations dead as

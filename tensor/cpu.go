@@ -24,6 +24,23 @@ func (c cpuBackend) New(dtype DType, shape ...int) *Tensor {
 	return t
 }
 
+// NewUninit is New for an output that its op overwrites entirely: a
+// recycled buffer is handed out as its last owner left it instead of zeroed
+// (UninitNewer).
+func (c cpuBackend) NewUninit(dtype DType, shape ...int) *Tensor {
+	t := NewTensor(c, dtype, shape, cpuPool.take(dtype, Numel(shape), false))
+	t.recyclable = true
+	return t
+}
+
+// UninitNewer is a Backend that can skip initialising a new tensor whose
+// every element its first op writes (a MatMul with beta 0, say): the CPU
+// backend then saves a pass over a recycled buffer. What such a tensor holds
+// before that op is unspecified.
+type UninitNewer interface {
+	NewUninit(dtype DType, shape ...int) *Tensor
+}
+
 // FromHost on the CPU copies, so the result never aliases the argument.
 func (c cpuBackend) FromHost(src *Tensor) *Tensor {
 	src = src.ToCPU()

@@ -67,7 +67,11 @@ var cpuPool = bufferPool{free: map[poolKey][]any{}}
 // get returns a zero-filled slice of n elements of dtype, recycled if a
 // buffer of its class is free. The slice's capacity is the whole class, so
 // put can tell the class again.
-func (p *bufferPool) get(dtype DType, n int) any {
+func (p *bufferPool) get(dtype DType, n int) any { return p.take(dtype, n, true) }
+
+// take is get; with zero false a recycled buffer keeps what its last owner
+// left in it (fresh memory is zero either way).
+func (p *bufferPool) take(dtype DType, n int, zero bool) any {
 	if n < minPooled {
 		return makeSlice(dtype, n)
 	}
@@ -95,7 +99,9 @@ func (p *bufferPool) get(dtype DType, n int) any {
 	p.cached -= k.class * dtype.Size()
 	p.mu.Unlock()
 	buf = resliced(buf, n)
-	clearSlice(buf)
+	if zero {
+		clearSlice(buf)
+	}
 	return buf
 }
 

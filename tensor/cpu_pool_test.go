@@ -184,3 +184,33 @@ func TestPoolServesFromLargerClass(t *testing.T) {
 	require.Equal(t, sliceAddr(first), sliceAddr(last))
 	e.Free()
 }
+
+// TestNewUninitSkipsOnlyTheZeroing: NewUninit hands out a recycled buffer as
+// its last owner left it (the pass it saves), a fresh one zeroed, and its
+// tensor goes back to the pool like New's; New after it zeroes again.
+func TestNewUninitSkipsOnlyTheZeroing(t *testing.T) {
+	c, ok := CPU().(UninitNewer)
+	require.True(t, ok, "the CPU backend skips the zeroing")
+	a := CPU().New(F32, 2, minPooled)
+	fillF32(a, 7)
+	first, _ := fullSlice(a.data)
+	a.Free()
+	b := c.NewUninit(F32, 2*minPooled-3)
+	again, _ := fullSlice(b.data)
+	require.Equal(t, unsafe.SliceData(first.([]float32)), unsafe.SliceData(again.([]float32)), "the freed buffer serves NewUninit")
+	require.Len(t, b.F32(), 2*minPooled-3)
+	for _, v := range b.F32() {
+		require.Equal(t, float32(7), v)
+	}
+	b.Free()
+	z := CPU().New(F32, 2*minPooled-3)
+	fromPool, _ := fullSlice(z.data)
+	require.Equal(t, unsafe.SliceData(first.([]float32)), unsafe.SliceData(fromPool.([]float32)), "NewUninit's tensor went back to the pool")
+	for _, v := range z.F32() {
+		require.Zero(t, v)
+	}
+	fresh := c.NewUninit(F32, 5*minPooled+1) // no buffer of that class is free
+	for _, v := range fresh.F32() {
+		require.Zero(t, v)
+	}
+}
