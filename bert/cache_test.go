@@ -523,3 +523,30 @@ func TestCachedStepFreesOnlyDeadActivations(t *testing.T) {
 		})
 	}
 }
+
+// TestGenerateRecyclesLogitsOnceRead: the sampler hands each step's logits
+// back (RecycleLogits) and the model frees the head's and a cached step's
+// activations; with every freed buffer poisoned with NaN and never reused,
+// Generate with and without the cache samples exactly what it samples with
+// the pool working normally.
+func TestGenerateRecyclesLogitsOnceRead(t *testing.T) {
+	prompts := [][]int32{{5, 6, 7, 8, 9, 10, 11}, {12, 13, 14}}
+	m := newCacheTestModel(t, 3, 12)
+	for _, cache := range []bool{false, true} {
+		c := mdlm.SamplerConfig{MaxNewTokens: 16, Steps: 16, BlockSize: 8, MaskID: 3, PadID: 0, FullCanvas: true, Cache: cache}
+		want, err := mdlm.Generate(m, prompts, c, mdlm.NewRand(2))
+		require.NoError(t, err)
+		was := tensor.DebugPoisonFreed(true)
+		got, err := mdlm.Generate(m, prompts, c, mdlm.NewRand(2))
+		tensor.DebugPoisonFreed(was)
+		require.NoError(t, err)
+		require.Equal(t, want.Samples, got.Samples, "cache %t", cache)
+	}
+	logits, err := m.Logits([]int32{5, 6, 7}, 1, 3, nil, []int32{1})
+	require.NoError(t, err)
+	m.RecycleLogits(logits[:1]) // not the slice lent: ignored
+	m.RecycleLogits(append([]float32(nil), logits...))
+	require.NotNil(t, m.lent)
+	m.RecycleLogits(logits)
+	require.Nil(t, m.lent)
+}

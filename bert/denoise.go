@@ -3,6 +3,7 @@ package bert
 import (
 	"fmt"
 
+	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -48,8 +49,27 @@ func (m *Model) hostLogits(tp *nn.Tape, logits *nn.Var) []float32 {
 	if host != logits.Value {
 		logits.Value.Free()
 	}
+	m.lentMu.Lock()
+	m.lent = host
+	m.lentMu.Unlock()
 	return host.F32()
 }
+
+// RecycleLogits takes back the slice the last Logits, BeginBlock or cached
+// step returned, once the caller has read it: its buffer goes back to the
+// CPU pool for the next step's logits (mdlm.LogitsRecycler). Only that last
+// slice is taken; any other is left to the collector.
+func (m *Model) RecycleLogits(s []float32) {
+	m.lentMu.Lock()
+	defer m.lentMu.Unlock()
+	if m.lent == nil || len(s) == 0 || len(m.lent.F32()) != len(s) || &m.lent.F32()[0] != &s[0] {
+		return
+	}
+	m.lent.Free()
+	m.lent = nil
+}
+
+var _ mdlm.LogitsRecycler = (*Model)(nil)
 
 // checkBatch validates the arguments of Logits (and BeginBlock).
 func (m *Model) checkBatch(ids []int32, batch, seqLen int, keyMask, rows []int32) error {

@@ -2,6 +2,7 @@ package bert
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/dllmgo/dllm/graphs"
 	"github.com/dllmgo/dllm/lm"
@@ -63,6 +64,10 @@ type Model struct {
 	b         tensor.Backend
 	positions map[[2]int]*tensor.Tensor  // cached position ids per (batch, seq)
 	graphs    *graphs.Recorder[graphKey] // recorded forward passes of Logits
+	// lent is the host tensor of the logits last returned (hostLogits),
+	// until RecycleLogits takes it back.
+	lentMu sync.Mutex
+	lent   *tensor.Tensor
 }
 
 // New builds a model with zero weights and unit norms on backend b. Call Init

@@ -82,6 +82,7 @@ func (ls *logitSource) beginBlock(cv *canvas, q *request, starts []int, width in
 	}
 	ls.cache = &blockCache{c: bc, rows: q.rows}
 	ls.passes += in.copies
+	defer ls.recycle(raw) // combine copies or combines it
 	return ls.combine(raw, len(in.flat))
 }
 
@@ -99,6 +100,7 @@ func (ls *logitSource) evalCached(cv *canvas, q *request) (logitRows, error) {
 	}
 	ls.passes += in.copies
 	ls.cachedPasses += in.copies
+	defer ls.recycle(raw) // combine copies or combines it
 	return ls.combine(raw, len(in.flat))
 }
 

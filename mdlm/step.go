@@ -124,7 +124,16 @@ func (ls *logitSource) eval(cv *canvas, q *request) (logitRows, error) {
 		return logitRows{}, err
 	}
 	ls.passes += in.copies
+	defer ls.recycle(raw) // combine copies or combines it
 	return ls.combine(raw, len(in.flat))
+}
+
+// recycle hands the model's raw logits back once combine has read them
+// (LogitsRecycler).
+func (ls *logitSource) recycle(raw []float32) {
+	if r, ok := ls.d.(LogitsRecycler); ok && raw != nil {
+		r.RecycleLogits(raw)
+	}
 }
 
 // logitRows is one step's logits at the requested positions, vocab per
