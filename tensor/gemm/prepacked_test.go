@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -142,5 +144,29 @@ func TestSplitPackedCutsShortProductsAlongN(t *testing.T) {
 			r0, c0 := split(c.threads, c.m, c.n, c.k, kern)
 			require.Equal(t, [2]int{r0, c0}, [2]int{r, cl}, "split's choice for %+v", c)
 		}
+	}
+}
+
+// TestLargePackedBInHugePages: a packed B of hugePacked bytes or more lives
+// in its own mapping (mapHuge, where the system has one) and multiplies
+// exactly as Sgemm does; once unreachable, the mapping is unmapped by the
+// cleanup, which a later product must not notice.
+func TestLargePackedBInHugePages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 2))
+	const m, n, k = 5, 4100, 256 // 4100·256 floats: just over 4 MiB
+	a, b := randomMatrix(rng, m, k, 3), randomMatrix(rng, n, k, 2)
+	want := make([]float32, m*n)
+	Sgemm(false, true, m, n, k, 1, a.data, a.ld, b.data, b.ld, 0, want, n)
+	for range 3 {
+		pb := PackB(true, n, k, b.data, b.ld)
+		require.GreaterOrEqual(t, pb.Bytes(), hugePacked)
+		if data, mem := mapHuge(16); data != nil { // the system maps: so does PackB
+			unmapHuge(mem)
+			require.Zero(t, uintptr(unsafe.Pointer(&pb.data[0]))%hugePage, "a huge-page-aligned mapping")
+		}
+		got := make([]float32, m*n)
+		SgemmPacked(false, m, 1, a.data, a.ld, pb, 0, got, n)
+		require.Equal(t, want, got)
+		runtime.GC() // the previous copies' mappings go
 	}
 }
