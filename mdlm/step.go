@@ -253,13 +253,12 @@ func pick(l []float64, temp float64, rng *rand.Rand) (int32, float64, error) {
 // pick's; the confidences differ by about 1e-9 relative, which can reorder
 // only positions whose confidences agree to that.
 func pickArgmax(l []float32) (int32, float64, error) {
-	// The maximum by the vector kernel, then its first index: the same
-	// token as the one-pass loop below, which runs only to name a NaN.
+	// The maximum by the vector kernel, then its first index by another:
+	// the same token as the one-pass loop below, which runs only to name a
+	// NaN.
 	if m, nan := tensor.MaxF32(l); !nan && !math.IsInf(float64(m), 0) {
-		for v, x := range l {
-			if x == m {
-				return int32(v), 1 / tensor.SumExp(l, float64(m)), nil
-			}
+		if v := tensor.IndexF32(l, m); v >= 0 {
+			return int32(v), 1 / tensor.SumExp(l, float64(m)), nil
 		}
 	}
 	m, best := float32(math.Inf(-1)), -1

@@ -77,6 +77,26 @@ func geluGradSlice(g, dg, x []float32) {
 	}
 }
 
+// IndexF32 returns the first index i with x[i] == v (as Go's ==: a NaN v
+// is found nowhere, −0 and +0 are equal), or −1, comparing eight at a time
+// with AVX2 where the CPU has it. It is the second pass of the samplers'
+// float32 argmax: the first index of the maximum MaxF32 found.
+func IndexF32(x []float32, v float32) int {
+	n := 0
+	if useVec && len(x) >= 8 {
+		n = len(x) &^ 7
+		if i := indexEqAVX2(&x[0], n, v); i < n {
+			return i
+		}
+	}
+	for i := n; i < len(x); i++ {
+		if x[i] == v {
+			return i
+		}
+	}
+	return -1
+}
+
 // MaxF32 returns the largest element of x (−Inf for an empty x) and whether
 // any element is NaN (NaNs are left out of the maximum), with AVX2 where
 // the CPU has it. It is the first pass of the samplers' float32 argmax.

@@ -28,3 +28,6 @@ func maxNaNAVX2(x *float32, n int) (m float32, nan bool)
 
 //go:noescape
 func addF32AVX2(dst, x, v *float32, n int)
+
+//go:noescape
+func indexEqAVX2(x *float32, n int, v float32) int

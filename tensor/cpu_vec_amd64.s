@@ -474,3 +474,35 @@ addf32_loop8:
 addf32_done:
 	VZEROUPPER
 	RET
+
+// func indexEqAVX2(x *float32, n int, v float32) int
+// The first i < n (n a multiple of 8) with x[i] == v, or n: eight
+// comparisons a step (equal, ordered: a NaN equals nothing, −0 equals +0, as
+// Go's ==), stopping at the first step with a match.
+TEXT ·indexEqAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS v+16(FP), Y1
+	XORQ         AX, AX
+
+indexeq_loop:
+	CMPQ      AX, CX
+	JGE       indexeq_none
+	VCMPPS    $0, (SI)(AX*4), Y1, Y2
+	VMOVMSKPS Y2, DX
+	TESTL     DX, DX
+	JNZ       indexeq_found
+	ADDQ      $8, AX
+	JMP       indexeq_loop
+
+indexeq_found:
+	BSFL DX, DX
+	ADDQ DX, AX
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+indexeq_none:
+	MOVQ CX, ret+24(FP)
+	VZEROUPPER
+	RET

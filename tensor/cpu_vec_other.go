@@ -12,3 +12,4 @@ func geluAVX2(y, x *float32, n int)                              { panic("unreac
 func geluGradAVX2(val, grad, x *float32, n int)                  { panic("unreachable") }
 func maxNaNAVX2(x *float32, n int) (float32, bool)               { panic("unreachable") }
 func addF32AVX2(dst, x, v *float32, n int)                       { panic("unreachable") }
+func indexEqAVX2(x *float32, n int, v float32) int               { panic("unreachable") }

@@ -197,3 +197,39 @@ func TestAddRowVectorTo(t *testing.T) {
 		}
 	}
 }
+
+// IndexF32, vector and scalar, against a plain loop: the first match
+// wherever it lies (in the vector part, in the tail, nowhere), with
+// repeated values, −0 against +0, and NaN (equal to nothing).
+func TestIndexF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	first := func(x []float32, v float32) int {
+		for i, e := range x {
+			if e == v {
+				return i
+			}
+		}
+		return -1
+	}
+	nan := float32(math.NaN())
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 100, 50368} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.IntN(50)) // repeats
+		}
+		if n > 3 {
+			x[n-2] = nan
+			x[n/3] = float32(math.Copysign(0, -1))
+		}
+		for _, v := range []float32{0, 3, 49, 50, -1, nan, float32(math.Copysign(0, -1))} {
+			want := first(x, v)
+			require.Equal(t, want, IndexF32(x, v), "n=%d v=%v", n, v)
+			withScalar(func() { require.Equal(t, want, IndexF32(x, v), "scalar n=%d v=%v", n, v) })
+		}
+		if n > 0 {
+			p := rng.IntN(n)
+			x[p] = 1e6 // a unique value
+			require.Equal(t, p, IndexF32(x, 1e6), "n=%d at %d", n, p)
+		}
+	}
+}
