@@ -38,7 +38,8 @@ func (m *recyclingModel) RecycleLogits(s []float32) {
 	m.recycled++
 }
 
-// TestSamplersRecycleLogitsOnceRead: Generate (with and without guidance)
+// TestSamplersRecycleLogitsOnceRead: Generate (with and without guidance,
+// the rows used in place until the next model call without it)
 // and StepSequences hand every slice of logits back to a LogitsRecycler
 // exactly once, after their last read of it: with the recycled slices
 // poisoned they sample exactly what they sample from the plain model.
