@@ -280,10 +280,7 @@ func softmaxVisible(a attnShape, row []float32, i int, spans []Span, mask []int3
 		return float32(math.Inf(1))
 	}
 	sum := expSum(row, row, float64(m)) // hidden keys: e^−Inf = 0
-	inv := 1 / sum
-	for c, e := range row {
-		row[c] = float32(float64(e) * inv)
-	}
+	scaleF64(row, 1/sum)
 	return float32(float64(m) + math.Log(sum))
 }
 

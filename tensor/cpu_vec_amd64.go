@@ -31,3 +31,6 @@ func addF32AVX2(dst, x, v *float32, n int)
 
 //go:noescape
 func indexEqAVX2(x *float32, n int, v float32) int
+
+//go:noescape
+func scaleF64AVX2(x *float32, n int, s float64)

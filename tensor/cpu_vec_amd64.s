@@ -506,3 +506,30 @@ indexeq_none:
 	MOVQ CX, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// func scaleF64AVX2(x *float32, n int, s float64)
+// x[i] = float32(float64(x[i])·s) for n a multiple of 8: the widening, the
+// product and the rounding of the scalar code, eight at a time.
+TEXT ·scaleF64AVX2(SB), NOSPLIT, $0-24
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD s+16(FP), Y2
+
+scale_loop:
+	CMPQ       CX, $8
+	JLT        scale_done
+	VCVTPS2PD  (SI), Y0
+	VCVTPS2PD  16(SI), Y1
+	VMULPD     Y2, Y0, Y0
+	VMULPD     Y2, Y1, Y1
+	VCVTPD2PSY Y0, X0
+	VCVTPD2PSY Y1, X1
+	VMOVUPS    X0, (SI)
+	VMOVUPS    X1, 16(SI)
+	ADDQ       $32, SI
+	SUBQ       $8, CX
+	JMP        scale_loop
+
+scale_done:
+	VZEROUPPER
+	RET

@@ -13,3 +13,4 @@ func geluGradAVX2(val, grad, x *float32, n int)                  { panic("unreac
 func maxNaNAVX2(x *float32, n int) (float32, bool)               { panic("unreachable") }
 func addF32AVX2(dst, x, v *float32, n int)                       { panic("unreachable") }
 func indexEqAVX2(x *float32, n int, v float32) int               { panic("unreachable") }
+func scaleF64AVX2(x *float32, n int, s float64)                  { panic("unreachable") }
