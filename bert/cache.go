@@ -97,8 +97,9 @@ func (m *Model) beginBlock(ids []int32, batch, seqLen int, pattern *lm.Attention
 	if len(rows) == 0 {
 		return c, nil, nil
 	}
+	tp.TrackScratch() // the head's activations only: Record keeps each layer's qkv
 	logits := m.head(tp, hidden, be.FromHost(tensor.FromI32(rows, len(rows))))
-	return c, logits.Value.ToCPU().F32(), nil
+	return c, m.hostLogits(tp, logits), nil
 }
 
 // Logits recomputes the block of every sequence from ids (the batch as it
@@ -122,9 +123,10 @@ func (c *BlockCache) Logits(ids, rows []int32) ([]float32, error) {
 		return out.F32()[:len(rows)*m.Config.VocabSize], nil
 	}
 	be := m.b
-	return be.ToHost(c.step([]*tensor.Tensor{
-		be.FromHost(tensor.FromI32(block, len(block))), be.FromHost(tensor.FromI32(local, len(local))),
-	})).F32(), nil
+	tp := m.inferenceTape()
+	tp.TrackScratch() // each layer's activations go back to the pool (lastLayer), then the head's
+	logits := c.forward(tp, be.FromHost(tensor.FromI32(block, len(block))), be.FromHost(tensor.FromI32(local, len(local))))
+	return m.hostLogits(tp, logits), nil
 }
 
 // Graphs reports how many cached steps the cache has recorded as graphs (0
@@ -134,10 +136,14 @@ func (c *BlockCache) Graphs() int { return c.graphs.Graphs() }
 // step is a cached step on the device tensors in: the blocks' token ids
 // [B·w] and the rows of the blocks [M] whose logits it returns.
 func (c *BlockCache) step(in []*tensor.Tensor) *tensor.Tensor {
-	m := c.m
-	tp := m.inferenceTape()
-	hidden := m.encode(tp, in[0], c.kv.Positions(), c.kv.Attend)
-	return m.head(tp, hidden, in[1]).Value
+	return c.forward(c.m.inferenceTape(), in[0], in[1]).Value
+}
+
+// forward is a cached step on tp: the blocks' token ids [B·w] through the
+// encoder against the cache, then the head at the rows [M] of the blocks.
+func (c *BlockCache) forward(tp *nn.Tape, block, rows *tensor.Tensor) *nn.Var {
+	hidden := c.m.encode(tp, block, c.kv.Positions(), c.kv.Attend)
+	return c.m.head(tp, hidden, rows)
 }
 
 // Release frees the cache's device memory and its recorded graphs. It

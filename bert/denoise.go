@@ -3,6 +3,7 @@ package bert
 import (
 	"fmt"
 
+	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/nn"
 	"github.com/dllmgo/dllm/tensor"
 )
@@ -34,8 +35,41 @@ func (m *Model) Logits(ids []int32, batch, seqLen int, keyMask, rows []int32) ([
 	tp.Precision = m.Precision
 	tp.TrackScratch() // each layer's activations go back to the pool (lastLayer)
 	out := m.Forward(tp, in)
-	return out.Logits.Value.ToCPU().F32(), nil
+	return m.hostLogits(tp, out.Logits), nil
 }
+
+// hostLogits returns the values of logits, the last output of the scratch
+// tape tp (TrackScratch), on the host, and frees every other activation tp
+// made (the final norm, the head's): their buffers serve the next call
+// instead of fresh memory. On the CPU the logits' own buffer is returned,
+// the caller's from then on; elsewhere it is copied and freed.
+func (m *Model) hostLogits(tp *nn.Tape, logits *nn.Var) []float32 {
+	tp.FreeScratch(logits)
+	host := logits.Value.ToCPU()
+	if host != logits.Value {
+		logits.Value.Free()
+	}
+	m.lentMu.Lock()
+	m.lent = host
+	m.lentMu.Unlock()
+	return host.F32()
+}
+
+// RecycleLogits takes back the slice the last Logits, BeginBlock or cached
+// step returned, once the caller has read it: its buffer goes back to the
+// CPU pool for the next step's logits (mdlm.LogitsRecycler). Only that last
+// slice is taken; any other is left to the collector.
+func (m *Model) RecycleLogits(s []float32) {
+	m.lentMu.Lock()
+	defer m.lentMu.Unlock()
+	if m.lent == nil || len(s) == 0 || len(m.lent.F32()) != len(s) || &m.lent.F32()[0] != &s[0] {
+		return
+	}
+	m.lent.Free()
+	m.lent = nil
+}
+
+var _ mdlm.LogitsRecycler = (*Model)(nil)
 
 // checkBatch validates the arguments of Logits (and BeginBlock).
 func (m *Model) checkBatch(ids []int32, batch, seqLen int, keyMask, rows []int32) error {

@@ -2,6 +2,7 @@ package bert
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/dllmgo/dllm/graphs"
 	"github.com/dllmgo/dllm/lm"
@@ -63,6 +64,10 @@ type Model struct {
 	b         tensor.Backend
 	positions map[[2]int]*tensor.Tensor  // cached position ids per (batch, seq)
 	graphs    *graphs.Recorder[graphKey] // recorded forward passes of Logits
+	// lent is the host tensor of the logits last returned (hostLogits),
+	// until RecycleLogits takes it back.
+	lentMu sync.Mutex
+	lent   *tensor.Tensor
 }
 
 // New builds a model with zero weights and unit norms on backend b. Call Init
@@ -211,7 +216,7 @@ func (m *Model) head(tp *nn.Tape, z *nn.Var, rows *tensor.Tensor) *nn.Var {
 		z = tp.GatherRows(z, rows)
 	}
 	z = m.HeadNorm.Forward(tp, tp.GELU(m.HeadDense.Forward(tp, z)))
-	return tp.AddBias(tp.Linear(z, m.Embed.Weight.Var), m.DecoderBias.Var)
+	return tp.LinearBias(z, m.Embed.Weight.Var, m.DecoderBias.Var)
 }
 
 // positionIDs returns [B·S] positions 0..S−1 per sequence, cached.

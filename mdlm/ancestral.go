@@ -32,6 +32,7 @@ func Ancestral(d Denoiser, prompts [][]int32, c SamplerConfig, rng *rand.Rand) (
 		return nil, err
 	}
 	ls := newLogitSource(d, c)
+	defer ls.release() // the last step's logits go back to the model
 	cv.emit(c, 0, c.Steps, nil)
 
 	// fill commits a token at every requested position from one forward pass.

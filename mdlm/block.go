@@ -71,6 +71,7 @@ func runBlocks(d Denoiser, cv *canvas, blocks int, span func(r, b int) (int, int
 		return nil, err
 	}
 	ls := newLogitSource(d, c)
+	defer ls.release() // the last step's logits go back to the model
 	defer ls.endBlock()
 	random := c.Temperature > 0 || c.Remasking == RandomRemasking
 	perBlock := (c.Steps + blocks - 1) / blocks

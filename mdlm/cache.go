@@ -76,13 +76,14 @@ func (ls *logitSource) beginBlock(cv *canvas, q *request, starts []int, width in
 	for range in.copies {
 		all = append(all, starts...) // the unconditional copies have the same blocks
 	}
+	ls.release()
 	bc, raw, err := ls.cacher.BeginBlock(in.ids, in.batch, cv.width, cv.keyMask(q.rows, in.copies), all, width, in.flat)
 	if err != nil {
 		return logitRows{}, err
 	}
 	ls.cache = &blockCache{c: bc, rows: q.rows}
 	ls.passes += in.copies
-	return ls.combine(raw, len(in.flat))
+	return ls.take(raw, len(in.flat))
 }
 
 // evalCached is eval through the cache of the block in progress.
@@ -93,13 +94,14 @@ func (ls *logitSource) evalCached(cv *canvas, q *request) (logitRows, error) {
 		}
 	}
 	in := ls.input(cv, ls.cache.rows, q)
+	ls.release()
 	raw, err := ls.cache.c.Logits(in.ids, in.flat)
 	if err != nil {
 		return logitRows{}, err
 	}
 	ls.passes += in.copies
 	ls.cachedPasses += in.copies
-	return ls.combine(raw, len(in.flat))
+	return ls.take(raw, len(in.flat))
 }
 
 // endBlock releases the cache of the block in progress, if any.

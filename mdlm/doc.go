@@ -63,6 +63,11 @@
 // tokens only when the next block starts); the first step of each block is
 // exact. Guidance works with it; Infill and Ancestral ignore it.
 //
+// A model that implements LogitsRecycler gets each step's logits back once
+// the sampler is done with them (without guidance the sampler reads them in
+// place until the model's next call), so that with a 50k vocabulary a step
+// does not ask the runtime for megabytes of fresh memory.
+//
 // Formulas follow MDLM (arXiv:2406.07524), LLaDA (arXiv:2502.09992) and
 // Fast-dLLM; the defaults follow the PyTorch dLLM framework's BERT-chat
 // recipe (linear schedule, t ~ U[1e-3, 1), 1/t weights, per-token

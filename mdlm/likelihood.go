@@ -74,6 +74,7 @@ func LogLikelihood(d Denoiser, prompt, continuation []int32, opts LikelihoodOpti
 	// Only guidance and the forward-pass count of logitSource are used here:
 	// the likelihood scores the model's plain distribution, nothing banned.
 	ls := &logitSource{d: d, vocab: vocab, maskID: opts.MaskID, cfg: opts.CFGScale}
+	defer ls.release() // the last step's logits go back to the model
 
 	total := 0.0
 	for done := 0; done < opts.Samples; {

@@ -305,5 +305,8 @@ func StepSequences(d Denoiser, seqs []*Sequence) (int, error) {
 			s.err, s.done, s.pos = err, true, nil
 		}
 	}
+	if r, ok := d.(LogitsRecycler); ok { // every row was copied or combined
+		r.RecycleLogits(raw)
+	}
 	return batch, nil
 }

@@ -50,6 +50,10 @@ type logitSource struct {
 	cachedPasses int
 	// buf holds the float32 logits combine returns without guidance.
 	buf []float32
+	// held is the model's own logits, used in place as the last step's
+	// rows (take); they go back to the model (LogitsRecycler) before its
+	// next call.
+	held []float32
 }
 
 func newLogitSource(d Denoiser, c SamplerConfig) *logitSource {
@@ -119,12 +123,52 @@ func (ls *logitSource) eval(cv *canvas, q *request) (logitRows, error) {
 		return ls.evalCached(cv, q)
 	}
 	in := ls.input(cv, q.rows, q)
+	ls.release()
 	raw, err := ls.d.Logits(in.ids, in.batch, cv.width, cv.keyMask(q.rows, in.copies), in.flat)
 	if err != nil {
 		return logitRows{}, err
 	}
 	ls.passes += in.copies
-	return ls.combine(raw, len(in.flat))
+	return ls.take(raw, len(in.flat))
+}
+
+// take turns the model's raw logits for nflat rows into the step's rows.
+// From a LogitsRecycler without guidance the rows are raw itself, banned
+// tokens set in place, and raw goes back to the model before its next call
+// (release): the step's rows are dead by then. Otherwise combine copies or
+// combines raw, which goes back at once.
+func (ls *logitSource) take(raw []float32, nflat int) (logitRows, error) {
+	if _, ok := ls.d.(LogitsRecycler); !ok || ls.cfg > 0 || len(raw) != nflat*ls.vocab {
+		defer ls.recycle(raw)
+		return ls.combine(raw, nflat)
+	}
+	ls.ban32(raw, nflat)
+	ls.held = raw
+	return logitRows{vocab: ls.vocab, f32: raw}, nil
+}
+
+// release hands the last step's rows held from the model back to it.
+func (ls *logitSource) release() {
+	ls.recycle(ls.held)
+	ls.held = nil
+}
+
+// recycle hands the model's raw logits back once they have been read
+// (LogitsRecycler).
+func (ls *logitSource) recycle(raw []float32) {
+	if r, ok := ls.d.(LogitsRecycler); ok && raw != nil {
+		r.RecycleLogits(raw)
+	}
+}
+
+// ban32 sets the banned tokens of nflat float32 rows to −Inf.
+func (ls *logitSource) ban32(rows []float32, nflat int) {
+	for i := range nflat {
+		row := rows[i*ls.vocab : (i+1)*ls.vocab]
+		for _, id := range ls.banned {
+			row[id] = float32(math.Inf(-1))
+		}
+	}
 }
 
 // logitRows is one step's logits at the requested positions, vocab per
@@ -164,12 +208,7 @@ func (ls *logitSource) combine(raw []float32, nflat int) (logitRows, error) {
 		}
 		out := ls.buf[:len(raw)]
 		copy(out, raw)
-		for i := range nflat {
-			row := out[i*ls.vocab : (i+1)*ls.vocab]
-			for _, id := range ls.banned {
-				row[id] = float32(math.Inf(-1))
-			}
-		}
+		ls.ban32(out, nflat)
 		return logitRows{vocab: ls.vocab, f32: out}, nil
 	}
 	m := nflat / 2
@@ -244,13 +283,12 @@ func pick(l []float64, temp float64, rng *rand.Rand) (int32, float64, error) {
 // pick's; the confidences differ by about 1e-9 relative, which can reorder
 // only positions whose confidences agree to that.
 func pickArgmax(l []float32) (int32, float64, error) {
-	// The maximum by the vector kernel, then its first index: the same
-	// token as the one-pass loop below, which runs only to name a NaN.
+	// The maximum by the vector kernel, then its first index by another:
+	// the same token as the one-pass loop below, which runs only to name a
+	// NaN.
 	if m, nan := tensor.MaxF32(l); !nan && !math.IsInf(float64(m), 0) {
-		for v, x := range l {
-			if x == m {
-				return int32(v), 1 / tensor.SumExp(l, float64(m)), nil
-			}
+		if v := tensor.IndexF32(l, m); v >= 0 {
+			return int32(v), 1 / tensor.SumExp(l, float64(m)), nil
 		}
 	}
 	m, best := float32(math.Inf(-1)), -1

@@ -70,11 +70,10 @@ func NewLinearOf(b tensor.Backend, dt tensor.DType, prefix string, in, out int, 
 
 // Forward maps x [N, in] to [N, out].
 func (l *Linear) Forward(tp *Tape, x *Var) *Var {
-	y := tp.Linear(x, l.W.Var)
 	if l.B != nil {
-		y = tp.AddBias(y, l.B.Var)
+		return tp.LinearBias(x, l.W.Var, l.B.Var)
 	}
-	return y
+	return tp.Linear(x, l.W.Var)
 }
 
 // Params lists the layer's parameters.

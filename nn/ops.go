@@ -86,11 +86,11 @@ func (tp *Tape) Linear(x, w *Var) *Var {
 	if x.Value.Rank() != 2 || w.Value.Rank() != 2 || w.Value.Dim(1) != in {
 		panic(fmt.Sprintf("nn: Linear x %v, w %v", x.Shape(), w.Shape()))
 	}
-	out := tp.newVar(tensor.F32, n, w.Value.Dim(0))
 	if tp.Precision == PrecisionBF16 {
-		return tp.linearBF16(out, x, w)
+		return tp.linearBF16(tp.newVar(tensor.F32, n, w.Value.Dim(0)), x, w)
 	}
-	tp.B.MatMul(out.Value, x.Value, w.Value, false, true, 1, 0)
+	out := tp.newOutput(n, w.Value.Dim(0))
+	tp.B.MatMul(out.Value, x.Value, w.Value, false, true, 1, 0) // beta 0: every element written
 	return tp.record(out, func() {
 		if x.needGrad { // dx += dy·w (written, beta 0, into a fresh dx)
 			dx, fresh := x.freshGrad()
@@ -123,6 +123,22 @@ func (tp *Tape) AddBias(x, b *Var) *Var {
 			tp.B.SumRows(b.grad(), out.Grad)
 		}
 	}, x, b)
+}
+
+// LinearBias returns x·wᵀ + b, AddBias(Linear(x, w), b). Under NoGrad the
+// bias goes into the product in place (nothing else holds that fresh
+// buffer): one buffer and one pass over it fewer, the same sums.
+func (tp *Tape) LinearBias(x, w, b *Var) *Var {
+	y := tp.Linear(x, w)
+	if !tp.off {
+		return tp.AddBias(y, b)
+	}
+	if ba, ok := tp.B.(tensor.BiasAdder); ok {
+		ba.AddRowVectorTo(y.Value, y.Value, b.Value)
+	} else {
+		tp.B.AddRowVector(y.Value, b.Value)
+	}
+	return y
 }
 
 // GELU applies the exact (erf) GELU.

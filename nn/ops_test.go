@@ -57,6 +57,9 @@ func opCases(rng *rand.Rand) []opCase {
 	add("AddBias", func(in []*Var) func(*Tape) *Var {
 		return func(tp *Tape) *Var { return tp.AddBias(in[0], in[1]) }
 	}, randLeaf(rng, 4, 6), randLeaf(rng, 6))
+	add("LinearBias", func(in []*Var) func(*Tape) *Var {
+		return func(tp *Tape) *Var { return tp.LinearBias(in[0], in[1], in[2]) }
+	}, randLeaf(rng, 5, 7), randLeaf(rng, 3, 7), randLeaf(rng, 3))
 	add("GELU", func(in []*Var) func(*Tape) *Var {
 		return func(tp *Tape) *Var { return tp.GELU(in[0]) }
 	}, randLeaf(rng, 3, 11))
@@ -226,6 +229,50 @@ func TestGradientsAccumulateAcrossUses(t *testing.T) {
 	tp.Backward(tp.Sum(tp.Scale(x, 3))) // a second pass adds 3
 	for _, g := range x.Grad.F32() {
 		require.Equal(t, float32(5), g)
+	}
+}
+
+// TestLinearBiasInPlaceUnderNoGrad: under NoGrad LinearBias adds the bias
+// into the product in place, with the same float32 sums as AddBias(Linear)
+// on a recording tape, and leaves its inputs as they were.
+func TestLinearBiasInPlaceUnderNoGrad(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 13))
+	for _, shape := range [][3]int{{1, 5, 3}, {7, 33, 19}, {16, 64, 70}} {
+		x, w, b := randLeaf(rng, shape[0], shape[1]), randLeaf(rng, shape[2], shape[1]), randLeaf(rng, shape[2])
+		xs, ws, bs := append([]float32(nil), x.Value.F32()...), append([]float32(nil), w.Value.F32()...), append([]float32(nil), b.Value.F32()...)
+		want := NewTape(tensor.CPU()).AddBias(NewTape(tensor.CPU()).Linear(x, w), b).Value.F32()
+		tp := NoGrad(tensor.CPU())
+		got := tp.LinearBias(x, w, b)
+		require.Empty(t, tp.steps)
+		require.Equal(t, []int{shape[0], shape[2]}, got.Shape())
+		for i := range want {
+			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got.Value.F32()[i]), "%v element %d", shape, i)
+		}
+		require.Equal(t, xs, x.Value.F32())
+		require.Equal(t, ws, w.Value.F32())
+		require.Equal(t, bs, b.Value.F32())
+	}
+}
+
+// TestNoGradLinearWritesEveryElement: under NoGrad Linear's output comes
+// from the pool unzeroed (tensor.UninitAllocator); on a recycled buffer full of
+// NaN it still equals the recording tape's product bit for bit, because the
+// product (beta 0) writes every element.
+func TestNoGradLinearWritesEveryElement(t *testing.T) {
+	rng := rand.New(rand.NewPCG(14, 15))
+	for _, s := range [][3]int{{64, 33, 160}, {17, 40, 1000}, {130, 8, 70}} {
+		n, in, out := s[0], s[1], s[2]
+		x, w := randLeaf(rng, n, in), randLeaf(rng, out, in)
+		want := NewTape(tensor.CPU()).Linear(x, w).Value.F32()
+		garbage := tensor.CPU().New(tensor.F32, n*out)
+		for i := range garbage.F32() {
+			garbage.F32()[i] = float32(math.NaN())
+		}
+		garbage.Free()
+		got := NoGrad(tensor.CPU()).Linear(x, w).Value.F32()
+		for i := range want {
+			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "%v element %d", s, i)
+		}
 	}
 }
 

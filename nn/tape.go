@@ -114,6 +114,10 @@ func (tp *Tape) newVar(dtype tensor.DType, shape ...int) *Var {
 	return v
 }
 
+// newOutput is newVar for an F32 output that its op writes entirely (newVar
+// already skips the zero fill where the backend can).
+func (tp *Tape) newOutput(shape ...int) *Var { return tp.newVar(tensor.F32, shape...) }
+
 // TrackScratch makes a NoGrad tape remember every op output it allocates,
 // so that FreeScratch can give their memory back before the pass ends.
 // Inference through a deep model makes each layer's activations dead as

@@ -16,7 +16,8 @@ import (
 // OS between collections), and the collector has to find it dead again. So
 // buffers released through Free go to a free list per size class, and New
 // takes from there before asking the runtime, zeroing what it hands out as
-// before; when its own class has nothing free, a free buffer of a larger
+// before (NewUninit, for an output its op writes entirely, skips that
+// pass); when its own class has nothing free, a free buffer of a larger
 // class up to twice the request serves it (and goes back to its own class
 // when freed), because some activations change size from step to step: the
 // rows of the masked positions in a training step. Buffers nobody frees are

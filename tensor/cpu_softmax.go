@@ -20,10 +20,7 @@ func softmaxRow(y, x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	inv := 1 / expSum(y, x, float64(maxF32(x)))
-	for j, e := range y {
-		y[j] = float32(float64(e) * inv)
-	}
+	scaleF64(y, 1/expSum(y, x, float64(maxF32(x))))
 }
 
 // maxF32 is the largest element of x (−Inf for an empty x). NaNs compare

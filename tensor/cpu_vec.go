@@ -77,6 +77,40 @@ func geluGradSlice(g, dg, x []float32) {
 	}
 }
 
+// scaleF64 sets x[i] = float32(float64(x[i])·s), one rounding per element
+// (the same result with or without AVX2): the normalisation of a softmax
+// row by its float64 sum.
+func scaleF64(x []float32, s float64) {
+	n := 0
+	if useVec && len(x) >= 8 {
+		n = len(x) &^ 7
+		scaleF64AVX2(&x[0], n, s)
+	}
+	for i := n; i < len(x); i++ {
+		x[i] = float32(float64(x[i]) * s)
+	}
+}
+
+// IndexF32 returns the first index i with x[i] == v (as Go's ==: a NaN v
+// is found nowhere, −0 and +0 are equal), or −1, comparing eight at a time
+// with AVX2 where the CPU has it. It is the second pass of the samplers'
+// float32 argmax: the first index of the maximum MaxF32 found.
+func IndexF32(x []float32, v float32) int {
+	n := 0
+	if useVec && len(x) >= 8 {
+		n = len(x) &^ 7
+		if i := indexEqAVX2(&x[0], n, v); i < n {
+			return i
+		}
+	}
+	for i := n; i < len(x); i++ {
+		if x[i] == v {
+			return i
+		}
+	}
+	return -1
+}
+
 // MaxF32 returns the largest element of x (−Inf for an empty x) and whether
 // any element is NaN (NaNs are left out of the maximum), with AVX2 where
 // the CPU has it. It is the first pass of the samplers' float32 argmax.
@@ -111,19 +145,6 @@ func addF32(dst, x, v []float32) {
 	}
 	for i := n; i < len(dst); i++ {
 		dst[i] = x[i] + v[i]
-	}
-}
-
-// scaleF64 sets x[i] = float32(float64(x[i])·s): the product in float64,
-// rounded once (the same result with or without AVX2).
-func scaleF64(x []float32, s float64) {
-	n := 0
-	if useVec && len(x) >= 8 {
-		n = len(x) &^ 7
-		scaleF64AVX2(&x[0], n, s)
-	}
-	for i := n; i < len(x); i++ {
-		x[i] = float32(float64(x[i]) * s)
 	}
 }
 

@@ -52,3 +52,6 @@ func ropeAVX2(y, x, cs, sn *float32, heads, d, half int)
 
 //go:noescape
 func ropeBackAVX2(gx, gy, cs, sn *float32, heads, d, half int)
+
+//go:noescape
+func indexEqAVX2(x *float32, n int, v float32) int

@@ -219,11 +219,129 @@ addexp_done:
 	VMOVAPD E, Z
 
 // func geluAVX2(y, x *float32, n int)
-// y[i] = float32(x·Φ(x)) for n a multiple of 4.
+// y[i] = float32(x·Φ(x)) for n a multiple of 4. Eight at a time, the two
+// halves' CDF chains interleaved instruction by instruction (the same
+// operations on each element as CDF's, so the same bits): the chain of one
+// vector is long (a division, two polynomials, an exponential) and the
+// interleaving keeps the FMA units busy while one half waits.
 TEXT ·geluAVX2(SB), NOSPLIT, $0-24
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
+
+gelu_loop8:
+	CMPQ CX, $8
+	JLT  gelu_loop
+	VCVTPS2PD (SI), Y0
+	VCVTPS2PD 16(SI), Y6
+	VMULPD sqrt1_2<>(SB), Y0, Y2
+	VMULPD sqrt1_2<>(SB), Y6, Y8
+	VANDPD absMask<>(SB), Y2, Y3
+	VANDPD absMask<>(SB), Y8, Y9
+	VMULPD Y3, Y3, Y4
+	VMULPD Y9, Y9, Y10
+	VMOVUPD c1<>(SB), Y1
+	VMOVUPD c1<>(SB), Y7
+	VFMADD231PD half<>(SB), Y3, Y1
+	VFMADD231PD half<>(SB), Y9, Y7
+	VMOVUPD c1<>(SB), Y3
+	VMOVUPD c1<>(SB), Y9
+	VDIVPD Y1, Y3, Y3
+	VDIVPD Y7, Y9, Y9
+	VMOVUPD erfc9<>(SB), Y1
+	VMOVUPD erfc9<>(SB), Y7
+	VFMADD213PD erfc8<>(SB), Y3, Y1
+	VFMADD213PD erfc8<>(SB), Y9, Y7
+	VFMADD213PD erfc7<>(SB), Y3, Y1
+	VFMADD213PD erfc7<>(SB), Y9, Y7
+	VFMADD213PD erfc6<>(SB), Y3, Y1
+	VFMADD213PD erfc6<>(SB), Y9, Y7
+	VFMADD213PD erfc5<>(SB), Y3, Y1
+	VFMADD213PD erfc5<>(SB), Y9, Y7
+	VFMADD213PD erfc4<>(SB), Y3, Y1
+	VFMADD213PD erfc4<>(SB), Y9, Y7
+	VFMADD213PD erfc3<>(SB), Y3, Y1
+	VFMADD213PD erfc3<>(SB), Y9, Y7
+	VFMADD213PD erfc2<>(SB), Y3, Y1
+	VFMADD213PD erfc2<>(SB), Y9, Y7
+	VFMADD213PD erfc1<>(SB), Y3, Y1
+	VFMADD213PD erfc1<>(SB), Y9, Y7
+	VFMADD213PD erfc0<>(SB), Y3, Y1
+	VFMADD213PD erfc0<>(SB), Y9, Y7
+	VSUBPD Y4, Y1, Y1
+	VSUBPD Y10, Y7, Y7
+	VXORPD Y5, Y5, Y5
+	VXORPD Y11, Y11, Y11
+	VSUBPD Y4, Y5, Y4
+	VSUBPD Y10, Y11, Y10
+	VMOVUPD expLo<>(SB), Y5
+	VMOVUPD expLo<>(SB), Y11
+	VMAXPD Y1, Y5, Y1
+	VMAXPD Y7, Y11, Y7
+	VMOVUPD expHi<>(SB), Y5
+	VMOVUPD expHi<>(SB), Y11
+	VMINPD Y1, Y5, Y1
+	VMINPD Y7, Y11, Y7
+	VMOVUPD roundMagic<>(SB), Y5
+	VMOVUPD roundMagic<>(SB), Y11
+	VFMADD231PD log2E<>(SB), Y1, Y5
+	VFMADD231PD log2E<>(SB), Y7, Y11
+	VSUBPD roundMagic<>(SB), Y5, Y2
+	VSUBPD roundMagic<>(SB), Y11, Y8
+	VFNMADD231PD ln2Hi<>(SB), Y2, Y1
+	VFNMADD231PD ln2Hi<>(SB), Y8, Y7
+	VFNMADD231PD ln2Lo<>(SB), Y2, Y1
+	VFNMADD231PD ln2Lo<>(SB), Y8, Y7
+	VMOVUPD c8<>(SB), Y2
+	VMOVUPD c8<>(SB), Y8
+	VFMADD213PD c7<>(SB), Y1, Y2
+	VFMADD213PD c7<>(SB), Y7, Y8
+	VFMADD213PD c6<>(SB), Y1, Y2
+	VFMADD213PD c6<>(SB), Y7, Y8
+	VFMADD213PD c5<>(SB), Y1, Y2
+	VFMADD213PD c5<>(SB), Y7, Y8
+	VFMADD213PD c4<>(SB), Y1, Y2
+	VFMADD213PD c4<>(SB), Y7, Y8
+	VFMADD213PD c3<>(SB), Y1, Y2
+	VFMADD213PD c3<>(SB), Y7, Y8
+	VFMADD213PD c2<>(SB), Y1, Y2
+	VFMADD213PD c2<>(SB), Y7, Y8
+	VFMADD213PD c1<>(SB), Y1, Y2
+	VFMADD213PD c1<>(SB), Y7, Y8
+	VFMADD213PD c1<>(SB), Y1, Y2
+	VFMADD213PD c1<>(SB), Y7, Y8
+	VPSUBQ roundMagic<>(SB), Y5, Y5
+	VPSUBQ roundMagic<>(SB), Y11, Y11
+	VPADDQ expBias<>(SB), Y5, Y5
+	VPADDQ expBias<>(SB), Y11, Y11
+	VPSLLQ $52, Y5, Y5
+	VPSLLQ $52, Y11, Y11
+	VMULPD Y5, Y2, Y1
+	VMULPD Y11, Y8, Y7
+	VMULPD Y3, Y1, Y1
+	VMULPD Y9, Y7, Y7
+	VMULPD half<>(SB), Y1, Y1
+	VMULPD half<>(SB), Y7, Y7
+	VMOVUPD c1<>(SB), Y3
+	VMOVUPD c1<>(SB), Y9
+	VSUBPD Y1, Y3, Y3
+	VSUBPD Y7, Y9, Y9
+	VMULPD sqrt1_2<>(SB), Y0, Y2
+	VMULPD sqrt1_2<>(SB), Y6, Y8
+	VBLENDVPD Y2, Y1, Y3, Y1
+	VBLENDVPD Y8, Y7, Y9, Y7
+	VMOVAPD Y4, Y2
+	VMOVAPD Y10, Y8
+	VMULPD Y1, Y0, Y0
+	VMULPD Y7, Y6, Y6
+	VCVTPD2PSY Y0, X0
+	VCVTPD2PSY Y6, X6
+	VMOVUPS X0, (DI)
+	VMOVUPS X6, 16(DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  gelu_loop8
 
 gelu_loop:
 	CMPQ CX, $4
@@ -414,6 +532,38 @@ adamw_loop:
 	JMP     adamw_loop
 
 adamw_done:
+	VZEROUPPER
+	RET
+
+// func indexEqAVX2(x *float32, n int, v float32) int
+// The first i < n (n a multiple of 8) with x[i] == v, or n: eight
+// comparisons a step (equal, ordered: a NaN equals nothing, −0 equals +0, as
+// Go's ==), stopping at the first step with a match.
+TEXT ·indexEqAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS v+16(FP), Y1
+	XORQ         AX, AX
+
+indexeq_loop:
+	CMPQ      AX, CX
+	JGE       indexeq_none
+	VCMPPS    $0, (SI)(AX*4), Y1, Y2
+	VMOVMSKPS Y2, DX
+	TESTL     DX, DX
+	JNZ       indexeq_found
+	ADDQ      $8, AX
+	JMP       indexeq_loop
+
+indexeq_found:
+	BSFL DX, DX
+	ADDQ DX, AX
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+indexeq_none:
+	MOVQ CX, ret+24(FP)
 	VZEROUPPER
 	RET
 

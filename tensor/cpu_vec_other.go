@@ -21,3 +21,4 @@ func lnDxAVX2(dx, x, dy, gamma *float32, n int, mu, inv, sg, sgx float64)    { p
 func lnColsAVX2(accG, accB *float64, x, dy *float32, n int, mu, inv float64) { panic("unreachable") }
 func ropeAVX2(y, x, cs, sn *float32, heads, d, half int)                     { panic("unreachable") }
 func ropeBackAVX2(gx, gy, cs, sn *float32, heads, d, half int)               { panic("unreachable") }
+func indexEqAVX2(x *float32, n int, v float32) int                           { panic("unreachable") }

@@ -372,3 +372,71 @@ func TestRoPEVectorMatchesScalar(t *testing.T) {
 		require.Equal(t, sg, vg, "%+v: RoPEBackward", tc)
 	}
 }
+
+// IndexF32, vector and scalar, against a plain loop: the first match
+// wherever it lies (in the vector part, in the tail, nowhere), with
+// repeated values, −0 against +0, and NaN (equal to nothing).
+func TestIndexF32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	first := func(x []float32, v float32) int {
+		for i, e := range x {
+			if e == v {
+				return i
+			}
+		}
+		return -1
+	}
+	nan := float32(math.NaN())
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 100, 50368} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.IntN(50)) // repeats
+		}
+		if n > 3 {
+			x[n-2] = nan
+			x[n/3] = float32(math.Copysign(0, -1))
+		}
+		for _, v := range []float32{0, 3, 49, 50, -1, nan, float32(math.Copysign(0, -1))} {
+			want := first(x, v)
+			require.Equal(t, want, IndexF32(x, v), "n=%d v=%v", n, v)
+			withScalar(func() { require.Equal(t, want, IndexF32(x, v), "scalar n=%d v=%v", n, v) })
+		}
+		if n > 0 {
+			p := rng.IntN(n)
+			x[p] = 1e6 // a unique value
+			require.Equal(t, p, IndexF32(x, 1e6), "n=%d at %d", n, p)
+		}
+	}
+}
+
+// scaleF64, vector and scalar, against the plain loop bit for bit: a float64
+// product rounded once, whatever the length and the values (zeros of both
+// signs, infinities, NaN, subnormal results).
+func TestScaleF64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-38, 3.4e38, 1}
+	for _, n := range []int{0, 1, 7, 8, 9, 17, 192, 1001} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.ExpFloat64())
+		}
+		copy(x, specials)
+		for _, s := range []float64{1 / 3.0, 1e-40, 7e30, -2.5} {
+			want := make([]float32, n)
+			for i, v := range x {
+				want[i] = float32(float64(v) * s)
+			}
+			for _, vec := range []bool{true, false} {
+				got := append([]float32(nil), x...)
+				if vec {
+					scaleF64(got, s)
+				} else {
+					withScalar(func() { scaleF64(got, s) })
+				}
+				for i := range want {
+					require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "n=%d s=%v x=%v vec=%t", n, s, x[i], vec)
+				}
+			}
+		}
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -19,7 +21,7 @@ func TestSgemmPackedEqualsSgemm(t *testing.T) {
 	minWorkPerThread = 1 // small products on many goroutines too
 	rng := rand.New(rand.NewPCG(23, 1))
 	shapes := []struct{ m, n, k int }{
-		{1, 1, 1}, {16, 50, 37}, {3, 129, 300}, {31, 200, 70}, {0, 5, 5}, {5, 5, 0},
+		{1, 1, 1}, {16, 50, 37}, {3, 129, 300}, {31, 200, 70}, {20, 300, 40}, {0, 5, 5}, {5, 5, 0},
 	}
 	for _, kname := range Kernels() {
 		for _, small := range []bool{false, true} {
@@ -30,7 +32,7 @@ func TestSgemmPackedEqualsSgemm(t *testing.T) {
 			for _, s := range shapes {
 				for _, tr := range [][2]bool{{false, true}, {false, false}, {true, true}, {true, false}} {
 					transA, transB := tr[0], tr[1]
-					for _, threads := range []int{1, 3} {
+					for _, threads := range []int{1, 2, 3} {
 						name := fmt.Sprintf("%s/small=%t/%dx%dx%d/tA=%t,tB=%t/threads=%d", kname, small, s.m, s.n, s.k, transA, transB, threads)
 						t.Run(name, func(t *testing.T) {
 							ar, ac := s.m, s.k
@@ -118,5 +120,53 @@ func TestEdgeKernelsRoundAsFullTiles(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSplitPackedCutsShortProductsAlongN: with B packed, a product of 16
+// rows (a 14-row tile and 2 rows) is shared by columns, both goroutines
+// taking all rows, instead of a band of 14 rows and one of 2 that each
+// stream all of B; products of many rows keep split's choice.
+func TestSplitPackedCutsShortProductsAlongN(t *testing.T) {
+	kern := &kernel{mr: 14, nr: 32, mc: 224, kc: 256, nc: 3072} // AVX-512's geometry
+	for _, c := range []struct{ threads, m, n, k, rows, cols int }{
+		{2, 16, 3072, 256, 1, 2},
+		{2, 24, 3072, 768, 1, 2},
+		{2, 8, 3072, 256, 1, 2},
+		{2, 192, 768, 256, 2, 1},
+		{2, 192, 256, 384, 2, 1},
+		{4, 20, 3072, 256, 1, 4},
+		{1, 16, 3072, 256, 1, 1},
+	} {
+		r, cl := splitPacked(c.threads, c.m, c.n, c.k, kern)
+		require.Equal(t, [2]int{c.rows, c.cols}, [2]int{r, cl}, "%+v", c)
+		if c.m > 2*kern.mr {
+			r0, c0 := split(c.threads, c.m, c.n, c.k, kern)
+			require.Equal(t, [2]int{r0, c0}, [2]int{r, cl}, "split's choice for %+v", c)
+		}
+	}
+}
+
+// TestLargePackedBInHugePages: a packed B of hugePacked bytes or more lives
+// in its own mapping (mapHuge, where the system has one) and multiplies
+// exactly as Sgemm does; once unreachable, the mapping is unmapped by the
+// cleanup, which a later product must not notice.
+func TestLargePackedBInHugePages(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 2))
+	const m, n, k = 5, 4100, 256 // 4100·256 floats: just over 4 MiB
+	a, b := randomMatrix(rng, m, k, 3), randomMatrix(rng, n, k, 2)
+	want := make([]float32, m*n)
+	Sgemm(false, true, m, n, k, 1, a.data, a.ld, b.data, b.ld, 0, want, n)
+	for range 3 {
+		pb := PackB(true, n, k, b.data, b.ld)
+		require.GreaterOrEqual(t, pb.Bytes(), hugePacked)
+		if data, mem := mapHuge(16); data != nil { // the system maps: so does PackB
+			unmapHuge(mem)
+			require.Zero(t, uintptr(unsafe.Pointer(&pb.data[0]))%hugePage, "a huge-page-aligned mapping")
+		}
+		got := make([]float32, m*n)
+		SgemmPacked(false, m, 1, a.data, a.ld, pb, 0, got, n)
+		require.Equal(t, want, got)
+		runtime.GC() // the previous copies' mappings go
 	}
 }
