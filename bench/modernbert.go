@@ -27,6 +27,7 @@ func ReferenceConfig() bert.Config {
 		panic(err) // the preset is compiled in; failing here is a bug
 	}
 	cfg.VocabSize = ReferenceVocab
+	cfg.InitializerRange = 0.02 // Hugging Face's initialisation, as modernbert_torch.py (the preset's is larger)
 	// The released models' special ids lie outside a 4096 vocabulary; only the
 	// padding id matters to the arithmetic (its embedding row gets no
 	// gradient), so put it where a small tokenizer would.

@@ -54,6 +54,9 @@ type Run struct {
 	// AfterEval, if set, runs after each evaluation (SFT: print answers to
 	// held-out questions, see Samples).
 	AfterEval func(w io.Writer, step int)
+	// EvalMetrics, if set, measures the model after each evaluation; the
+	// trainer logs what it returns (train.Hooks.EvalMetrics).
+	EvalMetrics func(step int) (map[string]float64, error)
 }
 
 func (r *Run) options(b *modeldir.Bundle, epochs int) train.Options {
@@ -77,7 +80,7 @@ func SFTTrainer(b *modeldir.Bundle, convs []data.Conversation, r Run) (*train.Tr
 	}
 	b.Generation = d.Generation
 	t, err := train.New(b.Model, d.Epochs(r.BatchSize, r.Split.Seed), d.HeldBatches(r.BatchSize, r.Split.Seed, r.EvalBatches),
-		r.options(b, SFTEpochs), train.Hooks{SaveModel: b.Save, AfterEval: r.AfterEval})
+		r.options(b, SFTEpochs), train.Hooks{SaveModel: b.Save, AfterEval: r.AfterEval, EvalMetrics: r.EvalMetrics})
 	return t, d, err
 }
 
@@ -89,6 +92,6 @@ func PretrainTrainer(b *modeldir.Bundle, docs []string, r Run) (*train.Trainer, 
 		return nil, nil, err
 	}
 	t, err := train.New(b.Model, d.Epochs(r.BatchSize, r.Split.Seed), d.HeldBatches(r.BatchSize, r.Split.Seed, r.EvalBatches),
-		r.options(b, PretrainEpochs), train.Hooks{SaveModel: b.Save, AfterEval: r.AfterEval})
+		r.options(b, PretrainEpochs), train.Hooks{SaveModel: b.Save, AfterEval: r.AfterEval, EvalMetrics: r.EvalMetrics})
 	return t, d, err
 }

@@ -2,10 +2,13 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,4 +179,38 @@ func TestBudgetedEvaluationsDoNotBurst(t *testing.T) {
 	for i := 1; i < len(ev)-1; i++ {
 		require.GreaterOrEqual(t, ev[i].Step-ev[i-1].Step, minGap, "evaluations at steps %v", ev)
 	}
+}
+
+// EvalMetrics' measures land in metrics.jsonl on the evaluation's line,
+// beside eval_loss, at every evaluation; early stopping still reads the loss.
+func TestEvalMetricsAreLogged(t *testing.T) {
+	out := t.TempDir()
+	tr, _ := earlyRun(t, out, 2, false, nil)
+	calls := map[int]bool{}
+	tr.hooks.EvalMetrics = func(step int) (map[string]float64, error) {
+		calls[step] = true
+		return map[string]float64{"eval_exact_match": float64(step) / 100}, nil
+	}
+	require.NoError(t, tr.Run(context.Background()))
+	raw, err := os.ReadFile(filepath.Join(out, metricsFile))
+	require.NoError(t, err)
+	seen := 0
+	for _, text := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var l map[string]any
+		require.NoError(t, json.Unmarshal([]byte(text), &l), text)
+		if _, ok := l["eval_loss"]; !ok {
+			require.NotContains(t, l, "eval_exact_match", "a training step's line")
+			continue
+		}
+		step := int(l["step"].(float64))
+		require.True(t, calls[step], "step %d", step)
+		require.InDelta(t, float64(step)/100, l["eval_exact_match"], 1e-12, "step %d", step)
+		seen++
+	}
+	require.Equal(t, len(calls), seen)
+	require.Equal(t, 5, seen, "patience 2 stops after step 5's evaluation, as without the hook")
+
+	bad, _ := earlyRun(t, t.TempDir(), 0, false, nil)
+	bad.hooks.EvalMetrics = func(int) (map[string]float64, error) { return nil, fmt.Errorf("broken measure") }
+	require.ErrorContains(t, bad.Run(context.Background()), "broken measure")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -99,6 +100,11 @@ type Hooks struct {
 	SaveModel func(dir string) error
 	// AfterEval runs after each evaluation (print sample answers, say).
 	AfterEval func(w io.Writer, step int)
+	// EvalMetrics, if set, runs after each held-out evaluation (on rank 0
+	// alone) and returns more measures of the model at that step (sft: the
+	// exact match of generated answers). They are written to metrics.jsonl
+	// beside eval_loss and printed; early stopping still reads the loss.
+	EvalMetrics func(step int) (map[string]float64, error)
 }
 
 // Trainer holds the state of one run.
@@ -533,13 +539,25 @@ func (t *Trainer) evaluate(bar *progress) error {
 	if err != nil {
 		return err
 	}
-	t.evalCost = t.now().Sub(start)
 	step := t.state.Step
 	t.evalAt = step
 	t.state.EvalLoss = append(t.state.EvalLoss, Point{step, l})
-	t.log.write(map[string]any{"step": step, "eval_loss": l})
+	line := map[string]any{"step": step, "eval_loss": l}
+	msg := fmt.Sprintf("step %d: held-out loss %.4f", step, l)
+	if t.hooks.EvalMetrics != nil {
+		more, err := t.hooks.EvalMetrics(step)
+		if err != nil {
+			return err
+		}
+		for _, k := range slices.Sorted(maps.Keys(more)) {
+			line[k] = more[k]
+			msg += fmt.Sprintf(", %s %.4g", k, more[k])
+		}
+	}
+	t.evalCost = t.now().Sub(start) // what the budget sets aside per evaluation
+	t.log.write(line)
 	t.track(Point{step, l})
-	bar.message(fmt.Sprintf("step %d: held-out loss %.4f", step, l))
+	bar.message(msg)
 	if t.hooks.AfterEval != nil && t.opts.Progress != nil {
 		bar.clear()
 		t.hooks.AfterEval(t.opts.Progress, step)

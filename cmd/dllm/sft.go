@@ -12,6 +12,7 @@ import (
 	"github.com/dllmgo/dllm/bd3lm"
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/editflow"
+	"github.com/dllmgo/dllm/evaltask"
 	"github.com/dllmgo/dllm/lm"
 	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/modeldir"
@@ -34,6 +35,7 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	var f trainFlags
 	dataPaths := fs.String("data", "", "chat JSONL file(s), comma-separated (.gz/.zst read transparently; folders are searched)")
 	samples := fs.Int("samples", 3, "held-out answers printed at each evaluation")
+	answers := fs.Int("eval-answers", 64, "held-out questions answered at each evaluation; their exact match is printed and logged (eval_exact_match in metrics.jsonl) (0: none)")
 	f.register(fs, 16, 256)
 	f.sftDefaults(fs)
 	be, err := f.parse(fs, args, func() bool { return *dataPaths != "" }, stderr)
@@ -71,8 +73,9 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 	t, d, err := recipe.SFTTrainer(b, convs, recipe.Run{
 		Split:     recipe.Split{MaxLen: f.maxLen, HeldOut: f.heldOut, Seed: f.seed, Workers: 2},
 		BatchSize: f.batchSize, EvalBatches: f.evalBatches,
-		Options:   f.options(f.steps, obj, stderr, isTerminal(stderr), f.runSpec(fs, "sft", b, be)),
-		AfterEval: func(w io.Writer, step int) { printSamples(w, b, held, *samples) },
+		Options:     f.options(f.steps, obj, stderr, isTerminal(stderr), f.runSpec(fs, "sft", b, be)),
+		AfterEval:   func(w io.Writer, step int) { printSamples(w, b, held, *samples) },
+		EvalMetrics: func(int) (map[string]float64, error) { return heldExactMatch(b, held, *answers), nil },
 	})
 	f.recordObjective(b)
 	if d == nil && err != nil {
@@ -94,6 +97,29 @@ func runSFT(args []string, stdout, stderr io.Writer) error {
 			map[bool]string{true: "; the final model is the best evaluation's", false: ""}[f.keepBest])
 	}
 	return runTrainer(t, &f, stdout, stderr)
+}
+
+// heldExactMatch answers the first n held-out questions with the model's
+// own sampler settings and returns their exact match as eval_exact_match
+// (nil for n 0, or when no question fits the model: a measurement must not
+// stop the run it measures).
+func heldExactMatch(b *modeldir.Bundle, convs []data.Conversation, n int) map[string]float64 {
+	if n <= 0 || len(convs) == 0 {
+		return nil
+	}
+	c := b.SamplerConfig()
+	sf := samplerFlags{sampler: "block"}
+	if b.Generation.Sampler == bd3lm.ObjectiveName { // trained block by block
+		sf.sampler, c.BlockSize = bd3lm.ObjectiveName, b.Generation.BlockSize
+	}
+	res, err := evaltask.Chat(evaltask.Env{B: b, Config: c, BatchSize: 32,
+		Generate: func(prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) { return sf.sample(b, prompts, c) }},
+		convs[:min(n, len(convs))])
+	if err != nil {
+		return nil
+	}
+	em, _ := res.Metric("exact_match")
+	return map[string]float64{"eval_exact_match": em.Value}
 }
 
 // printSamples answers a few held-out prompts and shows them beside the
