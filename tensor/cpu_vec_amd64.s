@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// Vector kernels for exp and GELU with AVX2 and FMA (see cpu_vec.go). They
+// Vector kernels with AVX2 and FMA (see cpu_vec.go). The exponentials
 // widen 4 float32 values at a time to float64 lanes and compute with the
 // same formulas as the scalar code in cpu_math.go, so their accuracy is that
 // of the float64 math, rounded once to float32 at the end.
@@ -25,31 +25,12 @@ CONST4(c5, $0.008333333333333333)
 CONST4(c6, $0.001388888888888889)
 CONST4(c7, $0.0001984126984126984)
 CONST4(c8, $2.48015873015873e-05)
-CONST4(half, $0.5)
-CONST4(sqrt1_2, $0.70710678118654752440)
-CONST4(invSqrt2Pi, $0.39894228040143267794)
-CONST4(erfc0, $-1.26551223)
-CONST4(erfc1, $1.00002368)
-CONST4(erfc2, $0.37409196)
-CONST4(erfc3, $0.09678418)
-CONST4(erfc4, $-0.18628806)
-CONST4(erfc5, $0.27886807)
-CONST4(erfc6, $-1.13520398)
-CONST4(erfc7, $1.48851587)
-CONST4(erfc8, $-0.82215223)
-CONST4(erfc9, $0.17087277)
 
 DATA expBias<>+0(SB)/8, $1023
 DATA expBias<>+8(SB)/8, $1023
 DATA expBias<>+16(SB)/8, $1023
 DATA expBias<>+24(SB)/8, $1023
 GLOBL expBias<>(SB), RODATA|NOPTR, $32
-
-DATA absMask<>+0(SB)/8, $0x7fffffffffffffff
-DATA absMask<>+8(SB)/8, $0x7fffffffffffffff
-DATA absMask<>+16(SB)/8, $0x7fffffffffffffff
-DATA absMask<>+24(SB)/8, $0x7fffffffffffffff
-GLOBL absMask<>(SB), RODATA|NOPTR, $32
 
 // EXP sets X = e^X for four float64 lanes, using K and P as scratch: X is
 // clamped to [-708, 709] (NaN passes through), split as k·ln2 + r, and e^r
@@ -181,96 +162,6 @@ addexp_loop:
 	JMP  addexp_loop
 
 addexp_done:
-	VZEROUPPER
-	RET
-
-// CDF computes, from X = x, the standard normal distribution Φ(x) into C,
-// and leaves −z² (z = x/√2) in Z for a caller that also wants φ(x); T, E, K
-// are scratch. Φ(x) = erfc(−z)/2 with erfc(|z|) = t·exp(−z² + P(t)),
-// t = 1/(1 + |z|/2), as erfcPos; for z > 0, Φ = 1 − erfc(z)/2.
-#define CDF(X, C, Z, T, E, K) \
-	VMULPD sqrt1_2<>(SB), X, Z; \
-	VANDPD absMask<>(SB), Z, T; \
-	VMULPD T, T, E; \
-	VMOVUPD c1<>(SB), C; \
-	VFMADD231PD half<>(SB), T, C; \
-	VMOVUPD c1<>(SB), T; \
-	VDIVPD C, T, T; \
-	VMOVUPD erfc9<>(SB), C; \
-	VFMADD213PD erfc8<>(SB), T, C; \
-	VFMADD213PD erfc7<>(SB), T, C; \
-	VFMADD213PD erfc6<>(SB), T, C; \
-	VFMADD213PD erfc5<>(SB), T, C; \
-	VFMADD213PD erfc4<>(SB), T, C; \
-	VFMADD213PD erfc3<>(SB), T, C; \
-	VFMADD213PD erfc2<>(SB), T, C; \
-	VFMADD213PD erfc1<>(SB), T, C; \
-	VFMADD213PD erfc0<>(SB), T, C; \
-	VSUBPD E, C, C; \
-	VXORPD K, K, K; \
-	VSUBPD E, K, E; \
-	EXP(C, K, Z); \
-	VMULPD T, C, C; \
-	VMULPD half<>(SB), C, C; \
-	VMOVUPD c1<>(SB), T; \
-	VSUBPD C, T, T; \
-	VMULPD sqrt1_2<>(SB), X, Z; \
-	VBLENDVPD Z, C, T, C; \
-	VMOVAPD E, Z
-
-// func geluAVX2(y, x *float32, n int)
-// y[i] = float32(x·Φ(x)) for n a multiple of 4.
-TEXT ·geluAVX2(SB), NOSPLIT, $0-24
-	MOVQ y+0(FP), DI
-	MOVQ x+8(FP), SI
-	MOVQ n+16(FP), CX
-
-gelu_loop:
-	CMPQ CX, $4
-	JLT  gelu_done
-	VCVTPS2PD (SI), Y0
-	CDF(Y0, Y1, Y2, Y3, Y4, Y5)
-	VMULPD Y1, Y0, Y0
-	VCVTPD2PSY Y0, X0
-	VMOVUPS X0, (DI)
-	ADDQ $16, SI
-	ADDQ $16, DI
-	SUBQ $4, CX
-	JMP  gelu_loop
-
-gelu_done:
-	VZEROUPPER
-	RET
-
-// func geluGradAVX2(val, grad, x *float32, n int)
-// val[i] = float32(GELU(x)), grad[i] = float32(Φ(x) + x·φ(x)) for n a multiple
-// of 4.
-TEXT ·geluGradAVX2(SB), NOSPLIT, $0-32
-	MOVQ val+0(FP), DI
-	MOVQ grad+8(FP), DX
-	MOVQ x+16(FP), SI
-	MOVQ n+24(FP), CX
-
-gelugrad_loop:
-	CMPQ CX, $4
-	JLT  gelugrad_done
-	VCVTPS2PD (SI), Y0
-	CDF(Y0, Y1, Y2, Y3, Y4, Y5)
-	EXP(Y2, Y4, Y5)
-	VMULPD invSqrt2Pi<>(SB), Y2, Y2
-	VMULPD Y0, Y1, Y6
-	VFMADD213PD Y1, Y0, Y2
-	VCVTPD2PSY Y6, X6
-	VCVTPD2PSY Y2, X2
-	VMOVUPS X6, (DI)
-	VMOVUPS X2, (DX)
-	ADDQ $16, SI
-	ADDQ $16, DI
-	ADDQ $16, DX
-	SUBQ $4, CX
-	JMP  gelugrad_loop
-
-gelugrad_done:
 	VZEROUPPER
 	RET
 

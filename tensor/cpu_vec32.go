@@ -1,0 +1,98 @@
+package tensor
+
+// Float32 slice kernels of the training path (attention's softmax and its
+// backward, the cross-entropy and its backward, GELU and GeGLU): the AVX2+FMA
+// kernels of cpu_vec32_amd64.s eight elements at a time where the CPU has
+// them, the scalar twins of cpu_math32.go for the rest of a slice and on
+// other CPUs. Error bounds: cpu_math32.go.
+
+// exp32 sets dst[i] = e^(src[i] − shift), the difference rounded to float32
+// first. dst may be src.
+func exp32(dst, src []float32, shift float32) {
+	n := 0
+	if useVec && len(src) >= 8 {
+		n = len(src) &^ 7
+		exp32AVX2(&dst[0], &src[0], n, shift)
+	}
+	for i := n; i < len(src); i++ {
+		dst[i] = expF32(src[i] - shift)
+	}
+}
+
+// expSum32 is exp32 returning Σ dst[i], summed in float64.
+func expSum32(dst, src []float32, shift float32) float64 {
+	n, s := 0, 0.0
+	if useVec && len(src) >= 8 {
+		n = len(src) &^ 7
+		s = expSum32AVX2(&dst[0], &src[0], n, shift)
+	}
+	for i := n; i < len(src); i++ {
+		dst[i] = expF32(src[i] - shift)
+		s += float64(dst[i])
+	}
+	return s
+}
+
+// addExp32 sets g[i] = g[i] + a·e^(x[i] − shift) in float32.
+func addExp32(g, x []float32, shift, a float32) {
+	n := 0
+	if useVec && len(x) >= 8 {
+		n = len(x) &^ 7
+		addExp32AVX2(&g[0], &x[0], n, shift, a)
+	}
+	for i := n; i < len(x); i++ {
+		g[i] += a * expF32(x[i]-shift)
+	}
+}
+
+// geluSlice sets y[i] = GELU(x[i]). y may be x.
+func geluSlice(y, x []float32) {
+	n := 0
+	if useVec && len(x) >= 8 {
+		n = len(x) &^ 7
+		gelu32AVX2(&y[0], &x[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		y[i] = geluF32(x[i])
+	}
+}
+
+// geluBackSlice sets dx[i] = dx[i] + dy[i]·GELU'(x[i]).
+func geluBackSlice(dx, x, dy []float32) {
+	n := 0
+	if useVec && len(x) >= 8 {
+		n = len(x) &^ 7
+		geluBack32AVX2(&dx[0], &x[0], &dy[0], n)
+	}
+	for i := n; i < len(x); i++ {
+		_, s := geluGradF32(x[i])
+		dx[i] += dy[i] * s
+	}
+}
+
+// gegluSlice sets o[i] = GELU(u[i])·g[i] (GELU rounded, then the product).
+func gegluSlice(o, u, g []float32) {
+	n := 0
+	if useVec && len(u) >= 8 {
+		n = len(u) &^ 7
+		geglu32AVX2(&o[0], &u[0], &g[0], n)
+	}
+	for i := n; i < len(u); i++ {
+		o[i] = geluF32(u[i]) * g[i]
+	}
+}
+
+// gegluBackSlice adds GeGLU's gradients for y = GELU(u)·g:
+// du[i] += (dy[i]·g[i])·GELU'(u[i]) and dg[i] += dy[i]·GELU(u[i]).
+func gegluBackSlice(du, dg, u, g, dy []float32) {
+	n := 0
+	if useVec && len(u) >= 8 {
+		n = len(u) &^ 7
+		gegluBack32AVX2(&du[0], &dg[0], &u[0], &g[0], &dy[0], n)
+	}
+	for i := n; i < len(u); i++ {
+		v, s := geluGradF32(u[i])
+		dg[i] += dy[i] * v
+		du[i] += dy[i] * g[i] * s
+	}
+}
