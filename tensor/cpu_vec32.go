@@ -2,16 +2,18 @@ package tensor
 
 // Float32 slice kernels of the training path (attention's softmax and its
 // backward, the cross-entropy and its backward, GELU and GeGLU): the AVX2+FMA
-// kernels of cpu_vec32_amd64.s eight elements at a time where the CPU has
-// them, the scalar twins of cpu_math32.go for the rest of a slice and on
-// other CPUs. Error bounds: cpu_math32.go.
+// kernels of cpu_vec32_amd64.s eight elements at a time, a slice's last
+// n mod 8 elements in masked lanes, where the CPU has them (so an element's
+// result depends only on its inputs, not on where it sits in the slice: a
+// padded batch gives the logits of the unpadded one bit for bit); the scalar
+// twins of cpu_math32.go on other CPUs. Error bounds: cpu_math32.go.
 
 // exp32 sets dst[i] = e^(src[i] − shift), the difference rounded to float32
 // first. dst may be src.
 func exp32(dst, src []float32, shift float32) {
 	n := 0
-	if useVec && len(src) >= 8 {
-		n = len(src) &^ 7
+	if useVec && len(src) > 0 {
+		n = len(src)
 		exp32AVX2(&dst[0], &src[0], n, shift)
 	}
 	for i := n; i < len(src); i++ {
@@ -22,8 +24,8 @@ func exp32(dst, src []float32, shift float32) {
 // expSum32 is exp32 returning Σ dst[i], summed in float64.
 func expSum32(dst, src []float32, shift float32) float64 {
 	n, s := 0, 0.0
-	if useVec && len(src) >= 8 {
-		n = len(src) &^ 7
+	if useVec && len(src) > 0 {
+		n = len(src)
 		s = expSum32AVX2(&dst[0], &src[0], n, shift)
 	}
 	for i := n; i < len(src); i++ {
@@ -36,8 +38,8 @@ func expSum32(dst, src []float32, shift float32) float64 {
 // addExp32 sets g[i] = g[i] + a·e^(x[i] − shift) in float32.
 func addExp32(g, x []float32, shift, a float32) {
 	n := 0
-	if useVec && len(x) >= 8 {
-		n = len(x) &^ 7
+	if useVec && len(x) > 0 {
+		n = len(x)
 		addExp32AVX2(&g[0], &x[0], n, shift, a)
 	}
 	for i := n; i < len(x); i++ {
@@ -48,8 +50,8 @@ func addExp32(g, x []float32, shift, a float32) {
 // geluSlice sets y[i] = GELU(x[i]). y may be x.
 func geluSlice(y, x []float32) {
 	n := 0
-	if useVec && len(x) >= 8 {
-		n = len(x) &^ 7
+	if useVec && len(x) > 0 {
+		n = len(x)
 		gelu32AVX2(&y[0], &x[0], n)
 	}
 	for i := n; i < len(x); i++ {
@@ -60,8 +62,8 @@ func geluSlice(y, x []float32) {
 // geluBackSlice sets dx[i] = dx[i] + dy[i]·GELU'(x[i]).
 func geluBackSlice(dx, x, dy []float32) {
 	n := 0
-	if useVec && len(x) >= 8 {
-		n = len(x) &^ 7
+	if useVec && len(x) > 0 {
+		n = len(x)
 		geluBack32AVX2(&dx[0], &x[0], &dy[0], n)
 	}
 	for i := n; i < len(x); i++ {
@@ -73,8 +75,8 @@ func geluBackSlice(dx, x, dy []float32) {
 // gegluSlice sets o[i] = GELU(u[i])·g[i] (GELU rounded, then the product).
 func gegluSlice(o, u, g []float32) {
 	n := 0
-	if useVec && len(u) >= 8 {
-		n = len(u) &^ 7
+	if useVec && len(u) > 0 {
+		n = len(u)
 		geglu32AVX2(&o[0], &u[0], &g[0], n)
 	}
 	for i := n; i < len(u); i++ {
@@ -86,8 +88,8 @@ func gegluSlice(o, u, g []float32) {
 // du[i] += (dy[i]·g[i])·GELU'(u[i]) and dg[i] += dy[i]·GELU(u[i]).
 func gegluBackSlice(du, dg, u, g, dy []float32) {
 	n := 0
-	if useVec && len(u) >= 8 {
-		n = len(u) &^ 7
+	if useVec && len(u) > 0 {
+		n = len(u)
 		gegluBack32AVX2(&du[0], &dg[0], &u[0], &g[0], &dy[0], n)
 	}
 	for i := n; i < len(u); i++ {

@@ -31,6 +31,7 @@ CONST8(f32Clamp, $0x41600000)    // 14
 CONST8(f32NClamp, $0xc1600000)   // -14
 CONST8(f32Abs, $0x7fffffff)
 CONST8(f32Sign, $0x80000000)
+CONST8(f32NegInf, $0xff800000)
 CONST8(f32E0, $0xbfa1fc4e)
 CONST8(f32E1, $0x3f8000c7)
 CONST8(f32E2, $0x3ebf88fb)
@@ -41,6 +42,26 @@ CONST8(f32E6, $0xbf914e5d)
 CONST8(f32E7, $0x3fbe87b0)
 CONST8(f32E8, $0xbf527892)
 CONST8(f32E9, $0x3e2ef945)
+
+// tailMask<>+32−4r holds r lanes of all ones then zeros: the lane mask of
+// a tail of r < 8 elements, for VMASKMOVPS (masked-off lanes read 0, are not
+// written, and never fault).
+DATA tailMask<>+0(SB)/8, $-1
+DATA tailMask<>+8(SB)/8, $-1
+DATA tailMask<>+16(SB)/8, $-1
+DATA tailMask<>+24(SB)/8, $-1
+DATA tailMask<>+32(SB)/8, $0
+DATA tailMask<>+40(SB)/8, $0
+DATA tailMask<>+48(SB)/8, $0
+DATA tailMask<>+56(SB)/8, $0
+GLOBL tailMask<>(SB), RODATA|NOPTR, $64
+
+// TAILMASK sets M to the lane mask of the last CX < 8 elements (AX scratch).
+#define TAILMASK(M) \
+	LEAQ tailMask<>+32(SB), AX; \
+	SHLQ $2, CX; \
+	SUBQ CX, AX; \
+	VMOVUPS (AX), M
 
 // EXPR finishes e^X for eight lanes from the reduced argument: P holds
 // k + 1.5·2²³ (k the integer nearest X·log2 e) and R = X − k·ln2, |R| ≲
@@ -142,9 +163,14 @@ CONST8(f32E9, $0x3e2ef945)
 	VMULPS f32InvS2Pi<>(SB), E, E; \
 	VFMADD213PS C, XC, E
 
+// Every kernel below takes any n ≥ 0: the last n mod 8 elements run
+// through the same instructions in masked lanes, so an element's result does
+// not depend on its position or on the length (and a sum's lanes are those
+// of the slice padded to a multiple of 8 with zeros).
+
 // func exp32AVX2(dst, src *float32, n int, shift float32)
-// dst[i] = e^(src[i] − shift) for n a multiple of 8, the difference
-// rounded to float32 first. dst may be src.
+// dst[i] = e^(src[i] − shift), the difference rounded to float32 first.
+// dst may be src.
 TEXT ·exp32AVX2(SB), NOSPLIT, $0-28
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -153,7 +179,7 @@ TEXT ·exp32AVX2(SB), NOSPLIT, $0-28
 
 exp32_loop:
 	CMPQ CX, $8
-	JLT  exp32_done
+	JLT  exp32_tail
 	VMOVUPS (SI), Y0
 	VSUBPS Y15, Y0, Y0
 	EXP32(Y0, Y1, Y2)
@@ -163,13 +189,23 @@ exp32_loop:
 	SUBQ $8, CX
 	JMP  exp32_loop
 
+exp32_tail:
+	TESTQ CX, CX
+	JEQ   exp32_done
+	TAILMASK(Y11)
+	VMASKMOVPS (SI), Y11, Y0
+	VSUBPS Y15, Y0, Y0
+	EXP32(Y0, Y1, Y2)
+	VMASKMOVPS Y0, Y11, (DI)
+
 exp32_done:
 	VZEROUPPER
 	RET
 
 // func expSum32AVX2(dst, src *float32, n int, shift float32) float64
 // As exp32AVX2, and returns the float64 sum of the float32 exponentials,
-// lane by lane, then the lanes in a fixed order.
+// lane by lane, then the lanes in a fixed order (the tail's masked lanes
+// read −Inf, adding 0).
 TEXT ·expSum32AVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -180,7 +216,7 @@ TEXT ·expSum32AVX2(SB), NOSPLIT, $0-40
 
 expsum32_loop:
 	CMPQ CX, $8
-	JLT  expsum32_done
+	JLT  expsum32_tail
 	VMOVUPS (SI), Y0
 	VSUBPS Y15, Y0, Y0
 	EXP32(Y0, Y1, Y2)
@@ -195,6 +231,22 @@ expsum32_loop:
 	SUBQ $8, CX
 	JMP  expsum32_loop
 
+expsum32_tail:
+	TESTQ CX, CX
+	JEQ   expsum32_done
+	TAILMASK(Y11)
+	VMASKMOVPS (SI), Y11, Y0
+	VMOVUPS f32NegInf<>(SB), Y1
+	VBLENDVPS Y11, Y0, Y1, Y0
+	VSUBPS Y15, Y0, Y0
+	EXP32(Y0, Y1, Y2)
+	VMASKMOVPS Y0, Y11, (DI)
+	VCVTPS2PD X0, Y3
+	VEXTRACTF128 $1, Y0, X4
+	VCVTPS2PD X4, Y4
+	VADDPD Y3, Y13, Y13
+	VADDPD Y4, Y14, Y14
+
 expsum32_done:
 	VADDPD       Y14, Y13, Y13
 	VEXTRACTF128 $1, Y13, X14
@@ -206,8 +258,7 @@ expsum32_done:
 	RET
 
 // func addExp32AVX2(acc, x *float32, n int, shift, a float32)
-// acc[i] = acc[i] + a·e^(x[i] − shift) in one fused multiply-add, for n a
-// multiple of 8.
+// acc[i] = acc[i] + a·e^(x[i] − shift) in one fused multiply-add.
 TEXT ·addExp32AVX2(SB), NOSPLIT, $0-32
 	MOVQ acc+0(FP), DI
 	MOVQ x+8(FP), SI
@@ -217,7 +268,7 @@ TEXT ·addExp32AVX2(SB), NOSPLIT, $0-32
 
 addexp32_loop:
 	CMPQ CX, $8
-	JLT  addexp32_done
+	JLT  addexp32_tail
 	VMOVUPS (SI), Y0
 	VSUBPS Y15, Y0, Y0
 	EXP32(Y0, Y1, Y2)
@@ -229,12 +280,23 @@ addexp32_loop:
 	SUBQ $8, CX
 	JMP  addexp32_loop
 
+addexp32_tail:
+	TESTQ CX, CX
+	JEQ   addexp32_done
+	TAILMASK(Y11)
+	VMASKMOVPS (SI), Y11, Y0
+	VSUBPS Y15, Y0, Y0
+	EXP32(Y0, Y1, Y2)
+	VMASKMOVPS (DI), Y11, Y3
+	VFMADD231PS Y14, Y0, Y3
+	VMASKMOVPS Y3, Y11, (DI)
+
 addexp32_done:
 	VZEROUPPER
 	RET
 
 // func gelu32AVX2(y, x *float32, n int)
-// y[i] = x[i]·Φ(x[i]) for n a multiple of 8. y may be x.
+// y[i] = x[i]·Φ(x[i]). y may be x.
 TEXT ·gelu32AVX2(SB), NOSPLIT, $0-24
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
@@ -242,7 +304,7 @@ TEXT ·gelu32AVX2(SB), NOSPLIT, $0-24
 
 gelu32_loop:
 	CMPQ CX, $8
-	JLT  gelu32_done
+	JLT  gelu32_tail
 	VMOVUPS (SI), Y0
 	PHI32(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y12)
 	VMULPS Y2, Y0, Y0
@@ -252,13 +314,21 @@ gelu32_loop:
 	SUBQ $8, CX
 	JMP  gelu32_loop
 
+gelu32_tail:
+	TESTQ CX, CX
+	JEQ   gelu32_done
+	TAILMASK(Y13)
+	VMASKMOVPS (SI), Y13, Y0
+	PHI32(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y12)
+	VMULPS Y2, Y0, Y0
+	VMASKMOVPS Y0, Y13, (DI)
+
 gelu32_done:
 	VZEROUPPER
 	RET
 
 // func geluBack32AVX2(dx, x, dy *float32, n int)
-// dx[i] = dx[i] + dy[i]·GELU'(x[i]) in one fused multiply-add, for n a
-// multiple of 8.
+// dx[i] = dx[i] + dy[i]·GELU'(x[i]) in one fused multiply-add.
 TEXT ·geluBack32AVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), DI
 	MOVQ x+8(FP), SI
@@ -267,7 +337,7 @@ TEXT ·geluBack32AVX2(SB), NOSPLIT, $0-32
 
 gelub32_loop:
 	CMPQ CX, $8
-	JLT  gelub32_done
+	JLT  gelub32_tail
 	VMOVUPS (SI), Y0
 	PHI32(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y12)
 	SLOPE32(Y8, Y2, Y1, Y3, Y4, Y6, Y7)
@@ -280,12 +350,24 @@ gelub32_loop:
 	SUBQ $8, CX
 	JMP  gelub32_loop
 
+gelub32_tail:
+	TESTQ CX, CX
+	JEQ   gelub32_done
+	TAILMASK(Y13)
+	VMASKMOVPS (SI), Y13, Y0
+	PHI32(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y12)
+	SLOPE32(Y8, Y2, Y1, Y3, Y4, Y6, Y7)
+	VMASKMOVPS (DI), Y13, Y9
+	VMASKMOVPS (DX), Y13, Y10
+	VFMADD231PS Y10, Y8, Y9
+	VMASKMOVPS Y9, Y13, (DI)
+
 gelub32_done:
 	VZEROUPPER
 	RET
 
 // func geglu32AVX2(o, u, gate *float32, n int)
-// o[i] = (u[i]·Φ(u[i]))·g[i], each product rounded, for n a multiple of 8.
+// o[i] = (u[i]·Φ(u[i]))·g[i], each product rounded.
 TEXT ·geglu32AVX2(SB), NOSPLIT, $0-32
 	MOVQ o+0(FP), DI
 	MOVQ u+8(FP), SI
@@ -294,7 +376,7 @@ TEXT ·geglu32AVX2(SB), NOSPLIT, $0-32
 
 geglu32_loop:
 	CMPQ CX, $8
-	JLT  geglu32_done
+	JLT  geglu32_tail
 	VMOVUPS (SI), Y0
 	PHI32(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y12)
 	VMULPS Y2, Y0, Y0
@@ -306,14 +388,24 @@ geglu32_loop:
 	SUBQ $8, CX
 	JMP  geglu32_loop
 
+geglu32_tail:
+	TESTQ CX, CX
+	JEQ   geglu32_done
+	TAILMASK(Y13)
+	VMASKMOVPS (SI), Y13, Y0
+	PHI32(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y12)
+	VMULPS Y2, Y0, Y0
+	VMASKMOVPS (DX), Y13, Y8
+	VMULPS Y8, Y0, Y0
+	VMASKMOVPS Y0, Y13, (DI)
+
 geglu32_done:
 	VZEROUPPER
 	RET
 
 // func gegluBack32AVX2(du, dg, u, gate, dy *float32, n int)
 // With y = GELU(u)·g: du[i] += (dy[i]·g[i])·GELU'(u[i]) and
-// dg[i] += dy[i]·GELU(u[i]), each sum one fused multiply-add, for n a
-// multiple of 8.
+// dg[i] += dy[i]·GELU(u[i]), each sum one fused multiply-add.
 TEXT ·gegluBack32AVX2(SB), NOSPLIT, $0-48
 	MOVQ du+0(FP), DI
 	MOVQ dg+8(FP), R8
@@ -324,7 +416,7 @@ TEXT ·gegluBack32AVX2(SB), NOSPLIT, $0-48
 
 geglub32_loop:
 	CMPQ CX, $8
-	JLT  geglub32_done
+	JLT  geglub32_tail
 	VMOVUPS (SI), Y0
 	PHI32(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y12)
 	VMULPS Y2, Y0, Y10
@@ -344,6 +436,24 @@ geglub32_loop:
 	ADDQ $32, R9
 	SUBQ $8, CX
 	JMP  geglub32_loop
+
+geglub32_tail:
+	TESTQ CX, CX
+	JEQ   geglub32_done
+	TAILMASK(Y13)
+	VMASKMOVPS (SI), Y13, Y0
+	PHI32(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y12)
+	VMULPS Y2, Y0, Y10
+	SLOPE32(Y8, Y2, Y1, Y3, Y4, Y6, Y7)
+	VMASKMOVPS (DX), Y13, Y11
+	VMASKMOVPS (R8), Y13, Y9
+	VFMADD231PS Y10, Y11, Y9
+	VMASKMOVPS Y9, Y13, (R8)
+	VMASKMOVPS (R9), Y13, Y10
+	VMULPS Y10, Y11, Y11
+	VMASKMOVPS (DI), Y13, Y9
+	VFMADD231PS Y8, Y11, Y9
+	VMASKMOVPS Y9, Y13, (DI)
 
 geglub32_done:
 	VZEROUPPER

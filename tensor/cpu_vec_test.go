@@ -68,6 +68,33 @@ func TestVectorKernelsMatchScalar(t *testing.T) {
 				require.True(t, closeF32(ga[i], gb[i]), "addExp n=%d x=%v: %v vs %v", n, x[i], ga[i], gb[i])
 			}
 		}
+		for _, shift := range []float32{0, 2.5, -3} { // the float32 kernels, in all lanes and the masked tail
+			v, s := make([]float32, n), make([]float32, n)
+			sv := expSum32(v, x, shift)
+			var ss float64
+			withScalar(func() { ss = expSum32(s, x, shift) })
+			e := make([]float32, n)
+			exp32(e, x, shift)
+			for i := range x {
+				require.True(t, closeF32(s[i], v[i]), "expSum32 n=%d x=%v shift=%v: %v vs %v", n, x[i], shift, v[i], s[i])
+				require.Equal(t, math.Float32bits(v[i]), math.Float32bits(e[i]), "exp32 n=%d x=%v", n, x[i])
+			}
+			if !math.IsNaN(ss) && !math.IsInf(ss, 0) {
+				assert.InDelta(t, ss, sv, 3e-7*math.Abs(ss))
+			}
+			ga, gb := make([]float32, n), make([]float32, n)
+			for i := range ga {
+				ga[i] = float32(rng.NormFloat64())
+				gb[i] = ga[i]
+			}
+			addExp32(ga, x, shift, 0.3)
+			withScalar(func() { addExp32(gb, x, shift, 0.3) })
+			for i := range x {
+				if ga[i] == ga[i] || gb[i] == gb[i] {
+					require.InDelta(t, gb[i], ga[i], 1e-6*math.Abs(float64(gb[i]))+1e-7, "addExp32 n=%d x=%v", n, x[i])
+				}
+			}
+		}
 		y1, y2 := make([]float32, n), make([]float32, n)
 		geluSlice(y1, x)
 		withScalar(func() { geluSlice(y2, x) })
