@@ -1,7 +1,5 @@
 package tensor
 
-import "math"
-
 // Softmax over the last axis: max-subtracted, the sum in float64.
 
 func (cpuBackend) Softmax(dst, src *Tensor) {
@@ -26,14 +24,10 @@ func softmaxRow(y, x []float32) {
 	}
 }
 
-// maxF32 is the largest element of x (−Inf for an empty x). NaNs compare
-// false and are skipped here; they still reach the result through the sum.
+// maxF32 is the largest element of x (−Inf for an empty x), with AVX2
+// where the CPU has it (MaxF32). NaNs are skipped here; they still reach the
+// result through the sum.
 func maxF32(x []float32) float32 {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m {
-			m = v
-		}
-	}
+	m, _ := MaxF32(x)
 	return m
 }
