@@ -1,6 +1,10 @@
 package tensor
 
-// Softmax over the last axis: max-subtracted, the sum in float64.
+// Softmax over the last axis: max-subtracted, the float32 exponentials
+// (cpu_math32.go) summed in float64, the same arithmetic as the fused
+// attention's softmax (softmaxVisible), so that attention composed from
+// ops (a block cache's, a dense mask's) gives the fused kernel's
+// probabilities bit for bit.
 
 func (cpuBackend) Softmax(dst, src *Tensor) {
 	rows, d := CheckSoftmax(dst, src)
@@ -13,15 +17,13 @@ func (cpuBackend) Softmax(dst, src *Tensor) {
 }
 
 // softmaxRow writes softmax(x) into y (which may be x): the exponentials of
-// x − max(x), summed in float64 and divided by the sum.
+// x − max(x), summed in float64, each multiplied by 1/sum in float64 and
+// rounded once.
 func softmaxRow(y, x []float32) {
 	if len(x) == 0 {
 		return
 	}
-	inv := 1 / expSum(y, x, float64(maxF32(x)))
-	for j, e := range y {
-		y[j] = float32(float64(e) * inv)
-	}
+	scaleF64(y, 1/expSum32(y, x, maxF32(x)))
 }
 
 // maxF32 is the largest element of x (−Inf for an empty x), with AVX2
