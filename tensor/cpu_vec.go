@@ -2,8 +2,8 @@ package tensor
 
 import "math"
 
-// Slice kernels in float64 for the exponentials of the Softmax op, SwiGLU and
-// the samplers' normaliser (the training path's float32 ones are in
+// Slice kernels in float64 for the exponentials of SwiGLU's sigmoid and the
+// samplers' normaliser (the training path's float32 ones are in
 // cpu_vec32.go), and the vectorised elementwise helpers: the AVX2+FMA
 // versions where the CPU has them, the scalar code of cpu_math.go for the
 // rest of a slice and on other CPUs. The exponentials compute the same
@@ -40,18 +40,6 @@ func SumExp(x []float32, shift float64) float64 {
 		s += expF64(float64(x[i]) - shift)
 	}
 	return s
-}
-
-// addExp sets g[i] = g[i] + a·e^(x[i] − shift), rounded once.
-func addExp(g, x []float32, shift, a float64) {
-	n := 0
-	if useVec && len(x) >= 4 {
-		n = len(x) &^ 3
-		addExpAVX2(&g[0], &x[0], n, shift, a)
-	}
-	for i := n; i < len(x); i++ {
-		g[i] = float32(float64(g[i]) + a*expF64(float64(x[i])-shift))
-	}
 }
 
 // MaxF32 returns the largest element of x (−Inf for an empty x) and whether

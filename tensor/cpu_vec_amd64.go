@@ -15,9 +15,6 @@ func expSumAVX2(dst, src *float32, n int, shift float64) float64
 func sumExpAVX2(src *float32, n int, shift float64) float64
 
 //go:noescape
-func addExpAVX2(acc, x *float32, n int, shift, a float64)
-
-//go:noescape
 func exp32AVX2(dst, src *float32, n int, shift float32)
 
 //go:noescape

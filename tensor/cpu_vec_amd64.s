@@ -137,34 +137,6 @@ sumexp_done:
 	VZEROUPPER
 	RET
 
-// func addExpAVX2(acc, x *float32, n int, shift, a float64)
-// acc[i] = float32(acc[i] + a·e^(x[i] − shift)) for n a multiple of 4.
-TEXT ·addExpAVX2(SB), NOSPLIT, $0-40
-	MOVQ acc+0(FP), DI
-	MOVQ x+8(FP), SI
-	MOVQ n+16(FP), CX
-	VBROADCASTSD shift+24(FP), Y15
-	VBROADCASTSD a+32(FP), Y14
-
-addexp_loop:
-	CMPQ CX, $4
-	JLT  addexp_done
-	VCVTPS2PD (SI), Y0
-	VSUBPD Y15, Y0, Y0
-	EXP(Y0, Y1, Y2)
-	VCVTPS2PD (DI), Y3
-	VFMADD231PD Y14, Y0, Y3
-	VCVTPD2PSY Y3, X3
-	VMOVUPS X3, (DI)
-	ADDQ $16, SI
-	ADDQ $16, DI
-	SUBQ $4, CX
-	JMP  addexp_loop
-
-addexp_done:
-	VZEROUPPER
-	RET
-
 // func maxNaNAVX2(x *float32, n int) (m float32, nan bool)
 // The largest of x[0:n] (n a multiple of 8, ≥ 8) and whether any is NaN.
 // NaNs leave the running maximum as it was (VMAXPS returns its second

@@ -7,7 +7,6 @@ var useVec = false
 
 func expSumAVX2(dst, src *float32, n int, shift float64) float64 { panic("unreachable") }
 func sumExpAVX2(src *float32, n int, shift float64) float64      { panic("unreachable") }
-func addExpAVX2(acc, x *float32, n int, shift, a float64)        { panic("unreachable") }
 func maxNaNAVX2(x *float32, n int) (float32, bool)               { panic("unreachable") }
 func addF32AVX2(dst, x, v *float32, n int)                       { panic("unreachable") }
 
