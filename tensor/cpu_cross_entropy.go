@@ -66,6 +66,19 @@ func logSumExp(x, scratch []float32) float64 {
 }
 
 func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32) {
+	crossEntropyBackward(dlogits, logits, lse, targets, weights, scale, ignoreIndex, false)
+}
+
+// CrossEntropyBackwardTo is CrossEntropyBackward writing dlogits instead of
+// adding into it (GradWriter): the values of adding into zeros, ignored rows
+// and rows of weight 0 set to 0.
+func (cpuBackend) CrossEntropyBackwardTo(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32) {
+	crossEntropyBackward(dlogits, logits, lse, targets, weights, scale, ignoreIndex, true)
+}
+
+// crossEntropyBackward adds (or with write, sets) the cross-entropy's
+// gradient.
+func crossEntropyBackward(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32, write bool) {
 	const op = "CrossEntropyBackward"
 	n, v := CheckCrossEntropyBackward(dlogits, logits, lse, targets, weights)
 	x, t, g, ls := logits.F32(), targets.I32(), dlogits.F32(), lse.F32()
@@ -79,22 +92,25 @@ func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse, targets, weights *T
 	parallelFor(n, rowGrain(v), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			tg := ceTarget(op, t, i, v, ignoreIndex)
-			if tg < 0 {
-				continue
-			}
 			a := float64(scale)
-			if ws != nil {
+			if tg >= 0 && ws != nil {
 				a *= float64(ws[i])
 			}
-			if a == 0 {
+			if tg < 0 || a == 0 {
+				if write {
+					clear(g[i*v : (i+1)*v])
+				}
 				continue
 			}
 			row, grow, l := x[i*v:(i+1)*v], g[i*v:(i+1)*v], ls[i]
 			// p = e^(x − lse) in float32; the target's element takes
 			// a·(p − 1) in one rounding, so it is redone from its old value
 			// after the row-wide pass.
-			old := grow[tg]
-			addExp32(grow, row, l, float32(a))
+			old := float32(0)
+			if !write {
+				old = grow[tg]
+			}
+			addExp32(grow, row, l, float32(a), write)
 			grow[tg] = float32(float64(old) + a*(float64(expF32(row[tg]-l))-1))
 		}
 	})

@@ -15,8 +15,16 @@ func (cpuBackend) GeGLU(y, x *Tensor) {
 	})
 }
 
-// GeGLUBackward: with y = GELU(u)·g, du = dy·g·GELU'(u) and dg = dy·GELU(u).
-func (cpuBackend) GeGLUBackward(dx, x, dy *Tensor) {
+// GeGLUBackward: with y = GELU(u)·g, du = dy·g·GELU'(u) and dg = dy·GELU(u)
+// added into dx.
+func (cpuBackend) GeGLUBackward(dx, x, dy *Tensor) { geGLUBackward(dx, x, dy, false) }
+
+// GeGLUBackwardTo is GeGLUBackward writing dx instead of adding into it
+// (GradWriter): the values of adding into zeros.
+func (cpuBackend) GeGLUBackwardTo(dx, x, dy *Tensor) { geGLUBackward(dx, x, dy, true) }
+
+// geGLUBackward adds (or with write, sets) GeGLU's gradient.
+func geGLUBackward(dx, x, dy *Tensor, write bool) {
 	n, inner := CheckGeGLUBackward(dx, x, dy)
 	grad, in, d := dx.F32(), x.F32(), dy.F32()
 	parallelFor(n, rowGrain(inner), func(lo, hi int) {
@@ -25,7 +33,7 @@ func (cpuBackend) GeGLUBackward(dx, x, dy *Tensor) {
 			g := in[(2*r+1)*inner : (2*r+2)*inner]
 			du := grad[2*r*inner : (2*r+1)*inner]
 			dg := grad[(2*r+1)*inner : (2*r+2)*inner]
-			gegluBackSlice(du, dg, u, g, d[r*inner:(r+1)*inner])
+			gegluBackSlice(du, dg, u, g, d[r*inner:(r+1)*inner], write)
 		}
 	})
 }

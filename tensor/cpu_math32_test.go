@@ -159,7 +159,7 @@ func TestGeGLUSlices(t *testing.T) {
 			du, dg := append([]float32{}, du0...), append([]float32{}, dg0...)
 			run(func() {
 				gegluSlice(o, u, g)
-				gegluBackSlice(du, dg, u, g, dy)
+				gegluBackSlice(du, dg, u, g, dy, false)
 			})
 			for i := range u {
 				x := float64(u[i])
@@ -190,12 +190,12 @@ func BenchmarkMath32(b *testing.B) {
 	}{
 		{"exp32", func() { exp32(y, x, 8) }},
 		{"expSum32", func() { expSum32(y, x, 8) }},
-		{"addExp32", func() { addExp32(g, x, 8, 1e-3) }},
+		{"addExp32", func() { addExp32(g, x, 8, 1e-3, false) }},
 		{"expSum-f64", func() { expSum(y, x, 8) }},
 		{"gelu", func() { geluSlice(y, x) }},
 		{"geluBack", func() { geluBackSlice(g, x, dy) }},
 		{"geglu", func() { gegluSlice(y, x, dy) }},
-		{"gegluBack", func() { gegluBackSlice(g, y, x, dy, dy) }},
+		{"gegluBack", func() { gegluBackSlice(g, y, x, dy, dy, false) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
@@ -203,5 +203,49 @@ func BenchmarkMath32(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/elem")
 		})
+	}
+}
+
+// The GradWriter ops set exactly what their adding twins add into zeros,
+// bit for bit, into buffers full of NaN (so an element read or left unwritten
+// shows): the cross-entropy with an ignored row and a row of weight 0, and
+// GeGLU, on row lengths around the vector width.
+func TestGradWriterMatchesAddIntoZeros(t *testing.T) {
+	be := CPU()
+	w := be.(GradWriter)
+	rng := rand.New(rand.NewPCG(11, 12))
+	nan := float32(math.NaN())
+	poisoned := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = nan
+		}
+		return s
+	}
+	same := func(what string, want, got []float32) {
+		for i := range want {
+			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "%s element %d: %v vs %v", what, i, want[i], got[i])
+		}
+	}
+	for _, v := range []int{5, 8, 13, 64} {
+		const n = 4
+		logits := FromF32(math32Inputs(rng, n*v, -6, 6, 2), n, v)
+		targets := FromI32([]int32{1, -100, 3, 0}, n)
+		weights := FromF32([]float32{0.5, 1, 0, 2}, n)
+		loss, lse := FromF32(make([]float32, n), n), FromF32(make([]float32, n), n)
+		be.CrossEntropy(loss, lse, logits, targets, weights, -100)
+		add, set := FromF32(make([]float32, n*v), n, v), FromF32(poisoned(n*v), n, v)
+		be.CrossEntropyBackward(add, logits, lse, targets, weights, 0.25, -100)
+		w.CrossEntropyBackwardTo(set, logits, lse, targets, weights, 0.25, -100)
+		same("cross-entropy", add.F32(), set.F32())
+		require.NotZero(t, add.F32()[0])
+
+		x := FromF32(math32Inputs(rng, n*2*v, -5, 5, 2), n, 2*v)
+		dy := FromF32(math32Inputs(rng, n*v, -2, 2, 1), n, v)
+		gadd, gset := FromF32(make([]float32, n*2*v), n, 2*v), FromF32(poisoned(n*2*v), n, 2*v)
+		be.GeGLUBackward(gadd, x, dy)
+		w.GeGLUBackwardTo(gset, x, dy)
+		same("geglu", gadd.F32(), gset.F32())
+		require.NotZero(t, gadd.F32()[0])
 	}
 }

@@ -35,14 +35,19 @@ func expSum32(dst, src []float32, shift float32) float64 {
 	return s
 }
 
-// addExp32 sets g[i] = g[i] + a·e^(x[i] − shift) in float32.
-func addExp32(g, x []float32, shift, a float32) {
+// addExp32 sets g[i] = g[i] + a·e^(x[i] − shift) in float32, or with write
+// g[i] = a·e^(x[i] − shift) without reading g (the same values as adding into
+// zeros).
+func addExp32(g, x []float32, shift, a float32, write bool) {
 	n := 0
 	if useVec && len(x) > 0 {
 		n = len(x)
-		addExp32AVX2(&g[0], &x[0], n, shift, a)
+		addExp32AVX2(&g[0], &x[0], n, shift, a, write)
 	}
 	for i := n; i < len(x); i++ {
+		if write {
+			g[i] = 0
+		}
 		g[i] += a * expF32(x[i]-shift)
 	}
 }
@@ -85,14 +90,18 @@ func gegluSlice(o, u, g []float32) {
 }
 
 // gegluBackSlice adds GeGLU's gradients for y = GELU(u)·g:
-// du[i] += (dy[i]·g[i])·GELU'(u[i]) and dg[i] += dy[i]·GELU(u[i]).
-func gegluBackSlice(du, dg, u, g, dy []float32) {
+// du[i] += (dy[i]·g[i])·GELU'(u[i]) and dg[i] += dy[i]·GELU(u[i]); with write
+// it sets them (the same values as adding into zeros) without reading du, dg.
+func gegluBackSlice(du, dg, u, g, dy []float32, write bool) {
 	n := 0
 	if useVec && len(u) > 0 {
 		n = len(u)
-		gegluBack32AVX2(&du[0], &dg[0], &u[0], &g[0], &dy[0], n)
+		gegluBack32AVX2(&du[0], &dg[0], &u[0], &g[0], &dy[0], n, write)
 	}
 	for i := n; i < len(u); i++ {
+		if write {
+			du[i], dg[i] = 0, 0
+		}
 		v, s := geluGradF32(u[i])
 		dg[i] += dy[i] * v
 		du[i] += dy[i] * g[i] * s

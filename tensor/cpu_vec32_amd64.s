@@ -257,14 +257,17 @@ expsum32_done:
 	VZEROUPPER
 	RET
 
-// func addExp32AVX2(acc, x *float32, n int, shift, a float32)
-// acc[i] = acc[i] + a·e^(x[i] − shift) in one fused multiply-add.
-TEXT ·addExp32AVX2(SB), NOSPLIT, $0-32
+// func addExp32AVX2(acc, x *float32, n int, shift, a float32, write bool)
+// acc[i] = acc[i] + a·e^(x[i] − shift) in one fused multiply-add; with
+// write, acc[i] = a·e^(x[i] − shift) (the same multiply-add on 0, acc not
+// read).
+TEXT ·addExp32AVX2(SB), NOSPLIT, $0-33
 	MOVQ acc+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ n+16(FP), CX
 	VBROADCASTSS shift+24(FP), Y15
 	VBROADCASTSS a+28(FP), Y14
+	MOVBQZX write+32(FP), R10
 
 addexp32_loop:
 	CMPQ CX, $8
@@ -272,7 +275,12 @@ addexp32_loop:
 	VMOVUPS (SI), Y0
 	VSUBPS Y15, Y0, Y0
 	EXP32(Y0, Y1, Y2)
+	VXORPS Y3, Y3, Y3
+	TESTQ R10, R10
+	JNE  addexp32_fma
 	VMOVUPS (DI), Y3
+
+addexp32_fma:
 	VFMADD231PS Y14, Y0, Y3
 	VMOVUPS Y3, (DI)
 	ADDQ $32, SI
@@ -287,7 +295,12 @@ addexp32_tail:
 	VMASKMOVPS (SI), Y11, Y0
 	VSUBPS Y15, Y0, Y0
 	EXP32(Y0, Y1, Y2)
+	VXORPS Y3, Y3, Y3
+	TESTQ R10, R10
+	JNE  addexp32_tailfma
 	VMASKMOVPS (DI), Y11, Y3
+
+addexp32_tailfma:
 	VFMADD231PS Y14, Y0, Y3
 	VMASKMOVPS Y3, Y11, (DI)
 
@@ -403,16 +416,18 @@ geglu32_done:
 	VZEROUPPER
 	RET
 
-// func gegluBack32AVX2(du, dg, u, gate, dy *float32, n int)
-// With y = GELU(u)·g: du[i] += (dy[i]·g[i])·GELU'(u[i]) and
-// dg[i] += dy[i]·GELU(u[i]), each sum one fused multiply-add.
-TEXT ·gegluBack32AVX2(SB), NOSPLIT, $0-48
+// func gegluBack32AVX2(du, dg, u, gate, dy *float32, n int, write bool)
+// With y = GELU(u)·gate: du[i] += (dy[i]·gate[i])·GELU'(u[i]) and
+// dg[i] += dy[i]·GELU(u[i]), each sum one fused multiply-add; with write,
+// the same multiply-adds on 0 (du and dg not read).
+TEXT ·gegluBack32AVX2(SB), NOSPLIT, $0-49
 	MOVQ du+0(FP), DI
 	MOVQ dg+8(FP), R8
 	MOVQ u+16(FP), SI
 	MOVQ gate+24(FP), R9
 	MOVQ dy+32(FP), DX
 	MOVQ n+40(FP), CX
+	MOVBQZX write+48(FP), R10
 
 geglub32_loop:
 	CMPQ CX, $8
@@ -422,13 +437,19 @@ geglub32_loop:
 	VMULPS Y2, Y0, Y10
 	SLOPE32(Y8, Y2, Y1, Y3, Y4, Y6, Y7)
 	VMOVUPS (DX), Y11
+	VXORPS Y9, Y9, Y9
+	VXORPS Y14, Y14, Y14
+	TESTQ R10, R10
+	JNE  geglub32_fma
 	VMOVUPS (R8), Y9
+	VMOVUPS (DI), Y14
+
+geglub32_fma:
 	VFMADD231PS Y10, Y11, Y9
 	VMOVUPS Y9, (R8)
 	VMULPS (R9), Y11, Y11
-	VMOVUPS (DI), Y9
-	VFMADD231PS Y8, Y11, Y9
-	VMOVUPS Y9, (DI)
+	VFMADD231PS Y8, Y11, Y14
+	VMOVUPS Y14, (DI)
 	ADDQ $32, SI
 	ADDQ $32, DI
 	ADDQ $32, DX
@@ -446,14 +467,20 @@ geglub32_tail:
 	VMULPS Y2, Y0, Y10
 	SLOPE32(Y8, Y2, Y1, Y3, Y4, Y6, Y7)
 	VMASKMOVPS (DX), Y13, Y11
+	VXORPS Y9, Y9, Y9
+	VXORPS Y14, Y14, Y14
+	TESTQ R10, R10
+	JNE  geglub32_tailfma
 	VMASKMOVPS (R8), Y13, Y9
+	VMASKMOVPS (DI), Y13, Y14
+
+geglub32_tailfma:
 	VFMADD231PS Y10, Y11, Y9
 	VMASKMOVPS Y9, Y13, (R8)
 	VMASKMOVPS (R9), Y13, Y10
 	VMULPS Y10, Y11, Y11
-	VMASKMOVPS (DI), Y13, Y9
-	VFMADD231PS Y8, Y11, Y9
-	VMASKMOVPS Y9, Y13, (DI)
+	VFMADD231PS Y8, Y11, Y14
+	VMASKMOVPS Y14, Y13, (DI)
 
 geglub32_done:
 	VZEROUPPER

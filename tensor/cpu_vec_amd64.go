@@ -21,7 +21,7 @@ func exp32AVX2(dst, src *float32, n int, shift float32)
 func expSum32AVX2(dst, src *float32, n int, shift float32) float64
 
 //go:noescape
-func addExp32AVX2(acc, x *float32, n int, shift, a float32)
+func addExp32AVX2(acc, x *float32, n int, shift, a float32, write bool)
 
 //go:noescape
 func gelu32AVX2(y, x *float32, n int)
@@ -33,7 +33,7 @@ func geluBack32AVX2(dx, x, dy *float32, n int)
 func geglu32AVX2(o, u, gate *float32, n int)
 
 //go:noescape
-func gegluBack32AVX2(du, dg, u, gate, dy *float32, n int)
+func gegluBack32AVX2(du, dg, u, gate, dy *float32, n int, write bool)
 
 //go:noescape
 func maxNaNAVX2(x *float32, n int) (m float32, nan bool)

@@ -19,10 +19,10 @@ func lnColsAVX2(accG, accB *float64, x, dy *float32, n int, mu, inv float64) { p
 func ropeAVX2(y, x, cs, sn *float32, heads, d, half int)                     { panic("unreachable") }
 func ropeBackAVX2(gx, gy, cs, sn *float32, heads, d, half int)               { panic("unreachable") }
 
-func exp32AVX2(dst, src *float32, n int, shift float32)            { panic("unreachable") }
-func expSum32AVX2(dst, src *float32, n int, shift float32) float64 { panic("unreachable") }
-func addExp32AVX2(acc, x *float32, n int, shift, a float32)        { panic("unreachable") }
-func gelu32AVX2(y, x *float32, n int)                              { panic("unreachable") }
-func geluBack32AVX2(dx, x, dy *float32, n int)                     { panic("unreachable") }
-func geglu32AVX2(o, u, gate *float32, n int)                       { panic("unreachable") }
-func gegluBack32AVX2(du, dg, u, gate, dy *float32, n int)          { panic("unreachable") }
+func exp32AVX2(dst, src *float32, n int, shift float32)                 { panic("unreachable") }
+func expSum32AVX2(dst, src *float32, n int, shift float32) float64      { panic("unreachable") }
+func addExp32AVX2(acc, x *float32, n int, shift, a float32, write bool) { panic("unreachable") }
+func gelu32AVX2(y, x *float32, n int)                                   { panic("unreachable") }
+func geluBack32AVX2(dx, x, dy *float32, n int)                          { panic("unreachable") }
+func geglu32AVX2(o, u, gate *float32, n int)                            { panic("unreachable") }
+func gegluBack32AVX2(du, dg, u, gate, dy *float32, n int, write bool)   { panic("unreachable") }
