@@ -153,7 +153,14 @@ func (tp *Tape) GeGLU(x *Var) *Var {
 	n, twoI := x.Value.Dim(0), x.Value.Dim(1)
 	out := tp.newVar(tensor.F32, n, twoI/2)
 	tp.B.GeGLU(out.Value, x.Value)
-	return tp.record(out, func() { tp.B.GeGLUBackward(x.grad(), x.Value, out.Grad) }, x)
+	return tp.record(out, func() {
+		if w, ok := tp.B.(tensor.GradWriter); ok && x.Grad == nil && x.base == nil {
+			dx, _ := x.freshGrad()
+			w.GeGLUBackwardTo(dx, x.Value, out.Grad)
+			return
+		}
+		tp.B.GeGLUBackward(x.grad(), x.Value, out.Grad)
+	}, x)
 }
 
 // LayerNorm normalises the rows of x [N, D] with weight gamma [D] and
@@ -302,7 +309,12 @@ func (tp *Tape) CrossEntropy(logits *Var, targets, weights *tensor.Tensor, ignor
 		// The loss is a plain sum, so its gradient reaches every row with the
 		// scalar upstream gradient; read it back once.
 		g := out.Grad.ToCPU().F32()[0]
-		tp.B.CrossEntropyBackward(logits.grad(), logits.Value, lse, targets, weights, g, ignoreIndex)
+		if w, ok := tp.B.(tensor.GradWriter); ok && logits.Grad == nil && logits.base == nil {
+			dl, _ := logits.freshGrad() // written whole: no zero fill, no read
+			w.CrossEntropyBackwardTo(dl, logits.Value, lse, targets, weights, g, ignoreIndex)
+		} else {
+			tp.B.CrossEntropyBackward(logits.grad(), logits.Value, lse, targets, weights, g, ignoreIndex)
+		}
 		lse.Free()
 	}, logits)
 }

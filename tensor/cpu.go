@@ -43,6 +43,18 @@ type UninitAllocator interface {
 	NewUninit(dtype DType, shape ...int) *Tensor
 }
 
+// GradWriter is an optional Backend interface: backward ops that write a
+// gradient whole instead of adding into it, giving the values of adding into
+// a zeroed buffer without zeroing it and reading it back. nn uses them for a
+// gradient not yet allocated (the op is then its only writer). The CPU
+// backend is one; other backends add into a zeroed buffer as before.
+type GradWriter interface {
+	// CrossEntropyBackwardTo is CrossEntropyBackward setting dlogits.
+	CrossEntropyBackwardTo(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32)
+	// GeGLUBackwardTo is GeGLUBackward setting dx.
+	GeGLUBackwardTo(dx, x, dy *Tensor)
+}
+
 // FromHost on the CPU copies, so the result never aliases the argument.
 func (c cpuBackend) FromHost(src *Tensor) *Tensor {
 	src = src.ToCPU()

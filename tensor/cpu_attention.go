@@ -279,7 +279,7 @@ func softmaxVisible(a attnShape, row []float32, i int, spans []Span, mask []int3
 		clear(row)
 		return float32(math.Inf(1))
 	}
-	sum := expSum(row, row, float64(m)) // hidden keys: e^−Inf = 0
+	sum := expSum32(row, row, m) // hidden keys: e^−Inf = 0
 	scaleF64(row, 1/sum)
 	return float32(float64(m) + math.Log(sum))
 }
@@ -427,5 +427,5 @@ func probsFromLSE(a attnShape, row []float32, i int, spans []Span, mask []int32,
 		return
 	}
 	hideInvisible(a, row, i, spans, mask)
-	expSum(row, row, float64(lse))
+	exp32(row, row, lse)
 }

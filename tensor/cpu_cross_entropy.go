@@ -3,7 +3,8 @@ package tensor
 import "math"
 
 // Cross-entropy over the vocabulary, one row per supervised token. The
-// log-sum-exp subtracts the row maximum and sums the exponentials in float64;
+// log-sum-exp subtracts the row maximum and sums the float32 exponentials
+// (cpu_math32.go) in float64;
 // the backward recomputes softmax from the saved log-sum-exp instead of
 // storing an [N, V] matrix of probabilities.
 
@@ -54,17 +55,30 @@ func (cpuBackend) CrossEntropy(loss, lse, logits, targets, weights *Tensor, igno
 	})
 }
 
-// logSumExp is log Σ exp(x) with the maximum subtracted first and the sum in
-// float64; scratch (len(x) floats) receives the exponentials.
+// logSumExp is log Σ exp(x) with the maximum subtracted first, the float32
+// exponentials summed in float64; scratch (len(x) floats) receives them.
 func logSumExp(x, scratch []float32) float64 {
 	m := maxF32(x)
 	if math.IsInf(float64(m), 0) {
 		return float64(m) // all −Inf (or some +Inf): the sum is exp(m)
 	}
-	return float64(m) + math.Log(expSum(scratch, x, float64(m)))
+	return float64(m) + math.Log(expSum32(scratch, x, m))
 }
 
 func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32) {
+	crossEntropyBackward(dlogits, logits, lse, targets, weights, scale, ignoreIndex, false)
+}
+
+// CrossEntropyBackwardTo is CrossEntropyBackward writing dlogits instead of
+// adding into it (GradWriter): the values of adding into zeros, ignored rows
+// and rows of weight 0 set to 0.
+func (cpuBackend) CrossEntropyBackwardTo(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32) {
+	crossEntropyBackward(dlogits, logits, lse, targets, weights, scale, ignoreIndex, true)
+}
+
+// crossEntropyBackward adds (or with write, sets) the cross-entropy's
+// gradient.
+func crossEntropyBackward(dlogits, logits, lse, targets, weights *Tensor, scale float32, ignoreIndex int32, write bool) {
 	const op = "CrossEntropyBackward"
 	n, v := CheckCrossEntropyBackward(dlogits, logits, lse, targets, weights)
 	x, t, g, ls := logits.F32(), targets.I32(), dlogits.F32(), lse.F32()
@@ -78,22 +92,26 @@ func (cpuBackend) CrossEntropyBackward(dlogits, logits, lse, targets, weights *T
 	parallelFor(n, rowGrain(v), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			tg := ceTarget(op, t, i, v, ignoreIndex)
-			if tg < 0 {
-				continue
-			}
 			a := float64(scale)
-			if ws != nil {
+			if tg >= 0 && ws != nil {
 				a *= float64(ws[i])
 			}
-			if a == 0 {
+			if tg < 0 || a == 0 {
+				if write {
+					clear(g[i*v : (i+1)*v])
+				}
 				continue
 			}
-			row, grow, l := x[i*v:(i+1)*v], g[i*v:(i+1)*v], float64(ls[i])
-			// The target's element takes a·(p − 1) in one rounding, so it
-			// is redone from its old value after the row-wide pass.
-			old := grow[tg]
-			addExp(grow, row, l, a)
-			grow[tg] = float32(float64(old) + a*(expF64(float64(row[tg])-l)-1))
+			row, grow, l := x[i*v:(i+1)*v], g[i*v:(i+1)*v], ls[i]
+			// p = e^(x − lse) in float32; the target's element takes
+			// a·(p − 1) in one rounding, so it is redone from its old value
+			// after the row-wide pass.
+			old := float32(0)
+			if !write {
+				old = grow[tg]
+			}
+			addExp32(grow, row, l, float32(a), write)
+			grow[tg] = float32(float64(old) + a*(float64(expF32(row[tg]-l))-1))
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package tensor
 
-// GeGLU: GELU(u)·g over the two halves of each row, GELU as in cpu_gelu.go.
+// GeGLU: GELU(u)·g over the two halves of each row, GELU as in cpu_gelu.go,
+// in float32 (cpu_vec32.go).
 
 func (cpuBackend) GeGLU(y, x *Tensor) {
 	n, inner := CheckGeGLU(y, x)
@@ -9,32 +10,30 @@ func (cpuBackend) GeGLU(y, x *Tensor) {
 		for r := lo; r < hi; r++ {
 			u := in[2*r*inner : (2*r+1)*inner]
 			g := in[(2*r+1)*inner : (2*r+2)*inner]
-			o := out[r*inner : (r+1)*inner]
-			geluSlice(o, u)
-			for j, gj := range g {
-				o[j] *= gj
-			}
+			gegluSlice(out[r*inner:(r+1)*inner], u, g)
 		}
 	})
 }
 
-// GeGLUBackward: with y = GELU(u)·g, du = dy·g·GELU'(u) and dg = dy·GELU(u).
-func (cpuBackend) GeGLUBackward(dx, x, dy *Tensor) {
+// GeGLUBackward: with y = GELU(u)·g, du = dy·g·GELU'(u) and dg = dy·GELU(u)
+// added into dx.
+func (cpuBackend) GeGLUBackward(dx, x, dy *Tensor) { geGLUBackward(dx, x, dy, false) }
+
+// GeGLUBackwardTo is GeGLUBackward writing dx instead of adding into it
+// (GradWriter): the values of adding into zeros.
+func (cpuBackend) GeGLUBackwardTo(dx, x, dy *Tensor) { geGLUBackward(dx, x, dy, true) }
+
+// geGLUBackward adds (or with write, sets) GeGLU's gradient.
+func geGLUBackward(dx, x, dy *Tensor, write bool) {
 	n, inner := CheckGeGLUBackward(dx, x, dy)
 	grad, in, d := dx.F32(), x.F32(), dy.F32()
 	parallelFor(n, rowGrain(inner), func(lo, hi int) {
-		val, slope := make([]float32, inner), make([]float32, inner)
 		for r := lo; r < hi; r++ {
 			u := in[2*r*inner : (2*r+1)*inner]
 			g := in[(2*r+1)*inner : (2*r+2)*inner]
 			du := grad[2*r*inner : (2*r+1)*inner]
 			dg := grad[(2*r+1)*inner : (2*r+2)*inner]
-			dyr := d[r*inner : (r+1)*inner]
-			geluGradSlice(val, slope, u)
-			for j, dyj := range dyr {
-				du[j] = float32(float64(du[j]) + float64(dyj)*float64(g[j])*float64(slope[j]))
-				dg[j] = float32(float64(dg[j]) + float64(dyj)*float64(val[j]))
-			}
+			gegluBackSlice(du, dg, u, g, d[r*inner:(r+1)*inner], write)
 		}
 	})
 }

@@ -2,11 +2,13 @@ package tensor
 
 import "math"
 
-// Slice kernels for the transcendental inner loops (softmax and
-// cross-entropy exponentials, GELU): the AVX2+FMA versions where the CPU has
-// them, the scalar code of cpu_math.go for the rest of a slice and on other
-// CPUs. Both compute the same float64 formulas and round once to float32, so
-// they agree to within a float32 rounding.
+// Slice kernels in float64 for the exponentials of SwiGLU's sigmoid and the
+// samplers' normaliser (the training path's float32 ones are in
+// cpu_vec32.go), and the vectorised elementwise helpers: the AVX2+FMA
+// versions where the CPU has them, the scalar code of cpu_math.go for the
+// rest of a slice and on other CPUs. The exponentials compute the same
+// float64 formulas and round once to float32, so they agree to within a
+// float32 rounding.
 
 // expSum sets dst[i] = e^(src[i] − shift) and returns Σ e^(src[i] − shift)
 // summed in float64. dst may be src.
@@ -38,43 +40,6 @@ func SumExp(x []float32, shift float64) float64 {
 		s += expF64(float64(x[i]) - shift)
 	}
 	return s
-}
-
-// addExp sets g[i] = g[i] + a·e^(x[i] − shift), rounded once.
-func addExp(g, x []float32, shift, a float64) {
-	n := 0
-	if useVec && len(x) >= 4 {
-		n = len(x) &^ 3
-		addExpAVX2(&g[0], &x[0], n, shift, a)
-	}
-	for i := n; i < len(x); i++ {
-		g[i] = float32(float64(g[i]) + a*expF64(float64(x[i])-shift))
-	}
-}
-
-// geluSlice sets y[i] = GELU(x[i]). y may be x.
-func geluSlice(y, x []float32) {
-	n := 0
-	if useVec && len(x) >= 4 {
-		n = len(x) &^ 3
-		geluAVX2(&y[0], &x[0], n)
-	}
-	for i := n; i < len(x); i++ {
-		y[i] = float32(gelu(float64(x[i])))
-	}
-}
-
-// geluGradSlice sets g[i] = GELU(x[i]) and dg[i] = GELU'(x[i]).
-func geluGradSlice(g, dg, x []float32) {
-	n := 0
-	if useVec && len(x) >= 4 {
-		n = len(x) &^ 3
-		geluGradAVX2(&g[0], &dg[0], &x[0], n)
-	}
-	for i := n; i < len(x); i++ {
-		a, da := geluAndGrad(float64(x[i]))
-		g[i], dg[i] = float32(a), float32(da)
-	}
 }
 
 // scaleF64 sets x[i] = float32(float64(x[i])·s), one rounding per element

@@ -15,13 +15,25 @@ func expSumAVX2(dst, src *float32, n int, shift float64) float64
 func sumExpAVX2(src *float32, n int, shift float64) float64
 
 //go:noescape
-func addExpAVX2(acc, x *float32, n int, shift, a float64)
+func exp32AVX2(dst, src *float32, n int, shift float32)
 
 //go:noescape
-func geluAVX2(y, x *float32, n int)
+func expSum32AVX2(dst, src *float32, n int, shift float32) float64
 
 //go:noescape
-func geluGradAVX2(val, grad, x *float32, n int)
+func addExp32AVX2(acc, x *float32, n int, shift, a float32, write bool)
+
+//go:noescape
+func gelu32AVX2(y, x *float32, n int)
+
+//go:noescape
+func geluBack32AVX2(dx, x, dy *float32, n int)
+
+//go:noescape
+func geglu32AVX2(o, u, gate *float32, n int)
+
+//go:noescape
+func gegluBack32AVX2(du, dg, u, gate, dy *float32, n int, write bool)
 
 //go:noescape
 func maxNaNAVX2(x *float32, n int) (m float32, nan bool)

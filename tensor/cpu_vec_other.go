@@ -7,9 +7,6 @@ var useVec = false
 
 func expSumAVX2(dst, src *float32, n int, shift float64) float64 { panic("unreachable") }
 func sumExpAVX2(src *float32, n int, shift float64) float64      { panic("unreachable") }
-func addExpAVX2(acc, x *float32, n int, shift, a float64)        { panic("unreachable") }
-func geluAVX2(y, x *float32, n int)                              { panic("unreachable") }
-func geluGradAVX2(val, grad, x *float32, n int)                  { panic("unreachable") }
 func maxNaNAVX2(x *float32, n int) (float32, bool)               { panic("unreachable") }
 func addF32AVX2(dst, x, v *float32, n int)                       { panic("unreachable") }
 
@@ -22,3 +19,11 @@ func lnColsAVX2(accG, accB *float64, x, dy *float32, n int, mu, inv float64) { p
 func ropeAVX2(y, x, cs, sn *float32, heads, d, half int)                     { panic("unreachable") }
 func ropeBackAVX2(gx, gy, cs, sn *float32, heads, d, half int)               { panic("unreachable") }
 func indexEqAVX2(x *float32, n int, v float32) int                           { panic("unreachable") }
+
+func exp32AVX2(dst, src *float32, n int, shift float32)                 { panic("unreachable") }
+func expSum32AVX2(dst, src *float32, n int, shift float32) float64      { panic("unreachable") }
+func addExp32AVX2(acc, x *float32, n int, shift, a float32, write bool) { panic("unreachable") }
+func gelu32AVX2(y, x *float32, n int)                                   { panic("unreachable") }
+func geluBack32AVX2(dx, x, dy *float32, n int)                          { panic("unreachable") }
+func geglu32AVX2(o, u, gate *float32, n int)                            { panic("unreachable") }
+func gegluBack32AVX2(du, dg, u, gate, dy *float32, n int, write bool)   { panic("unreachable") }
