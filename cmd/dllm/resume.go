@@ -27,7 +27,7 @@ import (
 // changeableOnResume are the flags a resumed run may change. --steps may
 // only grow: the schedule is then that of the longer run (as if it had been
 // asked for from the start).
-var changeableOnResume = []string{"eval-every", "save-every", "time-budget", "steps", "keep-last", "samples"}
+var changeableOnResume = []string{"eval-every", "save-every", "time-budget", "steps", "keep-last", "samples", "eval-answers"}
 
 // notRecorded are flags that say where a run starts from, which a resumed
 // run takes from its checkpoint (validate refuses them with --resume).

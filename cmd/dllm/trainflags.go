@@ -42,7 +42,7 @@ type trainFlags struct {
 	editMasks                                     int
 	vocabSize                                     int
 	steps, epochs, batchSize, gradAccum, maxLen   int
-	lr, warmup, minLR, weightDecay, clip          float64
+	lr, warmup, minLR, weightDecay, clip, beta2   float64
 	schedule, weighting, normalization, times     string
 	precision                                     string
 	prec                                          nn.Precision // --precision, parsed by validate
@@ -116,6 +116,7 @@ func (f *trainFlags) register(fs *flag.FlagSet, defaultBatch, defaultMaxLen int)
 	fs.StringVar(&f.schedule, "schedule", d.Schedule, "learning-rate schedule: constant, linear or cosine")
 	fs.Float64Var(&f.weightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay (not applied to norms, biases, embeddings)")
 	fs.Float64Var(&f.clip, "clip", d.Clip, "gradient clipping by global norm (0: off)")
+	fs.Float64Var(&f.beta2, "adam-beta2", d.Beta2, "AdamW's β2, the decay of its running squared gradient")
 	fs.StringVar(&f.weighting, "loss-weight", "schedule", "masked-token weight: schedule (1/t, the ELBO) or uniform")
 	fs.StringVar(&f.normalization, "loss-norm", "token", "loss normalisation: token, sequence or batch")
 	fs.StringVar(&f.times, "time-sampling", "stratified", "diffusion times per batch: stratified (row i of B draws its t from the i-th of B equal strata, MDLM's antithetic_sampling: the same expectation as uniform with less variance, and SFT learns to copy from the prompt in fewer steps), uniform (independent per row, as the dLLM framework) or antithetic")
@@ -511,7 +512,7 @@ func (f *trainFlags) options(steps int, obj lm.Objective, progress io.Writer, te
 	o.LR, o.Run = f.lr, spec
 	o.Steps, o.Epochs, o.GradAccum = steps, f.epochs, f.gradAccum
 	o.WarmupRatio, o.MinLRRatio, o.Schedule = f.warmup, f.minLR, f.schedule
-	o.WeightDecay, o.Clip = f.weightDecay, f.clip
+	o.WeightDecay, o.Clip, o.Beta2 = f.weightDecay, f.clip, f.beta2
 	o.Seed, o.Objective, o.Precision = f.seed, obj, f.prec
 	o.EvalEvery, o.SaveEvery, o.KeepLast = f.evalEvery, f.saveEvery, f.keepLast
 	o.OutDir, o.Progress, o.Terminal, o.TimeBudget = f.out, progress, terminal, f.budget
