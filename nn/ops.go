@@ -86,10 +86,10 @@ func (tp *Tape) Linear(x, w *Var) *Var {
 	if x.Value.Rank() != 2 || w.Value.Rank() != 2 || w.Value.Dim(1) != in {
 		panic(fmt.Sprintf("nn: Linear x %v, w %v", x.Shape(), w.Shape()))
 	}
+	out := tp.newVar(tensor.F32, n, w.Value.Dim(0))
 	if tp.Precision == PrecisionBF16 {
-		return tp.linearBF16(tp.newVar(tensor.F32, n, w.Value.Dim(0)), x, w)
+		return tp.linearBF16(out, x, w)
 	}
-	out := tp.newOutput(n, w.Value.Dim(0))
 	tp.B.MatMul(out.Value, x.Value, w.Value, false, true, 1, 0) // beta 0: every element written
 	return tp.record(out, func() {
 		if x.needGrad { // dx += dy·w (written, beta 0, into a fresh dx)

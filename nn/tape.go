@@ -101,22 +101,12 @@ func (tp *Tape) Reset() { tp.steps = tp.steps[:0] }
 // its output whole, so the value is not zero-filled where the backend can
 // skip that (tensor.UninitAllocator).
 func (tp *Tape) newVar(dtype tensor.DType, shape ...int) *Var {
-	var t *tensor.Tensor
-	if u, ok := tp.B.(tensor.UninitAllocator); ok {
-		t = u.NewUninit(dtype, shape...)
-	} else {
-		t = tp.B.New(dtype, shape...)
-	}
-	v := &Var{Value: t}
+	v := &Var{Value: tensor.NewUninit(tp.B, dtype, shape...)}
 	if tp.scratch {
 		tp.made = append(tp.made, v)
 	}
 	return v
 }
-
-// newOutput is newVar for an F32 output that its op writes entirely (newVar
-// already skips the zero fill where the backend can).
-func (tp *Tape) newOutput(shape ...int) *Var { return tp.newVar(tensor.F32, shape...) }
 
 // TrackScratch makes a NoGrad tape remember every op output it allocates,
 // so that FreeScratch can give their memory back before the pass ends.

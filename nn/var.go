@@ -62,12 +62,7 @@ func (v *Var) freshGrad() (g *tensor.Tensor, fresh bool) {
 	if v.Grad != nil || v.base != nil {
 		return v.grad(), false
 	}
-	be := v.Value.Backend()
-	if u, ok := be.(tensor.UninitAllocator); ok {
-		v.Grad = u.NewUninit(tensor.F32, v.Value.Shape()...)
-	} else {
-		v.Grad = be.New(tensor.F32, v.Value.Shape()...)
-	}
+	v.Grad = tensor.NewUninit(v.Value.Backend(), tensor.F32, v.Value.Shape()...)
 	return v.Grad, true
 }
 

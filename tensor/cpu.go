@@ -38,9 +38,19 @@ func (c cpuBackend) NewUninit(dtype DType, shape ...int) *Tensor {
 // Zeroing a buffer that is overwritten anyway is a pass over memory for
 // nothing. Under DebugPoisonFreed the CPU
 // backend fills it with NaN, so a reader of an element never written shows.
-// The CPU backend is one; callers fall back to New otherwise.
+// The CPU backend is one; NewUninit falls back to New otherwise.
 type UninitAllocator interface {
 	NewUninit(dtype DType, shape ...int) *Tensor
+}
+
+// NewUninit allocates on b without the zero fill where b can skip it
+// (UninitAllocator), else zero-filled by New: for a tensor whose every
+// element the caller writes before reading.
+func NewUninit(b Backend, dtype DType, shape ...int) *Tensor {
+	if u, ok := b.(UninitAllocator); ok {
+		return u.NewUninit(dtype, shape...)
+	}
+	return b.New(dtype, shape...)
 }
 
 // GradWriter is an optional Backend interface: backward ops that write a
