@@ -75,6 +75,9 @@ type Env struct {
 	// Objective scores chat's reference loss: the objective the model was
 	// trained with (nil: MDLM, or Edit Flows' on an Edit Flows folder).
 	Objective lm.Objective
+	// NoLoss skips chat's reference loss (a caller that has the loss
+	// already: sft's evaluations, whose trainer has just scored it).
+	NoLoss bool
 }
 
 func (e *Env) batch() int { return max(e.BatchSize, 1) }
@@ -200,6 +203,9 @@ func Chat(e Env, convs []data.Conversation) (*Result, error) {
 		for k, h := range perTask {
 			res.PerTask[k] = Mean(bools(h))
 		}
+	}
+	if e.NoLoss {
+		return res, nil
 	}
 	loss, err := referenceLoss(e.B, convs, e.Objective)
 	if err != nil {

@@ -112,7 +112,7 @@ func heldExactMatch(b *modeldir.Bundle, convs []data.Conversation, n int) map[st
 	if b.Generation.Sampler == bd3lm.ObjectiveName { // trained block by block
 		sf.sampler, c.BlockSize = bd3lm.ObjectiveName, b.Generation.BlockSize
 	}
-	res, err := evaltask.Chat(evaltask.Env{B: b, Config: c, BatchSize: 32,
+	res, err := evaltask.Chat(evaltask.Env{B: b, Config: c, BatchSize: 32, NoLoss: true, // the trainer has just scored the loss
 		Generate: func(prompts [][]int32, c mdlm.SamplerConfig) (*mdlm.Output, error) { return sf.sample(b, prompts, c) }},
 		convs[:min(n, len(convs))])
 	if err != nil {

@@ -273,3 +273,38 @@ func TestSFTRecordsEarlyStopping(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "--patience and --keep-best need a held-out set")
 }
+
+// sft answers --eval-answers held-out questions at each evaluation and logs
+// their exact match beside the held-out loss; with 0 it logs none.
+func TestSFTLogsHeldOutExactMatch(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "chat.jsonl")
+	writeChat(t, data, 60)
+	evalLines := func(answers string) []map[string]any {
+		out := filepath.Join(dir, "run"+answers)
+		code, _, stderr := runCLI("sft", "--data", data, "--out", out, "--steps", "4", "--eval-every", "2", "--batch-size", "4",
+			"--vocab-size", "300", "--held-out", "0.1", "--samples", "0", "--eval-answers", answers)
+		require.Equal(t, 0, code, stderr)
+		js, err := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+		require.NoError(t, err)
+		var evals []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(string(js)), "\n") {
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+			if _, ok := rec["eval_loss"]; ok {
+				evals = append(evals, rec)
+			}
+		}
+		require.NotEmpty(t, evals)
+		return evals
+	}
+	for _, rec := range evalLines("8") {
+		em, ok := rec["eval_exact_match"].(float64)
+		require.True(t, ok, "%v", rec)
+		require.GreaterOrEqual(t, em, 0.0)
+		require.LessOrEqual(t, em, 1.0)
+	}
+	for _, rec := range evalLines("0") {
+		require.NotContains(t, rec, "eval_exact_match")
+	}
+}
