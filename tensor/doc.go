@@ -30,6 +30,15 @@
 // reads, packed by the first product and reused by the rest (packed.go
 // explains the cost and what drops the copy). lm.KeepPacked marks a model.
 //
+// A few optional interfaces let a backend save passes where it can; callers
+// test for them and fall back to the plain ops, so a backend without them is
+// still complete. BiasAdder adds a bias row into another tensor in one pass;
+// UninitAllocator hands out a buffer without zero-filling it, for a tensor
+// whose every element is written before it is read (NewUninit is the call
+// that falls back to New); GradWriter has backward ops that write a fresh
+// gradient whole instead of adding into a zeroed one, the exception to the
+// convention above. The CPU backend implements all three.
+//
 // Files are named by op, so that one name finds an op's homes: the CPU
 // kernel tensor/cpu_<op>.go, the CUDA kernel kernels/<op>.cu and its Go
 // wrapper kernels/ops_<op>.go.
