@@ -195,11 +195,26 @@ func (g Generation) apply(c *mdlm.SamplerConfig) {
 
 // GenerationFor returns sampling defaults for answers of at most longest
 // tokens: the canvas rounded up to a multiple of 8 with a little room,
-// capped at the chat default of 128, one step per token.
+// capped at the chat default of 128, one step per token, filled in blocks
+// of SFTBlockSize tokens left to right.
 func GenerationFor(longest int) Generation {
 	n := min((longest+4+7)/8*8, mdlm.DefaultMaxNewTokens)
-	return Generation{MaxNewTokens: n, Steps: n, BlockSize: min(n, mdlm.DefaultBlockSize)}
+	return Generation{MaxNewTokens: n, Steps: n, BlockSize: min(n, SFTBlockSize)}
 }
+
+// SFTBlockSize is the block GenerationFor writes into the folders sft
+// trains: 8 tokens, where the reference samples in blocks of 32
+// (mdlm.DefaultBlockSize). A small model trained for minutes is unsure how
+// long its answer is; filling the whole canvas at once it often commits the
+// answer's closing tag or padding first and cuts the answer short, which
+// semi-autoregressive blocks prevent. Measured on held-out questions of the
+// nine mixed synthetic tasks (300 each, three tiny-width models trained
+// 11 to 15 minutes): exact match 55.7%, 62.0%, 60.0% with one 24-token
+// block; 63.3%, 65.0%, 66.0% with blocks of 8 (copy and reverse went from
+// 61% and 74% to 100% for the first model; word problems from 58% and 68%
+// to 82% and 88% for the others). Blocks of 4 and 12 scored within a point
+// of 8. --block-size overrides it.
+const SFTBlockSize = 8
 
 // sources are what the special tokens are resolved from, most trusted
 // first; any may be empty.

@@ -13,6 +13,7 @@ import (
 	"github.com/dllmgo/dllm/data"
 	"github.com/dllmgo/dllm/data/tokenizer"
 	"github.com/dllmgo/dllm/lm"
+	"github.com/dllmgo/dllm/mdlm"
 	"github.com/dllmgo/dllm/tensor"
 )
 
@@ -349,4 +350,27 @@ func chatTemplateField(js []byte) (string, error) {
 		return "", jsonError(err)
 	}
 	return raw.ChatTemplate.pick(false)
+}
+
+// GenerationFor sizes the canvas to the longest training answer (a
+// multiple of 8 with room, at most 128 tokens), one step per token, in
+// blocks of SFTBlockSize, never longer than the canvas.
+func TestGenerationFor(t *testing.T) {
+	for _, tc := range []struct {
+		longest              int
+		canvas, steps, block int
+	}{
+		{1, 8, 8, SFTBlockSize},
+		{4, 8, 8, SFTBlockSize},
+		{5, 16, 16, SFTBlockSize},
+		{20, 24, 24, SFTBlockSize},
+		{124, 128, 128, SFTBlockSize},
+		{500, 128, 128, SFTBlockSize},
+	} {
+		g := GenerationFor(tc.longest)
+		require.Equal(t, [3]int{tc.canvas, tc.steps, tc.block}, [3]int{g.MaxNewTokens, g.Steps, g.BlockSize}, "longest %d", tc.longest)
+		require.LessOrEqual(t, g.BlockSize, g.MaxNewTokens)
+		require.Zero(t, g.MaxNewTokens%g.BlockSize, "longest %d: the canvas is whole blocks", tc.longest)
+	}
+	require.Less(t, SFTBlockSize, mdlm.DefaultBlockSize)
 }
